@@ -1,1 +1,53 @@
-//! placeholder
+//! The on-disk state of pocky under its root directory (`--root`).
+//!
+//! ```text
+//! state.lock            exclusive lock for every change of records
+//! gc.lock               shared by pulls in flight, exclusive for collection
+//! blobs/sha256/<hex>    manifests and configs, verified before they are written
+//! layers/<hex>/         one unpacked layer per chain id: diff/ + layer.json
+//! images/<hex>.json     image records, keyed by config digest
+//! tmp/                  staging directories and trash
+//! ```
+//!
+//! Records are replaced atomically (temp file, fsync, rename) under the
+//! state lock. Larger artefacts are built in `tmp/` and renamed into place,
+//! so a SIGKILL at any point leaves either nothing or a whole object, plus
+//! scratch that the next [`Store::open`] removes. Compressed layer blobs are
+//! not kept: layers are unpacked straight from the network, as podman does.
+
+mod atomic;
+mod digest;
+mod error;
+mod gc;
+pub use gc::Collected;
+mod images;
+mod layers;
+mod layout;
+mod lock;
+mod staging;
+mod store;
+
+pub use atomic::write_atomic;
+pub use digest::{chain_ids, sha256_hex, sha256_of};
+pub use error::{Result, StoreError};
+pub use images::{ImageQuery, ImageRecord, ImageStore};
+pub use layers::{LayerRecord, LayerStore, staging_diff_dir};
+pub use layout::Layout;
+pub use lock::FileLock;
+pub use staging::Staging;
+pub use store::Store;
+
+/// A name no other process or thread will pick: pid, time and a counter.
+pub(crate) fn unique_name() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{nanos:x}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}

@@ -1,0 +1,42 @@
+use std::path::PathBuf;
+
+/// Errors of the on-disk store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("record {path} is corrupt: {source}")]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("invalid digest {0:?}: expected sha256:<64 hex digits>")]
+    BadDigest(String),
+    #[error("blob {expected} failed verification: content hashes to {actual}")]
+    DigestMismatch { expected: String, actual: String },
+    #[error("no such image: {0}")]
+    NoSuchImage(String),
+    #[error("image reference {query:?} is ambiguous: it matches {count} images")]
+    Ambiguous { query: String, count: usize },
+    #[error("locking {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| StoreError::Io { op, path, source }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

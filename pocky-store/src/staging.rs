@@ -1,0 +1,111 @@
+//! Scratch directories for work that must appear in the store all at once
+//! (an unpacked layer) or not at all.
+//!
+//! Each staging directory `tmp/<name>` has a lock file `tmp/<name>.lock` held
+//! by its creator for as long as it lives. Whoever can take that lock knows the
+//! creator is gone (flock dies with the process) and may delete both.
+
+use std::fs::{self, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Result, StoreError};
+use crate::lock::FileLock;
+use crate::unique_name;
+
+/// A private directory under the store's `tmp/`, removed on drop unless
+/// [`Staging::into_committed`] moved it into place.
+#[derive(Debug)]
+pub struct Staging {
+    dir: PathBuf,
+    lock_path: PathBuf,
+    lock: Option<FileLock>,
+}
+
+impl Staging {
+    pub(crate) fn new(tmp: &Path) -> Result<Staging> {
+        let name = unique_name();
+        // Created under a name the cleaner ignores, locked, then renamed: the
+        // cleaner never sees an unlocked lock file of a live stager.
+        let pending = tmp.join(format!("{name}.lock-new"));
+        let file = OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .open(&pending)
+            .map_err(StoreError::io("creating", &pending))?;
+        let lock = FileLock::from_file(file, &pending)?;
+        let lock_path = tmp.join(format!("{name}.lock"));
+        fs::rename(&pending, &lock_path).map_err(StoreError::io("renaming", &lock_path))?;
+        let dir = tmp.join(&name);
+        fs::create_dir(&dir).map_err(StoreError::io("creating", &dir))?;
+        Ok(Staging {
+            dir,
+            lock_path,
+            lock: Some(lock),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Renames the staging directory to `dest`. Returns false (and discards
+    /// this copy) when `dest` already exists: another process finished the
+    /// same work first, and its result is as good as ours.
+    pub(crate) fn commit_to(mut self, dest: &Path) -> Result<bool> {
+        match fs::rename(&self.dir, dest) {
+            Ok(()) => {
+                self.release();
+                Ok(true)
+            }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY | libc::EEXIST)) => Ok(false),
+            Err(e) => Err(StoreError::io("moving into place", dest)(e)),
+        }
+    }
+
+    fn release(&mut self) {
+        if self.lock.take().is_some() {
+            let _ = fs::remove_file(&self.lock_path);
+        }
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if self.lock.is_some() {
+            let _ = fs::remove_dir_all(&self.dir);
+            self.release();
+        }
+    }
+}
+
+/// Removes staging directories whose creators died, and trash left by an
+/// interrupted delete.
+pub(crate) fn clean(tmp: &Path) -> Result<()> {
+    let entries = fs::read_dir(tmp).map_err(StoreError::io("listing", tmp))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(base) = name.strip_suffix(".lock") {
+            if let Some(_lock) = FileLock::try_exclusive(&path)? {
+                let _ = fs::remove_dir_all(tmp.join(base));
+                let _ = fs::remove_file(&path);
+            }
+        } else if name.ends_with(".trash") {
+            let _ = fs::remove_dir_all(&path);
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a directory tree so that it vanishes from its name at once: it is
+/// first renamed into `tmp/` and then removed, so a crash midway leaves only
+/// trash that [`clean`] finishes.
+pub(crate) fn remove_tree(tmp: &Path, path: &Path) -> Result<()> {
+    let trash = tmp.join(format!("{}.trash", unique_name()));
+    match fs::rename(path, &trash) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(StoreError::io("removing", path)(e)),
+    }
+    fs::remove_dir_all(&trash).map_err(StoreError::io("removing", &trash))
+}

@@ -1,0 +1,284 @@
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::atomic::{remove_stale_temps, write_atomic};
+use crate::digest::sha256_hex;
+use crate::error::{Result, StoreError};
+use crate::images::{ImageQuery, ImageRecord, ImageStore};
+use crate::layers::{LayerRecord, LayerStore};
+use crate::layout::Layout;
+use crate::lock::FileLock;
+use crate::staging::{self, Staging};
+
+/// Handle on a state root. Cheap to open; every command opens one.
+#[derive(Clone, Debug)]
+pub struct Store {
+    layout: Layout,
+}
+
+impl Store {
+    /// Opens (creating if needed) the state under `root` and removes what
+    /// killed processes left behind.
+    pub fn open(root: &Path) -> Result<Store> {
+        let layout = Layout::new(root);
+        for dir in [
+            layout.root().to_owned(),
+            layout.tmp(),
+            layout.blobs(),
+            layout.layers(),
+            layout.images(),
+        ] {
+            fs::create_dir_all(&dir).map_err(StoreError::io("creating", &dir))?;
+        }
+        let store = Store { layout };
+        staging::clean(&store.layout.tmp())?;
+        Ok(store)
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The lock that serialises changes to records.
+    pub fn lock(&self) -> Result<FileLock> {
+        let lock = FileLock::exclusive(&self.layout.state_lock())?;
+        remove_stale_temps(&self.layout.images())?;
+        Ok(lock)
+    }
+
+    /// Held (shared) by a pull from its first download until its record is
+    /// written, so a concurrent collection cannot delete its fresh layers.
+    pub fn pin(&self) -> Result<FileLock> {
+        FileLock::shared(&self.layout.root().join("gc.lock"))
+    }
+
+    pub(crate) fn gc_lock(&self) -> Result<Option<FileLock>> {
+        FileLock::try_exclusive(&self.layout.root().join("gc.lock"))
+    }
+
+    fn blob_path(&self, digest: &str) -> Result<PathBuf> {
+        Ok(self.layout.blobs().join(sha256_hex(digest)?))
+    }
+
+    /// Stores a small blob (manifest, config) after checking its digest.
+    pub fn put_blob(&self, digest: &str, data: &[u8]) -> Result<()> {
+        let path = self.blob_path(digest)?;
+        let actual = crate::sha256_of(data);
+        if actual != digest {
+            return Err(StoreError::DigestMismatch {
+                expected: digest.to_owned(),
+                actual,
+            });
+        }
+        if path.exists() {
+            return Ok(());
+        }
+        write_atomic(&path, data)
+    }
+
+    pub fn get_blob(&self, digest: &str) -> Result<Vec<u8>> {
+        let path = self.blob_path(digest)?;
+        fs::read(&path).map_err(StoreError::io("reading", &path))
+    }
+
+    pub(crate) fn blob_digests(&self) -> Result<Vec<String>> {
+        list_names(&self.layout.blobs()).map(|names| {
+            names
+                .into_iter()
+                .filter(|n| sha256_hex(&format!("sha256:{n}")).is_ok())
+                .map(|n| format!("sha256:{n}"))
+                .collect()
+        })
+    }
+
+    fn image_path(&self, id: &str) -> Result<PathBuf> {
+        Ok(self
+            .layout
+            .images()
+            .join(format!("{}.json", sha256_hex(id)?)))
+    }
+
+    fn write_image(&self, rec: &ImageRecord) -> Result<()> {
+        let data = serde_json::to_vec_pretty(rec).map_err(|source| StoreError::Corrupt {
+            path: self.image_path(&rec.id).unwrap_or_default(),
+            source,
+        })?;
+        write_atomic(&self.image_path(&rec.id)?, &data)
+    }
+
+    fn layer_dir(&self, chain_id: &str) -> Result<PathBuf> {
+        Ok(self.layout.layers().join(sha256_hex(chain_id)?))
+    }
+
+    pub(crate) fn layer_ids(&self) -> Result<Vec<String>> {
+        list_names(&self.layout.layers())
+            .map(|names| names.into_iter().map(|n| format!("sha256:{n}")).collect())
+    }
+
+    pub(crate) fn remove_layer(&self, chain_id: &str) -> Result<()> {
+        staging::remove_tree(&self.layout.tmp(), &self.layer_dir(chain_id)?)
+    }
+
+    pub(crate) fn remove_blob(&self, digest: &str) -> Result<()> {
+        let path = self.blob_path(digest)?;
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(StoreError::io("removing", &path)(e))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn list_names(dir: &Path) -> Result<Vec<String>> {
+    let entries = fs::read_dir(dir).map_err(StoreError::io("listing", dir))?;
+    Ok(entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect())
+}
+
+impl ImageStore for Store {
+    fn put_image(&self, record: &ImageRecord) -> Result<()> {
+        let _lock = self.lock()?;
+        let mut merged = record.clone();
+        for mut other in self.images()? {
+            if other.id == record.id {
+                other.absorb(record);
+                merged = other;
+                continue;
+            }
+            let before = other.repo_tags.len();
+            other.repo_tags.retain(|t| !record.repo_tags.contains(t));
+            if other.repo_tags.len() != before {
+                self.write_image(&other)?;
+            }
+        }
+        self.write_image(&merged)
+    }
+
+    fn images(&self) -> Result<Vec<ImageRecord>> {
+        let dir = self.layout.images();
+        let mut out = Vec::new();
+        for name in list_names(&dir)? {
+            if !name.ends_with(".json") {
+                continue;
+            }
+            let path = dir.join(&name);
+            let data = match fs::read(&path) {
+                Ok(d) => d,
+                // Removed by a concurrent rmi between listing and reading.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StoreError::io("reading", &path)(e)),
+            };
+            let rec = serde_json::from_slice(&data)
+                .map_err(|source| StoreError::Corrupt { path, source })?;
+            out.push(rec);
+        }
+        out.sort_by(|a: &ImageRecord, b| b.pulled.cmp(&a.pulled).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    fn find_image(&self, query: &ImageQuery) -> Result<ImageRecord> {
+        let images = self.images()?;
+        let (matches, what): (Vec<_>, &str) = match query {
+            ImageQuery::Tag(t) => (
+                images
+                    .into_iter()
+                    .filter(|i| i.repo_tags.contains(t))
+                    .collect(),
+                t,
+            ),
+            ImageQuery::Digest(d) => (
+                images
+                    .into_iter()
+                    .filter(|i| i.repo_digests.contains(d))
+                    .collect(),
+                d,
+            ),
+            ImageQuery::IdPrefix(p) => {
+                let hex = p.strip_prefix("sha256:").unwrap_or(p);
+                let ok =
+                    !hex.is_empty() && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+                let found = images
+                    .into_iter()
+                    .filter(|i| ok && i.id["sha256:".len()..].starts_with(hex))
+                    .collect();
+                (found, p)
+            }
+        };
+        match matches.len() {
+            0 => Err(StoreError::NoSuchImage(what.to_owned())),
+            1 => Ok(matches.into_iter().next().unwrap_or_else(|| unreachable!())),
+            count => Err(StoreError::Ambiguous {
+                query: what.to_owned(),
+                count,
+            }),
+        }
+    }
+
+    fn untag_image(&self, id: &str, tag: &str) -> Result<ImageRecord> {
+        let _lock = self.lock()?;
+        let path = self.image_path(id)?;
+        let data = fs::read(&path).map_err(|_| StoreError::NoSuchImage(id.to_owned()))?;
+        let mut rec: ImageRecord =
+            serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt {
+                path: path.clone(),
+                source,
+            })?;
+        rec.repo_tags.retain(|t| t != tag);
+        let repo = tag.rsplit_once(':').map(|(r, _)| r).unwrap_or(tag);
+        if !rec
+            .repo_tags
+            .iter()
+            .any(|t| t.starts_with(&format!("{repo}:")))
+        {
+            rec.repo_digests
+                .retain(|d| !d.starts_with(&format!("{repo}@")));
+        }
+        self.write_image(&rec)?;
+        Ok(rec)
+    }
+
+    fn remove_image(&self, id: &str) -> Result<()> {
+        let _lock = self.lock()?;
+        let path = self.image_path(id)?;
+        match fs::remove_file(&path) {
+            Ok(()) => crate::atomic::sync_dir(&self.layout.images()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(StoreError::NoSuchImage(id.to_owned()))
+            }
+            Err(e) => Err(StoreError::io("removing", &path)(e)),
+        }
+    }
+}
+
+impl LayerStore for Store {
+    fn has_layer(&self, chain_id: &str) -> Result<bool> {
+        Ok(self.layer_dir(chain_id)?.join("layer.json").exists())
+    }
+
+    fn layer_diff_dir(&self, chain_id: &str) -> Result<PathBuf> {
+        Ok(self.layer_dir(chain_id)?.join("diff"))
+    }
+
+    fn stage_layer(&self) -> Result<Staging> {
+        let staging = Staging::new(&self.layout.tmp())?;
+        let diff = crate::staging_diff_dir(&staging);
+        fs::create_dir(&diff).map_err(StoreError::io("creating", &diff))?;
+        Ok(staging)
+    }
+
+    fn commit_layer(&self, staging: Staging, record: &LayerRecord) -> Result<bool> {
+        let dest = self.layer_dir(&record.chain_id)?;
+        let data = serde_json::to_vec_pretty(record).map_err(|source| StoreError::Corrupt {
+            path: dest.clone(),
+            source,
+        })?;
+        write_atomic(&staging.path().join("layer.json"), &data)?;
+        let moved = staging.commit_to(&dest)?;
+        crate::atomic::sync_dir(&self.layout.layers())?;
+        Ok(moved)
+    }
+}
