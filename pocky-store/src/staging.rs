@@ -24,17 +24,8 @@ pub struct Staging {
 impl Staging {
     pub(crate) fn new(tmp: &Path) -> Result<Staging> {
         let name = unique_name();
-        // Created under a name the cleaner ignores, locked, then renamed: the
-        // cleaner never sees an unlocked lock file of a live stager.
-        let pending = tmp.join(format!("{name}.lock-new"));
-        let file = OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .open(&pending)
-            .map_err(StoreError::io("creating", &pending))?;
-        let lock = FileLock::from_file(file, &pending)?;
         let lock_path = tmp.join(format!("{name}.lock"));
-        fs::rename(&pending, &lock_path).map_err(StoreError::io("renaming", &lock_path))?;
+        let lock = locked_file_at(tmp, &lock_path)?;
         let dir = tmp.join(&name);
         fs::create_dir(&dir).map_err(StoreError::io("creating", &dir))?;
         Ok(Staging {
@@ -76,6 +67,45 @@ impl Drop for Staging {
             self.release();
         }
     }
+}
+
+/// Creates `path` already locked: an unnamed file is locked first and then
+/// linked into place, so the cleaner can never see it unlocked while its
+/// creator lives.
+fn locked_file_at(dir: &Path, path: &Path) -> Result<FileLock> {
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let file = OpenOptions::new()
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_TMPFILE)
+        .open(dir)
+        .map_err(StoreError::io("creating lock file in", dir))?;
+    let fd = file.as_raw_fd();
+    let lock = FileLock::from_file(file, path)?;
+    let src = CString::new(format!("/proc/self/fd/{fd}")).unwrap_or_default();
+    let dst = CString::new(path.as_os_str().as_bytes())
+        .map_err(|e| StoreError::io("naming", path)(std::io::Error::other(e)))?;
+    // SAFETY: both arguments are valid NUL-terminated strings that outlive
+    // the call; linkat does not retain them.
+    let rc = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            src.as_ptr(),
+            libc::AT_FDCWD,
+            dst.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if rc != 0 {
+        return Err(StoreError::io("linking", path)(
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(lock)
 }
 
 /// Removes staging directories whose creators died, and trash left by an
