@@ -1,0 +1,87 @@
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong in this crate.
+///
+/// Variants about a layer entry carry the entry's name as written in the tar
+/// (lossily decoded), so a user can find it in the offending image.
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    /// The destination directory could not be opened.
+    #[error("cannot open unpack destination {path}: {source}")]
+    OpenDest {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The layer stream could not be read or decompressed, or the tar is
+    /// malformed.
+    #[error("reading layer stream: {source}")]
+    Read {
+        #[source]
+        source: io::Error,
+    },
+    /// The decompressed layer is larger than the configured limit.
+    #[error("layer expands beyond the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The layer holds more entries than the configured limit.
+    #[error("layer has more than {limit} entries")]
+    TooManyEntries { limit: u64 },
+    /// An entry name (or hardlink target) is longer than PATH_MAX.
+    #[error("entry {entry} has a path of {len} bytes, longer than 4096")]
+    PathTooLong { entry: String, len: usize },
+    /// An entry name or hardlink target contains a `..` component.
+    #[error("entry {entry} has a `..` component")]
+    DotDot { entry: String },
+    /// Resolving an entry's parent met a symlink.
+    #[error("entry {entry} passes through symlink {symlink}")]
+    ThroughSymlink { entry: String, symlink: String },
+    /// Resolving an entry's parent met something that is not a directory.
+    #[error("entry {entry} passes through {component}, which is not a directory")]
+    NotADirectory { entry: String, component: String },
+    /// An entry that is not a directory names the layer root itself.
+    #[error("entry {entry} names the layer root but is not a directory")]
+    RootNotDirectory { entry: String },
+    /// A `.wh.` whiteout whose target name is empty or only dots.
+    #[error("malformed whiteout {entry}")]
+    MalformedWhiteout { entry: String },
+    /// A block or character device (other than a 0:0 whiteout).
+    #[error("entry {entry} is a {kind} device {major}:{minor}; layers may not ship devices")]
+    DeviceRefused {
+        entry: String,
+        kind: &'static str,
+        major: u32,
+        minor: u32,
+    },
+    /// A tar entry type pocky does not unpack.
+    #[error("entry {entry} has unsupported tar type {kind:?}")]
+    UnsupportedType { entry: String, kind: char },
+    /// A hardlink or symlink entry without a target.
+    #[error("link entry {entry} has no target")]
+    MissingLinkTarget { entry: String },
+    /// A hardlink whose target is not an acceptable file inside the layer.
+    #[error("hardlink {entry} -> {target}: {reason}")]
+    BadHardlink {
+        entry: String,
+        target: String,
+        reason: String,
+    },
+    /// An entry's header fields cannot be parsed.
+    #[error("entry {entry} has a malformed header: {source}")]
+    BadHeader {
+        entry: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A PAX header that cannot be applied (e.g. an xattr name with NUL).
+    #[error("entry {entry} has a malformed PAX header: {reason}")]
+    BadPax { entry: String, reason: String },
+    /// A filesystem operation on an entry failed.
+    #[error("{op} {entry}: {source}")]
+    Io {
+        op: &'static str,
+        entry: String,
+        #[source]
+        source: io::Error,
+    },
+}

@@ -1,0 +1,110 @@
+//! OCI whiteouts, converted to the overlayfs form on the fly.
+//!
+//! OCI layers mark deletions with `.wh.<name>` files and opaque directories
+//! with `.wh..wh..opq`; overlayfs wants a 0:0 character device named
+//! `<name>` and the `trusted.overlay.opaque=y` xattr instead. Unpacking
+//! straight into the overlay form lets the unpacked layer be a lower
+//! directory as is.
+
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+
+use nix::errno::Errno;
+use nix::sys::stat::{Mode, SFlag, makedev, mknodat};
+
+use crate::FsError;
+
+const PREFIX: &[u8] = b".wh.";
+const META_PREFIX: &[u8] = b".wh..wh.";
+const OPAQUE: &[u8] = b".wh..wh..opq";
+pub(crate) const OPAQUE_XATTR: &std::ffi::CStr = c"trusted.overlay.opaque";
+
+/// What an entry's final name means.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Whiteout<'a> {
+    /// An ordinary name.
+    None,
+    /// `.wh.<name>`: `<name>` is deleted.
+    Remove(&'a OsStr),
+    /// `.wh..wh..opq`: the parent directory hides the lower layers.
+    Opaque,
+    /// Other `.wh..wh.` names: aufs bookkeeping (`.wh..wh.plnk` etc.), not
+    /// content.
+    Skip,
+}
+
+/// Classifies the final component `name` of `entry`.
+pub(crate) fn classify<'a>(name: &'a OsStr, entry: &str) -> Result<Whiteout<'a>, FsError> {
+    let bytes = name.as_bytes();
+    if bytes == OPAQUE {
+        return Ok(Whiteout::Opaque);
+    }
+    if bytes.starts_with(META_PREFIX) {
+        return Ok(Whiteout::Skip);
+    }
+    let Some(target) = bytes.strip_prefix(PREFIX) else {
+        return Ok(Whiteout::None);
+    };
+    // `.wh.`, `.wh..`, `.wh...`: deleting "", "." or ".." means deleting the
+    // directory itself or its parent, which no tool writes on purpose.
+    if target.iter().all(|b| *b == b'.') {
+        return Err(FsError::MalformedWhiteout {
+            entry: entry.to_owned(),
+        });
+    }
+    Ok(Whiteout::Remove(OsStr::from_bytes(target)))
+}
+
+/// Creates the overlayfs whiteout (char device 0:0, mode 0) `name` in
+/// `parent`, which the caller has cleared.
+pub(crate) fn make_whiteout(parent: &OwnedFd, name: &OsStr) -> nix::Result<()> {
+    mknodat(
+        parent.as_fd(),
+        name,
+        SFlag::S_IFCHR,
+        Mode::empty(),
+        makedev(0, 0),
+    )
+}
+
+/// Marks the directory `dir` opaque.
+pub(crate) fn make_opaque(dir: &OwnedFd) -> Result<(), Errno> {
+    super::metadata::set_xattr(dir, OPAQUE_XATTR, b"y")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(name: &str) -> Result<Whiteout<'_>, FsError> {
+        classify(OsStr::new(name), name)
+    }
+
+    #[test]
+    fn names_classify() {
+        assert_eq!(class("file").unwrap(), Whiteout::None);
+        assert_eq!(class(".whatever").unwrap(), Whiteout::None);
+        assert_eq!(
+            class(".wh.file").unwrap(),
+            Whiteout::Remove(OsStr::new("file"))
+        );
+        assert_eq!(
+            class(".wh..hidden").unwrap(),
+            Whiteout::Remove(OsStr::new(".hidden"))
+        );
+        assert_eq!(class(".wh..wh..opq").unwrap(), Whiteout::Opaque);
+        assert_eq!(class(".wh..wh.plnk").unwrap(), Whiteout::Skip);
+        assert_eq!(class(".wh..wh.aufs").unwrap(), Whiteout::Skip);
+    }
+
+    #[test]
+    fn dotted_whiteouts_are_malformed() {
+        for name in [".wh.", ".wh..", ".wh...", ".wh...."] {
+            assert!(
+                matches!(class(name), Err(FsError::MalformedWhiteout { .. })),
+                "{name}"
+            );
+        }
+    }
+}
