@@ -104,3 +104,6 @@ impl CgroupManager for Cgroup {
         dispatch!(self, c => c.remove())
     }
 }
+
+#[cfg(test)]
+mod tests;
