@@ -57,8 +57,9 @@ impl Ctx {
             return Ok(0);
         }
         let path = EntryPath::parse(&raw, &display)?;
-        // Pre-POSIX tars mark directories with a trailing slash only.
-        if kind == EntryType::new(0) && raw.ends_with(b"/") {
+        // Pre-POSIX tars mark directories with a trailing slash only (type
+        // NUL, which the tar crate folds into Regular).
+        if entry.header().as_old().linkflag[0] == 0 && raw.ends_with(b"/") {
             kind = EntryType::Directory;
         }
         let Some(name) = path.name() else {
@@ -70,6 +71,10 @@ impl Ctx {
                 Err(FsError::RootNotDirectory { entry: display })
             };
         };
+        if path.parents().iter().any(|p| whiteout::is_aufs_meta(p)) {
+            // Contents of aufs bookkeeping directories (`.wh..wh.plnk/...`).
+            return Ok(0);
+        }
         let name = name.to_owned();
         let named = Named {
             path: path.clone(),

@@ -127,8 +127,15 @@ fn step(
     prefix: impl Fn() -> String,
 ) -> Result<OwnedFd, WalkError> {
     let classify = |errno: Errno| match errno {
-        Errno::ELOOP => WalkError::Symlink(prefix()),
-        Errno::ENOTDIR => WalkError::NotDir(prefix()),
+        // Which of the two the kernel reports for a symlink depends on the
+        // open flags; lstat tells them apart for the message.
+        Errno::ELOOP | Errno::ENOTDIR => {
+            match fstatat(cur.as_fd(), comp, AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) if is_symlink(st.st_mode) => WalkError::Symlink(prefix()),
+                _ if errno == Errno::ELOOP => WalkError::Symlink(prefix()),
+                _ => WalkError::NotDir(prefix()),
+            }
+        }
         Errno::ENOENT => WalkError::Missing(prefix()),
         e => WalkError::Os("open", prefix(), e),
     };
@@ -191,13 +198,23 @@ pub(crate) fn is_dir(mode: nix::libc::mode_t) -> bool {
     SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR
 }
 
+fn is_symlink(mode: nix::libc::mode_t) -> bool {
+    SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits()) == SFlag::S_IFLNK
+}
+
 /// Removes the directory `name` in `parent` and all it holds, never leaving
 /// the tree: each level is opened `O_NOFOLLOW` relative to the one above.
 ///
 /// Holds one fd per level, so a tree deeper than the fd limit fails (with an
 /// error, not an escape).
 fn remove_tree(parent: &OwnedFd, name: &OsStr) -> Result<(), (&'static str, Errno)> {
-    let fd = openat(parent.as_fd(), name, dir_flags(), Mode::empty()).map_err(|e| ("open", e))?;
+    let fd = openat(
+        parent.as_fd(),
+        name,
+        dir_flags() | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    )
+    .map_err(|e| ("open", e))?;
     let mut dir = nix::dir::Dir::from_fd(fd).map_err(|e| ("opendir", e))?;
     let mut children = Vec::new();
     for ent in dir.iter() {

@@ -56,6 +56,13 @@ pub(crate) fn classify<'a>(name: &'a OsStr, entry: &str) -> Result<Whiteout<'a>,
     Ok(Whiteout::Remove(OsStr::from_bytes(target)))
 }
 
+/// True for aufs bookkeeping names (`.wh..wh.plnk`, `.wh..wh.aufs`), whose
+/// contents are skipped along with them. aufs hardlink farms are therefore
+/// not supported: a link into one fails as a link to an absent target.
+pub(crate) fn is_aufs_meta(name: &OsStr) -> bool {
+    name.as_bytes().starts_with(META_PREFIX)
+}
+
 /// Creates the overlayfs whiteout (char device 0:0, mode 0) `name` in
 /// `parent`, which the caller has cleared.
 pub(crate) fn make_whiteout(parent: &OwnedFd, name: &OsStr) -> nix::Result<()> {

@@ -1,0 +1,8 @@
+//! Integration tests of `unpack_layer`, hostile layers included.
+
+mod compression;
+mod escapes;
+mod limits;
+mod roundtrip;
+mod support;
+mod whiteouts;
