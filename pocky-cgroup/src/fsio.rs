@@ -96,32 +96,35 @@ const EBUSY: i32 = nix::errno::Errno::EBUSY as i32;
 
 /// Removes a cgroup directory; an absent one is already removed.
 pub(crate) fn rmdir_retrying(path: &Path) -> Result<()> {
-    let mut attempt = 0;
-    loop {
-        match std::fs::remove_dir(path) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(EBUSY) && attempt < RMDIR_ATTEMPTS => {
-                attempt += 1;
-                std::thread::sleep(RMDIR_PAUSE);
-            }
-            Err(source) => {
-                return Err(CgroupError::Remove {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        }
-    }
+    rmdir_all(&[path.to_path_buf()])
 }
 
 /// Removes every directory, keeps going past failures and reports the first:
 /// a half-removed cgroup is better than one left whole because its first
-/// controller refused.
+/// controller refused. The EBUSY retries are one budget for all the
+/// directories, so a cgroup that still holds a task fails in one pause,
+/// not one per controller.
 pub(crate) fn rmdir_all(dirs: &[PathBuf]) -> Result<()> {
+    let mut budget = RMDIR_ATTEMPTS;
     let mut first = None;
     for d in dirs {
-        if let Err(e) = rmdir_retrying(d) {
+        let result = loop {
+            match std::fs::remove_dir(d) {
+                Ok(()) => break Ok(()),
+                Err(e) if e.kind() == ErrorKind::NotFound => break Ok(()),
+                Err(e) if e.raw_os_error() == Some(EBUSY) && budget > 0 => {
+                    budget -= 1;
+                    std::thread::sleep(RMDIR_PAUSE);
+                }
+                Err(source) => {
+                    break Err(CgroupError::Remove {
+                        path: d.clone(),
+                        source,
+                    });
+                }
+            }
+        };
+        if let Err(e) = result {
             first.get_or_insert(e);
         }
     }

@@ -1,0 +1,213 @@
+//! Privileged tests against this machine's real cgroup hierarchy.
+//!
+//! Every cgroup lives under a parent named for the test run
+//! (`pocky-test-<pid>-<name>`), and a guard kills and removes everything
+//! on the way out, assertion failure included.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+
+use nix::sys::signal::Signal;
+use pocky_cgroup::{Cgroup, CgroupError, CgroupManager, DeviceRule, Hierarchy, Limits, V2Cgroup};
+
+/// Owns the test's cgroups and its child process; cleans up on drop.
+struct Guard {
+    parent: Cgroup,
+    leaf: Cgroup,
+    child: Option<Child>,
+}
+
+impl Guard {
+    fn new(hierarchy: &Hierarchy, name: &str) -> Self {
+        let parent = format!("pocky-test-{}-{name}", std::process::id());
+        Self {
+            parent: Cgroup::new(hierarchy, &parent).unwrap(),
+            leaf: Cgroup::new(hierarchy, format!("{parent}/c1")).unwrap(),
+            child: None,
+        }
+    }
+
+    /// A `sleep` that the test moves into the cgroup.
+    fn spawn_sleep(&mut self) -> i32 {
+        let child = Command::new("sleep").arg("600").spawn().unwrap();
+        let pid = i32::try_from(child.id()).unwrap();
+        self.child = Some(child);
+        pid
+    }
+
+    fn all_dirs(&self) -> Vec<PathBuf> {
+        let mut d = self.leaf.dirs();
+        d.extend(self.parent.dirs());
+        d
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.leaf.thaw();
+        let _ = self.leaf.kill_all();
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let leaf = self.leaf.remove();
+        let parent = self.parent.remove();
+        // Not an assert: a panic inside a panic would abort and hide the
+        // first failure.
+        if leaf.is_err() || parent.is_err() {
+            eprintln!("cleanup failed: {leaf:?} {parent:?}");
+        }
+    }
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
+        .trim()
+        .to_owned()
+}
+
+/// The directory holding `controller`'s files: one per controller on v1,
+/// the single directory on v2.
+fn dir_of(cg: &Cgroup, controller: &'static str) -> PathBuf {
+    match cg {
+        Cgroup::V1(c) => c.dir(controller).unwrap(),
+        Cgroup::V2(c) => c.dir(),
+    }
+}
+
+#[test]
+fn real_lifecycle() {
+    if !pocky_testkit::privileged("real_lifecycle") {
+        return;
+    }
+    let h = Hierarchy::detect().unwrap();
+    let mut g = Guard::new(&h, "lifecycle");
+    let cg = g.leaf.clone();
+    cg.create().unwrap();
+    assert!(cg.dirs().iter().all(|d| d.is_dir()));
+
+    let limits = Limits {
+        cpu_shares: Some(512),
+        nano_cpus: Some(500_000_000),
+        memory_bytes: Some(64 << 20),
+        pids: Some(8),
+    };
+    cg.apply(&limits).unwrap();
+    let (cpu, mem, pids) = (
+        dir_of(&cg, "cpu"),
+        dir_of(&cg, "memory"),
+        dir_of(&cg, "pids"),
+    );
+    assert_eq!(read(&pids, "pids.max"), "8");
+    if cg.version() == "v1" {
+        assert_eq!(read(&cpu, "cpu.shares"), "512");
+        assert_eq!(read(&cpu, "cpu.cfs_period_us"), "100000");
+        assert_eq!(read(&cpu, "cpu.cfs_quota_us"), "50000");
+        assert_eq!(read(&mem, "memory.limit_in_bytes"), "67108864");
+    } else {
+        assert_eq!(read(&cpu, "cpu.weight"), "20");
+        assert_eq!(read(&cpu, "cpu.max"), "50000 100000");
+        assert_eq!(read(&mem, "memory.max"), "67108864");
+    }
+    // On v1 the kernel itself enforces the memsw ordering: lowering and then
+    // raising must both be accepted.
+    for bytes in [32u64 << 20, 128 << 20] {
+        cg.apply(&Limits {
+            memory_bytes: Some(bytes),
+            ..Limits::default()
+        })
+        .unwrap();
+        let want = bytes.to_string();
+        if cg.version() == "v1" {
+            assert_eq!(read(&mem, "memory.limit_in_bytes"), want);
+            if mem.join("memory.memsw.limit_in_bytes").exists() {
+                assert_eq!(read(&mem, "memory.memsw.limit_in_bytes"), want);
+            }
+        } else {
+            assert_eq!(read(&mem, "memory.max"), want);
+        }
+    }
+    if cg.version() == "v1" {
+        cg.apply_devices(&DeviceRule::docker_defaults()).unwrap();
+        let list = read(&dir_of(&cg, "devices"), "devices.list");
+        assert!(list.lines().any(|l| l == "c 1:3 rwm"), "{list}");
+        assert!(!list.lines().any(|l| l == "a *:* rwm"), "{list}");
+    }
+
+    let pid = g.spawn_sleep();
+    cg.add_task(pid).unwrap();
+    assert_eq!(cg.pids().unwrap(), vec![pid]);
+    let stats = cg.stats().unwrap();
+    assert_eq!(stats.pids, Some(1));
+    assert!(stats.memory_bytes.is_some());
+    assert_eq!(stats.memory_limit_bytes, Some(128 << 20));
+    assert!(!stats.oom_killed);
+
+    cg.freeze().unwrap();
+    cg.thaw().unwrap();
+
+    // A cgroup with a live task cannot go; the error names it.
+    match cg.remove() {
+        Err(CgroupError::Remove { path, .. }) => assert!(cg.dirs().contains(&path)),
+        other => panic!("remove of a busy cgroup: {other:?}"),
+    }
+
+    cg.kill_all().unwrap();
+    let status = g.child.as_mut().unwrap().wait().unwrap();
+    assert_eq!(status.signal(), Some(Signal::SIGKILL as i32));
+    g.child = None;
+    assert!(cg.pids().unwrap().is_empty());
+
+    cg.remove().unwrap();
+    assert!(cg.dirs().iter().all(|d| !d.exists()));
+    let dirs = g.all_dirs();
+    drop(g);
+    assert!(dirs.iter().all(|d| !d.exists()), "left behind: {dirs:?}");
+}
+
+/// The cgroup2 mount beside v1 controllers on a hybrid host: no resource
+/// controllers, but the core files (procs, freeze, kill) work, so the v2
+/// backend's lifecycle can be checked here too. Pure v2 hosts cover it in
+/// `real_lifecycle`.
+#[test]
+fn real_v2_core_on_hybrid_unified() {
+    if !pocky_testkit::privileged("real_v2_core_on_hybrid_unified") {
+        return;
+    }
+    let unified = Path::new(pocky_cgroup::DEFAULT_ROOT).join("unified");
+    let is_cgroup2 = nix::sys::statfs::statfs(&unified)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+    if !is_cgroup2 {
+        eprintln!("SKIPPED real_v2_core_on_hybrid_unified: no cgroup2 at {unified:?}");
+        return;
+    }
+    let h = Hierarchy::V2 { root: unified };
+    let mut g = Guard::new(&h, "v2core");
+    let Cgroup::V2(cg) = g.leaf.clone() else {
+        panic!("a V2 hierarchy must give a V2 cgroup")
+    };
+    let cg: V2Cgroup = cg;
+    cg.create().unwrap();
+    let pid = g.spawn_sleep();
+    cg.add_task(pid).unwrap();
+    assert_eq!(cg.pids().unwrap(), vec![pid]);
+    // Whatever controllers this mount lacks show as None, not as errors.
+    cg.stats().unwrap();
+
+    if cg.dir().join("cgroup.freeze").exists() {
+        cg.freeze().unwrap();
+        assert_eq!(read(&cg.dir(), "cgroup.freeze"), "1");
+        cg.thaw().unwrap();
+    }
+    cg.kill_all().unwrap();
+    let status = g.child.as_mut().unwrap().wait().unwrap();
+    assert_eq!(status.signal(), Some(Signal::SIGKILL as i32));
+    g.child = None;
+
+    cg.remove().unwrap();
+    let dirs = g.all_dirs();
+    drop(g);
+    assert!(dirs.iter().all(|d| !d.exists()), "left behind: {dirs:?}");
+}
