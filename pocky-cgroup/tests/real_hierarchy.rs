@@ -211,3 +211,50 @@ fn real_v2_core_on_hybrid_unified() {
     drop(g);
     assert!(dirs.iter().all(|d| !d.exists()), "left behind: {dirs:?}");
 }
+
+/// A task that outgrows the memory limit is OOM-killed inside the cgroup,
+/// and `stats` says so: the kernel's counters are read correctly.
+#[test]
+fn real_oom_is_reported() {
+    if !pocky_testkit::privileged("real_oom_is_reported") {
+        return;
+    }
+    let h = Hierarchy::detect().unwrap();
+    let mut g = Guard::new(&h, "oom");
+    let cg = g.leaf.clone();
+    cg.create().unwrap();
+    cg.apply(&Limits {
+        memory_bytes: Some(16 << 20),
+        ..Limits::default()
+    })
+    .unwrap();
+    assert!(!cg.stats().unwrap().oom_killed);
+
+    // The shell waits for a line so that it is inside the cgroup before it
+    // starts the hog (`tail` keeps a newline-free input whole in memory).
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("read go; head -c 256m /dev/zero | tail; echo survived")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = i32::try_from(child.id()).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    g.child = Some(child);
+    cg.add_task(pid).unwrap();
+    std::io::Write::write_all(&mut stdin, b"go\n").unwrap();
+    drop(stdin);
+    let out = std::io::read_to_string(stdout).unwrap();
+    let status = g.child.as_mut().unwrap().wait().unwrap();
+    g.child = None;
+    // The shell itself goes on after its pipeline's tail dies.
+    assert_eq!(out.trim(), "survived", "status {status:?}");
+    assert!(cg.stats().unwrap().oom_killed);
+
+    cg.remove().unwrap();
+    let dirs = g.all_dirs();
+    drop(g);
+    assert!(dirs.iter().all(|d| !d.exists()), "left behind: {dirs:?}");
+}
