@@ -89,7 +89,21 @@ impl Ctx {
         }
         let meta = read_meta(entry, &display)?;
         match kind {
-            EntryType::Regular | EntryType::Continuous => self.file(&named, &meta, entry),
+            EntryType::Regular | EntryType::Continuous => {
+                let size = entry.size();
+                let written = self.file(&named, &meta, entry)?;
+                // The tar crate ends an entry's data quietly at EOF; a
+                // truncated layer must not pass as a shorter file.
+                if written != size {
+                    return Err(FsError::Read {
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            format!("layer ends inside {display} ({written} of {size} bytes)"),
+                        ),
+                    });
+                }
+                Ok(written)
+            }
             EntryType::Directory => self.dir(&named, &meta).map(|()| 0),
             EntryType::Symlink => self.symlink(&named, &meta, entry).map(|()| 0),
             EntryType::Link => self.hardlink(&named, entry).map(|()| 0),

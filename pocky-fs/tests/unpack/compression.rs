@@ -91,3 +91,12 @@ fn corrupt_gzip_is_an_error() {
     let sb = Sandbox::new();
     assert!(sb.unpack(&blob).is_err());
 }
+
+#[test]
+fn truncated_plain_tar_is_an_error() {
+    let plain = plain_layer();
+    // Cut inside d/f's data: header blocks for d and d/f, then 1000 bytes.
+    let sb = Sandbox::new();
+    let err = sb.unpack(&plain[..3 * 512 + 1000]).unwrap_err();
+    assert!(err.to_string().contains("layer ends inside d/f"), "{err}");
+}
