@@ -229,6 +229,10 @@ impl CgroupManager for V1Cgroup {
     }
 
     fn kill_all(&self) -> Result<()> {
+        // `stop` after a crash may find the cgroup gone: nothing to kill.
+        if !self.dirs().iter().any(|d| d.exists()) {
+            return Ok(());
+        }
         // Frozen tasks cannot fork, so the pid list cannot go stale between
         // reading it and signalling it. SIGKILL reaches frozen tasks; they
         // die once thawed. Without a freezer, kill what is there.

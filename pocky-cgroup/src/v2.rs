@@ -206,6 +206,10 @@ impl CgroupManager for V2Cgroup {
     }
 
     fn kill_all(&self) -> Result<()> {
+        // `stop` after a crash may find the cgroup gone: nothing to kill.
+        if !self.dir().exists() {
+            return Ok(());
+        }
         // cgroup.kill (Linux 5.14+) kills the whole subtree atomically,
         // racing no fork; before it, freeze, signal and thaw as on v1.
         let kill = self.file("cgroup.kill");

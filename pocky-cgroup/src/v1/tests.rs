@@ -325,3 +325,10 @@ fn remove_takes_every_dir_and_tolerates_absence() {
     assert!(f.at("memory/pocky").is_dir());
     f.cg.remove().unwrap();
 }
+
+#[test]
+fn kill_all_of_an_absent_cgroup_is_a_no_op() {
+    let f = Fake::new();
+    f.cg.kill_all().unwrap();
+    assert!(f.cg.dirs().iter().all(|d| !d.exists()));
+}

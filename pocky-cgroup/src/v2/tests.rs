@@ -218,3 +218,10 @@ fn remove_tolerates_absence_and_keeps_the_parent() {
     assert!(!f.at("pocky/c1").exists());
     assert!(f.at("pocky").is_dir());
 }
+
+#[test]
+fn kill_all_of_an_absent_cgroup_is_a_no_op() {
+    let f = Fake::new("");
+    f.cg.kill_all().unwrap();
+    assert!(!f.at("pocky/c1").exists());
+}
