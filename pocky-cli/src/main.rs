@@ -1,1 +1,67 @@
-fn main() {}
+//! The `pocky` command: argument parsing, output, and the assembly of the
+//! library crates. No kernel logic lives here.
+
+mod cli;
+mod format;
+mod images;
+mod log;
+mod lookup;
+mod progress;
+mod pull;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command, ImageCommand};
+
+/// Docker's exit code for a failure of the engine itself.
+const EXIT_ENGINE: u8 = 125;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ENGINE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    log::set_level(cli.log_level);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("pocky: {}", one_line(&e));
+            ExitCode::from(EXIT_ENGINE)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let root = cli.root;
+    match cli.command {
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::run(&root, &a),
+        Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&root, &a),
+        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => images::remove(&root, &a),
+        Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => {
+            images::inspect(&root, &a)
+        }
+    }
+}
+
+/// The error and its causes on one line, without repeating a cause that the
+/// outer message already quotes.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out.replace('\n', " ")
+}

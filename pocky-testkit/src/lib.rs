@@ -56,7 +56,10 @@ pub fn sandbox(test: &str) -> Option<Sandbox> {
         unavailable(test, "needs root")?;
     }
     let Ok(registry) = std::env::var("POCKY_TEST_REGISTRY") else {
-        unavailable(test, "needs the test sandbox: run it as `ci/sandbox cargo test`")?;
+        unavailable(
+            test,
+            "needs the test sandbox: run it as `ci/sandbox cargo test`",
+        )?;
         return None;
     };
     let ci_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ci");

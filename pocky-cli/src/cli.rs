@@ -1,0 +1,109 @@
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A daemonless, Docker-style container engine.
+#[derive(Debug, Parser)]
+#[command(name = "pocky", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Directory that holds all of pocky's state.
+    #[arg(
+        long,
+        global = true,
+        env = "POCKY_ROOT",
+        default_value = "/var/lib/pocky"
+    )]
+    pub root: PathBuf,
+
+    /// How much to report on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogLevel::Warn, env = "POCKY_LOG_LEVEL")]
+    pub log_level: LogLevel,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Download an image from a registry.
+    Pull(PullArgs),
+    /// List images.
+    Images(ImagesArgs),
+    /// Remove one or more images.
+    Rmi(RmiArgs),
+    /// Manage images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Show low-level information on images, as JSON.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Download an image from a registry.
+    Pull(PullArgs),
+    /// List images.
+    #[command(alias = "list")]
+    Ls(ImagesArgs),
+    /// Remove one or more images.
+    Rm(RmiArgs),
+    /// Show an image's configuration, layers and digest as JSON.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Image reference, e.g. `busybox`, `user/app:1`, `host:5000/a/b@sha256:...`.
+    pub image: String,
+    /// Tag, for the two-word form `pocky pull hello-world latest`.
+    pub tag: Option<String>,
+    /// Platform to choose from a multi-platform image: os/arch[/variant].
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Require HTTPS with verified certificates (`false` also allows plain HTTP).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub tls_verify: bool,
+    /// Print only the image reference at the end.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Show only image ids.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Output format: `table` or `json`.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Show full image ids.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only images of this repository[:tag].
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Images, by name[:tag], id or unique id prefix.
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Remove even when the image has several tags or is in use.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Images, by name[:tag], id or unique id prefix.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}

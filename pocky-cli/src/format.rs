@@ -1,0 +1,87 @@
+//! Human-readable numbers as Docker prints them.
+
+use std::time::{Duration, SystemTime};
+
+/// Sizes in decimal units with three significant digits: `4.26MB`.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    let digits = if value >= 100.0 {
+        0
+    } else if value >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let mut s = format!("{value:.digits$}");
+    if s.contains('.') {
+        s = s.trim_end_matches('0').trim_end_matches('.').to_owned();
+    }
+    format!("{s}{}", UNITS[unit])
+}
+
+/// `2 weeks ago`, following Docker's wording.
+pub fn ago(then: SystemTime, now: SystemTime) -> String {
+    let d = now.duration_since(then).unwrap_or(Duration::ZERO);
+    format!("{} ago", duration(d))
+}
+
+pub fn duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let (m, h, day) = (s / 60, s / 3600, s / 86400);
+    match () {
+        _ if s < 1 => "Less than a second".into(),
+        _ if s == 1 => "1 second".into(),
+        _ if s < 60 => format!("{s} seconds"),
+        _ if m == 1 => "About a minute".into(),
+        _ if m < 60 => format!("{m} minutes"),
+        _ if h == 1 => "About an hour".into(),
+        _ if h < 48 => format!("{h} hours"),
+        _ if h < 24 * 7 * 2 => format!("{day} days"),
+        _ if h < 24 * 30 * 2 => format!("{} weeks", day / 7),
+        _ if h < 24 * 365 * 2 => format!("{} months", day / 30),
+        _ => format!("{} years", day / 365),
+    }
+}
+
+/// Parses the RFC 3339 timestamps found in image configs.
+pub fn parse_time(s: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(s.trim_end_matches('Z').split('+').next()?)
+        .ok()
+        .or_else(|| humantime::parse_rfc3339(s).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_like_docker() {
+        assert_eq!(size(0), "0B");
+        assert_eq!(size(999), "999B");
+        assert_eq!(size(4_261_000), "4.26MB");
+        assert_eq!(size(12_300_000), "12.3MB");
+        assert_eq!(size(123_400_000), "123MB");
+        assert_eq!(size(1_000_000_000), "1GB");
+    }
+
+    #[test]
+    fn durations_like_docker() {
+        assert_eq!(duration(Duration::from_secs(30)), "30 seconds");
+        assert_eq!(duration(Duration::from_secs(90)), "About a minute");
+        assert_eq!(duration(Duration::from_secs(3 * 86400)), "3 days");
+        assert_eq!(duration(Duration::from_secs(20 * 86400)), "2 weeks");
+    }
+
+    #[test]
+    fn parses_config_times() {
+        assert!(parse_time("2024-01-02T03:04:05Z").is_some());
+        assert!(parse_time("2024-01-02T03:04:05.123456789Z").is_some());
+        assert!(parse_time("garbage").is_none());
+    }
+}

@@ -1,0 +1,232 @@
+//! `pocky images`, `rmi` and `image inspect`.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use pocky_store::{ImageRecord, ImageStore, Store};
+
+use crate::cli::{ImagesArgs, InspectArgs, RmiArgs};
+use crate::format;
+use crate::lookup::{self, Named};
+
+struct Row {
+    repository: String,
+    tag: String,
+    image: ImageRecord,
+}
+
+fn rows(images: Vec<ImageRecord>) -> Vec<Row> {
+    let mut out = Vec::new();
+    for image in images {
+        if image.repo_tags.is_empty() {
+            out.push(Row {
+                repository: "<none>".into(),
+                tag: "<none>".into(),
+                image,
+            });
+            continue;
+        }
+        for t in &image.repo_tags {
+            let (repository, tag) = lookup::familiar(t);
+            out.push(Row {
+                repository,
+                tag,
+                image: image.clone(),
+            });
+        }
+    }
+    out
+}
+
+pub fn list(root: &Path, args: &ImagesArgs) -> Result<ExitCode> {
+    let store = Store::open(root)?;
+    let mut rows = rows(store.images()?);
+    if let Some(filter) = &args.reference {
+        let (repo, tag) = match filter.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+            Some((r, t)) => (r.to_owned(), Some(t.to_owned())),
+            None => (filter.clone(), None),
+        };
+        rows.retain(|r| r.repository == repo && tag.as_ref().is_none_or(|t| &r.tag == t));
+    }
+    let now = SystemTime::now();
+    let created = |img: &ImageRecord| {
+        img.created
+            .as_deref()
+            .and_then(format::parse_time)
+            .map_or_else(|| "N/A".to_owned(), |t| format::ago(t, now))
+    };
+    let id = |img: &ImageRecord| {
+        if args.no_trunc {
+            img.id.clone()
+        } else {
+            img.short_id().to_owned()
+        }
+    };
+    if args.quiet {
+        let mut seen = Vec::new();
+        for r in &rows {
+            let i = id(&r.image);
+            if !seen.contains(&i) {
+                println!("{i}");
+                seen.push(i);
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    match args.format.as_str() {
+        "json" => {
+            let items: Vec<Value> = rows
+                .iter()
+                .map(|r| {
+                    json!({
+                        "Repository": r.repository,
+                        "Tag": r.tag,
+                        "ID": r.image.id,
+                        "Digest": r.image.manifest_digest,
+                        "CreatedAt": r.image.created,
+                        "CreatedSince": created(&r.image),
+                        "Size": r.image.size,
+                        "Platform": r.image.platform,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&items)?);
+        }
+        "table" => {
+            let table: Vec<[String; 5]> = rows
+                .iter()
+                .map(|r| {
+                    [
+                        r.repository.clone(),
+                        r.tag.clone(),
+                        id(&r.image),
+                        created(&r.image),
+                        format::size(r.image.size),
+                    ]
+                })
+                .collect();
+            print_table(
+                &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
+                &table,
+            );
+        }
+        other => bail!("unknown --format {other:?}: use table or json"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == N {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$}   "));
+            }
+        }
+        println!("{}", s.trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+pub fn remove(root: &Path, args: &RmiArgs) -> Result<ExitCode> {
+    let store = Store::open(root)?;
+    let mut failures = Vec::new();
+    for name in &args.images {
+        if let Err(e) = remove_one(&store, name, args.force) {
+            failures.push(format!("{name}: {}", crate::one_line(&e)));
+        }
+    }
+    let collected = store.collect_garbage()?;
+    crate::log::debug!(
+        "collected {} layers, {} blobs",
+        collected.layers.len(),
+        collected.blobs.len()
+    );
+    if failures.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for f in &failures {
+            eprintln!("pocky: {f}");
+        }
+        Ok(ExitCode::from(crate::EXIT_ENGINE))
+    }
+}
+
+fn remove_one(store: &Store, name: &str, force: bool) -> Result<()> {
+    let (image, named) = lookup::find(store, name)?;
+    if let Named::Tag(tag) = &named {
+        if image.repo_tags.len() > 1 {
+            store.untag_image(&image.id, tag)?;
+            println!("Untagged: {}", familiar_tag(tag));
+            return Ok(());
+        }
+    }
+    if image.repo_tags.len() > 1 && !force {
+        bail!(
+            "conflict: unable to delete {} (must be forced): image is referenced in multiple repositories",
+            image.short_id()
+        );
+    }
+    store.remove_image(&image.id)?;
+    for t in &image.repo_tags {
+        println!("Untagged: {}", familiar_tag(t));
+    }
+    for d in &image.repo_digests {
+        println!("Untagged: {}", lookup::familiar_digest(d));
+    }
+    println!("Deleted: {}", image.id);
+    Ok(())
+}
+
+fn familiar_tag(canonical: &str) -> String {
+    let (repo, tag) = lookup::familiar(canonical);
+    format!("{repo}:{tag}")
+}
+
+pub fn inspect(root: &Path, args: &InspectArgs) -> Result<ExitCode> {
+    let store = Store::open(root)?;
+    let mut out = Vec::new();
+    for name in &args.names {
+        let (image, _) = lookup::find(&store, name)?;
+        out.push(inspect_json(&store, &image)?);
+    }
+    println!("{}", serde_json::to_string_pretty(&Value::Array(out))?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspect_json(store: &Store, image: &ImageRecord) -> Result<Value> {
+    let config: Value = serde_json::from_slice(&store.get_blob(&image.id)?)
+        .with_context(|| format!("parsing config of image {}", image.id))?;
+    let manifest: Value = serde_json::from_slice(&store.get_blob(&image.manifest_digest)?)
+        .with_context(|| format!("parsing manifest of image {}", image.id))?;
+    Ok(json!({
+        "Id": image.id,
+        "RepoTags": image.repo_tags.iter().map(|t| familiar_tag(t)).collect::<Vec<_>>(),
+        "RepoDigests": image.repo_digests.iter().map(|d| lookup::familiar_digest(d)).collect::<Vec<_>>(),
+        "Created": image.created,
+        "Os": config.get("os"),
+        "Architecture": config.get("architecture"),
+        "Variant": config.get("variant"),
+        "Author": config.get("author"),
+        "Config": config.get("config"),
+        "Size": image.size,
+        "RootFS": {"Type": "layers", "Layers": image.diff_ids},
+        "Manifest": {"Digest": image.manifest_digest, "MediaType": manifest.get("mediaType"), "Layers": manifest.get("layers")},
+        "ChainIDs": image.chain_ids,
+    }))
+}
