@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -46,7 +46,9 @@ impl Resp {
         }
     }
     pub fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Resp {
-        Resp::new(200).header("Content-Type", content_type).body(body)
+        Resp::new(200)
+            .header("Content-Type", content_type)
+            .body(body)
     }
     pub fn header(mut self, k: &str, v: &str) -> Resp {
         self.headers.push((k.to_string(), v.to_string()));
@@ -100,7 +102,9 @@ impl Stub {
                 let r = handler(&req);
                 let mut resp = tiny_http::Response::from_data(r.body).with_status_code(r.status);
                 for (k, v) in r.headers {
-                    resp.add_header(tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap());
+                    resp.add_header(
+                        tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap(),
+                    );
                 }
                 let _ = request.respond(resp);
             }
@@ -153,7 +157,9 @@ impl RawStub {
         let h = heads.clone();
         std::thread::spawn(move || {
             for i in 0..connections {
-                let Ok((mut stream, _)) = listener.accept() else { return };
+                let Ok((mut stream, _)) = listener.accept() else {
+                    return;
+                };
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut head = String::new();
                 loop {
@@ -173,7 +179,12 @@ impl RawStub {
     }
 }
 
-pub fn write_raw(stream: &mut std::net::TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]) {
+pub fn write_raw(
+    stream: &mut std::net::TcpStream,
+    status: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) {
     let mut out = format!("HTTP/1.1 {status}\r\n");
     for (k, v) in headers {
         out.push_str(&format!("{k}: {v}\r\n"));
@@ -207,8 +218,10 @@ impl Image {
         )
         .into_bytes();
         let config_digest = Digest::sha256_of(&config);
-        let layers: Vec<(Digest, Vec<u8>)> =
-            layers.iter().map(|l| (Digest::sha256_of(l), l.to_vec())).collect();
+        let layers: Vec<(Digest, Vec<u8>)> = layers
+            .iter()
+            .map(|l| (Digest::sha256_of(l), l.to_vec()))
+            .collect();
         let (mt, cfg_mt, layer_mt) = if docker {
             (
                 DOCKER_MANIFEST,
@@ -216,11 +229,20 @@ impl Image {
                 "application/vnd.docker.image.rootfs.diff.tar.gzip",
             )
         } else {
-            (OCI_MANIFEST, "application/vnd.oci.image.config.v1+json", OCI_LAYER)
+            (
+                OCI_MANIFEST,
+                "application/vnd.oci.image.config.v1+json",
+                OCI_LAYER,
+            )
         };
         let layer_json: Vec<String> = layers
             .iter()
-            .map(|(d, b)| format!(r#"{{"mediaType":"{layer_mt}","digest":"{d}","size":{}}}"#, b.len()))
+            .map(|(d, b)| {
+                format!(
+                    r#"{{"mediaType":"{layer_mt}","digest":"{d}","size":{}}}"#,
+                    b.len()
+                )
+            })
             .collect();
         let manifest = format!(
             r#"{{"schemaVersion":2,"mediaType":"{mt}","config":{{"mediaType":"{cfg_mt}","digest":"{config_digest}","size":{}}},"layers":[{}]}}"#,
@@ -280,7 +302,12 @@ pub fn index(media_type: &str, entries: &[(&Image, &str, &str, Option<&str>)]) -
 
 /// Serves a fixed path -> response map, 404 for anything else.
 pub fn serve_map(content: HashMap<String, Resp>) -> impl Fn(&Req) -> Resp + Send + Sync + 'static {
-    move |req: &Req| content.get(req.path()).cloned().unwrap_or_else(Resp::not_found)
+    move |req: &Req| {
+        content
+            .get(req.path())
+            .cloned()
+            .unwrap_or_else(Resp::not_found)
+    }
 }
 
 /// Options for tests: no real docker config, few retries.
