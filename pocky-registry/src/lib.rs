@@ -23,6 +23,7 @@ mod manifest;
 mod platform;
 mod reference;
 mod transport;
+mod url;
 
 pub use auth::{Credentials, DockerConfig};
 pub use blob::BlobReader;

@@ -354,3 +354,19 @@ fn connection_refused_is_retried_then_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn long_retry_after_is_not_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = Stub::start(|_| |_: &Req| Resp::new(429).header("Retry-After", "3600"));
+    let r = Reference::parse(&format!("{}/a", stub.host())).unwrap();
+    let err = Client::new(options(dir.path()))
+        .unwrap()
+        .resolve(&r, &Platform::parse("linux/amd64").unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(err, RegistryError::Status { status: 429, .. }),
+        "{err}"
+    );
+    assert_eq!(stub.requests().len(), 1);
+}
