@@ -22,6 +22,10 @@ pub enum StoreError {
     NoSuchImage(String),
     #[error("image reference {query:?} is ambiguous: it matches {count} images")]
     Ambiguous { query: String, count: usize },
+    #[error("no such container: {0}")]
+    NoSuchContainer(String),
+    #[error("the container name {name:?} is already in use by container {id}")]
+    NameInUse { name: String, id: String },
     #[error("locking {path}: {source}")]
     Lock {
         path: PathBuf,

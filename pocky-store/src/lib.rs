@@ -6,6 +6,7 @@
 //! blobs/sha256/<hex>    manifests and configs, verified before they are written
 //! layers/<hex>/         one unpacked layer per chain id: diff/ + layer.json
 //! images/<hex>.json     image records, keyed by config digest
+//! containers/<id>/      container.json, the OCI bundle, overlay dirs, log
 //! tmp/                  staging directories and trash
 //! ```
 //!
@@ -16,6 +17,8 @@
 //! not kept: layers are unpacked straight from the network, as podman does.
 
 mod atomic;
+mod container_store;
+mod containers;
 mod digest;
 mod error;
 mod gc;
@@ -28,6 +31,7 @@ mod staging;
 mod store;
 
 pub use atomic::write_atomic;
+pub use containers::{ContainerRecord, ContainerState, ContainerStore, Status};
 pub use digest::{chain_ids, sha256_hex, sha256_of};
 pub use error::{Result, StoreError};
 pub use images::{ImageQuery, ImageRecord, ImageStore};

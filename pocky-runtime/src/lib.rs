@@ -1,0 +1,24 @@
+//! Runs OCI runtime bundles: the one code path behind `pocky run` and the
+//! runc-compatible runtime binary.
+//!
+//! [`spec`] turns an image's config and `run` flags into a spec; [`launch`]
+//! executes a spec: a child in new namespaces (pocky-ns) that sets up its
+//! root filesystem (pocky-fs) and user, and waits in between for the parent
+//! to place it in its cgroup (pocky-cgroup) and, later, wire its network.
+
+pub mod process;
+pub mod spec;
+pub mod user;
+
+/// Errors of preparing or running a container.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("{0}")]
+    Config(String),
+    #[error("{op} of pid {pid}: {source}")]
+    Process {
+        op: &'static str,
+        pid: i32,
+        source: std::io::Error,
+    },
+}

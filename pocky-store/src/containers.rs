@@ -1,0 +1,73 @@
+use serde::{Deserialize, Serialize};
+
+/// Where a container is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    Exited,
+}
+
+/// The mutable part of a container record.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContainerState {
+    pub status: Option<Status>,
+    /// Host pid of the container's first process while it runs.
+    pub pid: i32,
+    /// Start time of `pid` in clock ticks after boot (field 22 of
+    /// /proc/pid/stat): tells a live container from a reused pid.
+    pub pid_start: u64,
+    /// Unix seconds (with fractions) of start and end.
+    pub started_at: Option<f64>,
+    pub finished_at: Option<f64>,
+    pub exit_code: Option<i32>,
+    pub oom_killed: bool,
+    /// Why pocky could not start it, when it could not.
+    pub error: Option<String>,
+}
+
+/// A container as `ps` and `inspect` show it. The OCI spec that runs it
+/// lives beside the record as `config.json` (the bundle).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    /// 64 hex digits.
+    pub id: String,
+    pub name: String,
+    /// The image as the user named it.
+    pub image: String,
+    pub image_id: String,
+    pub command: Vec<String>,
+    pub created: f64,
+    pub hostname: String,
+    pub auto_remove: bool,
+    pub tty: bool,
+    pub interactive: bool,
+    pub detached: bool,
+    /// The cgroup path relative to each hierarchy's root.
+    pub cgroup: String,
+    pub state: ContainerState,
+}
+
+impl ContainerRecord {
+    pub fn short_id(&self) -> &str {
+        &self.id[..self.id.len().min(12)]
+    }
+}
+
+/// Container records, guarded by the store's lock.
+pub trait ContainerStore {
+    /// Adds a record and its directory; a taken name is an error.
+    fn create_container(&self, record: &ContainerRecord) -> crate::Result<()>;
+    fn containers(&self) -> crate::Result<Vec<ContainerRecord>>;
+    /// By full id, unique id prefix, or name.
+    fn find_container(&self, query: &str) -> crate::Result<ContainerRecord>;
+    /// Changes the record under the lock; `f` sees the current version.
+    fn update_container(
+        &self,
+        id: &str,
+        f: &mut dyn FnMut(&mut ContainerRecord),
+    ) -> crate::Result<ContainerRecord>;
+    /// Deletes the record and the container's directory.
+    fn remove_container(&self, id: &str) -> crate::Result<()>;
+}
