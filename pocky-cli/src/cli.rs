@@ -2,6 +2,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::cli_run::*;
+
 /// A daemonless, Docker-style container engine.
 #[derive(Debug, Parser)]
 #[command(name = "pocky", version, about, propagate_version = true)]
@@ -42,8 +44,33 @@ pub enum Command {
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
-    /// Show low-level information on images, as JSON.
+    /// Show low-level information on containers or images, as JSON.
     Inspect(InspectArgs),
+    /// Create and run a container from an image.
+    Run(RunArgs),
+    /// Run a command in a running container.
+    Exec(ExecArgs),
+    /// List containers.
+    Ps(PsArgs),
+    /// Show a container's output.
+    Logs(LogsArgs),
+    /// Stop running containers: SIGTERM, then SIGKILL after a grace period.
+    Stop(StopArgs),
+    /// Send a signal to running containers.
+    Kill(KillArgs),
+    /// Remove containers.
+    Rm(RmArgs),
+    /// Block until containers stop, then print their exit codes.
+    Wait(WaitArgs),
+    /// Manage pocky as a whole.
+    #[command(subcommand)]
+    System(SystemCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Remove stopped containers, unused data and what crashed commands left.
+    Prune(PruneArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,6 +2,14 @@
 //! library crates. No kernel logic lives here.
 
 mod cli;
+mod cli_run;
+mod exec;
+mod lifecycle;
+mod logs;
+mod prune;
+mod ps;
+mod run;
+mod state;
 mod format;
 mod images;
 mod log;
@@ -13,7 +21,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, ImageCommand};
+use cli::{Cli, Command, ImageCommand, SystemCommand};
 
 /// Docker's exit code for a failure of the engine itself.
 const EXIT_ENGINE: u8 = 125;
@@ -43,9 +51,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::run(&root, &a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&root, &a),
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => images::remove(&root, &a),
-        Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => {
-            images::inspect(&root, &a)
-        }
+        Command::Image(ImageCommand::Inspect(a)) => images::inspect(&root, &a),
+        Command::Inspect(a) => ps::inspect(&root, &a),
+        Command::Run(a) => run::run(&root, a),
+        Command::Exec(a) => exec::exec(&root, &a),
+        Command::Ps(a) => ps::ps(&root, &a),
+        Command::Logs(a) => logs::logs(&root, &a),
+        Command::Stop(a) => lifecycle::stop(&root, &a),
+        Command::Kill(a) => lifecycle::kill(&root, &a),
+        Command::Rm(a) => lifecycle::rm(&root, &a),
+        Command::Wait(a) => lifecycle::wait(&root, &a),
+        Command::System(SystemCommand::Prune(a)) => prune::prune(&root, &a),
     }
 }
 

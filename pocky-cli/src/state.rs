@@ -1,0 +1,108 @@
+//! The conventions every container command shares.
+//!
+//! A container's directory holds `container.json` (its record),
+//! `config.json` (the OCI spec: the bundle), `rootfs/`, `upper/`, `work/`,
+//! the generated `hostname`, `hosts` and `resolv.conf`, and
+//! `container.log` (JSON lines `{"log","stream","time"}`, as Docker's
+//! json-file driver writes them).
+//!
+//! Whoever owns the container's first process (the foreground `pocky run`,
+//! or the monitor of a detached one) holds an exclusive flock on
+//! `monitor.lock` from before the start until the exit is recorded. So
+//! `wait` blocks on that lock rather than polling, and a record that says
+//! running while nobody holds the lock belongs to an owner that was killed:
+//! [`refresh`] then settles it from what the kernel says.
+#![allow(dead_code)] // until every command uses these
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Result;
+use pocky_cgroup::{Cgroup, CgroupManager, Hierarchy};
+use pocky_runtime::process;
+use pocky_store::{ContainerRecord, ContainerStore, FileLock, Status, Store};
+
+pub fn monitor_lock_path(store: &Store, id: &str) -> Result<PathBuf> {
+    Ok(store.container_dir(id)?.join("monitor.lock"))
+}
+
+pub fn log_path(store: &Store, id: &str) -> Result<PathBuf> {
+    Ok(store.container_dir(id)?.join("container.log"))
+}
+
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// True while some process owns the container (holds its monitor lock).
+pub fn owner_alive(store: &Store, id: &str) -> Result<bool> {
+    let path = monitor_lock_path(store, id)?;
+    if !path.exists() {
+        return Ok(false);
+    }
+    Ok(FileLock::try_exclusive(&path)?.is_none())
+}
+
+/// Whether the record's process is still the container's.
+pub fn process_alive(rec: &ContainerRecord) -> bool {
+    rec.state.status == Some(Status::Running)
+        && process::is_alive(rec.state.pid, rec.state.pid_start)
+}
+
+/// Settles a record whose owner died: if the process is gone too, the
+/// container is marked exited and its cgroup removed. A process that
+/// outlived its owner keeps running and shows as running.
+pub fn refresh(store: &Store, rec: ContainerRecord) -> Result<ContainerRecord> {
+    if rec.state.status != Some(Status::Running) || process_alive(&rec) {
+        return Ok(rec);
+    }
+    if owner_alive(store, &rec.id)? {
+        // The owner is about to record the exit itself.
+        return Ok(rec);
+    }
+    remove_cgroup(&rec.cgroup);
+    let rec = store.update_container(&rec.id, &mut |r| {
+        if r.state.status == Some(Status::Running) {
+            r.state.status = Some(Status::Exited);
+            r.state.finished_at.get_or_insert_with(now);
+            if r.state.exit_code.is_none() {
+                // Nobody saw the exit: Docker reports such containers with 255.
+                r.state.exit_code = Some(255);
+                r.state.error = Some("the process that owned the container died".into());
+            }
+        }
+    })?;
+    Ok(rec)
+}
+
+/// Kills what is left in a container's cgroup and removes it. Errors are
+/// not fatal for the caller: the next prune tries again.
+pub fn remove_cgroup(path: &str) {
+    let Ok(h) = Hierarchy::detect() else { return };
+    let Ok(cg) = Cgroup::new(&h, path) else { return };
+    let _ = cg.kill_all();
+    if let Err(e) = cg.remove() {
+        crate::log::debug!("removing cgroup {path}: {e}");
+    }
+}
+
+/// Removes a container that no longer runs: cgroup, directory, record.
+pub fn remove_container(store: &Store, rec: &ContainerRecord) -> Result<()> {
+    remove_cgroup(&rec.cgroup);
+    store.remove_container(&rec.id)?;
+    Ok(())
+}
+
+/// Finds a container by id, unique id prefix or name, settled.
+pub fn find(store: &Store, query: &str) -> Result<ContainerRecord> {
+    let rec = store.find_container(query)?;
+    refresh(store, rec)
+}
+
+pub fn bundle_spec(store: &Store, id: &str) -> Result<oci_spec::runtime::Spec> {
+    let path = store.container_dir(id)?.join("config.json");
+    Ok(oci_spec::runtime::Spec::load(&path)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?)
+}
