@@ -1,80 +1,59 @@
 //! Process creation in new Linux namespaces.
 //!
-//! The container's first process is created in new pid, mount, uts, ipc, net
-//! and cgroup namespaces. The parent and child talk over a typed channel so the
-//! parent can set up cgroups and the network while the child waits, and so an
-//! error in the child before `exec` reaches the parent as a message with a
-//! Docker exit code. `exec` into a running container joins its namespaces with
-//! `setns`. The implementation arrives with the run issue; this crate fixes the
-//! surface the other crates will be written against.
+//! The container's first process is created with [`spawn`] in new pid, mount,
+//! uts, ipc, net and cgroup namespaces (or joins existing ones, OCI "path"
+//! namespaces). Parent and child talk over a typed channel ([`ToParent`],
+//! [`ToChild`]) so the parent can set up cgroups and the network while the
+//! child waits, and so an error in the child before `exec` reaches the parent
+//! as a message carrying a Docker exit code. [`join_and_spawn`] serves
+//! `pocky exec`: it joins the namespaces of a running process with `setns`.
+//!
+//! # The protocol
+//!
+//! ```text
+//! parent                                  child
+//! spawn(): clone ───────────────────────▶ join namespaces, unshare new ones
+//!                                         reset signal mask and dispositions
+//! wait_ready() ◀──────────────── Ready ── (blocks)
+//!   cgroups, network (/proc/<pid>/ns/net)
+//! start() ─────────────────────── Go ───▶ unshare(CLONE_NEWCGROUP) if asked
+//!                                         child_fn: rootfs, pty, exec()
+//!   ◀──── PtyMaster (fd, optional) ──────
+//!   ◀──── Failed{..} or EOF at exec ─────
+//! ```
+//!
+//! The channel is a `SOCK_SEQPACKET` socketpair whose ends are `O_CLOEXEC`, so
+//! a successful `execve` closes the child's end and the parent reads EOF: no
+//! "exec done" message is needed and none can be forged after exec.
+//!
+//! # Threads
+//!
+//! [`spawn`] and [`join_and_spawn`] fork, and must be called from a
+//! single-threaded process: they check `/proc/self/status` and refuse
+//! otherwise. The child allocates (JSON messages, `CString`s) between the
+//! clone and the exec; that is sound only because no other thread can have
+//! held an allocator or stdio lock at the time of the clone. Tests, which run
+//! in the multithreaded harness, use [`subprocess::run_forked`].
+//!
+//! # What the child does not do
+//!
+//! It does not set `PR_SET_PDEATHSIG`: a detached container must outlive the
+//! `pocky run -d` process that created it.
 
-use std::fmt;
+mod channel;
+mod child;
+mod error;
+mod exec;
+mod namespace;
+pub mod pty;
+mod spawn;
+pub mod subprocess;
+mod wait;
 
-/// The namespaces a new container process is created in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Namespace {
-    Pid,
-    Mount,
-    Uts,
-    Ipc,
-    Net,
-    Cgroup,
-    User,
-}
-
-impl fmt::Display for Namespace {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
-            Namespace::Pid => "pid",
-            Namespace::Mount => "mnt",
-            Namespace::Uts => "uts",
-            Namespace::Ipc => "ipc",
-            Namespace::Net => "net",
-            Namespace::Cgroup => "cgroup",
-            Namespace::User => "user",
-        };
-        f.write_str(name)
-    }
-}
-
-/// Why a child failed before it could `exec` its command, as Docker reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExecFailure {
-    /// The command exists but cannot be executed (exit code 126).
-    CannotExecute,
-    /// The command was not found (exit code 127).
-    NotFound,
-}
-
-impl ExecFailure {
-    /// The exit code Docker uses for this failure.
-    pub fn exit_code(self) -> i32 {
-        match self {
-            ExecFailure::CannotExecute => 126,
-            ExecFailure::NotFound => 127,
-        }
-    }
-}
-
-/// Errors of namespace and process handling.
-#[derive(Debug, thiserror::Error)]
-pub enum NsError {
-    #[error("joining {ns} namespace of pid {pid}: {source}")]
-    Join {
-        ns: Namespace,
-        pid: i32,
-        source: std::io::Error,
-    },
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exit_codes_match_docker() {
-        assert_eq!(ExecFailure::CannotExecute.exit_code(), 126);
-        assert_eq!(ExecFailure::NotFound.exit_code(), 127);
-        assert_eq!(Namespace::Mount.to_string(), "mnt");
-    }
-}
+pub use channel::{ChildChannel, ParentChannel, ToChild, ToParent};
+pub use error::NsError;
+pub use exec::{ExecFailure, exec};
+pub use namespace::Namespace;
+pub use nix::unistd::Pid;
+pub use spawn::{Child, ChildError, NsConfig, SETUP_FAILED_EXIT_CODE, join_and_spawn, spawn};
+pub use wait::{ExitStatus, exit_status_of, wait_exit};

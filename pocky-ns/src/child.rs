@@ -1,0 +1,116 @@
+//! The child side of [`spawn`](crate::spawn), between the clone and `exec`.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use nix::sched::CloneFlags;
+
+use crate::channel::{ChildChannel, ToChild, ToParent};
+use crate::spawn::{ChildError, JoinFd, SETUP_FAILED_EXIT_CODE};
+
+/// Exit code when the parent aborted or went away before Go.
+const ABORTED_EXIT_CODE: i32 = 1;
+
+/// Runs the child and exits; never returns into the caller's frames, not
+/// even by unwinding.
+pub(crate) fn run(
+    mut ch: ChildChannel,
+    joins: &[&JoinFd],
+    unshare: CloneFlags,
+    new_cgroup: bool,
+    child_fn: impl FnOnce(&mut ChildChannel) -> ChildError,
+) -> ! {
+    let code = match catch_unwind(AssertUnwindSafe(|| {
+        body(&mut ch, joins, unshare, new_cgroup, child_fn)
+    })) {
+        Ok(code) => code,
+        Err(panic) => {
+            let text = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_owned());
+            report(
+                &mut ch,
+                ChildError {
+                    stage: "panic",
+                    errno: 0,
+                    message: text,
+                    exit_code: SETUP_FAILED_EXIT_CODE,
+                },
+            )
+        }
+    };
+    // SAFETY: _exit ends the process without running atexit handlers or
+    // flushing stdio buffers copied from the parent, which must not be
+    // written twice.
+    unsafe { libc::_exit(code) }
+}
+
+fn report(ch: &mut ChildChannel, err: ChildError) -> i32 {
+    // If the parent is gone there is nobody to tell; exit all the same.
+    let _ = ch.send(&ToParent::Failed {
+        stage: err.stage.to_owned(),
+        errno: err.errno,
+        message: err.message,
+        exit_code: err.exit_code,
+    });
+    err.exit_code
+}
+
+fn body(
+    ch: &mut ChildChannel,
+    joins: &[&JoinFd],
+    unshare: CloneFlags,
+    new_cgroup: bool,
+    child_fn: impl FnOnce(&mut ChildChannel) -> ChildError,
+) -> i32 {
+    reset_signals();
+    for j in joins {
+        if let Err(errno) = nix::sched::setns(&j.fd, j.ns.clone_flag()) {
+            let msg = format!("joining {} namespace {}: {errno}", j.ns, j.path.display());
+            return report(ch, ChildError::setup("setns", errno, msg));
+        }
+    }
+    if !unshare.is_empty() {
+        if let Err(errno) = nix::sched::unshare(unshare) {
+            let msg = format!("unshare({unshare:?}): {errno}");
+            return report(ch, ChildError::setup("unshare", errno, msg));
+        }
+    }
+    if ch.send(&ToParent::Ready).is_err() {
+        return ABORTED_EXIT_CODE;
+    }
+    match ch.recv() {
+        Ok(Some(ToChild::Go)) => {}
+        Ok(Some(ToChild::Abort) | None) | Err(_) => return ABORTED_EXIT_CODE,
+    }
+    if new_cgroup {
+        if let Err(errno) = nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP) {
+            let msg = format!("unshare(CLONE_NEWCGROUP): {errno}");
+            return report(ch, ChildError::setup("unshare", errno, msg));
+        }
+    }
+    let err = child_fn(ch);
+    report(ch, err)
+}
+
+/// Empties the signal mask and sets every disposition back to default: a
+/// mask and ignored signals survive `execve`, and the runtime may block or
+/// ignore signals (Rust ignores SIGPIPE) that the container's process must
+/// see.
+fn reset_signals() {
+    // SAFETY: sigemptyset initialises the set before sigprocmask reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+    for sig in 1..libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: SIG_DFL installs no handler code; signals glibc reserves
+        // (32, 33) fail with EINVAL, which is ignored.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+}

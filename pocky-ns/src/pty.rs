@@ -1,0 +1,241 @@
+//! Pseudo-terminal helpers.
+//!
+//! A container's pty should be opened inside the container (after its
+//! `/dev/pts` is mounted), so the slave's name resolves there and `tty`
+//! works: the child calls [`open`], hands the master to the parent with
+//! [`ChildChannel::send_pty_master`](crate::ChildChannel::send_pty_master),
+//! makes the slave its terminal with [`make_controlling`], then execs. The
+//! parent gets the master from
+//! [`Child::take_pty_master`](crate::Child::take_pty_master), puts the
+//! user's terminal in raw mode with [`RawMode`], and keeps the window size
+//! in step with [`copy_winsize`] whenever [`Winch`] reports a SIGWINCH.
+//!
+//! SIGWINCH uses a self-pipe: the handler writes one byte to a non-blocking
+//! pipe whose read end the caller polls next to its stdin and the master.
+//! That needs no extra crate and fits a poll loop.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use nix::errno::Errno;
+use nix::sys::termios::{self, SetArg, Termios};
+
+use crate::error::NsError;
+
+fn pty_err(op: &'static str) -> impl FnOnce(Errno) -> NsError {
+    move |source| NsError::Pty { op, source }
+}
+
+/// Both ends of a pseudo-terminal, close-on-exec.
+#[derive(Debug)]
+pub struct Pty {
+    pub master: OwnedFd,
+    pub slave: OwnedFd,
+}
+
+/// Opens a pty pair through the `/dev/ptmx` of the current mount namespace.
+/// The slave is obtained from the master with `TIOCGPTPEER`, which needs no
+/// path lookup of `/dev/pts/N` (a container could have replaced it).
+pub fn open() -> Result<Pty, NsError> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: posix_openpt only takes flags and returns a new fd or -1.
+    let raw = unsafe { libc::posix_openpt(flags) };
+    if raw < 0 {
+        return Err(NsError::Pty {
+            op: "posix_openpt",
+            source: Errno::last(),
+        });
+    }
+    // SAFETY: `raw` is a fresh fd that nothing else owns.
+    let master = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: unlockpt only reads the fd.
+    if unsafe { libc::unlockpt(master.as_raw_fd()) } != 0 {
+        return Err(NsError::Pty {
+            op: "unlockpt",
+            source: Errno::last(),
+        });
+    }
+    // SAFETY: TIOCGPTPEER takes open flags as its integer argument and
+    // returns a new fd.
+    let raw = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
+    if raw < 0 {
+        return Err(NsError::Pty {
+            op: "TIOCGPTPEER",
+            source: Errno::last(),
+        });
+    }
+    // SAFETY: `raw` is a fresh fd that nothing else owns.
+    let slave = unsafe { OwnedFd::from_raw_fd(raw) };
+    Ok(Pty { master, slave })
+}
+
+/// In the child: starts a new session, makes `slave` its controlling
+/// terminal and its stdin, stdout and stderr.
+pub fn make_controlling(slave: OwnedFd) -> Result<(), NsError> {
+    nix::unistd::setsid().map_err(pty_err("setsid"))?;
+    // SAFETY: TIOCSCTTY takes an integer (0: do not steal from another
+    // session).
+    if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
+        return Err(NsError::Pty {
+            op: "TIOCSCTTY",
+            source: Errno::last(),
+        });
+    }
+    for target in 0..=2 {
+        // SAFETY: dup2 onto the standard fds; the previous ones are closed
+        // by the kernel, and they are owned by no Rust object.
+        if unsafe { libc::dup2(slave.as_raw_fd(), target) } < 0 {
+            return Err(NsError::Pty {
+                op: "dup2",
+                source: Errno::last(),
+            });
+        }
+    }
+    if slave.as_raw_fd() <= 2 {
+        // The slave now is one of 0..=2 and must stay open.
+        let _ = std::os::fd::IntoRawFd::into_raw_fd(slave);
+    }
+    Ok(())
+}
+
+/// Copies the window size of the terminal `from` to the terminal `to`.
+pub fn copy_winsize(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> Result<(), NsError> {
+    // SAFETY: winsize is plain data; TIOCGWINSZ fills it.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: `ws` is a valid, writable winsize.
+    if unsafe { libc::ioctl(from.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) } != 0 {
+        return Err(NsError::Pty {
+            op: "TIOCGWINSZ",
+            source: Errno::last(),
+        });
+    }
+    // SAFETY: `ws` is a valid winsize that TIOCSWINSZ only reads.
+    if unsafe { libc::ioctl(to.as_raw_fd(), libc::TIOCSWINSZ, &ws) } != 0 {
+        return Err(NsError::Pty {
+            op: "TIOCSWINSZ",
+            source: Errno::last(),
+        });
+    }
+    Ok(())
+}
+
+/// Puts a terminal in raw mode and restores its settings on drop.
+#[derive(Debug)]
+pub struct RawMode {
+    fd: OwnedFd,
+    saved: Termios,
+}
+
+impl RawMode {
+    /// Makes the terminal `fd` raw (a dup of it is kept for the restore).
+    pub fn enter(fd: BorrowedFd<'_>) -> Result<Self, NsError> {
+        let fd = fd.try_clone_to_owned().map_err(|e| NsError::Pty {
+            op: "dup terminal fd",
+            source: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+        })?;
+        let saved = termios::tcgetattr(&fd).map_err(pty_err("tcgetattr"))?;
+        let mut raw = saved.clone();
+        termios::cfmakeraw(&mut raw);
+        termios::tcsetattr(&fd, SetArg::TCSANOW, &raw).map_err(pty_err("tcsetattr"))?;
+        Ok(RawMode { fd, saved })
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        // Nothing to do if the terminal went away meanwhile.
+        let _ = termios::tcsetattr(&self.fd, SetArg::TCSANOW, &self.saved);
+    }
+}
+
+/// The write end of the installed [`Winch`] pipe, -1 when none.
+static WINCH_WRITE_FD: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_winch(_: libc::c_int) {
+    let fd = WINCH_WRITE_FD.load(Ordering::Relaxed);
+    if fd < 0 {
+        return;
+    }
+    // SAFETY: errno access and write(2) are async-signal-safe; errno is
+    // saved and restored so the interrupted code does not see ours.
+    unsafe {
+        let errno = *libc::__errno_location();
+        let byte = 1u8;
+        // A full pipe already signals a pending resize.
+        let _ = libc::write(fd, (&byte as *const u8).cast(), 1);
+        *libc::__errno_location() = errno;
+    }
+}
+
+/// A SIGWINCH self-pipe: while it lives, each SIGWINCH makes
+/// [`fd`](Winch::fd) readable. Only one may exist at a time.
+#[derive(Debug)]
+pub struct Winch {
+    read: OwnedFd,
+    /// Kept open for the handler, which knows it by number only.
+    _write: OwnedFd,
+}
+
+impl Winch {
+    /// Installs the SIGWINCH handler.
+    pub fn install() -> Result<Self, NsError> {
+        let (read, write) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+                .map_err(|source| NsError::Signal {
+                    op: "pipe2",
+                    source,
+                })?;
+        if WINCH_WRITE_FD
+            .compare_exchange(-1, write.as_raw_fd(), Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return Err(NsError::Signal {
+                op: "install SIGWINCH handler (one is already installed)",
+                source: Errno::EBUSY,
+            });
+        }
+        let action = nix::sys::signal::SigAction::new(
+            nix::sys::signal::SigHandler::Handler(on_winch),
+            nix::sys::signal::SaFlags::SA_RESTART,
+            nix::sys::signal::SigSet::empty(),
+        );
+        // SAFETY: the handler only performs async-signal-safe operations.
+        let installed =
+            unsafe { nix::sys::signal::sigaction(nix::sys::signal::Signal::SIGWINCH, &action) };
+        if let Err(source) = installed {
+            WINCH_WRITE_FD.store(-1, Ordering::SeqCst);
+            return Err(NsError::Signal {
+                op: "sigaction(SIGWINCH)",
+                source,
+            });
+        }
+        Ok(Winch {
+            read,
+            _write: write,
+        })
+    }
+
+    /// The fd to poll for readability.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.read.as_fd()
+    }
+
+    /// Empties the pipe; true if a SIGWINCH arrived since the last call.
+    pub fn drain(&self) -> bool {
+        let mut buf = [0u8; 64];
+        let mut any = false;
+        while let Ok(n @ 1..) = nix::unistd::read(&self.read, &mut buf) {
+            any |= n > 0;
+        }
+        any
+    }
+}
+
+impl Drop for Winch {
+    fn drop(&mut self) {
+        // SAFETY: restoring the default disposition installs no code.
+        unsafe { libc::signal(libc::SIGWINCH, libc::SIG_DFL) };
+        // Only now may the write end (closed after this) stop being used.
+        WINCH_WRITE_FD.store(-1, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,458 @@
+//! The parent side: configuration, the clone, and the [`Child`] handle.
+
+use std::fs::File;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use nix::unistd::Pid;
+
+use crate::channel::{self, ChildChannel, ParentChannel, ToChild, ToParent};
+use crate::child;
+use crate::error::NsError;
+use crate::namespace::Namespace;
+use crate::wait::{ExitStatus, wait_exit};
+
+/// Exit code of a child that failed in the runtime's own setup (namespaces,
+/// rootfs), before its command could be tried; Docker reports runtime
+/// failures as 125.
+pub const SETUP_FAILED_EXIT_CODE: i32 = 125;
+
+/// Which namespaces a new process gets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NsConfig {
+    /// Namespaces to create.
+    pub new: Vec<Namespace>,
+    /// Namespaces to enter before the new ones are created: a
+    /// `/proc/<pid>/ns/<x>` path or a bind-mounted namespace file (OCI
+    /// "path" namespaces).
+    pub join: Vec<(Namespace, PathBuf)>,
+}
+
+impl NsConfig {
+    fn validate(&self) -> Result<(), NsError> {
+        let mut seen = Vec::new();
+        for ns in self.new.iter().chain(self.join.iter().map(|(ns, _)| ns)) {
+            if seen.contains(ns) {
+                return Err(NsError::Config(format!(
+                    "{ns} namespace given twice (new and/or joined)"
+                )));
+            }
+            seen.push(*ns);
+        }
+        let joins_user = self.join.iter().any(|(ns, _)| *ns == Namespace::User);
+        if joins_user && self.new.contains(&Namespace::Pid) {
+            // The new pid namespace is made at clone time, before the child
+            // can enter the user namespace, so the joined user namespace
+            // would not own it and the container could not mount its /proc.
+            return Err(NsError::Config(
+                "joining a user namespace with a new pid namespace is not supported".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What a child reports when it fails before (or at) `exec`; it then exits
+/// with `exit_code`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildError {
+    /// The step that failed ("setns", "rootfs", "exec", ...).
+    pub stage: &'static str,
+    /// The errno behind the failure, 0 when there is none.
+    pub errno: i32,
+    pub message: String,
+    pub exit_code: i32,
+}
+
+impl ChildError {
+    /// A setup failure, with [`SETUP_FAILED_EXIT_CODE`].
+    pub fn setup(stage: &'static str, errno: Errno, message: impl Into<String>) -> Self {
+        ChildError {
+            stage,
+            errno: errno as i32,
+            message: message.into(),
+            exit_code: SETUP_FAILED_EXIT_CODE,
+        }
+    }
+}
+
+/// A namespace file opened before any namespace is joined.
+#[derive(Debug)]
+pub(crate) struct JoinFd {
+    pub(crate) ns: Namespace,
+    pub(crate) path: PathBuf,
+    pub(crate) fd: OwnedFd,
+}
+
+/// Opens every namespace file up front (so no path is resolved after a
+/// join changed what `/proc` or `/` mean) in [`Namespace::JOIN_ORDER`].
+/// Namespaces the caller is already in are dropped: entering one's own user
+/// namespace is an error (EINVAL), and the others would be no-ops.
+fn open_joins(join: &[(Namespace, PathBuf)]) -> Result<Vec<JoinFd>, NsError> {
+    let mut out = Vec::new();
+    for ns in Namespace::JOIN_ORDER {
+        for (_, path) in join.iter().filter(|(n, _)| *n == ns) {
+            let file = File::open(path).map_err(|source| NsError::OpenNs {
+                ns,
+                path: path.clone(),
+                source,
+            })?;
+            let meta = file.metadata().map_err(|source| NsError::OpenNs {
+                ns,
+                path: path.clone(),
+                source,
+            })?;
+            let own = std::fs::metadata(format!("/proc/self/ns/{}", ns.proc_name()));
+            if own.is_ok_and(|o| o.dev() == meta.dev() && o.ino() == meta.ino()) {
+                continue;
+            }
+            out.push(JoinFd {
+                ns,
+                path: path.clone(),
+                fd: file.into(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn thread_count() -> Result<usize, NsError> {
+    let status = std::fs::read_to_string("/proc/self/status").map_err(NsError::ThreadCount)?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| {
+            NsError::ThreadCount(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "no Threads: line",
+            ))
+        })
+}
+
+fn ensure_single_threaded() -> Result<(), NsError> {
+    match thread_count()? {
+        1 => Ok(()),
+        threads => Err(NsError::NotSingleThreaded { threads }),
+    }
+}
+
+/// `fork` through the raw clone syscall so namespace flags apply to the
+/// child itself: with `CLONE_NEWPID` it is PID 1 of the new namespace.
+///
+/// Why not `nix::sched::clone`: it runs a callback on a separately allocated
+/// stack whose size must be guessed; a fork-mode clone (stack pointer 0)
+/// gives the child a copy-on-write copy of the caller's stack, so the
+/// closure runs as ordinary code, as after `fork`.
+///
+/// The raw argument order differs per architecture: x86_64 is
+/// `(flags, stack, parent_tid, child_tid, tls)`, aarch64 (and the generic
+/// syscall table) `(flags, stack, parent_tid, tls, child_tid)`. Every
+/// argument after `flags` is 0 here, so one call serves both.
+///
+/// Returns `None` in the child.
+fn clone_fork(flags: CloneFlags) -> Result<Option<Pid>, Errno> {
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    compile_error!("pocky-ns: check the clone argument order for this architecture");
+    // The flag bits are all non-negative, so widening through `as` keeps them.
+    let flags = (flags.bits() | libc::SIGCHLD) as libc::c_ulong;
+    let zero: libc::c_ulong = 0;
+    // SAFETY: without CLONE_VM and with a null stack this is fork(): the
+    // child gets copies of our memory. The caller is single-threaded
+    // (checked), so no lock held by another thread is copied in a locked
+    // state. glibc's fork handlers do not run, which is fine because the
+    // child only uses the allocator and syscalls until it execs or _exits.
+    let ret = unsafe { libc::syscall(libc::SYS_clone, flags, zero, zero, zero, zero) };
+    match ret {
+        -1 => Err(Errno::last()),
+        0 => Ok(None),
+        pid => i32::try_from(pid)
+            .map(|p| Some(Pid::from_raw(p)))
+            .map_err(|_| Errno::EOVERFLOW),
+    }
+}
+
+/// Creates a process in new namespaces.
+///
+/// The order: clone (with `CLONE_NEWPID` and `CLONE_NEWUSER` when asked, the
+/// only two that must exist at creation) → the child enters `cfg.join`
+/// (user first), unshares the other new namespaces except cgroup, resets
+/// its signal mask and dispositions, sends [`ToParent::Ready`] and blocks →
+/// the parent ([`Child::wait_ready`]) sets up cgroups and network, then
+/// [`Child::start`] sends Go → the child unshares `CLONE_NEWCGROUP` if asked
+/// (so the namespace's root is the cgroup the parent just moved it into),
+/// then runs `child_fn` (rootfs, then [`exec`](crate::exec)).
+///
+/// `child_fn` returns only on failure; its error goes to the parent as
+/// [`ToParent::Failed`] and the child exits with its `exit_code`. A panic in
+/// the child is reported the same way and never unwinds into the caller's
+/// frames.
+///
+/// Must be called from a single-threaded process (see the crate docs).
+pub fn spawn(
+    cfg: &NsConfig,
+    child_fn: impl FnOnce(&mut ChildChannel) -> ChildError,
+) -> Result<Child, NsError> {
+    cfg.validate()?;
+    let joins = open_joins(&cfg.join)?;
+    spawn_with(joins, &cfg.new, child_fn)
+}
+
+/// For `pocky exec`: enters `namespaces` of the running process `target`
+/// and starts a process there, with the same Ready/Go/exec protocol as
+/// [`spawn`]. The pid namespace is entered by the parent just around the
+/// clone (it applies to children only), so the new process is a member of
+/// the target's pid namespace. After entering the mount namespace the
+/// child's root and working directory are the container's `/`: `child_fn`
+/// should `chdir` to the process's working directory.
+///
+/// Must be called from a single-threaded process (see the crate docs).
+pub fn join_and_spawn(
+    target: Pid,
+    namespaces: &[Namespace],
+    child_fn: impl FnOnce(&mut ChildChannel) -> ChildError,
+) -> Result<Child, NsError> {
+    let join: Vec<(Namespace, PathBuf)> = namespaces
+        .iter()
+        .map(|ns| {
+            let path = PathBuf::from(format!("/proc/{target}/ns/{}", ns.proc_name()));
+            (*ns, path)
+        })
+        .collect();
+    let cfg = NsConfig {
+        new: Vec::new(),
+        join,
+    };
+    cfg.validate()?;
+    let joins = open_joins(&cfg.join)?;
+    spawn_with(joins, &[], child_fn)
+}
+
+fn spawn_with(
+    joins: Vec<JoinFd>,
+    new: &[Namespace],
+    child_fn: impl FnOnce(&mut ChildChannel) -> ChildError,
+) -> Result<Child, NsError> {
+    ensure_single_threaded()?;
+    let (parent_end, child_end) = channel::pair()?;
+
+    let mut at_clone = CloneFlags::empty();
+    let mut unshare = CloneFlags::empty();
+    for ns in new {
+        match ns {
+            Namespace::Pid | Namespace::User => at_clone |= ns.clone_flag(),
+            Namespace::Cgroup => {}
+            _ => unshare |= ns.clone_flag(),
+        }
+    }
+    let new_cgroup = new.contains(&Namespace::Cgroup);
+
+    // A pid namespace can only be entered for children: the parent switches
+    // its pid_for_children around the clone and switches back.
+    let pid_join = joins.iter().find(|j| j.ns == Namespace::Pid);
+    let restore = match pid_join {
+        Some(j) => {
+            let own = File::open("/proc/self/ns/pid").map_err(|source| NsError::OpenNs {
+                ns: Namespace::Pid,
+                path: "/proc/self/ns/pid".into(),
+                source,
+            })?;
+            nix::sched::setns(&j.fd, CloneFlags::CLONE_NEWPID).map_err(|source| NsError::Join {
+                ns: Namespace::Pid,
+                path: j.path.clone(),
+                source,
+            })?;
+            Some(own)
+        }
+        None => None,
+    };
+
+    let cloned = clone_fork(at_clone);
+    if let Ok(None) = cloned {
+        drop(parent_end);
+        let others: Vec<&JoinFd> = joins.iter().filter(|j| j.ns != Namespace::Pid).collect();
+        child::run(child_end, &others, unshare, new_cgroup, child_fn);
+    }
+    drop(child_end);
+    let restored = match restore {
+        Some(own) => {
+            nix::sched::setns(&own, CloneFlags::CLONE_NEWPID).map_err(|source| NsError::Join {
+                ns: Namespace::Pid,
+                path: "/proc/self/ns/pid".into(),
+                source,
+            })
+        }
+        None => Ok(()),
+    };
+    let pid = match cloned {
+        Ok(Some(pid)) => pid,
+        Ok(None) => unreachable!("child::run never returns"),
+        Err(e) => return Err(NsError::Clone(e)),
+    };
+    let child = Child {
+        pid,
+        channel: parent_end,
+        state: State::Created,
+        pty_master: None,
+    };
+    // Dropping the handle aborts and reaps the child.
+    restored?;
+    Ok(child)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Cloned; Ready not yet received.
+    Created,
+    /// Ready received; Go not yet sent.
+    Ready,
+    /// The command was exec'd.
+    Started,
+    /// The child failed or vanished and was reaped.
+    Reaped,
+}
+
+/// The parent's handle on a spawned child. Dropping it before
+/// [`start`](Child::start) succeeded tells the child to abort and reaps it.
+#[derive(Debug)]
+pub struct Child {
+    pub pid: Pid,
+    channel: ParentChannel,
+    state: State,
+    pty_master: Option<OwnedFd>,
+}
+
+impl Child {
+    /// Waits for the child's Ready: the point where the parent sets up
+    /// cgroups and (through `/proc/<pid>/ns/net`) the network.
+    ///
+    /// A child that failed is reaped and reported as [`NsError::Child`].
+    pub fn wait_ready(&mut self) -> Result<(), NsError> {
+        if self.state != State::Created {
+            return Ok(());
+        }
+        match self.channel.recv()? {
+            Some((ToParent::Ready, _)) => {
+                self.state = State::Ready;
+                Ok(())
+            }
+            Some((failed @ ToParent::Failed { .. }, _)) => {
+                Err(self.failed_or_vanished(Some(failed), "ready"))
+            }
+            None => Err(self.failed_or_vanished(None, "ready")),
+            Some((other, _)) => Err(NsError::Protocol(format!("expected Ready, got {other:?}"))),
+        }
+    }
+
+    /// Lets the child continue to its `exec`. Returns `Ok(())` once the exec
+    /// happened (the close-on-exec channel closed without a message), or the
+    /// child's failure, e.g. exit code 127 `exec: "foo": executable file not
+    /// found in $PATH`. Calls [`wait_ready`](Child::wait_ready) first if the
+    /// caller did not.
+    ///
+    /// A child killed by a signal between Go and exec also closes the
+    /// channel without a message and is indistinguishable here; its exit
+    /// status tells.
+    pub fn start(&mut self) -> Result<(), NsError> {
+        self.wait_ready()?;
+        if self.state != State::Ready {
+            return Ok(());
+        }
+        if let Err(e) = self.channel.send(ToChild::Go) {
+            if matches!(
+                e,
+                NsError::Channel {
+                    source: Errno::EPIPE | Errno::ECONNRESET,
+                    ..
+                }
+            ) {
+                return Err(self.failed_or_vanished(None, "start"));
+            }
+            return Err(e);
+        }
+        loop {
+            match self.channel.recv()? {
+                None => {
+                    self.state = State::Started;
+                    return Ok(());
+                }
+                Some((ToParent::PtyMaster, Some(fd))) => self.pty_master = Some(fd),
+                Some((failed @ ToParent::Failed { .. }, _)) => {
+                    return Err(self.failed_or_vanished(Some(failed), "start"));
+                }
+                Some((other, _)) => {
+                    return Err(NsError::Protocol(format!("unexpected {other:?} after Go")));
+                }
+            }
+        }
+    }
+
+    /// The pty master the child sent with
+    /// [`ChildChannel::send_pty_master`], once [`start`](Child::start)
+    /// returned.
+    pub fn take_pty_master(&mut self) -> Option<OwnedFd> {
+        self.pty_master.take()
+    }
+
+    /// Tells a child that has not started to exit, and reaps it.
+    pub fn abort(mut self) -> Result<(), NsError> {
+        self.abort_and_reap()
+    }
+
+    /// Waits for the started child to exit.
+    pub fn wait(&self) -> Result<ExitStatus, NsError> {
+        wait_exit(self.pid)
+    }
+
+    fn abort_and_reap(&mut self) -> Result<(), NsError> {
+        if matches!(self.state, State::Created | State::Ready) {
+            // A child that already exited makes this EPIPE: nothing to tell.
+            let _ = self.channel.send(ToChild::Abort);
+            self.state = State::Reaped;
+            wait_exit(self.pid)?;
+        }
+        Ok(())
+    }
+
+    /// Reaps a child that reported `failed` (or closed the channel without a
+    /// message) and builds the error.
+    fn failed_or_vanished(&mut self, failed: Option<ToParent>, during: &'static str) -> NsError {
+        self.state = State::Reaped;
+        let status = wait_exit(self.pid);
+        match failed {
+            Some(ToParent::Failed {
+                stage,
+                errno,
+                message,
+                exit_code,
+            }) => NsError::Child {
+                stage,
+                errno,
+                message,
+                exit_code,
+            },
+            _ => match status {
+                Ok(st) => NsError::Child {
+                    stage: during.to_owned(),
+                    errno: 0,
+                    message: format!("process exited ({st}) without a message"),
+                    exit_code: st.code,
+                },
+                Err(_) => NsError::Vanished {
+                    pid: self.pid.as_raw(),
+                    during,
+                },
+            },
+        }
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        // Errors cannot be reported from drop; the child is gone either way.
+        let _ = self.abort_and_reap();
+    }
+}
