@@ -84,4 +84,42 @@ pub enum FsError {
         #[source]
         source: io::Error,
     },
+    /// A system call while preparing or entering a container's rootfs
+    /// failed; `op` names the step.
+    #[error("rootfs: {op} {path}: {source}")]
+    Rootfs {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A path could not be resolved (or created) inside a root directory.
+    #[error("cannot resolve {path} inside the container root: {source}")]
+    Resolve {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A mount from the spec (or the overlay) failed.
+    #[error("mount {fstype} {from} on {destination}: {source}")]
+    Mount {
+        fstype: String,
+        from: String,
+        destination: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The image's rootfs has an entry pocky refuses to mount over, such as
+    /// `/proc` being a symlink that would carry a mount out of the rootfs.
+    #[error("refusing rootfs: {path} {reason}")]
+    UnsafeRootfs { path: PathBuf, reason: &'static str },
+    /// An overlay layer path that cannot be written into overlayfs options.
+    #[error("overlay path {path} {reason}")]
+    OverlayPath { path: PathBuf, reason: &'static str },
+    /// The overlay options stay too long even with paths relative to the
+    /// lowers' common parent.
+    #[error(
+        "overlay options are {len} bytes even with relative paths; the kernel takes at most {limit}"
+    )]
+    OverlayOptionsTooLong { len: usize, limit: usize },
 }

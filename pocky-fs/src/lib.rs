@@ -1,12 +1,19 @@
 //! Safe layer unpacking, overlay rootfs and pivot_root for pocky.
 //!
-//! Today this crate holds [`unpack`]: streaming, hostile-input-safe
-//! extraction of OCI image layers into directories that later serve as
-//! overlayfs lower layers. Overlay rootfs assembly and `pivot_root` will live
-//! beside it as their own modules.
+//! [`unpack`]: streaming, hostile-input-safe extraction of OCI image layers
+//! into directories that later serve as overlayfs lower layers.
+//!
+//! [`rootfs`]: in the container's child, before exec, the overlay mount, the
+//! spec's mounts resolved inside the rootfs, `/dev`, and `pivot_root`; plus
+//! the default mount list and the `/etc` files pocky writes per container.
 
 mod error;
+pub mod rootfs;
 pub mod unpack;
 
 pub use error::FsError;
+pub use rootfs::{
+    CreateKind, Overlay, create_in_root, default_mounts, enter_rootfs, hosts_file, mount_overlay,
+    open_in_root, prepare_rootfs, resolv_conf, setup_rootfs,
+};
 pub use unpack::{UnpackLimits, Unpacked, unpack_layer};

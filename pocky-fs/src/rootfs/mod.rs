@@ -1,0 +1,169 @@
+//! Building and entering a container's root filesystem from an OCI spec.
+//!
+//! Runs in the container's first process, inside its new mount namespace,
+//! before exec: [`prepare_rootfs`] mounts the rootfs and the spec's mounts
+//! and makes `/dev`; [`enter_rootfs`] pivots into it; [`setup_rootfs`] does
+//! both. Every path from the spec or image is resolved inside the rootfs by
+//! the kernel ([`open_in_root`]), so no symlink in an image can carry a
+//! mount or a device node onto the host.
+
+mod cgroup;
+mod defaults;
+mod devices;
+mod etc_files;
+mod mounts;
+mod options;
+mod overlay;
+mod pivot;
+mod resolve;
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, open};
+use nix::mount::{MsFlags, mount};
+use nix::sys::stat::{Mode, SFlag, fstatat};
+use oci_spec::runtime::Spec;
+
+pub use defaults::default_mounts;
+pub use etc_files::{hosts_file, resolv_conf};
+pub use overlay::{Overlay, mount_overlay};
+pub use pivot::enter_rootfs;
+pub use resolve::{CreateKind, create_in_root, open_in_root};
+
+use crate::FsError;
+
+/// Top-level directories that get kernel filesystems mounted on them; an
+/// image may not make them symlinks (or anything but directories).
+const SPECIAL_DIRS: [&str; 3] = ["proc", "sys", "dev"];
+
+fn rootfs_error(op: &'static str, path: &Path, errno: Errno) -> FsError {
+    FsError::Rootfs {
+        op,
+        path: path.to_path_buf(),
+        source: io::Error::from(errno),
+    }
+}
+
+/// Builds the container's rootfs and enters it: [`prepare_rootfs`] then
+/// [`enter_rootfs`] (read-only `/` when `spec.root.readonly`).
+pub fn setup_rootfs(spec: &Spec, bundle: &Path, overlay: Option<&Overlay>) -> Result<(), FsError> {
+    let root = prepare_rootfs(spec, bundle, overlay)?;
+    let readonly = spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false);
+    enter_rootfs(&root, readonly)
+}
+
+/// Prepares the rootfs without entering it; returns its path (a mount
+/// point). In order:
+///
+/// 1. makes every mount private, recursively, so nothing propagates back to
+///    the host;
+/// 2. mounts `overlay` on `root.path` (relative to `bundle`), or else binds
+///    `root.path` onto itself, since pivot_root needs a mount point;
+/// 3. refuses a rootfs whose `/proc`, `/sys` or `/dev` is a symlink or not a
+///    directory;
+/// 4. performs the spec's mounts in order, each destination resolved inside
+///    the rootfs;
+/// 5. unless the spec binds `/dev`, creates the devices (the spec's plus
+///    Docker's defaults) and the standard `/dev` links.
+pub fn prepare_rootfs(
+    spec: &Spec,
+    bundle: &Path,
+    overlay: Option<&Overlay>,
+) -> Result<PathBuf, FsError> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| rootfs_error("make mounts private", Path::new("/"), e))?;
+
+    let root_path = spec
+        .root()
+        .as_ref()
+        .map(|r| bundle.join(r.path()))
+        .ok_or_else(|| FsError::UnsafeRootfs {
+            path: bundle.to_path_buf(),
+            reason: "has a spec without root.path",
+        })?;
+    match overlay {
+        Some(o) => mount_overlay(o, &root_path)?,
+        None => mount(
+            Some(&root_path),
+            &root_path,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| rootfs_error("bind rootfs onto itself", &root_path, e))?,
+    }
+
+    // Opened after the mount, so the fd is the mount's root.
+    let root = open(
+        &root_path,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| rootfs_error("open", &root_path, e))?;
+    check_special_dirs(&root)?;
+
+    let spec_mounts = spec.mounts().as_deref().unwrap_or_default();
+    for m in spec_mounts {
+        mounts::mount_in_root(&root, m, bundle)?;
+    }
+
+    let dev_is_bound = spec_mounts.iter().any(|m| {
+        m.destination() == Path::new("/dev")
+            && (m.typ().as_deref() == Some("bind")
+                || m.options()
+                    .as_deref()
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|o| o == "bind" || o == "rbind"))
+    });
+    if !dev_is_bound {
+        let spec_devices = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.devices().as_deref())
+            .unwrap_or_default();
+        devices::create_devices(&root, &devices::device_list(spec_devices))?;
+    }
+    Ok(root_path)
+}
+
+/// `/proc`, `/sys` and `/dev` must be real directories (or absent): a
+/// symlink there is the classic way to aim a kernel filesystem mount at a
+/// path of the image's choosing.
+fn check_special_dirs(root: &OwnedFd) -> Result<(), FsError> {
+    for name in SPECIAL_DIRS {
+        let path = Path::new("/").join(name);
+        let st = match fstatat(root.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(rootfs_error("stat", &path, e)),
+        };
+        let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+        if kind == SFlag::S_IFLNK {
+            return Err(FsError::UnsafeRootfs {
+                path,
+                reason: "is a symlink in the image; pocky mounts only on a real directory there",
+            });
+        }
+        if kind != SFlag::S_IFDIR {
+            return Err(FsError::UnsafeRootfs {
+                path,
+                reason: "is not a directory in the image",
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! The overlay mounted at the container's root.
+//!
+//! A mount's option string is copied into one page, so tens of layers with
+//! long store paths overflow it. Past [`SOFT_LIMIT`] bytes, pocky chdirs to
+//! the lowers' common parent and names them relative to it: overlayfs
+//! resolves relative layer paths against the mounting process's cwd.
+
+use std::io;
+use std::os::fd::AsFd;
+use std::path::{Component, Path, PathBuf};
+
+use nix::fcntl::{OFlag, open};
+use nix::mount::{MsFlags, mount};
+use nix::sys::stat::Mode;
+use nix::unistd::{chdir, fchdir};
+
+use crate::FsError;
+
+/// Option length past which paths go relative (a page, less headroom for
+/// the options the kernel or an LSM may append).
+pub(crate) const SOFT_LIMIT: usize = 3500;
+/// The kernel copies at most a page, NUL included.
+pub(crate) const HARD_LIMIT: usize = 4095;
+
+/// An overlay to mount at the spec's `root.path` before anything else
+/// (pocky's own containers; an OCI bundle from podman brings its rootfs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlay {
+    /// Layer directories, top-most first, as overlayfs wants them.
+    pub lowers: Vec<PathBuf>,
+    /// The container's writable layer.
+    pub upper: PathBuf,
+    /// overlayfs's work directory, on the same filesystem as `upper`.
+    pub work: PathBuf,
+}
+
+/// The overlay's mount data and the directory it must be mounted from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OverlayOptions {
+    pub data: String,
+    /// When set, `data` holds paths relative to this directory.
+    pub cwd: Option<PathBuf>,
+}
+
+fn check_path(path: &Path) -> Result<&str, FsError> {
+    let bad = |reason| FsError::OverlayPath {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if !path.is_absolute() {
+        return Err(bad("is not absolute"));
+    }
+    let s = path.to_str().ok_or_else(|| bad("is not UTF-8"))?;
+    // `:` separates lowers and `,` options; escaping them is fragile across
+    // kernel versions, and pocky's store never makes such names.
+    if s.contains([':', ',', '\\', '\0']) {
+        return Err(bad(
+            "contains `:`, `,`, `\\` or NUL, which overlayfs options cannot carry",
+        ));
+    }
+    Ok(s)
+}
+
+fn render(lowers: &[String], upper: &str, work: &str) -> String {
+    format!(
+        "lowerdir={},upperdir={upper},workdir={work}",
+        lowers.join(":")
+    )
+}
+
+/// The deepest directory that holds every path in `paths`.
+fn common_parent(paths: &[PathBuf]) -> PathBuf {
+    let mut common: Vec<Component<'_>> = match paths.first().and_then(|p| p.parent()) {
+        Some(parent) => parent.components().collect(),
+        None => return PathBuf::from("/"),
+    };
+    for path in paths.iter().skip(1) {
+        let parent: Vec<Component<'_>> = path
+            .parent()
+            .map(|p| p.components().collect())
+            .unwrap_or_default();
+        let same = common
+            .iter()
+            .zip(&parent)
+            .take_while(|(a, b)| a == b)
+            .count();
+        common.truncate(same);
+    }
+    common.iter().collect()
+}
+
+fn relative_to(path: &Path, base: &Path) -> String {
+    match path.strip_prefix(base) {
+        Ok(rel) if rel.as_os_str().is_empty() => ".".to_owned(),
+        Ok(rel) => rel.to_string_lossy().into_owned(),
+        Err(_) => path.to_string_lossy().into_owned(),
+    }
+}
+
+/// Builds the overlay's options, falling back to relative lower paths when
+/// the absolute ones would not fit.
+pub(crate) fn overlay_options(overlay: &Overlay) -> Result<OverlayOptions, FsError> {
+    if overlay.lowers.is_empty() {
+        return Err(FsError::OverlayPath {
+            path: overlay.upper.clone(),
+            reason: "has an overlay with no lower layers",
+        });
+    }
+    let mut lowers = Vec::with_capacity(overlay.lowers.len());
+    for lower in &overlay.lowers {
+        lowers.push(check_path(lower)?.to_owned());
+    }
+    let upper = check_path(&overlay.upper)?;
+    let work = check_path(&overlay.work)?;
+    let data = render(&lowers, upper, work);
+    if data.len() <= SOFT_LIMIT {
+        return Ok(OverlayOptions { data, cwd: None });
+    }
+
+    let base = common_parent(&overlay.lowers);
+    let lowers: Vec<String> = overlay
+        .lowers
+        .iter()
+        .map(|l| relative_to(l, &base))
+        .collect();
+    // upper and work stay absolute: they are usually elsewhere, and two
+    // paths never break the page.
+    let data = render(&lowers, upper, work);
+    if data.len() > HARD_LIMIT {
+        return Err(FsError::OverlayOptionsTooLong {
+            len: data.len(),
+            limit: HARD_LIMIT,
+        });
+    }
+    Ok(OverlayOptions {
+        data,
+        cwd: Some(base),
+    })
+}
+
+fn rootfs_error(op: &'static str, path: &Path, errno: nix::errno::Errno) -> FsError {
+    FsError::Rootfs {
+        op,
+        path: path.to_path_buf(),
+        source: io::Error::from(errno),
+    }
+}
+
+/// Mounts `overlay` on `target`. When the options need relative paths this
+/// changes the cwd for the duration of the call, so it is only for a
+/// single-threaded process (the container's child before exec).
+pub fn mount_overlay(overlay: &Overlay, target: &Path) -> Result<(), FsError> {
+    let opts = overlay_options(overlay)?;
+    let saved_cwd = match &opts.cwd {
+        Some(dir) => {
+            let saved = open(
+                ".",
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| rootfs_error("open cwd", Path::new("."), e))?;
+            chdir(dir).map_err(|e| rootfs_error("chdir", dir, e))?;
+            Some(saved)
+        }
+        None => None,
+    };
+    let result = mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(opts.data.as_str()),
+    );
+    if let Some(saved) = saved_cwd {
+        fchdir(saved.as_fd()).map_err(|e| rootfs_error("restore cwd", Path::new("."), e))?;
+    }
+    result.map_err(|e| FsError::Mount {
+        fstype: "overlay".to_owned(),
+        from: opts.data,
+        destination: target.to_path_buf(),
+        source: io::Error::from(e),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn overlay(lowers: Vec<PathBuf>) -> Overlay {
+        Overlay {
+            lowers,
+            upper: PathBuf::from("/var/lib/pocky/c/1/upper"),
+            work: PathBuf::from("/var/lib/pocky/c/1/work"),
+        }
+    }
+
+    #[test]
+    fn few_layers_use_absolute_paths_top_first() {
+        let o = overlay(vec!["/l/b".into(), "/l/a".into()]);
+        let opts = overlay_options(&o).unwrap();
+        assert_eq!(
+            opts.data,
+            "lowerdir=/l/b:/l/a,upperdir=/var/lib/pocky/c/1/upper,workdir=/var/lib/pocky/c/1/work"
+        );
+        assert_eq!(opts.cwd, None);
+    }
+
+    #[test]
+    fn many_layers_fall_back_to_paths_relative_to_their_common_parent() {
+        // Long store path, short per-layer names (as Docker's `l/` links).
+        let base = format!("/var/lib/pocky/{}/layers", "x".repeat(40));
+        let lowers: Vec<PathBuf> = (0..60)
+            .map(|i| PathBuf::from(format!("{base}/{i:026}/diff")))
+            .collect();
+        let absolute_len = lowers
+            .iter()
+            .map(|l| l.as_os_str().len() + 1)
+            .sum::<usize>();
+        assert!(absolute_len > SOFT_LIMIT);
+        let opts = overlay_options(&overlay(lowers)).unwrap();
+        assert_eq!(opts.cwd, Some(PathBuf::from(&base)));
+        assert!(opts.data.starts_with(&format!("lowerdir={:026}/diff:", 0)));
+        assert!(
+            opts.data
+                .contains(&format!(":{:026}/diff,upperdir=/var/lib", 59))
+        );
+        assert!(opts.data.len() <= HARD_LIMIT);
+    }
+
+    #[test]
+    fn too_many_layers_even_relative_are_refused() {
+        let lowers: Vec<PathBuf> = (0..200)
+            .map(|i| PathBuf::from(format!("/l/{i:064}")))
+            .collect();
+        let err = overlay_options(&overlay(lowers)).unwrap_err();
+        assert!(
+            matches!(err, FsError::OverlayOptionsTooLong { .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn separators_in_paths_are_refused() {
+        for bad in ["/l/a:b", "/l/a,b", "relative"] {
+            let err = overlay_options(&overlay(vec![bad.into()])).unwrap_err();
+            assert!(matches!(err, FsError::OverlayPath { .. }), "{bad}: {err}");
+        }
+        assert!(overlay_options(&overlay(vec![])).is_err());
+    }
+
+    #[test]
+    fn common_parent_of_siblings_and_of_mixed_depths() {
+        let p = |s: &str| PathBuf::from(s);
+        assert_eq!(common_parent(&[p("/a/b/c"), p("/a/b/d")]), p("/a/b"));
+        assert_eq!(common_parent(&[p("/a/b/c"), p("/a/x/y/z")]), p("/a"));
+        assert_eq!(common_parent(&[p("/a")]), p("/"));
+    }
+}
