@@ -94,10 +94,21 @@ fn body(
     report(ch, err)
 }
 
+/// The kernel's `struct sigaction` (x86_64 and aarch64 both have
+/// `sa_restorer`), for `rt_sigaction` without glibc's filter.
+#[repr(C)]
+struct KernelSigaction {
+    handler: libc::c_ulong,
+    flags: libc::c_ulong,
+    restorer: libc::c_ulong,
+    mask: u64,
+}
+
 /// Empties the signal mask and sets every disposition back to default: a
 /// mask and ignored signals survive `execve`, and the runtime may block or
 /// ignore signals (Rust ignores SIGPIPE) that the container's process must
-/// see.
+/// see. The raw syscall is used because glibc refuses to touch its reserved
+/// signals 32 and 33, which an ancestor may still have ignored.
 fn reset_signals() {
     // SAFETY: sigemptyset initialises the set before sigprocmask reads it.
     unsafe {
@@ -105,12 +116,27 @@ fn reset_signals() {
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
     }
-    for sig in 1..libc::SIGRTMAX() {
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL as libc::c_ulong,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: SIG_DFL installs no handler code; signals glibc reserves
-        // (32, 33) fail with EINVAL, which is ignored.
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
+        // SAFETY: `default` is a valid kernel sigaction that installs no
+        // handler code; the old action is not requested; the sigset size
+        // is the kernel's 8 bytes.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &default as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                std::mem::size_of::<u64>(),
+            )
+        };
     }
 }
