@@ -3,19 +3,25 @@
 
 mod cli;
 mod cli_run;
+mod create;
 mod exec;
-mod lifecycle;
-mod logs;
-mod prune;
-mod ps;
-mod run;
-mod state;
+mod flags;
 mod format;
 mod images;
+mod lifecycle;
 mod log;
+mod logs;
+mod logwriter;
 mod lookup;
+mod monitor;
+mod owner;
 mod progress;
+mod prune;
+mod ps;
 mod pull;
+mod run;
+mod state;
+mod tty;
 
 use std::process::ExitCode;
 

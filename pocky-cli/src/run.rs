@@ -1,7 +1,120 @@
+//! `pocky run`: find or pull the image, create the container, then own it
+//! in the foreground or hand it to a detached monitor.
+
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
 
-pub fn run(root: &Path, args: crate::cli::RunArgs) -> anyhow::Result<ExitCode> {
-    let _ = (root, args);
-    anyhow::bail!("not implemented yet")
+use anyhow::{Context, Result};
+use pocky_registry::{Client, ClientOptions, Platform, Reference};
+use pocky_runtime::launch::Stdio;
+use pocky_store::{ImageRecord, Store};
+
+use crate::cli::RunArgs;
+use crate::create::{self, Created};
+use crate::owner;
+use crate::progress::Progress;
+
+pub fn run(root: &Path, args: RunArgs) -> Result<ExitCode> {
+    let (image_name, cmd) = args
+        .image_and_command
+        .split_first()
+        .context("an image is required")?;
+    let store = Store::open(root)?;
+    let image = find_or_pull(&store, image_name, args.platform.as_deref())?;
+    let created = create::create(&store, &args, image_name, &image, cmd)?;
+    if args.detach {
+        crate::monitor::start_detached(&store, created)
+    } else {
+        foreground(&store, &created, &args)
+    }
+}
+
+fn find_or_pull(store: &Store, name: &str, platform: Option<&str>) -> Result<ImageRecord> {
+    if let Ok((image, _)) = crate::lookup::find(store, name) {
+        return Ok(image);
+    }
+    let reference = Reference::parse(name)?;
+    eprintln!("Unable to find image '{name}' locally");
+    let platform = match platform {
+        Some(p) => Platform::parse(p)?,
+        None => Platform::host(),
+    };
+    let client = Client::new(ClientOptions::default())?;
+    // Progress goes to stderr here: stdout belongs to the container.
+    let progress = Progress::new(true);
+    crate::pull::pull(store, &client, &reference, &platform, &progress)?;
+    Ok(crate::lookup::find(store, name)?.0)
+}
+
+static CHILD: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = CHILD.load(Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe; the pid is our own child.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// Signals a user sends to `pocky run` go to the container, as with Docker.
+fn forward_signals(pid: i32) {
+    CHILD.store(pid, Ordering::Relaxed);
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    for sig in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
+        // SAFETY: the handler only calls kill(2), which is async-signal-safe.
+        let _ = unsafe { signal(sig, SigHandler::Handler(forward)) };
+    }
+}
+
+fn dev_null() -> Result<OwnedFd> {
+    Ok(std::fs::File::open("/dev/null")?.into())
+}
+
+fn foreground(store: &Store, created: &Created, args: &RunArgs) -> Result<ExitCode> {
+    let _lock = owner::lock(store, &created.record.id)?;
+    let mut pty = None;
+    let stdio = if args.tty {
+        let p = pocky_ns::pty::open()?;
+        let _ = pocky_ns::pty::copy_winsize(std::io::stdin().as_fd(), p.master.as_fd());
+        let slave = p.slave.try_clone()?;
+        pty = Some(p);
+        Stdio {
+            console: Some(slave),
+            ..Stdio::default()
+        }
+    } else if args.interactive {
+        Stdio::default()
+    } else {
+        Stdio {
+            stdin: Some(dev_null()?),
+            ..Stdio::default()
+        }
+    };
+    let launched = match owner::start(store, created, stdio) {
+        Ok(l) => l,
+        Err(e) => {
+            owner::discard_failed(store, created);
+            eprintln!("pocky: {}", e.message);
+            return Ok(ExitCode::from(u8::try_from(e.code).unwrap_or(125)));
+        }
+    };
+    forward_signals(launched.pid());
+    if let Some(p) = pty {
+        drop(p.slave);
+        crate::tty::relay(p.master, args.interactive)?;
+    }
+    let status = launched.child.wait()?;
+    owner::finish(store, created, &launched, status);
+    Ok(ExitCode::from(
+        u8::try_from(status.code & 0xff).unwrap_or(255),
+    ))
 }

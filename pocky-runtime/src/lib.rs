@@ -6,6 +6,7 @@
 //! root filesystem (pocky-fs) and user, and waits in between for the parent
 //! to place it in its cgroup (pocky-cgroup) and, later, wire its network.
 
+pub mod launch;
 pub mod process;
 pub mod spec;
 pub mod user;
@@ -15,6 +16,10 @@ pub mod user;
 pub enum RuntimeError {
     #[error("{0}")]
     Config(String),
+    #[error(transparent)]
+    Cgroup(#[from] pocky_cgroup::CgroupError),
+    #[error("{0}")]
+    Ns(#[from] pocky_ns::NsError),
     #[error("{op} of pid {pid}: {source}")]
     Process {
         op: &'static str,

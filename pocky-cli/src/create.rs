@@ -1,0 +1,220 @@
+//! Creating a container: everything `run` does before the first process
+//! starts. The record is written first (it reserves the name), then the
+//! bundle; any failure after that removes the container again.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use oci_spec::runtime::{Mount, MountBuilder};
+use pocky_fs::rootfs::Overlay;
+use pocky_runtime::spec::{self, ImageDefaults, NetworkMode, Resources, RunOptions};
+use pocky_store::{
+    ContainerRecord, ContainerState, ContainerStore, ImageRecord, LayerStore, Status, Store,
+};
+
+use crate::cli::RunArgs;
+use crate::flags;
+
+/// A created container, ready to start.
+pub struct Created {
+    pub record: ContainerRecord,
+    pub dir: PathBuf,
+    pub spec: oci_spec::runtime::Spec,
+    pub overlay: Overlay,
+}
+
+pub fn create(
+    store: &Store,
+    args: &RunArgs,
+    image_name: &str,
+    image: &ImageRecord,
+    cmd: &[String],
+) -> Result<Created> {
+    let network = match args.network.as_str() {
+        "none" => NetworkMode::None,
+        "host" => NetworkMode::Host,
+        other => bail!("network {other:?} is not supported yet: use none or host"),
+    };
+    let resources = Resources {
+        memory: args.memory.as_deref().map(flags::memory).transpose()?,
+        nano_cpus: args.cpus.map(flags::nano_cpus).transpose()?,
+        cpu_shares: args.cpu_shares,
+        pids: args.pids_limit.filter(|p| *p > 0),
+    };
+    let env = flags::environment(&args.env, &args.env_file)?;
+    let defaults = image_defaults(store, image)?;
+    let id = random_id()?;
+    let name = match &args.name {
+        Some(n) => {
+            flags::check_name(n)?;
+            n.clone()
+        }
+        None => generate_name(store)?,
+    };
+    let hostname = args.hostname.clone().unwrap_or_else(|| id[..12].to_owned());
+    let opts = RunOptions {
+        hostname: hostname.clone(),
+        entrypoint: args.entrypoint.as_ref().map(|e| {
+            if e.is_empty() {
+                vec![]
+            } else {
+                vec![e.clone()]
+            }
+        }),
+        args: cmd.to_vec(),
+        env,
+        user: args.user.clone(),
+        workdir: args.workdir.clone(),
+        tty: args.tty,
+        read_only: args.read_only,
+        resources,
+        network,
+        cgroups_path: format!("pocky/{id}"),
+        mounts: etc_mounts(&store.container_dir(&id)?)?,
+    };
+    // Built before anything is written: a bad flag leaves no trace.
+    let spec = spec::build(&defaults, &opts)?;
+    let record = ContainerRecord {
+        id: id.clone(),
+        name,
+        image: image_name.to_owned(),
+        image_id: image.id.clone(),
+        command: spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.args().clone())
+            .unwrap_or_default(),
+        created: crate::state::now(),
+        hostname: hostname.clone(),
+        auto_remove: args.rm,
+        tty: args.tty,
+        interactive: args.interactive,
+        detached: args.detach,
+        cgroup: opts.cgroups_path.clone(),
+        state: ContainerState {
+            status: Some(Status::Created),
+            ..ContainerState::default()
+        },
+    };
+    store.create_container(&record)?;
+    let dir = store.container_dir(&id)?;
+    let prepared = prepare_bundle(store, &dir, &spec, image, &hostname, network);
+    match prepared {
+        Ok(overlay) => Ok(Created {
+            record,
+            dir,
+            spec,
+            overlay,
+        }),
+        Err(e) => {
+            let _ = store.remove_container(&id);
+            Err(e)
+        }
+    }
+}
+
+fn prepare_bundle(
+    store: &Store,
+    dir: &Path,
+    spec: &oci_spec::runtime::Spec,
+    image: &ImageRecord,
+    hostname: &str,
+    network: NetworkMode,
+) -> Result<Overlay> {
+    for sub in ["rootfs", "upper", "work"] {
+        fs::create_dir(dir.join(sub))
+            .with_context(|| format!("creating {sub} of the container"))?;
+    }
+    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let (hosts, resolv) = match network {
+        NetworkMode::Host => (
+            fs::read_to_string("/etc/hosts").unwrap_or_default(),
+            host_resolv,
+        ),
+        NetworkMode::None => (
+            pocky_fs::rootfs::hosts_file(hostname, None, &[]),
+            pocky_fs::rootfs::resolv_conf(&host_resolv),
+        ),
+    };
+    pocky_store::write_atomic(&dir.join("hostname"), format!("{hostname}\n").as_bytes())?;
+    pocky_store::write_atomic(&dir.join("hosts"), hosts.as_bytes())?;
+    pocky_store::write_atomic(&dir.join("resolv.conf"), resolv.as_bytes())?;
+    let json = serde_json::to_vec_pretty(spec)?;
+    pocky_store::write_atomic(&dir.join("config.json"), &json)?;
+    let mut lowers = Vec::new();
+    for chain in image.chain_ids.iter().rev() {
+        lowers.push(store.layer_diff_dir(chain)?);
+    }
+    Ok(Overlay {
+        lowers,
+        upper: dir.join("upper"),
+        work: dir.join("work"),
+    })
+}
+
+fn etc_mounts(dir: &Path) -> Result<Vec<Mount>> {
+    ["hostname", "hosts", "resolv.conf"]
+        .iter()
+        .map(|f| {
+            MountBuilder::default()
+                .destination(PathBuf::from(format!("/etc/{f}")))
+                .typ("bind")
+                .source(dir.join(f))
+                .options(vec!["rbind".to_string(), "rprivate".to_string()])
+                .build()
+                .map_err(|e| anyhow::anyhow!("building mount of /etc/{f}: {e}"))
+        })
+        .collect()
+}
+
+fn image_defaults(store: &Store, image: &ImageRecord) -> Result<ImageDefaults> {
+    let bytes = store.get_blob(&image.id)?;
+    let config: oci_spec::image::ImageConfiguration = serde_json::from_slice(&bytes)
+        .with_context(|| format!("parsing the config of image {}", image.short_id()))?;
+    let Some(c) = config.config() else {
+        return Ok(ImageDefaults::default());
+    };
+    Ok(ImageDefaults {
+        entrypoint: c.entrypoint().clone().unwrap_or_default(),
+        cmd: c.cmd().clone().unwrap_or_default(),
+        env: c.env().clone().unwrap_or_default(),
+        working_dir: c.working_dir().clone().unwrap_or_default(),
+        user: c.user().clone().unwrap_or_default(),
+    })
+}
+
+/// 64 hex digits from the kernel's random source.
+pub fn random_id() -> Result<String> {
+    let mut buf = [0u8; 32];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .context("reading /dev/urandom")?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+const ADJECTIVES: &[&str] = &[
+    "agile", "bold", "brave", "calm", "clever", "cosmic", "eager", "fancy", "gentle", "happy",
+    "jolly", "keen", "lucid", "merry", "nimble", "quirky", "serene", "sharp", "swift", "witty",
+];
+const NOUNS: &[&str] = &[
+    "babbage", "curie", "dijkstra", "einstein", "fermi", "galileo", "hopper", "knuth", "lovelace",
+    "mccarthy", "noether", "pascal", "ritchie", "shannon", "thompson", "turing", "wozniak",
+    "yonath", "zuse", "hamilton",
+];
+
+/// Docker-style `adjective_name`, avoiding names in use.
+fn generate_name(store: &Store) -> Result<String> {
+    let taken: Vec<String> = store.containers()?.into_iter().map(|c| c.name).collect();
+    for _ in 0..64 {
+        let r = random_id()?;
+        let a = usize::from_str_radix(&r[..4], 16).unwrap_or(0) % ADJECTIVES.len();
+        let n = usize::from_str_radix(&r[4..8], 16).unwrap_or(0) % NOUNS.len();
+        let name = format!("{}_{}", ADJECTIVES[a], NOUNS[n]);
+        if !taken.contains(&name) {
+            return Ok(name);
+        }
+    }
+    Ok(format!("pocky_{}", &random_id()?[..12]))
+}

@@ -1,0 +1,110 @@
+//! Parsing of `run` flag values, with Docker's rules.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+
+/// `64m`, `1g`, `512k`, `1048576`, `64mb`: binary multiples as Docker uses.
+pub fn memory(s: &str) -> Result<i64> {
+    let lower = s.trim().to_ascii_lowercase();
+    let digits_end = lower
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(digits_end);
+    let value: f64 = num.parse().with_context(|| {
+        format!("invalid size {s:?}: expected a number with an optional unit (b, k, m, g, t)")
+    })?;
+    let mult: f64 = match unit.trim_end_matches('b').trim_end_matches('i') {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => bail!("invalid size {s:?}: unknown unit {unit:?}"),
+    };
+    let bytes = (value * mult) as i64;
+    if bytes < 6 * 1024 * 1024 {
+        bail!("minimum memory limit allowed is 6MB (got {s:?})");
+    }
+    Ok(bytes)
+}
+
+/// `--cpus 1.5` as nano CPUs, within what this machine has.
+pub fn nano_cpus(cpus: f64) -> Result<u64> {
+    let max = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    if !(cpus > 0.0) || cpus > max {
+        bail!("range of CPUs is from 0.01 to {max:.2}, as there are only {max} CPUs available");
+    }
+    Ok((cpus * 1e9) as u64)
+}
+
+/// `--env-file` entries, then `-e` ones; `KEY` alone copies the host's value
+/// and is dropped when the host has none, as Docker does.
+pub fn environment(env: &[String], files: &[PathBuf]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut add = |kv: &str| -> Result<()> {
+        if kv.is_empty() || kv.starts_with('=') {
+            bail!("invalid environment variable {kv:?}");
+        }
+        if kv.contains('=') {
+            out.push(kv.to_owned());
+        } else if let Ok(v) = std::env::var(kv) {
+            out.push(format!("{kv}={v}"));
+        }
+        Ok(())
+    };
+    for f in files {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("reading env file {}", f.display()))?;
+        for line in text.lines() {
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            add(line)?;
+        }
+    }
+    for kv in env {
+        add(kv)?;
+    }
+    Ok(out)
+}
+
+/// Docker's name rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn check_name(name: &str) -> Result<()> {
+    let name = name.strip_prefix('/').unwrap_or(name);
+    let mut chars = name.chars();
+    let ok = name.len() >= 2
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !ok {
+        bail!("invalid container name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(memory("64m").unwrap(), 64 << 20);
+        assert_eq!(memory("1g").unwrap(), 1 << 30);
+        assert_eq!(memory("64MB").unwrap(), 64 << 20);
+        assert_eq!(memory("8388608").unwrap(), 8 << 20);
+        assert!(memory("1m").is_err());
+        assert!(memory("lots").is_err());
+        assert!(memory("5x").is_err());
+    }
+
+    #[test]
+    fn names_and_env() {
+        assert!(check_name("web-1.a_b").is_ok());
+        assert!(check_name("-x").is_err());
+        assert!(check_name("a b").is_err());
+        let env = environment(&["A=1".into(), "POCKY_SURELY_UNSET_VAR".into()], &[]).unwrap();
+        assert_eq!(env, vec!["A=1"]);
+        assert!(environment(&["=x".into()], &[]).is_err());
+    }
+}

@@ -1,0 +1,145 @@
+//! `run -d`: a small monitor process, detached from the terminal and the
+//! CLI, owns the container. It captures the output into the log, reaps the
+//! process, records the exit and cleans up. No daemon: one monitor per
+//! container, living exactly as long as it.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use nix::unistd::{ForkResult, fork, pipe2, setsid};
+use pocky_runtime::launch::Stdio;
+use pocky_store::Store;
+
+use crate::create::Created;
+use crate::owner;
+use crate::state;
+
+/// Forks the monitor and returns once the container started (printing its
+/// id) or failed (with Docker's exit code).
+pub fn start_detached(store: &Store, created: Created) -> Result<ExitCode> {
+    let (ready_r, ready_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    // SAFETY: pocky is single-threaded here (pocky-ns checks again before
+    // cloning); the child only runs Rust code of this process and exits.
+    match unsafe { fork() }? {
+        ForkResult::Child => {
+            drop(ready_r);
+            // A second fork so the monitor is not our child: it is
+            // reparented to init (or the nearest subreaper) when we exit.
+            let _ = setsid();
+            // SAFETY: as above; still single-threaded.
+            match unsafe { fork() } {
+                Ok(ForkResult::Child) => {
+                    let code = monitor(store, &created, ready_w);
+                    // SAFETY: leaves without running the CLI's exit path.
+                    unsafe { libc::_exit(code) };
+                }
+                _ => {
+                    // SAFETY: the intermediate process has nothing to flush.
+                    unsafe { libc::_exit(0) };
+                }
+            }
+        }
+        ForkResult::Parent { child } => {
+            drop(ready_w);
+            let _ = nix::sys::wait::waitpid(child, None);
+            let mut answer = String::new();
+            std::fs::File::from(ready_r).read_to_string(&mut answer)?;
+            if answer == "ok" {
+                println!("{}", created.record.id);
+                return Ok(ExitCode::SUCCESS);
+            }
+            match answer.split_once(' ') {
+                Some((code, message)) => {
+                    eprintln!("pocky: {message}");
+                    Ok(ExitCode::from(code.parse::<u8>().unwrap_or(125)))
+                }
+                None => bail!("the container's monitor died before starting it"),
+            }
+        }
+    }
+}
+
+fn monitor(store: &Store, created: &Created, ready: OwnedFd) -> i32 {
+    let mut ready = std::fs::File::from(ready);
+    detach_stdio();
+    let Ok(_lock) = owner::lock(store, &created.record.id) else {
+        let _ = write!(ready, "125 cannot lock the container");
+        return 1;
+    };
+    let io = match make_pipes(created.record.tty) {
+        Ok(io) => io,
+        Err(e) => {
+            let _ = write!(ready, "125 {e}");
+            return 1;
+        }
+    };
+    let (stdio, readers) = io;
+    let launched = match owner::start(store, created, stdio) {
+        Ok(l) => l,
+        Err(e) => {
+            owner::discard_failed(store, created);
+            let _ = write!(ready, "{} {}", e.code, e.message);
+            return 1;
+        }
+    };
+    let _ = write!(ready, "ok");
+    drop(ready);
+    if let Ok(path) = state::log_path(store, &created.record.id) {
+        crate::logwriter::copy_to_log(&path, readers);
+    }
+    let status = match launched.child.wait() {
+        Ok(s) => s,
+        Err(_) => pocky_ns::ExitStatus {
+            code: 255,
+            signal: None,
+        },
+    };
+    owner::finish(store, created, &launched, status);
+    0
+}
+
+type Readers = Vec<(OwnedFd, &'static str)>;
+
+/// The container's stdin is /dev/null (there is no attach); stdout and
+/// stderr are pipes, or one pty when it has a terminal.
+fn make_pipes(tty: bool) -> Result<(Stdio, Readers)> {
+    let null: OwnedFd = std::fs::File::open("/dev/null")?.into();
+    if tty {
+        let p = pocky_ns::pty::open()?;
+        return Ok((
+            Stdio {
+                console: Some(p.slave),
+                ..Stdio::default()
+            },
+            vec![(p.master, "stdout")],
+        ));
+    }
+    let (out_r, out_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let (err_r, err_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    Ok((
+        Stdio {
+            stdin: Some(null),
+            stdout: Some(out_w),
+            stderr: Some(err_w),
+            console: None,
+        },
+        vec![(out_r, "stdout"), (err_r, "stderr")],
+    ))
+}
+
+/// The monitor must not hold the CLI's terminal or pipes open: whoever ran
+/// `pocky run -d` (a shell, a test harness) waits for them to close.
+fn detach_stdio() {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        for fd in 0..3 {
+            // SAFETY: dup2 onto the standard descriptors.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
+    }
+}

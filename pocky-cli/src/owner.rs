@@ -1,0 +1,103 @@
+//! The owner of a container's first process: the foreground `pocky run` or
+//! the monitor of a detached one. It starts the process, records it, reaps
+//! it, records how it ended and cleans up.
+
+use anyhow::Result;
+use pocky_cgroup::CgroupManager;
+use pocky_ns::ExitStatus;
+use pocky_runtime::launch::{Launch, Launched, Stdio, launch};
+use pocky_runtime::process;
+use pocky_store::{ContainerStore, FileLock, Status, Store};
+
+use crate::create::Created;
+use crate::state;
+
+/// Exit code for a failure of pocky itself, as Docker's.
+pub const EXIT_ENGINE: i32 = 125;
+
+/// Holds the monitor lock; take it before starting.
+pub fn lock(store: &Store, id: &str) -> Result<FileLock> {
+    Ok(FileLock::exclusive(&state::monitor_lock_path(store, id)?)?)
+}
+
+/// Why a start failed, with the exit code Docker would give.
+pub struct StartError {
+    pub code: i32,
+    pub message: String,
+}
+
+/// Starts the created container and records it as running.
+pub fn start(store: &Store, created: &Created, stdio: Stdio) -> Result<Launched, StartError> {
+    let launched = launch(
+        Launch {
+            spec: &created.spec,
+            bundle: &created.dir,
+            overlay: Some(&created.overlay),
+            stdio,
+        },
+        |_pid| Ok(()),
+    );
+    let launched = match launched {
+        Ok(l) => l,
+        Err(e) => {
+            let code = match &e {
+                pocky_runtime::RuntimeError::Ns(pocky_ns::NsError::Child { exit_code, .. }) => {
+                    *exit_code
+                }
+                _ => EXIT_ENGINE,
+            };
+            let message = crate::one_line(&anyhow::Error::new(e));
+            let _ = store.update_container(&created.record.id, &mut |r| {
+                r.state.status = Some(Status::Exited);
+                r.state.exit_code = Some(code);
+                r.state.error = Some(message.clone());
+                r.state.finished_at = Some(state::now());
+            });
+            return Err(StartError { code, message });
+        }
+    };
+    let pid = launched.pid();
+    let pid_start = process::start_time(pid).unwrap_or(0);
+    let _ = store.update_container(&created.record.id, &mut |r| {
+        r.state.status = Some(Status::Running);
+        r.state.pid = pid;
+        r.state.pid_start = pid_start;
+        r.state.started_at = Some(state::now());
+    });
+    Ok(launched)
+}
+
+/// Records the exit, removes the cgroup, and the container with `--rm`.
+pub fn finish(store: &Store, created: &Created, launched: &Launched, status: ExitStatus) {
+    let oom = launched
+        .cgroup
+        .as_ref()
+        .and_then(|cg| cg.stats().ok())
+        .is_some_and(|s| s.oom_killed);
+    if let Some(cg) = &launched.cgroup {
+        let _ = cg.kill_all();
+        if let Err(e) = cg.remove() {
+            crate::log::debug!("removing cgroup: {e}");
+        }
+    }
+    let id = &created.record.id;
+    let _ = store.update_container(id, &mut |r| {
+        r.state.status = Some(Status::Exited);
+        r.state.exit_code = Some(status.code);
+        r.state.oom_killed = oom;
+        r.state.finished_at = Some(state::now());
+        r.state.pid = 0;
+    });
+    if created.record.auto_remove {
+        if let Err(e) = store.remove_container(id) {
+            crate::log::debug!("removing container {id}: {e}");
+        }
+    }
+}
+
+/// Removes a container whose start failed, when `--rm` asked for it.
+pub fn discard_failed(store: &Store, created: &Created) {
+    if created.record.auto_remove {
+        let _ = store.remove_container(&created.record.id);
+    }
+}

@@ -1,0 +1,303 @@
+//! Executes a spec: the parent half (cgroup, the hook for the network, the
+//! start) and the child half (stdio, hostname, rootfs, user, exec).
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use pocky_cgroup::{Cgroup, CgroupManager, Hierarchy, Limits};
+use pocky_fs::rootfs::Overlay;
+use pocky_ns::{ChildChannel, ChildError, Namespace, NsConfig, Pid};
+
+use crate::RuntimeError;
+use crate::user::{self, ExecUser};
+
+/// Where the container's stdin, stdout and stderr come from. `None` keeps
+/// the caller's descriptor.
+#[derive(Debug, Default)]
+pub struct Stdio {
+    pub stdin: Option<OwnedFd>,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+    /// A pty slave that becomes the controlling terminal and all three.
+    pub console: Option<OwnedFd>,
+}
+
+/// One container to start.
+pub struct Launch<'a> {
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub overlay: Option<&'a Overlay>,
+    pub stdio: Stdio,
+}
+
+/// A started container: its first process and its cgroup.
+#[derive(Debug)]
+pub struct Launched {
+    pub child: pocky_ns::Child,
+    pub cgroup: Option<Cgroup>,
+}
+
+impl Launched {
+    pub fn pid(&self) -> i32 {
+        self.child.pid.as_raw()
+    }
+}
+
+fn namespace_of(t: LinuxNamespaceType) -> Option<Namespace> {
+    Some(match t {
+        LinuxNamespaceType::Pid => Namespace::Pid,
+        LinuxNamespaceType::Mount => Namespace::Mount,
+        LinuxNamespaceType::Uts => Namespace::Uts,
+        LinuxNamespaceType::Ipc => Namespace::Ipc,
+        LinuxNamespaceType::Network => Namespace::Net,
+        LinuxNamespaceType::Cgroup => Namespace::Cgroup,
+        LinuxNamespaceType::User => Namespace::User,
+        LinuxNamespaceType::Time => return None,
+    })
+}
+
+fn ns_config(spec: &Spec) -> Result<NsConfig, RuntimeError> {
+    let mut cfg = NsConfig::default();
+    let list = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for ns in list {
+        let kind = namespace_of(ns.typ()).ok_or_else(|| {
+            RuntimeError::Config(format!("namespace {:?} is not supported", ns.typ()))
+        })?;
+        match ns.path() {
+            Some(p) => cfg.join.push((kind, p.clone())),
+            None => cfg.new.push(kind),
+        }
+    }
+    Ok(cfg)
+}
+
+/// The limits of the spec in pocky-cgroup's terms.
+pub fn limits_of(spec: &Spec) -> Limits {
+    let mut limits = Limits::default();
+    let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) else {
+        return limits;
+    };
+    if let Some(m) = r.memory() {
+        limits.memory_bytes = m.limit().and_then(|v| u64::try_from(v).ok());
+    }
+    if let Some(c) = r.cpu() {
+        limits.cpu_shares = c.shares();
+        if let (Some(q), Some(p)) = (c.quota(), c.period()) {
+            if let (Ok(q), true) = (u64::try_from(q), p > 0) {
+                limits.nano_cpus = Some(q.saturating_mul(1_000_000_000) / p);
+            }
+        }
+    }
+    if let Some(p) = r.pids() {
+        limits.pids = u64::try_from(p.limit()).ok();
+    }
+    limits
+}
+
+/// Creates the spec's cgroup (when it names one) with its limits.
+pub fn create_cgroup(spec: &Spec) -> Result<Option<Cgroup>, RuntimeError> {
+    let Some(path) = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()) else {
+        return Ok(None);
+    };
+    let cg = Hierarchy::detect()
+        .and_then(|h| Cgroup::new(&h, &path))
+        .map_err(RuntimeError::Cgroup)?;
+    cg.create().map_err(RuntimeError::Cgroup)?;
+    if let Err(e) = cg.apply(&limits_of(spec)) {
+        let _ = cg.remove();
+        return Err(RuntimeError::Cgroup(e));
+    }
+    Ok(Some(cg))
+}
+
+/// Starts the container. `before_start` runs once the child exists in its
+/// namespaces and cgroup and before it may continue: the place for network
+/// setup. On any error nothing of the container keeps running.
+pub fn launch(
+    launch: Launch<'_>,
+    before_start: impl FnOnce(Pid) -> Result<(), RuntimeError>,
+) -> Result<Launched, RuntimeError> {
+    let spec = launch.spec;
+    let cfg = ns_config(spec)?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| RuntimeError::Config("the spec has no process".into()))?;
+    let cgroup = create_cgroup(spec)?;
+    let bundle = launch.bundle.to_path_buf();
+    let overlay = launch.overlay.cloned();
+    let stdio = launch.stdio;
+    let new_uts = cfg.new.contains(&Namespace::Uts);
+    let result = (|| {
+        let mut child = pocky_ns::spawn(&cfg, move |chan| {
+            child_main(
+                chan,
+                spec,
+                process,
+                &bundle,
+                overlay.as_ref(),
+                stdio,
+                new_uts,
+            )
+        })
+        .map_err(RuntimeError::Ns)?;
+        child.wait_ready().map_err(RuntimeError::Ns)?;
+        if let Some(cg) = &cgroup {
+            cg.add_task(child.pid.as_raw())
+                .map_err(RuntimeError::Cgroup)?;
+        }
+        before_start(child.pid)?;
+        child.start().map_err(RuntimeError::Ns)?;
+        Ok(child)
+    })();
+    match result {
+        Ok(child) => Ok(Launched { child, cgroup }),
+        Err(e) => {
+            if let Some(cg) = &cgroup {
+                let _ = cg.kill_all();
+                let _ = cg.remove();
+            }
+            Err(e)
+        }
+    }
+}
+
+fn errno_of(e: &std::io::Error) -> nix::errno::Errno {
+    nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))
+}
+
+fn dup_onto(fd: &OwnedFd, target: RawFd) -> Result<(), ChildError> {
+    // SAFETY: both are valid descriptor numbers; dup2 replaces `target`.
+    if unsafe { libc::dup2(fd.as_raw_fd(), target) } < 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(ChildError::setup(
+            "stdio",
+            errno_of(&e),
+            format!("dup2: {e}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The child's side, after Go: everything up to exec. Returns only errors.
+fn child_main(
+    _chan: &mut ChildChannel,
+    spec: &Spec,
+    process: &oci_spec::runtime::Process,
+    bundle: &Path,
+    overlay: Option<&Overlay>,
+    stdio: Stdio,
+    new_uts: bool,
+) -> ChildError {
+    match child_setup(spec, process, bundle, overlay, stdio, new_uts) {
+        Ok(env) => {
+            let args = process.args().clone().unwrap_or_default();
+            pocky_ns::exec(&args, &env)
+        }
+        Err(e) => e,
+    }
+}
+
+fn child_setup(
+    spec: &Spec,
+    process: &oci_spec::runtime::Process,
+    bundle: &Path,
+    overlay: Option<&Overlay>,
+    stdio: Stdio,
+    new_uts: bool,
+) -> Result<Vec<String>, ChildError> {
+    if let Some(console) = stdio.console {
+        pocky_ns::pty::make_controlling(console)
+            .map_err(|e| ChildError::setup("console", nix::errno::Errno::EIO, e.to_string()))?;
+    } else {
+        for (fd, target) in [(stdio.stdin, 0), (stdio.stdout, 1), (stdio.stderr, 2)] {
+            if let Some(fd) = fd {
+                dup_onto(&fd, target)?;
+            }
+        }
+    }
+    if new_uts {
+        if let Some(h) = spec.hostname() {
+            nix::unistd::sethostname(h)
+                .map_err(|e| ChildError::setup("hostname", e, format!("sethostname {h:?}: {e}")))?;
+        }
+    }
+    pocky_fs::rootfs::setup_rootfs(spec, bundle, overlay)
+        .map_err(|e| ChildError::setup("rootfs", nix::errno::Errno::EIO, e.to_string()))?;
+    let who = resolve_user(process)?;
+    let mut env = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", who.home));
+    }
+    enter_cwd(process.cwd())?;
+    switch_user(&who)?;
+    Ok(env)
+}
+
+fn resolve_user(process: &oci_spec::runtime::Process) -> Result<ExecUser, ChildError> {
+    let u = process.user();
+    let Some(name) = u.username().as_deref() else {
+        return Ok(ExecUser {
+            uid: u.uid(),
+            gid: u.gid(),
+            additional_gids: u.additional_gids().clone().unwrap_or_default(),
+            home: "/".into(),
+        });
+    };
+    let failed =
+        |e: user::UserError| ChildError::setup("user", nix::errno::Errno::ENOENT, e.to_string());
+    let passwd = user::read_etc_file("/etc/passwd").map_err(failed)?;
+    let group = user::read_etc_file("/etc/group").map_err(failed)?;
+    let mut who = user::resolve(name, passwd.as_deref(), group.as_deref()).map_err(failed)?;
+    who.additional_gids
+        .extend(u.additional_gids().clone().unwrap_or_default());
+    Ok(who)
+}
+
+/// Docker creates a missing working directory. This runs after pivot_root,
+/// so no link in the image can lead the mkdir or chdir out of the rootfs.
+fn enter_cwd(cwd: &Path) -> Result<(), ChildError> {
+    let cwd: PathBuf = if cwd.as_os_str().is_empty() {
+        "/".into()
+    } else {
+        cwd.to_path_buf()
+    };
+    let fail = |e: std::io::Error| ChildError {
+        stage: "cwd",
+        errno: e.raw_os_error().unwrap_or(0),
+        message: format!(
+            "chdir to cwd {:?} set in config.json failed: {e}",
+            cwd.display().to_string()
+        ),
+        exit_code: 126,
+    };
+    if let Err(e) = std::env::set_current_dir(&cwd) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            return Err(fail(e));
+        }
+        std::fs::create_dir_all(&cwd).map_err(fail)?;
+        std::env::set_current_dir(&cwd).map_err(fail)?;
+    }
+    Ok(())
+}
+
+fn switch_user(who: &ExecUser) -> Result<(), ChildError> {
+    use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
+    let fail = |what: &'static str| {
+        move |e: nix::errno::Errno| ChildError::setup("user", e, format!("{what}: {e}"))
+    };
+    let groups: Vec<Gid> = who
+        .additional_gids
+        .iter()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    setgroups(&groups).map_err(fail("setgroups"))?;
+    setgid(Gid::from_raw(who.gid)).map_err(fail("setgid"))?;
+    setuid(Uid::from_raw(who.uid)).map_err(fail("setuid"))?;
+    Ok(())
+}
