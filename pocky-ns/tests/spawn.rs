@@ -59,7 +59,12 @@ fn child_is_pid_1_in_new_namespaces() {
                 return ChildError::setup("hostname", e, "sethostname");
             }
             exec(
-                &sh("test $$ -eq 1 && test \"$(/bin/busybox hostname)\" = pocky-ns-test"),
+                // In the new cgroup namespace every hierarchy's root is the
+                // cgroup the process was in at Go.
+                &sh(
+                    "test $$ -eq 1 && test \"$(/bin/busybox hostname)\" = pocky-ns-test \
+                     && ! grep -v ':/$' /proc/self/cgroup",
+                ),
                 &env(),
             )
         })
@@ -377,4 +382,66 @@ fn duplicate_namespace_is_a_config_error() {
         ChildError::setup("unreachable", Errno::EINVAL, "spawned with a bad config")
     });
     assert!(matches!(result, Err(NsError::Config(_))), "{result:?}");
+}
+
+#[test]
+fn forwarder_passes_signals_and_returns_the_exit_status() {
+    // Needs no privilege: no namespaces are created.
+    run_forked(|| {
+        let forwarder = pocky_ns::SignalForwarder::new().map_err(|e| e.to_string())?;
+        // The command signals its parent (the forwarder) and exits 42 once
+        // the signal comes back to it.
+        let mut child = spawn(&NsConfig::default(), |_| {
+            exec(
+                &sh("trap 'exit 42' TERM; kill -TERM $PPID; \
+                     while :; do /bin/busybox sleep 1; done"),
+                &env(),
+            )
+        })
+        .map_err(|e| e.to_string())?;
+        child.start().map_err(|e| e.to_string())?;
+        let status = forwarder.run(child.pid).map_err(|e| e.to_string())?;
+        check(status.code == 42, &format!("{status}"))
+    })
+    .unwrap();
+}
+
+#[test]
+fn cgroup_namespace_root_is_the_cgroup_set_at_ready() {
+    if !pocky_testkit::privileged("cgroup_namespace_root_is_the_cgroup_set_at_ready") {
+        return;
+    }
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let name = format!("pocky-ns-test-{}", std::process::id());
+    let dir = if v2 {
+        std::path::PathBuf::from("/sys/fs/cgroup").join(&name)
+    } else {
+        std::path::PathBuf::from("/sys/fs/cgroup/pids").join(&name)
+    };
+    std::fs::create_dir(&dir).unwrap();
+    // Inside, the hierarchy's line must show the namespace root "/".
+    let inside = if v2 { "^0::/$" } else { ":pids:/$" };
+    let result = run_forked(|| {
+        let mut child = spawn(&all_new(), |_| {
+            exec(
+                &sh(&format!("grep -q '{inside}' /proc/self/cgroup")),
+                &env(),
+            )
+        })
+        .map_err(|e| e.to_string())?;
+        child.wait_ready().map_err(|e| e.to_string())?;
+        std::fs::write(dir.join("cgroup.procs"), child.pid.to_string())
+            .map_err(|e| format!("moving the child: {e}"))?;
+        let host_view = std::fs::read_to_string(format!("/proc/{}/cgroup", child.pid))
+            .map_err(|e| e.to_string())?;
+        check(host_view.contains(&name), &host_view)?;
+        child.start().map_err(|e| e.to_string())?;
+        let status = child.wait().map_err(|e| e.to_string())?;
+        check(
+            status.code == 0,
+            &format!("cgroup root not at the container's cgroup: {status}"),
+        )
+    });
+    std::fs::remove_dir(&dir).unwrap();
+    result.unwrap();
 }
