@@ -4,6 +4,8 @@
 //! kernel interprets symlinks and `..` as if the root were `/`: an image's
 //! `/etc/x -> /` or `../../..` can never lead a mount or a device node out
 //! of the rootfs, and no path string is ever checked for safety by hand.
+//! Creating a missing path follows a dangling link's target by joining
+//! strings, but each step is again resolved by the kernel from the root.
 
 use std::ffi::OsStr;
 use std::io;
@@ -11,7 +13,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat, openat2};
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat, openat2, readlinkat};
 use nix::sys::stat::{Mode, mkdirat};
 
 use crate::FsError;
@@ -79,10 +81,23 @@ pub fn open_in_root(root: &impl AsFd, path: &Path, flags: OFlag) -> Result<Owned
 ///
 /// Creation happens beneath an fd that was itself resolved inside the root,
 /// so a symlink in the path still resolves inside it. A dangling symlink on
-/// the way is refused rather than followed by hand.
+/// the way is followed the same way (its target is created inside the
+/// root), up to [`MAX_LINKS`] links.
 pub fn create_in_root(root: &impl AsFd, path: &Path, kind: CreateKind) -> Result<OwnedFd, FsError> {
-    let rel = relative(path);
-    match raw_open(root, &rel, OFlag::empty()) {
+    create_following(root, path, &relative(path), kind, 0)
+}
+
+/// Links followed by hand before giving up with ELOOP (the kernel's limit).
+const MAX_LINKS: usize = 40;
+
+fn create_following(
+    root: &impl AsFd,
+    path: &Path,
+    rel: &Path,
+    kind: CreateKind,
+    links: usize,
+) -> Result<OwnedFd, FsError> {
+    match raw_open(root, rel, OFlag::empty()) {
         Ok(fd) => return Ok(fd),
         Err(Errno::ENOENT) => {}
         Err(e) => return Err(resolve_error(path, e)),
@@ -93,6 +108,7 @@ pub fn create_in_root(root: &impl AsFd, path: &Path, kind: CreateKind) -> Result
     for (i, component) in components.iter().enumerate() {
         let parent = raw_open(root, &prefix, OFlag::O_DIRECTORY)
             .map_err(|e| resolve_error(&prefix_display(&prefix), e))?;
+        let parent_prefix = prefix.clone();
         prefix.push(component.as_os_str());
         match raw_open(root, &prefix, OFlag::empty()) {
             Ok(_) => continue,
@@ -105,16 +121,30 @@ pub fn create_in_root(root: &impl AsFd, path: &Path, kind: CreateKind) -> Result
             return Err(resolve_error(&prefix_display(&prefix), Errno::ENOENT));
         };
         let want = if i == last { kind } else { CreateKind::Dir };
-        create_at(&parent, name, want).map_err(|e| match e {
+        match create_at(&parent, name, want) {
+            Ok(()) => {}
             // The name exists but did not resolve: a dangling symlink.
-            Errno::EEXIST => FsError::UnsafeRootfs {
-                path: prefix_display(&prefix),
-                reason: "is a dangling symlink; pocky does not create its target",
-            },
-            other => resolve_error(&prefix_display(&prefix), other),
-        })?;
+            // Continue along its target, which the next round resolves
+            // inside the root again (absolute targets from the root).
+            Err(Errno::EEXIST) => {
+                if links >= MAX_LINKS {
+                    return Err(resolve_error(path, Errno::ELOOP));
+                }
+                let target = readlinkat(parent.as_fd(), *name)
+                    .map_err(|e| resolve_error(&prefix_display(&prefix), e))?;
+                let mut next = parent_prefix.join(relative(Path::new(&target)));
+                if Path::new(&target).is_absolute() {
+                    next = relative(Path::new(&target));
+                }
+                for rest in &components[i + 1..] {
+                    next.push(rest.as_os_str());
+                }
+                return create_following(root, path, &next, kind, links + 1);
+            }
+            Err(e) => return Err(resolve_error(&prefix_display(&prefix), e)),
+        }
     }
-    raw_open(root, &rel, OFlag::empty()).map_err(|e| resolve_error(path, e))
+    raw_open(root, rel, OFlag::empty()).map_err(|e| resolve_error(path, e))
 }
 
 fn prefix_display(prefix: &Path) -> PathBuf {
