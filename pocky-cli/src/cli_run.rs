@@ -58,6 +58,9 @@ pub struct RunArgs {
     /// Mount the container's root filesystem read-only.
     #[arg(long)]
     pub read_only: bool,
+    /// Parent cgroup of the container's cgroup.
+    #[arg(long, env = "POCKY_CGROUP_PARENT", default_value = "pocky")]
+    pub cgroup_parent: String,
     /// Platform to pull if the image is missing.
     #[arg(long)]
     pub platform: Option<String>,

@@ -44,6 +44,7 @@ pub fn create(
         pids: args.pids_limit.filter(|p| *p > 0),
     };
     let env = flags::environment(&args.env, &args.env_file)?;
+    flags::check_cgroup_parent(&args.cgroup_parent)?;
     let defaults = image_defaults(store, image)?;
     let id = random_id()?;
     let name = match &args.name {
@@ -71,7 +72,7 @@ pub fn create(
         read_only: args.read_only,
         resources,
         network,
-        cgroups_path: format!("pocky/{id}"),
+        cgroups_path: format!("{}/{id}", args.cgroup_parent.trim_matches('/')),
         mounts: etc_mounts(&store.container_dir(&id)?)?,
     };
     // Built before anything is written: a bad flag leaves no trace.

@@ -1,8 +1,87 @@
-use std::path::Path;
+//! `pocky exec`: a further process in a running container.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub fn exec(root: &Path, args: &crate::cli::ExecArgs) -> anyhow::Result<ExitCode> {
-    let _ = (root, args);
-    anyhow::bail!("not implemented yet")
-}
+use anyhow::{Context, Result, bail};
+use pocky_runtime::launch::Stdio;
+use pocky_store::Store;
 
+use crate::cli::ExecArgs;
+use crate::state;
+
+pub fn exec(root: &Path, args: &ExecArgs) -> Result<ExitCode> {
+    let (name, cmd) = args
+        .container_and_command
+        .split_first()
+        .context("a container is required")?;
+    let store = Store::open(root)?;
+    let rec = state::find(&store, name)?;
+    if !state::process_alive(&rec) {
+        bail!("container {name} is not running");
+    }
+    let spec = state::bundle_spec(&store, &rec.id)?;
+    let mut process = spec
+        .process()
+        .clone()
+        .context("the container's spec has no process")?;
+    process.set_args(Some(cmd.to_vec()));
+    process.set_terminal(Some(args.tty));
+    let mut env = process.env().clone().unwrap_or_default();
+    for kv in crate::flags::environment(&args.env, &[])? {
+        let key = kv.split_once('=').map_or(kv.as_str(), |(k, _)| k).to_owned();
+        env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
+        env.push(kv);
+    }
+    process.set_env(Some(env));
+    if let Some(u) = &args.user {
+        process.user_mut().set_username(Some(u.clone()));
+    }
+    if let Some(w) = &args.workdir {
+        if !w.starts_with('/') {
+            bail!("the working directory {w:?} is invalid: it needs to be an absolute path");
+        }
+        process.set_cwd(PathBuf::from(w));
+    }
+    let mut pty = None;
+    let stdio = if args.tty {
+        let p = pocky_ns::pty::open()?;
+        let _ = pocky_ns::pty::copy_winsize(std::io::stdin().as_fd(), p.master.as_fd());
+        let slave = p.slave.try_clone()?;
+        pty = Some(p);
+        Stdio {
+            console: Some(slave),
+            ..Stdio::default()
+        }
+    } else if args.interactive && !args.detach {
+        Stdio::default()
+    } else {
+        let null: OwnedFd = std::fs::File::open("/dev/null")?.into();
+        Stdio {
+            stdin: Some(null),
+            ..Stdio::default()
+        }
+    };
+    let child = match pocky_runtime::exec::exec_in(rec.state.pid, &spec, &process, stdio) {
+        Ok(c) => c,
+        Err(pocky_runtime::RuntimeError::Ns(pocky_ns::NsError::Child {
+            exit_code,
+            message,
+            ..
+        })) => {
+            eprintln!("pocky: {message}");
+            return Ok(ExitCode::from(u8::try_from(exit_code).unwrap_or(125)));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if args.detach {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(p) = pty {
+        drop(p.slave);
+        crate::tty::relay(p.master, args.interactive)?;
+    }
+    let status = child.wait()?;
+    Ok(ExitCode::from(u8::try_from(status.code & 0xff).unwrap_or(255)))
+}

@@ -70,6 +70,15 @@ pub fn environment(env: &[String], files: &[PathBuf]) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// A cgroup parent is a relative path without `..`.
+pub fn check_cgroup_parent(parent: &str) -> Result<()> {
+    let p = parent.trim_matches('/');
+    if p.is_empty() || p.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+        bail!("invalid cgroup parent {parent:?}");
+    }
+    Ok(())
+}
+
 /// Docker's name rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
 pub fn check_name(name: &str) -> Result<()> {
     let name = name.strip_prefix('/').unwrap_or(name);

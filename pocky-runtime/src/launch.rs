@@ -44,7 +44,7 @@ impl Launched {
     }
 }
 
-fn namespace_of(t: LinuxNamespaceType) -> Option<Namespace> {
+pub(crate) fn namespace_of(t: LinuxNamespaceType) -> Option<Namespace> {
     Some(match t {
         LinuxNamespaceType::Pid => Namespace::Pid,
         LinuxNamespaceType::Mount => Namespace::Mount,
@@ -184,6 +184,20 @@ fn dup_onto(fd: &OwnedFd, target: RawFd) -> Result<(), ChildError> {
     Ok(())
 }
 
+/// Puts the given descriptors (or the console) in place of 0, 1 and 2.
+pub(crate) fn apply_stdio(stdio: Stdio) -> Result<(), ChildError> {
+    if let Some(console) = stdio.console {
+        return pocky_ns::pty::make_controlling(console)
+            .map_err(|e| ChildError::setup("console", nix::errno::Errno::EIO, e.to_string()));
+    }
+    for (fd, target) in [(stdio.stdin, 0), (stdio.stdout, 1), (stdio.stderr, 2)] {
+        if let Some(fd) = fd {
+            dup_onto(&fd, target)?;
+        }
+    }
+    Ok(())
+}
+
 /// The child's side, after Go: everything up to exec. Returns only errors.
 fn child_main(
     _chan: &mut ChildChannel,
@@ -211,16 +225,7 @@ fn child_setup(
     stdio: Stdio,
     new_uts: bool,
 ) -> Result<Vec<String>, ChildError> {
-    if let Some(console) = stdio.console {
-        pocky_ns::pty::make_controlling(console)
-            .map_err(|e| ChildError::setup("console", nix::errno::Errno::EIO, e.to_string()))?;
-    } else {
-        for (fd, target) in [(stdio.stdin, 0), (stdio.stdout, 1), (stdio.stderr, 2)] {
-            if let Some(fd) = fd {
-                dup_onto(&fd, target)?;
-            }
-        }
-    }
+    apply_stdio(stdio)?;
     if new_uts {
         if let Some(h) = spec.hostname() {
             nix::unistd::sethostname(h)
@@ -239,7 +244,7 @@ fn child_setup(
     Ok(env)
 }
 
-fn resolve_user(process: &oci_spec::runtime::Process) -> Result<ExecUser, ChildError> {
+pub(crate) fn resolve_user(process: &oci_spec::runtime::Process) -> Result<ExecUser, ChildError> {
     let u = process.user();
     let Some(name) = u.username().as_deref() else {
         return Ok(ExecUser {
@@ -261,7 +266,7 @@ fn resolve_user(process: &oci_spec::runtime::Process) -> Result<ExecUser, ChildE
 
 /// Docker creates a missing working directory. This runs after pivot_root,
 /// so no link in the image can lead the mkdir or chdir out of the rootfs.
-fn enter_cwd(cwd: &Path) -> Result<(), ChildError> {
+pub(crate) fn enter_cwd(cwd: &Path) -> Result<(), ChildError> {
     let cwd: PathBuf = if cwd.as_os_str().is_empty() {
         "/".into()
     } else {
@@ -286,7 +291,7 @@ fn enter_cwd(cwd: &Path) -> Result<(), ChildError> {
     Ok(())
 }
 
-fn switch_user(who: &ExecUser) -> Result<(), ChildError> {
+pub(crate) fn switch_user(who: &ExecUser) -> Result<(), ChildError> {
     use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
     let fail = |what: &'static str| {
         move |e: nix::errno::Errno| ChildError::setup("user", e, format!("{what}: {e}"))

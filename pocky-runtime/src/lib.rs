@@ -6,6 +6,7 @@
 //! root filesystem (pocky-fs) and user, and waits in between for the parent
 //! to place it in its cgroup (pocky-cgroup) and, later, wire its network.
 
+pub mod exec;
 pub mod launch;
 pub mod process;
 pub mod spec;

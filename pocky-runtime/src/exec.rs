@@ -1,0 +1,67 @@
+//! A further process in a running container (`pocky exec`, the runtime's
+//! `exec`): it joins the container's namespaces and cgroup, then takes the
+//! user, working directory and environment of its own process spec.
+
+use oci_spec::runtime::{Process, Spec};
+use pocky_cgroup::{Cgroup, CgroupManager, Hierarchy};
+use pocky_ns::{ChildError, Namespace, Pid};
+
+use crate::RuntimeError;
+use crate::launch::{Stdio, apply_stdio, enter_cwd, resolve_user, switch_user};
+
+/// Namespaces a process joins: those the container was given, but the user
+/// namespace (joining one's own is an error, and pocky makes none).
+fn joined_namespaces(spec: &Spec) -> Vec<Namespace> {
+    let list = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    list.iter()
+        .filter_map(|ns| crate::launch::namespace_of(ns.typ()))
+        .filter(|ns| *ns != Namespace::User)
+        .collect()
+}
+
+/// Starts `process` inside the container whose first process is `target`.
+pub fn exec_in(
+    target: i32,
+    spec: &Spec,
+    process: &Process,
+    stdio: Stdio,
+) -> Result<pocky_ns::Child, RuntimeError> {
+    let namespaces = joined_namespaces(spec);
+    let cgroup = match spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()) {
+        Some(path) => Some(
+            Hierarchy::detect()
+                .and_then(|h| Cgroup::new(&h, &path))
+                .map_err(RuntimeError::Cgroup)?,
+        ),
+        None => None,
+    };
+    let mut child = pocky_ns::join_and_spawn(Pid::from_raw(target), &namespaces, move |_chan| {
+        match setup(process, stdio) {
+            Ok(env) => pocky_ns::exec(&process.args().clone().unwrap_or_default(), &env),
+            Err(e) => e,
+        }
+    })
+    .map_err(RuntimeError::Ns)?;
+    child.wait_ready().map_err(RuntimeError::Ns)?;
+    if let Some(cg) = &cgroup {
+        cg.add_task(child.pid.as_raw()).map_err(RuntimeError::Cgroup)?;
+    }
+    child.start().map_err(RuntimeError::Ns)?;
+    Ok(child)
+}
+
+fn setup(process: &Process, stdio: Stdio) -> Result<Vec<String>, ChildError> {
+    apply_stdio(stdio)?;
+    let who = resolve_user(process)?;
+    let mut env = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", who.home));
+    }
+    enter_cwd(process.cwd())?;
+    switch_user(&who)?;
+    Ok(env)
+}
