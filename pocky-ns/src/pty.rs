@@ -100,7 +100,7 @@ pub fn make_controlling(slave: OwnedFd) -> Result<(), NsError> {
 
 /// Copies the window size of the terminal `from` to the terminal `to`.
 pub fn copy_winsize(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> Result<(), NsError> {
-    // SAFETY: winsize is plain data; TIOCGWINSZ fills it.
+    // SAFETY: winsize is plain integers, for which all-zero is valid.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: `ws` is a valid, writable winsize.
     if unsafe { libc::ioctl(from.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) } != 0 {
