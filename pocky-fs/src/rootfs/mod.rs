@@ -11,6 +11,7 @@ mod cgroup;
 mod defaults;
 mod devices;
 mod etc_files;
+mod masking;
 mod mounts;
 mod options;
 mod overlay;
@@ -29,6 +30,7 @@ use oci_spec::runtime::Spec;
 
 pub use defaults::default_mounts;
 pub use etc_files::{hosts_file, resolv_conf};
+pub use masking::{default_masked_paths, default_readonly_paths};
 pub use overlay::{Overlay, mount_overlay};
 pub use pivot::enter_rootfs;
 pub use resolve::{CreateKind, create_in_root, open_in_root};
@@ -71,7 +73,11 @@ pub fn setup_rootfs(spec: &Spec, bundle: &Path, overlay: Option<&Overlay>) -> Re
 /// 4. performs the spec's mounts in order, each destination resolved inside
 ///    the rootfs;
 /// 5. unless the spec binds `/dev`, creates the devices (the spec's plus
-///    Docker's defaults) and the standard `/dev` links.
+///    Docker's defaults) and the standard `/dev` links;
+/// 6. makes `linux.readonlyPaths` read-only, then masks `linux.maskedPaths`.
+///
+/// Mounts go onto `/proc/self/fd/N` of fds resolved in the rootfs, so the
+/// host's `/proc` must be mounted (it is, before the pivot).
 pub fn prepare_rootfs(
     spec: &Spec,
     bundle: &Path,
@@ -136,6 +142,10 @@ pub fn prepare_rootfs(
             .and_then(|l| l.devices().as_deref())
             .unwrap_or_default();
         devices::create_devices(&root, &devices::device_list(spec_devices))?;
+    }
+    if let Some(linux) = spec.linux() {
+        masking::make_readonly(&root, linux.readonly_paths().as_deref().unwrap_or_default())?;
+        masking::mask(&root, linux.masked_paths().as_deref().unwrap_or_default())?;
     }
     Ok(root_path)
 }

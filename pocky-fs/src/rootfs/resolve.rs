@@ -76,6 +76,19 @@ pub fn open_in_root(root: &impl AsFd, path: &Path, flags: OFlag) -> Result<Owned
     raw_open(root, &relative(path), flags).map_err(|e| resolve_error(path, e))
 }
 
+/// [`open_in_root`], with `None` for a path that does not exist.
+pub(crate) fn open_in_root_if_exists(
+    root: &impl AsFd,
+    path: &Path,
+    flags: OFlag,
+) -> Result<Option<OwnedFd>, FsError> {
+    match raw_open(root, &relative(path), flags) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(resolve_error(path, e)),
+    }
+}
+
 /// Like [`open_in_root`], but creates what is missing: every missing
 /// ancestor as a directory (mode 0755) and the last component as `kind`.
 ///

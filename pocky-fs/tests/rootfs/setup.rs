@@ -6,7 +6,10 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, symlink};
 use std::path::{Path, PathBuf};
 
 use nix::sys::stat::{major, minor};
-use pocky_fs::{FsError, Overlay, default_mounts, prepare_rootfs, setup_rootfs};
+use pocky_fs::{
+    FsError, Overlay, default_masked_paths, default_mounts, default_readonly_paths, prepare_rootfs,
+    setup_rootfs,
+};
 
 use crate::support::{
     bind, busybox_rootfs, check, ensure, in_private_mount_ns, mount_points, spec,
@@ -51,7 +54,11 @@ fn full_setup_pivots_into_an_overlay_busybox_rootfs() {
 
     let mut mounts = default_mounts();
     mounts.push(bind(&hosts, "/etc/hosts", &["rbind", "ro"]));
-    let spec = spec("rootfs", false, mounts);
+    let mut spec = spec("rootfs", false, mounts);
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    linux.set_masked_paths(Some(default_masked_paths()));
+    linux.set_readonly_paths(Some(default_readonly_paths()));
+    spec.set_linux(Some(linux));
     let overlay = Overlay {
         lowers: vec![layer],
         upper: upper.clone(),
@@ -91,6 +98,26 @@ fn full_setup_pivots_into_an_overlay_busybox_rootfs() {
             format!("/etc/hosts ro: {e:?}"),
         )?;
         fs::write("/written-in-container", "w").map_err(|e| format!("rw root: {e}"))?;
+        // /proc/keys exists on every kernel with keys; /proc/kcore may not.
+        let keys = fs::metadata("/proc/keys").map_err(|e| format!("/proc/keys: {e}"))?;
+        ensure(
+            keys.file_type().is_char_device() && keys.rdev() == null.rdev(),
+            "/proc/keys masked by /dev/null",
+        )?;
+        let acpi = fs::read_dir("/sys/firmware").map_err(|e| format!("/sys/firmware: {e}"))?;
+        ensure(acpi.count() == 0, "/sys/firmware masked by an empty tmpfs")?;
+        let e = fs::write("/proc/sys/kernel/hostname", "x")
+            .err()
+            .map(|e| e.kind());
+        ensure(
+            e == Some(ErrorKind::ReadOnlyFilesystem),
+            format!("/proc/sys ro: {e:?}"),
+        )?;
+        let shm = nix::sys::statvfs::statvfs("/dev/shm").map_err(|e| e.to_string())?;
+        ensure(
+            shm.blocks() * shm.fragment_size() == 64 * 1024 * 1024,
+            "/dev/shm is 64 MiB",
+        )?;
 
         // Only the mounts made for the container are left.
         for point in mount_points() {
@@ -106,7 +133,9 @@ fn full_setup_pivots_into_an_overlay_busybox_rootfs() {
             ]
             .contains(&point.as_str())
                 || point == "/sys/fs/cgroup"
-                || point.starts_with("/sys/fs/cgroup/");
+                || point.starts_with("/sys/fs/cgroup/")
+                || default_masked_paths().contains(&point)
+                || default_readonly_paths().contains(&point);
             ensure(expected, format!("unexpected mount {point}"))?;
         }
         let mut found = Vec::new();
