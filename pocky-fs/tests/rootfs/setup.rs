@@ -276,3 +276,50 @@ fn bind_under_a_dotdot_link_lands_inside_the_rootfs() {
         bind_through_links("/dots/victim");
     }
 }
+
+#[test]
+fn bind_flags_and_tmpfs_size_are_applied() {
+    if !pocky_testkit::privileged("bind_flags_and_tmpfs_size_are_applied") {
+        return;
+    }
+    use nix::sys::statvfs::{FsFlags, statvfs};
+    let t = tempfile::tempdir().unwrap();
+    busybox_rootfs(&t.path().join("rootfs"));
+    let data = t.path().join("data");
+    fs::create_dir(&data).unwrap();
+    fs::write(data.join("in-volume"), "v").unwrap();
+    let mut scratch = oci_spec::runtime::Mount::default();
+    scratch.set_destination("/deep/scratch".into());
+    scratch.set_typ(Some("tmpfs".to_owned()));
+    scratch.set_source(Some("tmpfs".into()));
+    scratch.set_options(Some(vec!["size=1m".to_owned(), "mode=1777".to_owned()]));
+    let mounts = vec![
+        bind(&data, "/data", &["bind", "ro", "nosuid", "noexec", "nodev"]),
+        scratch,
+    ];
+    let spec = spec("rootfs", false, mounts);
+    check(in_private_mount_ns(|| {
+        setup_rootfs(&spec, t.path(), None).map_err(|e| e.to_string())?;
+        ensure(Path::new("/data/in-volume").is_file(), "volume content")?;
+        let st = statvfs("/data").map_err(|e| e.to_string())?;
+        let want = FsFlags::ST_RDONLY | FsFlags::ST_NOSUID | FsFlags::ST_NOEXEC | FsFlags::ST_NODEV;
+        ensure(
+            st.flags().contains(want),
+            format!("/data flags {:?}", st.flags()),
+        )?;
+        let e = fs::write("/data/x", "x").err().map(|e| e.kind());
+        ensure(
+            e == Some(ErrorKind::ReadOnlyFilesystem),
+            format!("/data ro: {e:?}"),
+        )?;
+        let st = statvfs("/deep/scratch").map_err(|e| e.to_string())?;
+        ensure(
+            st.blocks() * st.fragment_size() == 1024 * 1024,
+            "tmpfs size=1m",
+        )?;
+        fs::write("/deep/scratch/x", "x").map_err(|e| format!("tmpfs rw: {e}"))
+    }));
+    // The missing destinations were created in the rootfs, nothing else.
+    assert!(t.path().join("rootfs/deep/scratch").is_dir());
+    assert_eq!(fs::read_dir(&data).unwrap().count(), 1);
+}
