@@ -201,8 +201,9 @@ fn a_proc_symlink_in_the_image_is_refused() {
 }
 
 /// Binds a directory holding `name` onto `destination` in a rootfs whose
-/// `/abs` is a link to `/` and `/dots` a link to `../../../..`, and returns
-/// the mount points that appeared.
+/// `/abs` is a link to `/` and `/dots` a link to `../../../..`, and checks
+/// that every new mount point is inside the rootfs, the host directory the
+/// links name is untouched, and the bind is where the kernel resolved it.
 fn bind_through_links(destination: &'static str) {
     let t = tempfile::tempdir().unwrap();
     let rootfs = t.path().join("a/b/bundle/rootfs");
