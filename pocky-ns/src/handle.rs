@@ -106,7 +106,7 @@ impl Child {
     }
 
     /// The pty master the child sent with
-    /// [`ChildChannel::send_pty_master`], once [`start`](Child::start)
+    /// [`ChildChannel::send_pty_master`](crate::ChildChannel::send_pty_master), once [`start`](Child::start)
     /// returned.
     pub fn take_pty_master(&mut self) -> Option<OwnedFd> {
         self.pty_master.take()

@@ -35,6 +35,21 @@
 //! held an allocator or stdio lock at the time of the clone. Tests, which run
 //! in the multithreaded harness, use [`subprocess::run_forked`].
 //!
+//! # Exit codes
+//!
+//! As Docker reports them: 127 when the command is not found, 126 when it
+//! cannot be executed, [`SETUP_FAILED_EXIT_CODE`] (125) when the runtime's
+//! own setup in the child failed (namespaces, rootfs, a panic), and a
+//! killed process's status is 128 + the signal ([`wait_exit`]).
+//!
+//! # Terminals
+//!
+//! A pty for a container is best opened in the child after its `/dev/pts`
+//! exists ([`pty::open`], [`ChildChannel::send_pty_master`],
+//! [`pty::make_controlling`]): a slave opened on the host's devpts still
+//! passes `isatty`, but its name does not resolve inside the container, so
+//! `tty` and `ttyname` fail there.
+//!
 //! # What the child does not do
 //!
 //! It does not set `PR_SET_PDEATHSIG`: a detached container must outlive the

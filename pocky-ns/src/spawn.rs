@@ -180,14 +180,14 @@ fn clone_fork(flags: CloneFlags) -> Result<Option<Pid>, Errno> {
 /// The order: clone (with `CLONE_NEWPID` and `CLONE_NEWUSER` when asked, the
 /// only two that must exist at creation) → the child enters `cfg.join`
 /// (user first), unshares the other new namespaces except cgroup, resets
-/// its signal mask and dispositions, sends [`ToParent::Ready`] and blocks →
+/// its signal mask and dispositions, sends [`ToParent::Ready`](crate::ToParent::Ready) and blocks →
 /// the parent ([`Child::wait_ready`]) sets up cgroups and network, then
 /// [`Child::start`] sends Go → the child unshares `CLONE_NEWCGROUP` if asked
 /// (so the namespace's root is the cgroup the parent just moved it into),
 /// then runs `child_fn` (rootfs, then [`exec`](crate::exec)).
 ///
 /// `child_fn` returns only on failure; its error goes to the parent as
-/// [`ToParent::Failed`] and the child exits with its `exit_code`. A panic in
+/// [`ToParent::Failed`](crate::ToParent::Failed) and the child exits with its `exit_code`. A panic in
 /// the child is reported the same way and never unwinds into the caller's
 /// frames.
 ///
