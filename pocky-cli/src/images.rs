@@ -209,7 +209,7 @@ pub fn inspect(root: &Path, args: &InspectArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn inspect_json(store: &Store, image: &ImageRecord) -> Result<Value> {
+pub(crate) fn inspect_json(store: &Store, image: &ImageRecord) -> Result<Value> {
     let config: Value = serde_json::from_slice(&store.get_blob(&image.id)?)
         .with_context(|| format!("parsing config of image {}", image.id))?;
     let manifest: Value = serde_json::from_slice(&store.get_blob(&image.manifest_digest)?)

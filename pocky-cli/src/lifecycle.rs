@@ -1,23 +1,197 @@
+//! `pocky stop`, `kill`, `rm` and `wait`.
+//!
+//! Signals go through a pidfd opened against the recorded pid and start
+//! time, so a pid the kernel reused for something else is never hit. Once the
+//! process is gone, these commands wait for its owner (the foreground `run`
+//! or the monitor) to record the exit, so what they print afterwards, and
+//! what `ps` shows, is the owner's account rather than a guess.
+
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-pub fn stop(root: &Path, args: &crate::cli::StopArgs) -> anyhow::Result<ExitCode> {
-    let _ = (root, args);
-    anyhow::bail!("not implemented yet")
+use anyhow::{Result, bail};
+
+use pocky_runtime::process::{self, Pidfd};
+use pocky_store::{ContainerRecord, ContainerStore, FileLock, Store, StoreError};
+
+use crate::cli::{KillArgs, RmArgs, StopArgs, WaitArgs};
+use crate::state;
+
+/// How long a SIGKILLed process may take to go: past this something is
+/// badly wrong (a task stuck in the kernel), and saying so beats hanging.
+const KILL_WAIT: Duration = Duration::from_secs(30);
+/// How long an owner may take to record an exit it has seen.
+const OWNER_WAIT: Duration = Duration::from_secs(10);
+
+pub fn stop(root: &Path, args: &StopArgs) -> Result<ExitCode> {
+    let store = Store::open(root)?;
+    let grace = Duration::from_secs(args.time);
+    Ok(each(&args.containers, |name| {
+        stop_one(&store, name, grace)?;
+        println!("{name}");
+        Ok(())
+    }))
 }
 
-pub fn kill(root: &Path, args: &crate::cli::KillArgs) -> anyhow::Result<ExitCode> {
-    let _ = (root, args);
-    anyhow::bail!("not implemented yet")
+pub fn kill(root: &Path, args: &KillArgs) -> Result<ExitCode> {
+    let store = Store::open(root)?;
+    let signal = process::parse_signal(&args.signal)?;
+    Ok(each(&args.containers, |name| {
+        let rec = state::find(&store, name)?;
+        let Some(fd) = pidfd(&rec)? else {
+            bail!("container {name} is not running");
+        };
+        fd.signal(signal)?;
+        println!("{name}");
+        Ok(())
+    }))
 }
 
-pub fn rm(root: &Path, args: &crate::cli::RmArgs) -> anyhow::Result<ExitCode> {
-    let _ = (root, args);
-    anyhow::bail!("not implemented yet")
+pub fn rm(root: &Path, args: &RmArgs) -> Result<ExitCode> {
+    let store = Store::open(root)?;
+    Ok(each(&args.containers, |name| {
+        rm_one(&store, name, args.force)?;
+        println!("{name}");
+        Ok(())
+    }))
 }
 
-pub fn wait(root: &Path, args: &crate::cli::WaitArgs) -> anyhow::Result<ExitCode> {
-    let _ = (root, args);
-    anyhow::bail!("not implemented yet")
+pub fn wait(root: &Path, args: &WaitArgs) -> Result<ExitCode> {
+    let store = Store::open(root)?;
+    Ok(each(&args.containers, |name| {
+        let code = wait_one(&store, name)?;
+        println!("{code}");
+        Ok(())
+    }))
 }
 
+/// Runs `f` for every name, going on past failures as Docker does, and
+/// reports each failure on its own line.
+fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> ExitCode {
+    let mut failed = false;
+    for name in names {
+        if let Err(e) = f(name) {
+            eprintln!("pocky: {}", crate::one_line(&e));
+            failed = true;
+        }
+    }
+    if failed {
+        ExitCode::from(crate::EXIT_ENGINE)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// A handle on the container's first process while it runs.
+fn pidfd(rec: &ContainerRecord) -> Result<Option<Pidfd>> {
+    if !state::process_alive(rec) {
+        return Ok(None);
+    }
+    Ok(Pidfd::open(rec.state.pid, rec.state.pid_start)?)
+}
+
+fn stop_one(store: &Store, name: &str, grace: Duration) -> Result<()> {
+    let rec = state::find(store, name)?;
+    if let Some(fd) = pidfd(&rec)? {
+        fd.signal(libc::SIGTERM)?;
+        if !fd.wait_timeout(Some(grace))? {
+            kill_and_reap(&fd, name)?;
+        }
+    }
+    settle(store, &rec.id)?;
+    Ok(())
+}
+
+fn kill_and_reap(fd: &Pidfd, name: &str) -> Result<()> {
+    fd.signal(libc::SIGKILL)?;
+    if !fd.wait_timeout(Some(KILL_WAIT))? {
+        bail!(
+            "container {name} did not exit {}s after SIGKILL",
+            KILL_WAIT.as_secs()
+        );
+    }
+    Ok(())
+}
+
+/// Waits (bounded) for the owner to record the exit, then settles the
+/// record. Returns the record, or None when the owner removed it (`--rm`),
+/// and whether the owner let go in time.
+fn settle(store: &Store, id: &str) -> Result<(Option<ContainerRecord>, bool)> {
+    let deadline = Instant::now() + OWNER_WAIT;
+    let mut released = false;
+    loop {
+        match state::owner_alive(store, id) {
+            Ok(false) => {
+                released = true;
+                break;
+            }
+            Ok(true) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(true) => break,
+            // The directory went away: the owner removed the container.
+            Err(_) => break,
+        }
+    }
+    match store.find_container(id) {
+        Ok(rec) => Ok((Some(state::refresh(store, rec)?), released)),
+        Err(StoreError::NoSuchContainer(_)) => Ok((None, true)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn rm_one(store: &Store, name: &str, force: bool) -> Result<()> {
+    let rec = state::find(store, name)?;
+    let busy = state::process_alive(&rec) || state::owner_alive(store, &rec.id)?;
+    let rec = if busy {
+        if !force {
+            bail!(
+                "cannot remove container {name}: container is running: stop the container before removing or force remove"
+            );
+        }
+        if let Some(fd) = pidfd(&rec)? {
+            kill_and_reap(&fd, name)?;
+        }
+        match settle(store, &rec.id)? {
+            (None, _) => return Ok(()),
+            (Some(_), false) => bail!(
+                "cannot remove container {name}: the process that owns it did not let go within {}s",
+                OWNER_WAIT.as_secs()
+            ),
+            (Some(rec), true) => rec,
+        }
+    } else {
+        rec
+    };
+    if state::process_alive(&rec) {
+        bail!("cannot remove container {name}: it is still running");
+    }
+    state::remove_container(store, &rec)
+}
+
+fn wait_one(store: &Store, name: &str) -> Result<i32> {
+    let rec = state::find(store, name)?;
+    let lock = state::monitor_lock_path(store, &rec.id)?;
+    if lock.exists() {
+        // Blocks for as long as the owner runs: it lets go only once the
+        // exit is recorded.
+        drop(FileLock::shared(&lock)?);
+    }
+    loop {
+        let rec = match store.find_container(&rec.id) {
+            Ok(r) => state::refresh(store, r)?,
+            Err(StoreError::NoSuchContainer(_)) => {
+                bail!("container {name} was removed before its exit code could be read")
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // A process that outlived its owner: wait for it directly, then
+        // let refresh settle the record.
+        if let Some(fd) = pidfd(&rec)? {
+            fd.wait_timeout(None)?;
+            continue;
+        }
+        return Ok(rec.state.exit_code.unwrap_or(0));
+    }
+}

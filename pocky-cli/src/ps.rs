@@ -1,13 +1,306 @@
+//! `pocky ps` and the top-level `pocky inspect` (containers, then images).
+
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub fn ps(root: &Path, args: &crate::cli::PsArgs) -> anyhow::Result<ExitCode> {
-    let _ = (root, args);
-    anyhow::bail!("not implemented yet")
+use anyhow::{Result, bail};
+use serde_json::{Value, json};
+
+use pocky_cgroup::{Cgroup, CgroupManager, Hierarchy};
+use pocky_store::{ContainerRecord, ContainerStore, Status, Store, StoreError};
+
+use crate::cli::{InspectArgs, PsArgs};
+use crate::{format, images, lookup, state};
+
+pub fn ps(root: &Path, args: &PsArgs) -> Result<ExitCode> {
+    let store = Store::open(root)?;
+    let mut recs = Vec::new();
+    for rec in store.containers()? {
+        let rec = state::refresh(&store, rec)?;
+        if args.all || rec.state.status == Some(Status::Running) {
+            recs.push(rec);
+        }
+    }
+    let now = SystemTime::now();
+    let id = |r: &ContainerRecord| {
+        if args.no_trunc {
+            r.id.clone()
+        } else {
+            r.short_id().to_owned()
+        }
+    };
+    if args.quiet {
+        for r in &recs {
+            println!("{}", id(r));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    match args.format.as_str() {
+        "json" => {
+            let items: Vec<Value> = recs
+                .iter()
+                .map(|r| {
+                    json!({
+                        "Id": r.id,
+                        "Names": [r.name],
+                        "Image": r.image,
+                        "Command": command_line(&r.command),
+                        "Created": r.created as i64,
+                        "State": state_name(r),
+                        "Status": status_text(r, now),
+                        "ExitCode": r.state.exit_code,
+                        "Pid": running_pid(r),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&items)?);
+        }
+        "table" => {
+            let rows: Vec<[String; 7]> = recs
+                .iter()
+                .map(|r| {
+                    [
+                        id(r),
+                        r.image.clone(),
+                        quoted_command(&r.command, !args.no_trunc),
+                        format::ago(time(r.created), now),
+                        status_text(r, now),
+                        String::new(),
+                        r.name.clone(),
+                    ]
+                })
+                .collect();
+            images::print_table(
+                &[
+                    "CONTAINER ID",
+                    "IMAGE",
+                    "COMMAND",
+                    "CREATED",
+                    "STATUS",
+                    "PORTS",
+                    "NAMES",
+                ],
+                &rows,
+            );
+        }
+        other => bail!("unknown --format {other:?}: use table or json"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
-pub fn inspect(root: &Path, args: &crate::cli::InspectArgs) -> anyhow::Result<ExitCode> {
-    let _ = (root, args);
-    anyhow::bail!("not implemented yet")
+fn time(unix_secs: f64) -> SystemTime {
+    UNIX_EPOCH + Duration::try_from_secs_f64(unix_secs.max(0.0)).unwrap_or_default()
 }
 
+fn rfc3339(unix_secs: Option<f64>) -> String {
+    match unix_secs {
+        Some(t) => humantime::format_rfc3339_nanos(time(t)).to_string(),
+        // Go's zero time, which Docker prints for "never".
+        None => "0001-01-01T00:00:00Z".to_owned(),
+    }
+}
+
+fn state_name(r: &ContainerRecord) -> &'static str {
+    match r.state.status {
+        Some(Status::Running) => "running",
+        Some(Status::Exited) => "exited",
+        Some(Status::Created) | None => "created",
+    }
+}
+
+fn running_pid(r: &ContainerRecord) -> i32 {
+    if r.state.status == Some(Status::Running) {
+        r.state.pid
+    } else {
+        0
+    }
+}
+
+/// `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`.
+pub fn status_text(r: &ContainerRecord, now: SystemTime) -> String {
+    match r.state.status {
+        Some(Status::Running) => {
+            let since = time(r.state.started_at.unwrap_or(r.created));
+            format!(
+                "Up {}",
+                format::duration(now.duration_since(since).unwrap_or_default())
+            )
+        }
+        Some(Status::Exited) => format!(
+            "Exited ({}) {}",
+            r.state.exit_code.unwrap_or(0),
+            format::ago(time(r.state.finished_at.unwrap_or(r.created)), now)
+        ),
+        Some(Status::Created) | None => "Created".to_owned(),
+    }
+}
+
+/// The command as one line, with arguments that hold blanks or quotes in
+/// single quotes so the words stay visible.
+pub fn command_line(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty() && !a.contains(|c: char| c.is_whitespace() || "'\"".contains(c)) {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// As Docker's table shows it: cut to 20 characters with an ellipsis, then
+/// quoted (`"/bin/sh -c 'echo…"`).
+pub fn quoted_command(argv: &[String], truncate: bool) -> String {
+    let mut line = command_line(argv);
+    if truncate && line.chars().count() > 20 {
+        line = line.chars().take(19).collect::<String>() + "…";
+    }
+    serde_json::to_string(&line).unwrap_or(line)
+}
+
+pub fn inspect(root: &Path, args: &InspectArgs) -> Result<ExitCode> {
+    let store = Store::open(root)?;
+    let mut out = Vec::new();
+    for name in &args.names {
+        match state::find(&store, name) {
+            Ok(rec) => {
+                out.push(container_json(&store, &rec)?);
+                continue;
+            }
+            Err(e) => match e.downcast_ref::<StoreError>() {
+                Some(StoreError::NoSuchContainer(_)) => {}
+                _ => return Err(e),
+            },
+        }
+        match lookup::find(&store, name) {
+            Ok((image, _)) => out.push(images::inspect_json(&store, &image)?),
+            Err(_) => bail!("no such object: {name}"),
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&Value::Array(out))?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn container_json(store: &Store, r: &ContainerRecord) -> Result<Value> {
+    let dir = store.container_dir(&r.id)?;
+    // A bundle that cannot be read leaves its fields empty rather than
+    // hiding the record, which is what a user debugging it needs to see.
+    let spec: Value = std::fs::read(dir.join("config.json"))
+        .ok()
+        .and_then(|d| serde_json::from_slice(&d).ok())
+        .unwrap_or(Value::Null);
+    let args: Vec<String> = spec
+        .pointer("/process/args")
+        .and_then(|a| serde_json::from_value(a.clone()).ok())
+        .unwrap_or_else(|| r.command.clone());
+    let (path, rest) = args
+        .split_first()
+        .map_or((String::new(), &[][..]), |(p, a)| (p.clone(), a));
+    let running = r.state.status == Some(Status::Running);
+    let res = spec
+        .pointer("/linux/resources")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let nano_cpus = match (
+        res.pointer("/cpu/quota").and_then(Value::as_i64),
+        res.pointer("/cpu/period").and_then(Value::as_u64),
+    ) {
+        (Some(q), Some(p)) if q > 0 && p > 0 => (q as u64).saturating_mul(1_000_000_000) / p,
+        _ => 0,
+    };
+    let has_netns = spec
+        .pointer("/linux/namespaces")
+        .and_then(Value::as_array)
+        .is_some_and(|ns| ns.iter().any(|n| n["type"] == "network"));
+    let user = match (
+        spec.pointer("/process/user/uid").and_then(Value::as_u64),
+        spec.pointer("/process/user/gid").and_then(Value::as_u64),
+    ) {
+        (Some(0) | None, Some(0) | None) => String::new(),
+        (Some(u), Some(g)) => format!("{u}:{g}"),
+        (Some(u), None) => u.to_string(),
+        (None, Some(g)) => format!("0:{g}"),
+    };
+    let mut v = json!({
+        "Id": r.id,
+        "Name": format!("/{}", r.name),
+        "Created": rfc3339(Some(r.created)),
+        "Path": path,
+        "Args": rest,
+        "State": {
+            "Status": state_name(r),
+            "Running": running,
+            "Paused": false,
+            "Restarting": false,
+            "OOMKilled": r.state.oom_killed,
+            "Dead": false,
+            "Pid": running_pid(r),
+            "ExitCode": r.state.exit_code.unwrap_or(0),
+            "Error": r.state.error.clone().unwrap_or_default(),
+            "StartedAt": rfc3339(r.state.started_at),
+            "FinishedAt": rfc3339(r.state.finished_at),
+        },
+        "Image": r.image_id,
+        "Config": {
+            "Hostname": r.hostname,
+            "Env": spec.pointer("/process/env").cloned().unwrap_or_else(|| json!([])),
+            "Cmd": r.command,
+            "Image": r.image,
+            "WorkingDir": spec.pointer("/process/cwd").cloned().unwrap_or_else(|| json!("")),
+            "User": user,
+            "Tty": r.tty,
+            "OpenStdin": r.interactive,
+        },
+        "HostConfig": {
+            "Memory": res.pointer("/memory/limit").and_then(Value::as_i64).unwrap_or(0),
+            "NanoCpus": nano_cpus,
+            "CpuShares": res.pointer("/cpu/shares").and_then(Value::as_u64).unwrap_or(0),
+            "PidsLimit": res.pointer("/pids/limit").and_then(Value::as_i64),
+            "AutoRemove": r.auto_remove,
+            "NetworkMode": if has_netns { "none" } else { "host" },
+            "ReadonlyRootfs": spec.pointer("/root/readonly").and_then(Value::as_bool).unwrap_or(false),
+        },
+        "Mounts": [],
+        "Bundle": dir,
+        "Cgroup": r.cgroup,
+    });
+    if running {
+        v["Stats"] = stats_json(&r.cgroup);
+    }
+    Ok(v)
+}
+
+fn stats_json(cgroup: &str) -> Value {
+    let stats = Hierarchy::detect()
+        .and_then(|h| Cgroup::new(&h, cgroup))
+        .and_then(|c| c.stats());
+    match stats {
+        Ok(s) => json!({"memory": s.memory_bytes, "pids": s.pids}),
+        Err(e) => {
+            crate::log::debug!("reading stats of cgroup {cgroup}: {e}");
+            json!({"memory": null, "pids": null})
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_quote_and_truncate_like_docker() {
+        let argv: Vec<String> = ["/bin/sh", "-c", "echo hello; sleep 5"]
+            .map(String::from)
+            .into();
+        assert_eq!(command_line(&argv), "/bin/sh -c 'echo hello; sleep 5'");
+        assert_eq!(quoted_command(&argv, true), "\"/bin/sh -c 'echo he…\"");
+        assert_eq!(
+            quoted_command(&argv, false),
+            "\"/bin/sh -c 'echo hello; sleep 5'\""
+        );
+        assert_eq!(quoted_command(&["top".into()], true), "\"top\"");
+    }
+}

@@ -14,7 +14,7 @@
 //! [`refresh`] then settles it from what the kernel says.
 #![allow(dead_code)] // until every command uses these
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
@@ -81,7 +81,9 @@ pub fn refresh(store: &Store, rec: ContainerRecord) -> Result<ContainerRecord> {
 /// not fatal for the caller: the next prune tries again.
 pub fn remove_cgroup(path: &str) {
     let Ok(h) = Hierarchy::detect() else { return };
-    let Ok(cg) = Cgroup::new(&h, path) else { return };
+    let Ok(cg) = Cgroup::new(&h, path) else {
+        return;
+    };
     let _ = cg.kill_all();
     if let Err(e) = cg.remove() {
         crate::log::debug!("removing cgroup {path}: {e}");
@@ -91,8 +93,56 @@ pub fn remove_cgroup(path: &str) {
 /// Removes a container that no longer runs: cgroup, directory, record.
 pub fn remove_container(store: &Store, rec: &ContainerRecord) -> Result<()> {
     remove_cgroup(&rec.cgroup);
+    unmount_under(&store.container_dir(&rec.id)?);
     store.remove_container(&rec.id)?;
     Ok(())
+}
+
+/// Detaches every mount at or below `dir`, deepest first, so that deleting
+/// the directory can never reach through a leftover rootfs or bind mount
+/// (a crashed `run` in the host's mount namespace) into a volume or layer.
+pub fn unmount_under(dir: &Path) {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let mut points: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape_mount_path(p)))
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    points.dedup();
+    for p in points {
+        if let Err(e) = nix::mount::umount2(&p, nix::mount::MntFlags::MNT_DETACH) {
+            crate::log::debug!("unmounting {}: {e}", p.display());
+        }
+    }
+}
+
+/// Mount points in mountinfo escape blanks and backslashes as `\ooo`.
+fn unescape_mount_path(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let code = b
+            .get(i + 1..i + 4)
+            .filter(|_| b[i] == b'\\')
+            .and_then(|o| std::str::from_utf8(o).ok())
+            .and_then(|o| u8::from_str_radix(o, 8).ok());
+        match code {
+            Some(c) => {
+                out.push(c);
+                i += 4;
+            }
+            None => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Finds a container by id, unique id prefix or name, settled.
@@ -103,6 +153,6 @@ pub fn find(store: &Store, query: &str) -> Result<ContainerRecord> {
 
 pub fn bundle_spec(store: &Store, id: &str) -> Result<oci_spec::runtime::Spec> {
     let path = store.container_dir(id)?.join("config.json");
-    Ok(oci_spec::runtime::Spec::load(&path)
-        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?)
+    oci_spec::runtime::Spec::load(&path)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))
 }
