@@ -30,7 +30,10 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<ExitCode> {
     process.set_terminal(Some(args.tty));
     let mut env = process.env().clone().unwrap_or_default();
     for kv in crate::flags::environment(&args.env, &[])? {
-        let key = kv.split_once('=').map_or(kv.as_str(), |(k, _)| k).to_owned();
+        let key = kv
+            .split_once('=')
+            .map_or(kv.as_str(), |(k, _)| k)
+            .to_owned();
         env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
         env.push(kv);
     }
@@ -44,14 +47,9 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<ExitCode> {
         }
         process.set_cwd(PathBuf::from(w));
     }
-    let mut pty = None;
     let stdio = if args.tty {
-        let p = pocky_ns::pty::open()?;
-        let _ = pocky_ns::pty::copy_winsize(std::io::stdin().as_fd(), p.master.as_fd());
-        let slave = p.slave.try_clone()?;
-        pty = Some(p);
         Stdio {
-            console: Some(slave),
+            terminal: true,
             ..Stdio::default()
         }
     } else if args.interactive && !args.detach {
@@ -63,7 +61,7 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<ExitCode> {
             ..Stdio::default()
         }
     };
-    let child = match pocky_runtime::exec::exec_in(rec.state.pid, &spec, &process, stdio) {
+    let mut child = match pocky_runtime::exec::exec_in(rec.state.pid, &spec, &process, stdio) {
         Ok(c) => c,
         Err(pocky_runtime::RuntimeError::Ns(pocky_ns::NsError::Child {
             exit_code,
@@ -78,10 +76,12 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<ExitCode> {
     if args.detach {
         return Ok(ExitCode::SUCCESS);
     }
-    if let Some(p) = pty {
-        drop(p.slave);
-        crate::tty::relay(p.master, args.interactive)?;
+    if let Some(master) = child.take_pty_master() {
+        let _ = pocky_ns::pty::copy_winsize(std::io::stdin().as_fd(), master.as_fd());
+        crate::tty::relay(master, args.interactive)?;
     }
     let status = child.wait()?;
-    Ok(ExitCode::from(u8::try_from(status.code & 0xff).unwrap_or(255)))
+    Ok(ExitCode::from(
+        u8::try_from(status.code & 0xff).unwrap_or(255),
+    ))
 }

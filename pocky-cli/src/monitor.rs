@@ -75,8 +75,8 @@ fn monitor(store: &Store, created: &Created, ready: OwnedFd) -> i32 {
             return 1;
         }
     };
-    let (stdio, readers) = io;
-    let launched = match owner::start(store, created, stdio) {
+    let (stdio, mut readers) = io;
+    let mut launched = match owner::start(store, created, stdio) {
         Ok(l) => l,
         Err(e) => {
             owner::discard_failed(store, created);
@@ -84,6 +84,9 @@ fn monitor(store: &Store, created: &Created, ready: OwnedFd) -> i32 {
             return 1;
         }
     };
+    if let Some(master) = launched.child.take_pty_master() {
+        readers.push((master, "stdout"));
+    }
     let _ = write!(ready, "ok");
     drop(ready);
     if let Ok(path) = state::log_path(store, &created.record.id) {
@@ -107,13 +110,13 @@ type Readers = Vec<(OwnedFd, &'static str)>;
 fn make_pipes(tty: bool) -> Result<(Stdio, Readers)> {
     let null: OwnedFd = std::fs::File::open("/dev/null")?.into();
     if tty {
-        let p = pocky_ns::pty::open()?;
+        // The pty is made inside the container; its master arrives at start.
         return Ok((
             Stdio {
-                console: Some(p.slave),
+                terminal: true,
                 ..Stdio::default()
             },
-            vec![(p.master, "stdout")],
+            vec![],
         ));
     }
     let (out_r, out_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
@@ -123,7 +126,7 @@ fn make_pipes(tty: bool) -> Result<(Stdio, Readers)> {
             stdin: Some(null),
             stdout: Some(out_w),
             stderr: Some(err_w),
-            console: None,
+            terminal: false,
         },
         vec![(out_r, "stdout"), (err_r, "stderr")],
     ))

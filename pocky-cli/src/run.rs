@@ -81,14 +81,9 @@ fn dev_null() -> Result<OwnedFd> {
 
 fn foreground(store: &Store, created: &Created, args: &RunArgs) -> Result<ExitCode> {
     let _lock = owner::lock(store, &created.record.id)?;
-    let mut pty = None;
     let stdio = if args.tty {
-        let p = pocky_ns::pty::open()?;
-        let _ = pocky_ns::pty::copy_winsize(std::io::stdin().as_fd(), p.master.as_fd());
-        let slave = p.slave.try_clone()?;
-        pty = Some(p);
         Stdio {
-            console: Some(slave),
+            terminal: true,
             ..Stdio::default()
         }
     } else if args.interactive {
@@ -99,7 +94,7 @@ fn foreground(store: &Store, created: &Created, args: &RunArgs) -> Result<ExitCo
             ..Stdio::default()
         }
     };
-    let launched = match owner::start(store, created, stdio) {
+    let mut launched = match owner::start(store, created, stdio) {
         Ok(l) => l,
         Err(e) => {
             owner::discard_failed(store, created);
@@ -108,9 +103,9 @@ fn foreground(store: &Store, created: &Created, args: &RunArgs) -> Result<ExitCo
         }
     };
     forward_signals(launched.pid());
-    if let Some(p) = pty {
-        drop(p.slave);
-        crate::tty::relay(p.master, args.interactive)?;
+    if let Some(master) = launched.child.take_pty_master() {
+        let _ = pocky_ns::pty::copy_winsize(std::io::stdin().as_fd(), master.as_fd());
+        crate::tty::relay(master, args.interactive)?;
     }
     let status = launched.child.wait()?;
     owner::finish(store, created, &launched, status);

@@ -7,7 +7,7 @@ use pocky_cgroup::{Cgroup, CgroupManager, Hierarchy};
 use pocky_ns::{ChildError, Namespace, Pid};
 
 use crate::RuntimeError;
-use crate::launch::{Stdio, apply_stdio, enter_cwd, resolve_user, switch_user};
+use crate::launch::{Stdio, apply_stdio, enter_cwd, make_console, resolve_user, switch_user};
 
 /// Namespaces a process joins: those the container was given, but the user
 /// namespace (joining one's own is an error, and pocky makes none).
@@ -39,23 +39,33 @@ pub fn exec_in(
         ),
         None => None,
     };
-    let mut child = pocky_ns::join_and_spawn(Pid::from_raw(target), &namespaces, move |_chan| {
-        match setup(process, stdio) {
+    let mut child =
+        pocky_ns::join_and_spawn(Pid::from_raw(target), &namespaces, move |chan| match setup(
+            chan, process, stdio,
+        ) {
             Ok(env) => pocky_ns::exec(&process.args().clone().unwrap_or_default(), &env),
             Err(e) => e,
-        }
-    })
-    .map_err(RuntimeError::Ns)?;
+        })
+        .map_err(RuntimeError::Ns)?;
     child.wait_ready().map_err(RuntimeError::Ns)?;
     if let Some(cg) = &cgroup {
-        cg.add_task(child.pid.as_raw()).map_err(RuntimeError::Cgroup)?;
+        cg.add_task(child.pid.as_raw())
+            .map_err(RuntimeError::Cgroup)?;
     }
     child.start().map_err(RuntimeError::Ns)?;
     Ok(child)
 }
 
-fn setup(process: &Process, stdio: Stdio) -> Result<Vec<String>, ChildError> {
+fn setup(
+    chan: &mut pocky_ns::ChildChannel,
+    process: &Process,
+    stdio: Stdio,
+) -> Result<Vec<String>, ChildError> {
+    let terminal = stdio.terminal;
     apply_stdio(stdio)?;
+    if terminal {
+        make_console(chan)?;
+    }
     let who = resolve_user(process)?;
     let mut env = process.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {

@@ -19,8 +19,9 @@ pub struct Stdio {
     pub stdin: Option<OwnedFd>,
     pub stdout: Option<OwnedFd>,
     pub stderr: Option<OwnedFd>,
-    /// A pty slave that becomes the controlling terminal and all three.
-    pub console: Option<OwnedFd>,
+    /// Give the process a new pty, made inside the container (so its
+    /// /dev/pts knows it) and its master sent back to the parent.
+    pub terminal: bool,
 }
 
 /// One container to start.
@@ -186,10 +187,6 @@ fn dup_onto(fd: &OwnedFd, target: RawFd) -> Result<(), ChildError> {
 
 /// Puts the given descriptors (or the console) in place of 0, 1 and 2.
 pub(crate) fn apply_stdio(stdio: Stdio) -> Result<(), ChildError> {
-    if let Some(console) = stdio.console {
-        return pocky_ns::pty::make_controlling(console)
-            .map_err(|e| ChildError::setup("console", nix::errno::Errno::EIO, e.to_string()));
-    }
     for (fd, target) in [(stdio.stdin, 0), (stdio.stdout, 1), (stdio.stderr, 2)] {
         if let Some(fd) = fd {
             dup_onto(&fd, target)?;
@@ -198,9 +195,21 @@ pub(crate) fn apply_stdio(stdio: Stdio) -> Result<(), ChildError> {
     Ok(())
 }
 
+/// Makes a pty in the current mount namespace, sends its master to the
+/// parent, and makes the slave the controlling terminal and 0, 1, 2.
+pub(crate) fn make_console(chan: &mut ChildChannel) -> Result<(), ChildError> {
+    let fail =
+        |e: pocky_ns::NsError| ChildError::setup("console", nix::errno::Errno::EIO, e.to_string());
+    let pty = pocky_ns::pty::open().map_err(fail)?;
+    chan.send_pty_master(std::os::fd::AsFd::as_fd(&pty.master))
+        .map_err(fail)?;
+    drop(pty.master);
+    pocky_ns::pty::make_controlling(pty.slave).map_err(fail)
+}
+
 /// The child's side, after Go: everything up to exec. Returns only errors.
 fn child_main(
-    _chan: &mut ChildChannel,
+    chan: &mut ChildChannel,
     spec: &Spec,
     process: &oci_spec::runtime::Process,
     bundle: &Path,
@@ -208,7 +217,7 @@ fn child_main(
     stdio: Stdio,
     new_uts: bool,
 ) -> ChildError {
-    match child_setup(spec, process, bundle, overlay, stdio, new_uts) {
+    match child_setup(chan, spec, process, bundle, overlay, stdio, new_uts) {
         Ok(env) => {
             let args = process.args().clone().unwrap_or_default();
             pocky_ns::exec(&args, &env)
@@ -218,6 +227,7 @@ fn child_main(
 }
 
 fn child_setup(
+    chan: &mut ChildChannel,
     spec: &Spec,
     process: &oci_spec::runtime::Process,
     bundle: &Path,
@@ -225,6 +235,7 @@ fn child_setup(
     stdio: Stdio,
     new_uts: bool,
 ) -> Result<Vec<String>, ChildError> {
+    let terminal = stdio.terminal;
     apply_stdio(stdio)?;
     if new_uts {
         if let Some(h) = spec.hostname() {
@@ -234,6 +245,9 @@ fn child_setup(
     }
     pocky_fs::rootfs::setup_rootfs(spec, bundle, overlay)
         .map_err(|e| ChildError::setup("rootfs", nix::errno::Errno::EIO, e.to_string()))?;
+    if terminal {
+        make_console(chan)?;
+    }
     let who = resolve_user(process)?;
     let mut env = process.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {

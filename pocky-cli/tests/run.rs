@@ -1,0 +1,377 @@
+//! End-to-end tests of `pocky run` and `exec` in the sandbox: exit codes,
+//! image config, isolation, limits, the pty.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::*;
+
+struct Ctx {
+    root: tempfile::TempDir,
+    reg: String,
+}
+
+fn ctx(test: &str) -> Option<Ctx> {
+    let sb = pocky_testkit::sandbox(test)?;
+    let root = tempfile::tempdir().unwrap();
+    ok(
+        root.path(),
+        &["pull", "-q", &format!("{}/busybox", sb.registry)],
+    );
+    Some(Ctx {
+        root,
+        reg: sb.registry,
+    })
+}
+
+impl Ctx {
+    fn busybox(&self) -> String {
+        format!("{}/busybox", self.reg)
+    }
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut all = vec!["run", "--rm"];
+        all.extend_from_slice(args);
+        pocky(self.root.path(), &all)
+    }
+    fn sh(&self, flags: &[&str], script: &str) -> std::process::Output {
+        let image = self.busybox();
+        let mut all: Vec<&str> = flags.to_vec();
+        all.extend_from_slice(&[&image, "sh", "-c", script]);
+        self.run(&all)
+    }
+    fn root(&self) -> &Path {
+        self.root.path()
+    }
+}
+
+#[test]
+fn exit_codes_and_streams() {
+    let Some(c) = ctx("exit_codes_and_streams") else {
+        return;
+    };
+    let o = c.sh(&[], "echo out; echo err >&2; exit 3");
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(stdout(&o), "out\n");
+    assert_eq!(stderr(&o), "err\n");
+    assert_eq!(c.sh(&[], "true").status.code(), Some(0));
+    let o = c.run(&[&c.busybox(), "no-such-command"]);
+    assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
+    let o = c.run(&[&c.busybox(), "/etc/passwd"]);
+    assert_eq!(o.status.code(), Some(126), "{}", stderr(&o));
+    // The container was removed each time (--rm): nothing is left.
+    assert!(tree(&c.root().join("containers")).is_empty());
+}
+
+#[test]
+fn image_config_and_flags() {
+    let Some(c) = ctx("image_config_and_flags") else {
+        return;
+    };
+    let image = format!("{}/config", c.reg);
+    let o = c.run(&[&image]);
+    assert_eq!(stdout(&o), "hello from fixture\n", "{}", stderr(&o));
+    let o = c.run(&[&image, "id -u; id -g; id -G; pwd; echo $GREETING $HOME"]);
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1000", "{out}{}", stderr(&o));
+    assert_eq!(lines[1], "1000");
+    assert!(
+        lines[2].split(' ').count() >= 2,
+        "supplementary groups: {out}"
+    );
+    assert_eq!(lines[3], "/work");
+    assert!(lines[4].starts_with("fixture /"), "{out}");
+    let o = c.run(&[
+        "-e",
+        "GREETING=flag",
+        "-u",
+        "0:0",
+        "-w",
+        "/made/by/pocky",
+        "--entrypoint",
+        "/bin/sh",
+        &image,
+        "-c",
+        "echo $GREETING; id -u; pwd",
+    ]);
+    assert_eq!(stdout(&o), "flag\n0\n/made/by/pocky\n", "{}", stderr(&o));
+    let o = c.run(&[
+        "--hostname",
+        "box",
+        "-u",
+        "nobody",
+        &c.busybox(),
+        "sh",
+        "-c",
+        "hostname; id -un",
+    ]);
+    assert_eq!(stdout(&o), "box\nnobody\n", "{}", stderr(&o));
+    let o = c.run(&["-u", "ghost", &c.busybox(), "true"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("ghost"), "{}", stderr(&o));
+}
+
+#[test]
+fn isolation() {
+    let Some(c) = ctx("isolation") else { return };
+    let o = c.sh(
+        &[],
+        "echo $$; ls /proc | grep -c '^[0-9]'; cat /proc/1/cmdline | tr '\\0' ' '",
+    );
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1", "{out}");
+    let visible: u32 = lines[1].parse().unwrap();
+    assert!(visible <= 4, "host processes visible: {out}");
+    // The host's files are not reachable: a path only the host has.
+    let marker = tempfile::tempdir().unwrap();
+    std::fs::write(marker.path().join("host-secret"), "x").unwrap();
+    let secret = marker.path().join("host-secret");
+    let o = c.sh(
+        &[],
+        &format!(
+            "test -e {} && echo visible || echo hidden",
+            secret.display()
+        ),
+    );
+    assert_eq!(stdout(&o), "hidden\n");
+    // The container's mounts hold nothing of the host's tree.
+    let o = c.sh(&[], "cat /proc/self/mountinfo");
+    assert!(!stdout(&o).contains(&c.root().display().to_string()) || stdout(&o).contains(" / / "));
+    // Writes stay in the container that made them.
+    let o = c.sh(
+        &["--name", "writer"],
+        "echo changed > /etc/motd-new; rm /bin/true; ls /etc/motd-new",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = c.sh(
+        &[],
+        "test -e /etc/motd-new && echo leaked; test -e /bin/true && echo intact",
+    );
+    assert_eq!(stdout(&o), "intact\n");
+}
+
+#[test]
+fn double_chroot_escape_fails() {
+    let Some(c) = ctx("double_chroot_escape_fails") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("escape.c");
+    std::fs::write(
+        &src,
+        r#"#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    mkdir("/jail", 0755);
+    int fd = open("/", O_RDONLY);
+    if (chroot("/jail") != 0) { perror("chroot"); return 2; }
+    fchdir(fd);
+    for (int i = 0; i < 64; i++) chdir("..");
+    chroot(".");
+    if (access(argv[1], F_OK) == 0) { puts("escaped"); return 1; }
+    puts("contained");
+    return 0;
+}
+"#,
+    )
+    .unwrap();
+    let bin = dir.path().join("escape");
+    let gcc = Command::new("gcc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .status()
+        .expect("gcc (installed by ci/install)");
+    assert!(gcc.success());
+    std::fs::write(dir.path().join("host-only"), "x").unwrap();
+    let host_only = dir.path().join("host-only");
+    // Copy the program in through exec -i, then run it inside.
+    let id = ok(c.root(), &["run", "-d", &c.busybox(), "sleep", "1000"]);
+    let id = id.trim();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pocky"))
+        .arg("--root")
+        .arg(c.root())
+        .args([
+            "exec",
+            "-i",
+            id,
+            "sh",
+            "-c",
+            "cat > /escape; chmod 755 /escape",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(&bin).unwrap())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let o = pocky(
+        c.root(),
+        &["exec", id, "/escape", &host_only.display().to_string()],
+    );
+    assert_eq!(stdout(&o), "contained\n", "{}", stderr(&o));
+    ok(c.root(), &["rm", "-f", id]);
+}
+
+fn cgroup_file(controller: &str, id: &str, file: &str) -> Option<String> {
+    let parent = std::env::var("POCKY_CGROUP_PARENT").unwrap_or_else(|_| "pocky".into());
+    let v1 = format!("/sys/fs/cgroup/{controller}/{parent}/{id}/{file}");
+    std::fs::read_to_string(v1)
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+#[test]
+fn limits() {
+    let Some(c) = ctx("limits") else { return };
+    // A memory hog: busybox tail buffers its one endless line.
+    let o = c.sh(&["-m", "32m"], "head -c 512m /dev/zero | tail");
+    assert_eq!(o.status.code(), Some(137), "{}", stderr(&o));
+    let o = pocky(
+        c.root(),
+        &[
+            "run",
+            "--name",
+            "hog",
+            "-m",
+            "32m",
+            &c.busybox(),
+            "sh",
+            "-c",
+            "head -c 512m /dev/zero | tail",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(137));
+    let info: serde_json::Value = serde_json::from_str(&ok(c.root(), &["inspect", "hog"])).unwrap();
+    assert_eq!(info[0]["State"]["OOMKilled"], true, "{info}");
+    ok(c.root(), &["rm", "hog"]);
+
+    let o = c.sh(
+        &["--pids-limit", "8"],
+        "i=0; while [ $i -lt 12 ]; do sleep 30 & i=$((i+1)); done; echo looped",
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("can't fork") || err.contains("Resource temporarily unavailable"),
+        "forks beyond the limit must fail: {err}"
+    );
+    let id = ok(
+        c.root(),
+        &[
+            "run",
+            "-d",
+            "--cpus",
+            "0.5",
+            "--cpu-shares",
+            "512",
+            "--pids-limit",
+            "50",
+            "-m",
+            "64m",
+            &c.busybox(),
+            "sleep",
+            "100",
+        ],
+    );
+    let id = id.trim();
+    if Path::new("/sys/fs/cgroup/cpu").exists() {
+        assert_eq!(
+            cgroup_file("cpu", id, "cpu.cfs_quota_us").as_deref(),
+            Some("50000")
+        );
+        assert_eq!(
+            cgroup_file("cpu", id, "cpu.cfs_period_us").as_deref(),
+            Some("100000")
+        );
+        assert_eq!(cgroup_file("cpu", id, "cpu.shares").as_deref(), Some("512"));
+        assert_eq!(cgroup_file("pids", id, "pids.max").as_deref(), Some("50"));
+        assert_eq!(
+            cgroup_file("memory", id, "memory.limit_in_bytes").as_deref(),
+            Some("67108864")
+        );
+    }
+    ok(c.root(), &["rm", "-f", id]);
+    assert!(
+        cgroup_file("cpu", id, "cpu.shares").is_none(),
+        "cgroup removed with the container"
+    );
+}
+
+#[test]
+fn interactive_tty_shell() {
+    let Some(c) = ctx("interactive_tty_shell") else {
+        return;
+    };
+    let mut master = 0;
+    let mut slave = 0;
+    // SAFETY: openpty fills two fds; no name, termios or winsize given.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0);
+    use std::os::fd::FromRawFd;
+    // SAFETY: fresh fds from openpty, owned here.
+    let (master, slave) = unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pocky"))
+        .arg("--root")
+        .arg(c.root())
+        .args(["run", "--rm", "-it", &c.busybox(), "sh"])
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    let mut m = master.try_clone().unwrap();
+    // Type only once the shell shows its prompt, as a person would.
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("# ") {
+        let n = m.read(&mut buf).unwrap();
+        assert!(n > 0, "pty closed before the prompt");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    m.write_all(b"echo tty=$(tty); exit 5\n").unwrap();
+    let status = child.wait().unwrap();
+    // Read what the container echoed; the pty stays readable after exit.
+    let mut out = Vec::new();
+    // SAFETY: switching our own fd to non-blocking.
+    unsafe {
+        libc::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&master),
+            libc::F_SETFL,
+            libc::O_NONBLOCK,
+        )
+    };
+    let mut r = master;
+    while let Ok(n) = r.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&out);
+    assert_eq!(status.code(), Some(5), "{text}");
+    assert!(text.contains("tty=/dev/pts/0"), "{text}");
+}
