@@ -45,14 +45,6 @@ pub enum FsError {
     /// A `.wh.` whiteout whose target name is empty or only dots.
     #[error("malformed whiteout {entry}")]
     MalformedWhiteout { entry: String },
-    /// A block or character device (other than a 0:0 whiteout).
-    #[error("entry {entry} is a {kind} device {major}:{minor}; layers may not ship devices")]
-    DeviceRefused {
-        entry: String,
-        kind: &'static str,
-        major: u32,
-        minor: u32,
-    },
     /// A tar entry type pocky does not unpack.
     #[error("entry {entry} has unsupported tar type {kind:?}")]
     UnsupportedType { entry: String, kind: char },

@@ -26,6 +26,8 @@ pub(crate) struct Ctx {
     policy: Policy,
     /// Directory times, applied last: creating children bumps them.
     dir_times: Vec<(PathBuf, TimeSpec)>,
+    /// Device nodes left out (see [`Ctx::device`]).
+    pub(crate) skipped_devices: u64,
 }
 
 /// One entry's name, parsed, plus its printable form for errors.
@@ -41,6 +43,7 @@ impl Ctx {
             root,
             policy: Policy::detect(),
             dir_times: Vec::new(),
+            skipped_devices: 0,
         }
     }
 
@@ -254,11 +257,14 @@ impl Ctx {
         metadata::set_times_fd(&fd, meta, n.display)
     }
 
-    /// Device nodes are refused: an image has no business shipping them
-    /// (the runtime creates the few a container gets), and a layer that
-    /// plants `/dev/sda` in a rootfs is an attack. The one exception is a
-    /// character device 0:0, which is already an overlayfs whiteout and can
-    /// reach no device.
+    /// Device nodes are left out, counted, and not an error: images made
+    /// from a debootstrap or `docker export` tree carry `/dev/console`,
+    /// `/dev/null` and friends, which Docker recreates. pocky's containers
+    /// get a fresh tmpfs `/dev` with exactly the devices the runtime makes,
+    /// and a node planted elsewhere (`/opt/sda`) is never created, so an
+    /// image cannot bring a way to a host device. The one node kept is a
+    /// character device 0:0: it is an overlayfs whiteout and reaches no
+    /// device.
     fn device<R: Read>(
         &mut self,
         n: &Named<'_>,
@@ -277,16 +283,8 @@ impl Ctx {
             return whiteout::make_whiteout(&parent, n.name)
                 .map_err(|e| io_err("mknod", n.display, e));
         }
-        Err(FsError::DeviceRefused {
-            entry: n.display.to_owned(),
-            kind: if kind == EntryType::Char {
-                "character"
-            } else {
-                "block"
-            },
-            major,
-            minor,
-        })
+        self.skipped_devices += 1;
+        Ok(())
     }
 
     fn whiteout(&mut self, n: &Named<'_>, target: &OsStr) -> Result<(), FsError> {

@@ -76,6 +76,8 @@ pub struct Unpacked {
     pub entries: u64,
     /// Sum of regular-file sizes written.
     pub file_bytes: u64,
+    /// Device nodes of the layer that were left out.
+    pub skipped_devices: u64,
 }
 
 /// Unpacks the layer blob `reader` (gzip, zstd or plain tar) into the
@@ -110,7 +112,7 @@ pub fn unpack_layer<R: Read>(
         }
     };
     let counts = unpack_entries(&mut tap, Ctx::new(root), limits);
-    let (entries, file_bytes) = counts.map_err(|e| over(&tap, e))?;
+    let (entries, file_bytes, skipped_devices) = counts.map_err(|e| over(&tap, e))?;
     // Whatever follows the end-of-archive blocks is part of the diff_id too,
     // and the blob reader must reach EOF for its own digest check.
     let drained = io::copy(&mut tap, &mut io::sink());
@@ -121,6 +123,7 @@ pub fn unpack_layer<R: Read>(
         tar_bytes,
         entries,
         file_bytes,
+        skipped_devices,
     })
 }
 
@@ -128,7 +131,7 @@ fn unpack_entries<R: Read>(
     tap: &mut R,
     mut ctx: Ctx,
     limits: &UnpackLimits,
-) -> Result<(u64, u64), FsError> {
+) -> Result<(u64, u64, u64), FsError> {
     let read = |source| FsError::Read { source };
     let mut archive = tar::Archive::new(tap);
     let mut entries = 0u64;
@@ -143,6 +146,7 @@ fn unpack_entries<R: Read>(
         }
         file_bytes += ctx.unpack_entry(&mut entry)?;
     }
+    let skipped = ctx.skipped_devices;
     ctx.finish()?;
-    Ok((entries, file_bytes))
+    Ok((entries, file_bytes, skipped))
 }
