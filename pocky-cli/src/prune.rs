@@ -13,14 +13,16 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 
-use pocky_cgroup::{Cgroup, CgroupManager, Hierarchy};
+use pocky_cgroup::{Cgroup, CgroupManager, CgroupPath, Hierarchy};
 use pocky_store::{ContainerStore, Status, Store};
 
 use crate::cli::PruneArgs;
 use crate::{format, state};
 
-/// The cgroup parent every container's cgroup lives under.
-const CGROUP_PARENT: &str = "pocky";
+/// The cgroup parent of `run` unless `--cgroup-parent` (or this variable)
+/// says otherwise.
+const DEFAULT_CGROUP_PARENT: &str = "pocky";
+const CGROUP_PARENT_ENV: &str = "POCKY_CGROUP_PARENT";
 /// An empty cgroup younger than this may belong to a `run` (of another
 /// state root) that has made it but not yet moved its process in.
 const CGROUP_GRACE: Duration = Duration::from_secs(60);
@@ -31,7 +33,12 @@ pub fn prune(root: &Path, args: &PruneArgs) -> Result<ExitCode> {
     let mut reclaimed = 0u64;
 
     let mut deleted = Vec::new();
+    let mut parents: HashSet<String> = [DEFAULT_CGROUP_PARENT.to_owned()].into();
+    parents.extend(std::env::var(CGROUP_PARENT_ENV).ok());
     for rec in store.containers()? {
+        if let Some((parent, _)) = rec.cgroup.trim_matches('/').rsplit_once('/') {
+            parents.insert(parent.to_owned());
+        }
         let rec = state::refresh(&store, rec)?;
         if rec.state.status == Some(Status::Running) || state::owner_alive(&store, &rec.id)? {
             continue;
@@ -59,7 +66,7 @@ pub fn prune(root: &Path, args: &PruneArgs) -> Result<ExitCode> {
     }
 
     let known: HashSet<String> = store.containers()?.into_iter().map(|c| c.id).collect();
-    prune_cgroups(&known, &orphans);
+    prune_cgroups(&parents, &known, &orphans);
 
     let data = [store.layout().layers(), store.layout().blobs()];
     let before: u64 = data.iter().map(|d| tree_size(d)).sum();
@@ -85,40 +92,57 @@ pub fn prune(root: &Path, args: &PruneArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Removes cgroups under the pocky parent that no container of this state
-/// root owns. Other state roots (another `--root`) share the parent, so a
-/// cgroup is killed only when its id is known debris of this root (an
-/// orphan directory just removed); otherwise it is removed only when empty
-/// and old enough not to be a container starting right now.
-fn prune_cgroups(known: &HashSet<String>, orphans: &HashSet<String>) {
+/// Removes cgroups under the cgroup parents pocky uses that no container
+/// of this state root owns. Other state roots (another `--root`) share the
+/// parents, so a cgroup is killed only when its id is known debris of this
+/// root (an orphan directory just removed); otherwise it is removed only
+/// when empty and old enough not to be a container starting right now.
+fn prune_cgroups(parents: &HashSet<String>, known: &HashSet<String>, orphans: &HashSet<String>) {
     let Ok(h) = Hierarchy::detect() else { return };
-    let parents: Vec<PathBuf> = match &h {
-        Hierarchy::V1(mounts) => mounts.iter().map(|(_, m)| m.join(CGROUP_PARENT)).collect(),
-        Hierarchy::V2 { root } => vec![root.join(CGROUP_PARENT)],
+    let mounts: Vec<PathBuf> = match &h {
+        Hierarchy::V1(mounts) => mounts.iter().map(|(_, m)| m.to_owned()).collect(),
+        Hierarchy::V2 { root } => vec![root.clone()],
     };
     let mut seen = HashSet::new();
     for parent in parents {
-        let Ok(entries) = std::fs::read_dir(&parent) else {
+        // Checked like any cgroup path: `..` must not reach the root.
+        let Ok(rel) = CgroupPath::new(parent) else {
             continue;
         };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if !is_container_id(&name) || known.contains(&name) || !seen.insert(name.clone()) {
-                continue;
-            }
-            let path = format!("{CGROUP_PARENT}/{name}");
-            let Ok(cg) = Cgroup::new(&h, &path) else {
-                continue;
-            };
-            if orphans.contains(&name) {
-                let _ = cg.kill_all();
-            } else if !cg.pids().is_ok_and(|p| p.is_empty()) || !older_than(&cg, CGROUP_GRACE) {
-                crate::log::debug!("leaving cgroup {path}: in use or new");
-                continue;
-            }
-            if let Err(e) = cg.remove() {
-                crate::log::debug!("removing cgroup {path}: {e}");
-            }
+        for mount in &mounts {
+            prune_under(&h, parent, &rel.under(mount), known, orphans, &mut seen);
+        }
+    }
+}
+
+fn prune_under(
+    h: &Hierarchy,
+    parent: &str,
+    dir: &Path,
+    known: &HashSet<String>,
+    orphans: &HashSet<String>,
+    seen: &mut HashSet<String>,
+) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !is_container_id(&name) || known.contains(&name) || !seen.insert(name.clone()) {
+            continue;
+        }
+        let path = format!("{parent}/{name}");
+        let Ok(cg) = Cgroup::new(h, &path) else {
+            continue;
+        };
+        if orphans.contains(&name) {
+            let _ = cg.kill_all();
+        } else if !cg.pids().is_ok_and(|p| p.is_empty()) || !older_than(&cg, CGROUP_GRACE) {
+            crate::log::debug!("leaving cgroup {path}: in use or new");
+            continue;
+        }
+        if let Err(e) = cg.remove() {
+            crate::log::debug!("removing cgroup {path}: {e}");
         }
     }
 }
