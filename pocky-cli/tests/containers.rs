@@ -411,3 +411,60 @@ fn prune_removes_stopped_containers_and_debris_only() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// The whole life of a real detached container, in the sandbox.
+#[test]
+fn real_container_lifecycle() {
+    let Some(sb) = pocky_testkit::sandbox("real_container_lifecycle") else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let image = format!("{}/busybox", sb.registry);
+    ok(r, &["pull", "-q", &image]);
+
+    let script =
+        "echo out; echo err >&2; trap 'echo bye; exit 7' TERM; while true; do sleep 0.1; done";
+    let id = ok(
+        r,
+        &["run", "-d", "--name", "real", &image, "sh", "-c", script],
+    );
+    let id = id.trim();
+    assert_eq!(id.len(), 64, "{id}");
+    let v = ps_json(r, false);
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0]["Id"], id);
+    assert_eq!(v[0]["State"], "running");
+
+    let info: serde_json::Value = serde_json::from_str(&ok(r, &["inspect", "real"])).unwrap();
+    assert_eq!(info[0]["State"]["Running"], true);
+    assert!(info[0]["State"]["Pid"].as_i64().unwrap() > 0);
+    assert_eq!(info[0]["Path"], "sh");
+
+    // The trap makes the shell (pid 1 of its namespace) answer SIGTERM.
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen = stdout(&pocky(r, &["logs", "real"]));
+        if seen.contains("out") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(seen, "out\n");
+    assert_eq!(stderr(&pocky(r, &["logs", "real"])), "err\n");
+    assert_eq!(ok(r, &["stop", "real"]).trim(), "real");
+    assert_eq!(ok(r, &["wait", "real"]).trim(), "7");
+    assert_eq!(ok(r, &["logs", "-f", "real"]), "out\nbye\n");
+    let v = ps_json(r, true);
+    assert_eq!(v[0]["ExitCode"], 7);
+    assert!(ps_json(r, false).is_empty());
+
+    // A second one, killed and force-removed while it runs.
+    ok(r, &["run", "-d", "--name", "busy", &image, "sleep", "60"]);
+    let err = fails(r, &["rm", "busy"]);
+    assert!(err.contains("container is running"), "{err}");
+    assert_eq!(ok(r, &["rm", "-f", "busy"]).trim(), "busy");
+    let out = ok(r, &["system", "prune"]);
+    assert!(out.contains(id), "{out}");
+    assert!(ps_json(r, true).is_empty());
+}
