@@ -47,7 +47,7 @@ pub enum Command {
     /// Show low-level information on containers or images, as JSON.
     Inspect(InspectArgs),
     /// Create and run a container from an image.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run a command in a running container.
     Exec(ExecArgs),
     /// List containers.

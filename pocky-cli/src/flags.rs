@@ -32,7 +32,7 @@ pub fn memory(s: &str) -> Result<i64> {
 /// `--cpus 1.5` as nano CPUs, within what this machine has.
 pub fn nano_cpus(cpus: f64) -> Result<u64> {
     let max = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    if !(cpus > 0.0) || cpus > max {
+    if cpus.is_nan() || cpus <= 0.0 || cpus > max {
         bail!("range of CPUs is from 0.01 to {max:.2}, as there are only {max} CPUs available");
     }
     Ok((cpus * 1e9) as u64)

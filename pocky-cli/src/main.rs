@@ -59,7 +59,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => images::remove(&root, &a),
         Command::Image(ImageCommand::Inspect(a)) => images::inspect(&root, &a),
         Command::Inspect(a) => ps::inspect(&root, &a),
-        Command::Run(a) => run::run(&root, a),
+        Command::Run(a) => run::run(&root, *a),
         Command::Exec(a) => exec::exec(&root, &a),
         Command::Ps(a) => ps::ps(&root, &a),
         Command::Logs(a) => logs::logs(&root, &a),
