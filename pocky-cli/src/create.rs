@@ -139,11 +139,12 @@ fn prepare_bundle(
             pocky_fs::rootfs::resolv_conf(&host_resolv),
         ),
     };
-    pocky_store::write_atomic(&dir.join("hostname"), format!("{hostname}\n").as_bytes())?;
-    pocky_store::write_atomic(&dir.join("hosts"), hosts.as_bytes())?;
-    pocky_store::write_atomic(&dir.join("resolv.conf"), resolv.as_bytes())?;
+    // The bundle is derived from the record and written once: no fsync.
+    pocky_store::write_derived(&dir.join("hostname"), format!("{hostname}\n").as_bytes())?;
+    pocky_store::write_derived(&dir.join("hosts"), hosts.as_bytes())?;
+    pocky_store::write_derived(&dir.join("resolv.conf"), resolv.as_bytes())?;
     let json = serde_json::to_vec_pretty(spec)?;
-    pocky_store::write_atomic(&dir.join("config.json"), &json)?;
+    pocky_store::write_derived(&dir.join("config.json"), &json)?;
     let mut lowers = Vec::new();
     for chain in image.chain_ids.iter().rev() {
         lowers.push(store.layer_diff_dir(chain)?);

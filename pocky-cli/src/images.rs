@@ -182,7 +182,17 @@ fn remove_one(store: &Store, name: &str, force: bool) -> Result<()> {
             image.short_id()
         );
     }
-    store.remove_image(&image.id)?;
+    match store.remove_image(&image.id) {
+        Err(pocky_store::StoreError::ImageInUse { .. }) if force => {
+            // As Docker: the tags go, the image stays for its containers.
+            store.untag_all(&image.id)?;
+            for t in &image.repo_tags {
+                println!("Untagged: {}", familiar_tag(t));
+            }
+            return Ok(());
+        }
+        other => other?,
+    }
     for t in &image.repo_tags {
         println!("Untagged: {}", familiar_tag(t));
     }

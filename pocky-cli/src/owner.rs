@@ -81,6 +81,13 @@ pub fn finish(store: &Store, created: &Created, launched: &Launched, status: Exi
         }
     }
     let id = &created.record.id;
+    if created.record.auto_remove {
+        // Its record goes now: recording the exit first would be wasted.
+        if let Err(e) = store.remove_container(id) {
+            crate::log::debug!("removing container {id}: {e}");
+        }
+        return;
+    }
     let _ = store.update_container(id, &mut |r| {
         r.state.status = Some(Status::Exited);
         r.state.exit_code = Some(status.code);
@@ -88,11 +95,6 @@ pub fn finish(store: &Store, created: &Created, launched: &Launched, status: Exi
         r.state.finished_at = Some(state::now());
         r.state.pid = 0;
     });
-    if created.record.auto_remove {
-        if let Err(e) = store.remove_container(id) {
-            crate::log::debug!("removing container {id}: {e}");
-        }
-    }
 }
 
 /// Removes a container whose start failed, when `--rm` asked for it.

@@ -31,7 +31,7 @@ fn record(name: &str, state: ContainerState) -> ContainerRecord {
         id,
         name: name.into(),
         image: "busybox".into(),
-        image_id: "sha256:feed".into(),
+        image_id: pocky_store::sha256_of(b"feed"),
         command: vec!["/bin/sh".into(), "-c".into(), "echo hello; sleep 60".into()],
         created: state::now() - 120.0,
         hostname: "box".into(),
@@ -54,6 +54,22 @@ mod state {
 
 fn add(root: &Path, rec: &ContainerRecord) -> PathBuf {
     let store = Store::open(root).unwrap();
+    // Containers pin an image record; a bare one stands in for it.
+    use pocky_store::ImageStore;
+    store
+        .put_image(&pocky_store::ImageRecord {
+            id: rec.image_id.clone(),
+            repo_tags: vec![],
+            repo_digests: vec![],
+            manifest_digest: rec.image_id.clone(),
+            diff_ids: vec![],
+            chain_ids: vec![],
+            size: 0,
+            created: None,
+            pulled: 0,
+            platform: "linux/amd64".into(),
+        })
+        .unwrap();
     store.create_container(rec).unwrap();
     store.container_dir(&rec.id).unwrap()
 }

@@ -211,6 +211,22 @@ fn rmi_untags_deletes_and_collects_only_unshared_layers() {
     assert!(tree(&root.path().join("blobs/sha256")).is_empty());
     let err = fails(root.path(), &["rmi", "nothing-here"]);
     assert!(err.contains("nothing-here"), "{err}");
+
+    // An image a container uses is kept; -f only untags it.
+    let image = format!("{r}/busybox");
+    ok(root.path(), &["pull", "-q", &image]);
+    ok(root.path(), &["run", "--name", "user", &image, "true"]);
+    let err = fails(root.path(), &["rmi", &image]);
+    assert!(err.contains("used by container"), "{err}");
+    ok(root.path(), &["rmi", "-f", &image]);
+    let list = images_json(root.path());
+    assert_eq!(list[0]["Repository"], "<none>");
+    ok(root.path(), &["rm", "user"]);
+    let id = list[0]["ID"].as_str().unwrap().to_owned();
+    ok(root.path(), &["rmi", &id]);
+    assert!(tree(&root.path().join("layers")).is_empty());
+    let err = fails(root.path(), &["rmi", "nothing-here"]);
+    assert!(err.contains("nothing-here"), "{err}");
 }
 
 #[test]

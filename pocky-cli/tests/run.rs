@@ -375,3 +375,90 @@ fn interactive_tty_shell() {
     assert_eq!(status.code(), Some(5), "{text}");
     assert!(text.contains("tty=/dev/pts/0"), "{text}");
 }
+
+fn pid_of_monitor(container_pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{container_pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn killed_monitor_leaves_an_exited_container_that_rm_cleans() {
+    let Some(c) = ctx("killed_monitor") else {
+        return;
+    };
+    let id = ok(c.root(), &["run", "-d", &c.busybox(), "sleep", "1000"]);
+    let id = id.trim().to_owned();
+    let info: serde_json::Value = serde_json::from_str(&ok(c.root(), &["inspect", &id])).unwrap();
+    let pid = info[0]["State"]["Pid"].as_i64().unwrap() as i32;
+    assert!(pid > 0, "{info}");
+    // The monitor is the container's parent: SIGKILL it, then the container.
+    let monitor = pid_of_monitor(pid).unwrap();
+    // SAFETY: plain kill(2) of processes this test started.
+    unsafe {
+        libc::kill(monitor, libc::SIGKILL);
+    }
+    // Orphaned but alive: still running.
+    let ps = ok(c.root(), &["ps", "-q", "--no-trunc"]);
+    assert!(ps.contains(&id), "{ps}");
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = ok(c.root(), &["ps", "-a", "--format", "json"]);
+        if status.contains("Exited") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(status.contains("Exited (255)"), "{status}");
+    ok(c.root(), &["rm", &id]);
+    assert!(tree(&c.root().join("containers")).is_empty());
+    assert!(cgroup_file("memory", &id, "tasks").is_none());
+    assert!(cgroup_file("pids", &id, "tasks").is_none());
+}
+
+#[test]
+fn detached_survives_the_cli_and_rm_leaves_nothing() {
+    let Some(c) = ctx("detached_survives") else {
+        return;
+    };
+    let id = ok(
+        c.root(),
+        &[
+            "run",
+            "-d",
+            "--name",
+            "bg",
+            &c.busybox(),
+            "sh",
+            "-c",
+            "echo up; sleep 1000",
+        ],
+    );
+    let id = id.trim().to_owned();
+    // The CLI has exited; the container runs and its output is in the log.
+    let mut logs = String::new();
+    for _ in 0..100 {
+        logs = ok(c.root(), &["logs", "bg"]);
+        if !logs.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(logs, "up\n");
+    assert!(ok(c.root(), &["ps"]).contains("bg"));
+    assert!(cgroup_file("pids", &id, "tasks").is_some());
+    ok(c.root(), &["rm", "-f", "bg"]);
+    assert!(tree(&c.root().join("containers")).is_empty());
+    assert!(cgroup_file("pids", &id, "tasks").is_none());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&id), "a mount of the container remains");
+    // --rm in the foreground removes too.
+    ok(
+        c.root(),
+        &["run", "--rm", "--name", "gone", &c.busybox(), "true"],
+    );
+    assert!(!ok(c.root(), &["ps", "-a"]).contains("gone"));
+}

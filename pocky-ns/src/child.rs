@@ -17,10 +17,11 @@ pub(crate) fn run(
     joins: &[&JoinFd],
     unshare: CloneFlags,
     new_cgroup: bool,
+    prepare: crate::spawn::Prepare<'_>,
     child_fn: impl FnOnce(&mut ChildChannel) -> ChildError,
 ) -> ! {
     let code = match catch_unwind(AssertUnwindSafe(|| {
-        body(&mut ch, joins, unshare, new_cgroup, child_fn)
+        body(&mut ch, joins, unshare, new_cgroup, prepare, child_fn)
     })) {
         Ok(code) => code,
         Err(panic) => {
@@ -62,6 +63,7 @@ fn body(
     joins: &[&JoinFd],
     unshare: CloneFlags,
     new_cgroup: bool,
+    prepare: crate::spawn::Prepare<'_>,
     child_fn: impl FnOnce(&mut ChildChannel) -> ChildError,
 ) -> i32 {
     reset_signals();
@@ -75,6 +77,11 @@ fn body(
         if let Err(errno) = nix::sched::unshare(unshare) {
             let msg = format!("unshare({unshare:?}): {errno}");
             return report(ch, ChildError::setup("unshare", errno, msg));
+        }
+    }
+    if let Some(prepare) = prepare {
+        if let Err(err) = prepare(ch) {
+            return report(ch, err);
         }
     }
     if ch.send(&ToParent::Ready).is_err() {

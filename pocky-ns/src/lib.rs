@@ -74,5 +74,7 @@ pub use handle::Child;
 pub use namespace::Namespace;
 pub use nix::unistd::Pid;
 pub use signals::{FORWARDED, SignalForwarder};
-pub use spawn::{ChildError, NsConfig, SETUP_FAILED_EXIT_CODE, join_and_spawn, spawn};
+pub use spawn::{
+    ChildError, NsConfig, SETUP_FAILED_EXIT_CODE, join_and_spawn, spawn, spawn_prepared,
+};
 pub use wait::{ExitStatus, exit_status_of, wait_exit};

@@ -196,9 +196,26 @@ pub fn spawn(
     cfg: &NsConfig,
     child_fn: impl FnOnce(&mut ChildChannel) -> ChildError,
 ) -> Result<Child, NsError> {
+    spawn_prepared(cfg, |_| Ok(()), child_fn)
+}
+
+/// Work a child does in its new namespaces before it reports Ready.
+pub(crate) type Prepare<'a> =
+    Option<Box<dyn FnOnce(&mut ChildChannel) -> Result<(), ChildError> + 'a>>;
+
+/// Like [`spawn`], with `prepare` run in the child before it reports Ready:
+/// work that needs neither the cgroup nor the network (building the rootfs)
+/// then overlaps with the parent's setup of those, which on cgroup v1 spends
+/// milliseconds waiting for an RCU grace period when it moves the child.
+/// An error of `prepare` comes back from [`Child::wait_ready`].
+pub fn spawn_prepared(
+    cfg: &NsConfig,
+    prepare: impl FnOnce(&mut ChildChannel) -> Result<(), ChildError>,
+    child_fn: impl FnOnce(&mut ChildChannel) -> ChildError,
+) -> Result<Child, NsError> {
     cfg.validate()?;
     let joins = open_joins(&cfg.join)?;
-    spawn_with(joins, &cfg.new, child_fn)
+    spawn_with(joins, &cfg.new, Some(Box::new(prepare)), child_fn)
 }
 
 /// For `pocky exec`: enters `namespaces` of the running process `target`
@@ -228,12 +245,13 @@ pub fn join_and_spawn(
     };
     cfg.validate()?;
     let joins = open_joins(&cfg.join)?;
-    spawn_with(joins, &[], child_fn)
+    spawn_with(joins, &[], None, child_fn)
 }
 
 fn spawn_with(
     joins: Vec<JoinFd>,
     new: &[Namespace],
+    prepare: Prepare<'_>,
     child_fn: impl FnOnce(&mut ChildChannel) -> ChildError,
 ) -> Result<Child, NsError> {
     ensure_single_threaded()?;
@@ -274,7 +292,7 @@ fn spawn_with(
     if let Ok(None) = cloned {
         drop(parent_end);
         let others: Vec<&JoinFd> = joins.iter().filter(|j| j.ns != Namespace::Pid).collect();
-        child::run(child_end, &others, unshare, new_cgroup, child_fn);
+        child::run(child_end, &others, unshare, new_cgroup, prepare, child_fn);
     }
     drop(child_end);
     let restored = match restore {

@@ -134,24 +134,37 @@ pub fn launch(
     let overlay = launch.overlay.cloned();
     let stdio = launch.stdio;
     let new_uts = cfg.new.contains(&Namespace::Uts);
+    let terminal = stdio.terminal;
+    // The rootfs is built before Ready when nothing in it depends on the
+    // cgroup namespace (a cgroup mount would show the host's view if made
+    // before the child unshares it after Go).
+    let early_rootfs = !has_cgroup_mount(spec);
     let result = (|| {
-        let mut child = pocky_ns::spawn(&cfg, move |chan| {
-            child_main(
-                chan,
-                spec,
-                process,
-                &bundle,
-                overlay.as_ref(),
-                stdio,
-                new_uts,
-            )
-        })
+        let mut child = pocky_ns::spawn_prepared(
+            &cfg,
+            |_chan| {
+                prepare_child(
+                    spec,
+                    &bundle,
+                    overlay.as_ref(),
+                    stdio,
+                    new_uts,
+                    early_rootfs,
+                )
+            },
+            |chan| {
+                let rootfs = (!early_rootfs).then_some((bundle.as_path(), overlay.as_ref()));
+                child_main(chan, spec, process, rootfs, terminal)
+            },
+        )
         .map_err(RuntimeError::Ns)?;
-        child.wait_ready().map_err(RuntimeError::Ns)?;
+        // Moving the child into its cgroup overlaps with the child building
+        // its rootfs: on cgroup v1 the move waits for an RCU grace period.
         if let Some(cg) = &cgroup {
             cg.add_task(child.pid.as_raw())
                 .map_err(RuntimeError::Cgroup)?;
         }
+        child.wait_ready().map_err(RuntimeError::Ns)?;
         before_start(child.pid)?;
         child.start().map_err(RuntimeError::Ns)?;
         Ok(child)
@@ -207,17 +220,49 @@ pub(crate) fn make_console(chan: &mut ChildChannel) -> Result<(), ChildError> {
     pocky_ns::pty::make_controlling(pty.slave).map_err(fail)
 }
 
-/// The child's side, after Go: everything up to exec. Returns only errors.
-fn child_main(
-    chan: &mut ChildChannel,
+fn has_cgroup_mount(spec: &Spec) -> bool {
+    spec.mounts()
+        .as_ref()
+        .is_some_and(|m| m.iter().any(|m| m.typ().as_deref() == Some("cgroup")))
+}
+
+/// The child's side before Ready: stdio, hostname and, unless it must wait
+/// for the cgroup namespace, the whole rootfs up to and including the pivot.
+fn prepare_child(
     spec: &Spec,
-    process: &oci_spec::runtime::Process,
     bundle: &Path,
     overlay: Option<&Overlay>,
     stdio: Stdio,
     new_uts: bool,
+    rootfs: bool,
+) -> Result<(), ChildError> {
+    apply_stdio(stdio)?;
+    if new_uts {
+        if let Some(h) = spec.hostname() {
+            nix::unistd::sethostname(h)
+                .map_err(|e| ChildError::setup("hostname", e, format!("sethostname {h:?}: {e}")))?;
+        }
+    }
+    if rootfs {
+        enter_rootfs(spec, bundle, overlay)?;
+    }
+    Ok(())
+}
+
+fn enter_rootfs(spec: &Spec, bundle: &Path, overlay: Option<&Overlay>) -> Result<(), ChildError> {
+    pocky_fs::rootfs::setup_rootfs(spec, bundle, overlay)
+        .map_err(|e| ChildError::setup("rootfs", nix::errno::Errno::EIO, e.to_string()))
+}
+
+/// The child's side after Go: everything up to exec. Returns only errors.
+fn child_main(
+    chan: &mut ChildChannel,
+    spec: &Spec,
+    process: &oci_spec::runtime::Process,
+    late_rootfs: Option<(&Path, Option<&Overlay>)>,
+    terminal: bool,
 ) -> ChildError {
-    match child_setup(chan, spec, process, bundle, overlay, stdio, new_uts) {
+    match child_setup(chan, spec, process, late_rootfs, terminal) {
         Ok(env) => {
             let args = process.args().clone().unwrap_or_default();
             pocky_ns::exec(&args, &env)
@@ -230,21 +275,12 @@ fn child_setup(
     chan: &mut ChildChannel,
     spec: &Spec,
     process: &oci_spec::runtime::Process,
-    bundle: &Path,
-    overlay: Option<&Overlay>,
-    stdio: Stdio,
-    new_uts: bool,
+    late_rootfs: Option<(&Path, Option<&Overlay>)>,
+    terminal: bool,
 ) -> Result<Vec<String>, ChildError> {
-    let terminal = stdio.terminal;
-    apply_stdio(stdio)?;
-    if new_uts {
-        if let Some(h) = spec.hostname() {
-            nix::unistd::sethostname(h)
-                .map_err(|e| ChildError::setup("hostname", e, format!("sethostname {h:?}: {e}")))?;
-        }
+    if let Some((bundle, overlay)) = late_rootfs {
+        enter_rootfs(spec, bundle, overlay)?;
     }
-    pocky_fs::rootfs::setup_rootfs(spec, bundle, overlay)
-        .map_err(|e| ChildError::setup("rootfs", nix::errno::Errno::EIO, e.to_string()))?;
     if terminal {
         make_console(chan)?;
     }

@@ -1,6 +1,14 @@
 //! Crash-safe file replacement: a reader sees the old content or the new,
 //! never a torn mix, and a SIGKILL at any point leaves at worst a stray temp
 //! file that [`remove_stale_temps`] deletes later.
+//!
+//! Records are fsynced before the rename, so a power loss cannot leave a
+//! record that is renamed into place but empty. The directory is not
+//! fsynced: after a power loss a rename may be lost, which leaves the
+//! previous, whole version. Files derived from records and written once
+//! (a container's bundle) use [`write_derived`], without fsync: each fsync
+//! costs about a millisecond, and a power loss can only cost a container
+//! that had not started yet.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -11,10 +19,19 @@ use crate::unique_name;
 
 const TEMP_MARK: &str = ".tmp-";
 
-/// Writes `data` to `path` through a temp file in the same directory, fsynced
-/// and renamed over the target, then fsyncs the directory so the rename
-/// itself survives a power loss.
+/// Writes `data` to `path` through a temp file in the same directory,
+/// fsynced and renamed over the target.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    write_via_temp(path, data, true)
+}
+
+/// Like [`write_atomic`] but without the fsync: atomic against crashes of
+/// the process, not against a power loss. For files derived from records.
+pub fn write_derived(path: &Path, data: &[u8]) -> Result<()> {
+    write_via_temp(path, data, false)
+}
+
+fn write_via_temp(path: &Path, data: &[u8], sync: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -28,9 +45,10 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
             .open(&tmp)
             .map_err(StoreError::io("creating", &tmp))?;
         f.write_all(data).map_err(StoreError::io("writing", &tmp))?;
-        f.sync_all().map_err(StoreError::io("syncing", &tmp))?;
-        fs::rename(&tmp, path).map_err(StoreError::io("renaming into", path))?;
-        sync_dir(dir)
+        if sync {
+            f.sync_all().map_err(StoreError::io("syncing", &tmp))?;
+        }
+        fs::rename(&tmp, path).map_err(StoreError::io("renaming into", path))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

@@ -45,6 +45,16 @@ impl Store {
 impl ContainerStore for Store {
     fn create_container(&self, record: &ContainerRecord) -> Result<()> {
         let _lock = self.lock()?;
+        // Checked under the lock that `rmi` takes too: an image cannot be
+        // removed between this check and the record that pins it.
+        if !self
+            .layout()
+            .images()
+            .join(format!("{}.json", crate::sha256_hex(&record.image_id)?))
+            .exists()
+        {
+            return Err(StoreError::NoSuchImage(record.image_id.clone()));
+        }
         if let Some(other) = self
             .containers()?
             .into_iter()

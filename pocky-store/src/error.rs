@@ -22,6 +22,8 @@ pub enum StoreError {
     NoSuchImage(String),
     #[error("image reference {query:?} is ambiguous: it matches {count} images")]
     Ambiguous { query: String, count: usize },
+    #[error("unable to remove image {image}: it is used by container {container}")]
+    ImageInUse { image: String, container: String },
     #[error("no such container: {0}")]
     NoSuchContainer(String),
     #[error("the container name {name:?} is already in use by container {id}")]

@@ -64,6 +64,9 @@ pub trait ImageStore {
     fn find_image(&self, query: &ImageQuery) -> crate::Result<ImageRecord>;
     /// Removes one tag; returns the record as it is afterwards.
     fn untag_image(&self, id: &str, tag: &str) -> crate::Result<ImageRecord>;
+    /// Removes every tag and digest: the image stays, dangling.
+    fn untag_all(&self, id: &str) -> crate::Result<ImageRecord>;
     /// Deletes the record; layers and blobs go at the next collection.
+    /// Refused while a container uses the image.
     fn remove_image(&self, id: &str) -> crate::Result<()>;
 }

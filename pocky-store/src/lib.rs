@@ -30,7 +30,7 @@ mod lock;
 mod staging;
 mod store;
 
-pub use atomic::write_atomic;
+pub use atomic::{write_atomic, write_derived};
 pub use containers::{ContainerRecord, ContainerState, ContainerStore, Status};
 pub use digest::{chain_ids, sha256_hex, sha256_of};
 pub use error::{Result, StoreError};

@@ -218,6 +218,21 @@ impl ImageStore for Store {
         }
     }
 
+    fn untag_all(&self, id: &str) -> Result<ImageRecord> {
+        let _lock = self.lock()?;
+        let path = self.image_path(id)?;
+        let data = fs::read(&path).map_err(|_| StoreError::NoSuchImage(id.to_owned()))?;
+        let mut rec: ImageRecord =
+            serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt {
+                path: path.clone(),
+                source,
+            })?;
+        rec.repo_tags.clear();
+        rec.repo_digests.clear();
+        self.write_image(&rec)?;
+        Ok(rec)
+    }
+
     fn untag_image(&self, id: &str, tag: &str) -> Result<ImageRecord> {
         let _lock = self.lock()?;
         let path = self.image_path(id)?;
@@ -244,6 +259,15 @@ impl ImageStore for Store {
     fn remove_image(&self, id: &str) -> Result<()> {
         let _lock = self.lock()?;
         let path = self.image_path(id)?;
+        if let Some(c) = crate::ContainerStore::containers(self)?
+            .into_iter()
+            .find(|c| c.image_id == id)
+        {
+            return Err(StoreError::ImageInUse {
+                image: id.to_owned(),
+                container: c.id[..12].to_owned(),
+            });
+        }
         match fs::remove_file(&path) {
             Ok(()) => crate::atomic::sync_dir(&self.layout.images()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -160,3 +160,40 @@ fn leftovers_of_a_killed_process_are_cleaned_on_open() {
     assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0);
     assert_eq!(fs::read_dir(dir.path().join("images")).unwrap().count(), 0);
 }
+
+#[test]
+fn images_in_use_are_kept_and_containers_need_their_image() {
+    use pocky_store::{ContainerRecord, ContainerState, ContainerStore, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let img = record(b"img", &["r/img:1"], &[b"l"]);
+    let ctr = |image_id: &str| ContainerRecord {
+        id: "a".repeat(64),
+        name: "c1".into(),
+        image: "r/img:1".into(),
+        image_id: image_id.into(),
+        command: vec![],
+        created: 0.0,
+        hostname: "h".into(),
+        auto_remove: false,
+        tty: false,
+        interactive: false,
+        detached: false,
+        cgroup: "pocky/x".into(),
+        state: ContainerState::default(),
+    };
+    assert!(matches!(
+        store.create_container(&ctr(&img.id)),
+        Err(StoreError::NoSuchImage(_))
+    ));
+    store.put_image(&img).unwrap();
+    store.create_container(&ctr(&img.id)).unwrap();
+    assert!(matches!(
+        store.remove_image(&img.id),
+        Err(StoreError::ImageInUse { .. })
+    ));
+    let untagged = store.untag_all(&img.id).unwrap();
+    assert!(untagged.repo_tags.is_empty());
+    store.remove_container(&"a".repeat(64)).unwrap();
+    store.remove_image(&img.id).unwrap();
+}
