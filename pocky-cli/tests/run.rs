@@ -401,6 +401,7 @@ fn killed_monitor_leaves_an_exited_container_that_rm_cleans() {
     // Orphaned but alive: still running.
     let ps = ok(c.root(), &["ps", "-q", "--no-trunc"]);
     assert!(ps.contains(&id), "{ps}");
+    // SAFETY: plain kill(2) of the container this test started.
     unsafe {
         libc::kill(pid, libc::SIGKILL);
     }
