@@ -13,8 +13,8 @@ pub mod unpack;
 
 pub use error::FsError;
 pub use rootfs::{
-    CreateKind, Overlay, create_in_root, default_masked_paths, default_mounts,
-    default_readonly_paths, enter_rootfs, hosts_file, mount_overlay, open_in_root, prepare_rootfs,
-    resolv_conf, setup_rootfs,
+    CreateKind, Overlay, Prepared, create_in_root, default_masked_paths, default_mounts,
+    default_readonly_paths, enter_rootfs, finish_rootfs, hosts_file, mount_overlay, open_in_root,
+    prepare_rootfs, prepare_rootfs_early, resolv_conf, setup_rootfs,
 };
 pub use unpack::{UnpackLimits, Unpacked, unpack_layer};

@@ -7,7 +7,7 @@ use pocky_cgroup::{Cgroup, CgroupManager, Hierarchy};
 use pocky_ns::{ChildError, Namespace, Pid};
 
 use crate::RuntimeError;
-use crate::launch::{Stdio, apply_stdio, enter_cwd, make_console, resolve_user, switch_user};
+use crate::launch::{Stdio, apply_stdio, make_console, process_setup};
 
 /// Namespaces a process joins: those the container was given, but the user
 /// namespace (joining one's own is an error, and pocky makes none).
@@ -66,12 +66,5 @@ fn setup(
     if terminal {
         make_console(chan)?;
     }
-    let who = resolve_user(process)?;
-    let mut env = process.env().clone().unwrap_or_default();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", who.home));
-    }
-    enter_cwd(process.cwd())?;
-    switch_user(&who)?;
-    Ok(env)
+    process_setup(process)
 }

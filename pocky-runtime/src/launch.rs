@@ -135,26 +135,21 @@ pub fn launch(
     let stdio = launch.stdio;
     let new_uts = cfg.new.contains(&Namespace::Uts);
     let terminal = stdio.terminal;
-    // The rootfs is built before Ready when nothing in it depends on the
-    // cgroup namespace (a cgroup mount would show the host's view if made
-    // before the child unshares it after Go).
-    let early_rootfs = !has_cgroup_mount(spec);
+    // The rootfs is built before Ready, but for its cgroup mounts, which
+    // wait for the cgroup namespace the child unshares after Go. The two
+    // halves of the child hand the prepared rootfs over through this cell.
+    let prepared: std::cell::RefCell<Option<pocky_fs::Prepared>> = std::cell::RefCell::new(None);
     let result = (|| {
         let mut child = pocky_ns::spawn_prepared(
             &cfg,
             |_chan| {
-                prepare_child(
-                    spec,
-                    &bundle,
-                    overlay.as_ref(),
-                    stdio,
-                    new_uts,
-                    early_rootfs,
-                )
+                let p = prepare_child(spec, &bundle, overlay.as_ref(), stdio, new_uts)?;
+                *prepared.borrow_mut() = Some(p);
+                Ok(())
             },
             |chan| {
-                let rootfs = (!early_rootfs).then_some((bundle.as_path(), overlay.as_ref()));
-                child_main(chan, spec, process, rootfs, terminal)
+                let p = prepared.borrow_mut().take();
+                child_main(chan, spec, process, &bundle, p, terminal)
             },
         )
         .map_err(RuntimeError::Ns)?;
@@ -220,22 +215,15 @@ pub(crate) fn make_console(chan: &mut ChildChannel) -> Result<(), ChildError> {
     pocky_ns::pty::make_controlling(pty.slave).map_err(fail)
 }
 
-fn has_cgroup_mount(spec: &Spec) -> bool {
-    spec.mounts()
-        .as_ref()
-        .is_some_and(|m| m.iter().any(|m| m.typ().as_deref() == Some("cgroup")))
-}
-
-/// The child's side before Ready: stdio, hostname and, unless it must wait
-/// for the cgroup namespace, the whole rootfs up to and including the pivot.
+/// The child's side before Ready: stdio, hostname and the rootfs but for
+/// its cgroup mounts and the pivot.
 fn prepare_child(
     spec: &Spec,
     bundle: &Path,
     overlay: Option<&Overlay>,
     stdio: Stdio,
     new_uts: bool,
-    rootfs: bool,
-) -> Result<(), ChildError> {
+) -> Result<pocky_fs::Prepared, ChildError> {
     apply_stdio(stdio)?;
     if new_uts {
         if let Some(h) = spec.hostname() {
@@ -243,15 +231,11 @@ fn prepare_child(
                 .map_err(|e| ChildError::setup("hostname", e, format!("sethostname {h:?}: {e}")))?;
         }
     }
-    if rootfs {
-        enter_rootfs(spec, bundle, overlay)?;
-    }
-    Ok(())
+    pocky_fs::prepare_rootfs_early(spec, bundle, overlay).map_err(rootfs_error)
 }
 
-fn enter_rootfs(spec: &Spec, bundle: &Path, overlay: Option<&Overlay>) -> Result<(), ChildError> {
-    pocky_fs::rootfs::setup_rootfs(spec, bundle, overlay)
-        .map_err(|e| ChildError::setup("rootfs", nix::errno::Errno::EIO, e.to_string()))
+fn rootfs_error(e: pocky_fs::FsError) -> ChildError {
+    ChildError::setup("rootfs", nix::errno::Errno::EIO, e.to_string())
 }
 
 /// The child's side after Go: everything up to exec. Returns only errors.
@@ -259,10 +243,25 @@ fn child_main(
     chan: &mut ChildChannel,
     spec: &Spec,
     process: &oci_spec::runtime::Process,
-    late_rootfs: Option<(&Path, Option<&Overlay>)>,
+    bundle: &Path,
+    prepared: Option<pocky_fs::Prepared>,
     terminal: bool,
 ) -> ChildError {
-    match child_setup(chan, spec, process, late_rootfs, terminal) {
+    let setup = || -> Result<Vec<String>, ChildError> {
+        let prepared = prepared.ok_or_else(|| {
+            ChildError::setup(
+                "rootfs",
+                nix::errno::Errno::EINVAL,
+                "rootfs was not prepared",
+            )
+        })?;
+        pocky_fs::finish_rootfs(prepared, spec, bundle).map_err(rootfs_error)?;
+        if terminal {
+            make_console(chan)?;
+        }
+        process_setup(process)
+    };
+    match setup() {
         Ok(env) => {
             let args = process.args().clone().unwrap_or_default();
             pocky_ns::exec(&args, &env)
@@ -271,19 +270,12 @@ fn child_main(
     }
 }
 
-fn child_setup(
-    chan: &mut ChildChannel,
-    spec: &Spec,
+/// The last steps of every container process, first or exec'd: the user
+/// from the container's files, `HOME`, the working directory, then the
+/// switch to the user. Returns the environment to exec with.
+pub(crate) fn process_setup(
     process: &oci_spec::runtime::Process,
-    late_rootfs: Option<(&Path, Option<&Overlay>)>,
-    terminal: bool,
 ) -> Result<Vec<String>, ChildError> {
-    if let Some((bundle, overlay)) = late_rootfs {
-        enter_rootfs(spec, bundle, overlay)?;
-    }
-    if terminal {
-        make_console(chan)?;
-    }
     let who = resolve_user(process)?;
     let mut env = process.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {

@@ -8,8 +8,7 @@ use std::path::PathBuf;
 use oci_spec::runtime::{
     Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
     LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder,
-    LinuxResourcesBuilder, Mount, MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
-    UserBuilder,
+    LinuxResourcesBuilder, Mount, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 
 use crate::RuntimeError;
@@ -144,84 +143,6 @@ pub fn default_capabilities() -> Capabilities {
     .collect()
 }
 
-/// Paths Docker hides from containers.
-pub const MASKED_PATHS: &[&str] = &[
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/interrupts",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-];
-
-/// Paths Docker makes read-only in containers.
-pub const READONLY_PATHS: &[&str] = &[
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
-
-/// The standard mounts of a Docker container, in the order they are made.
-pub fn default_mounts() -> Result<Vec<Mount>, RuntimeError> {
-    let m = |dest: &str, typ: &str, src: &str, opts: &[&str]| {
-        MountBuilder::default()
-            .destination(PathBuf::from(dest))
-            .typ(typ)
-            .source(PathBuf::from(src))
-            .options(opts.iter().map(|o| o.to_string()).collect::<Vec<_>>())
-            .build()
-            .map_err(oci)
-    };
-    Ok(vec![
-        m("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
-        m(
-            "/dev",
-            "tmpfs",
-            "tmpfs",
-            &["nosuid", "strictatime", "mode=755", "size=65536k"],
-        )?,
-        m(
-            "/dev/pts",
-            "devpts",
-            "devpts",
-            &[
-                "nosuid",
-                "noexec",
-                "newinstance",
-                "ptmxmode=0666",
-                "mode=0620",
-                "gid=5",
-            ],
-        )?,
-        m(
-            "/sys",
-            "sysfs",
-            "sysfs",
-            &["nosuid", "noexec", "nodev", "ro"],
-        )?,
-        m(
-            "/dev/mqueue",
-            "mqueue",
-            "mqueue",
-            &["nosuid", "noexec", "nodev"],
-        )?,
-        m(
-            "/dev/shm",
-            "tmpfs",
-            "shm",
-            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-        )?,
-    ])
-}
-
 fn oci(e: oci_spec::OciSpecError) -> RuntimeError {
     RuntimeError::Config(format!("building the runtime spec: {e}"))
 }
@@ -319,22 +240,12 @@ pub fn build(image: &ImageDefaults, opts: &RunOptions) -> Result<Spec, RuntimeEr
         .namespaces(namespaces)
         .resources(resources.build().map_err(oci)?)
         .cgroups_path(PathBuf::from(&opts.cgroups_path))
-        .masked_paths(
-            MASKED_PATHS
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-        )
-        .readonly_paths(
-            READONLY_PATHS
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-        )
+        .masked_paths(pocky_fs::default_masked_paths())
+        .readonly_paths(pocky_fs::default_readonly_paths())
         .build()
         .map_err(oci)?;
 
-    let mut mounts = default_mounts()?;
+    let mut mounts = pocky_fs::default_mounts();
     mounts.extend(opts.mounts.iter().cloned());
     SpecBuilder::default()
         .version("1.0.2")

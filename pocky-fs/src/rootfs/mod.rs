@@ -33,6 +33,7 @@ pub use etc_files::{hosts_file, resolv_conf};
 pub use masking::{default_masked_paths, default_readonly_paths};
 pub use overlay::{Overlay, mount_overlay};
 pub use pivot::enter_rootfs;
+
 pub use resolve::{CreateKind, create_in_root, open_in_root};
 
 use crate::FsError;
@@ -83,6 +84,58 @@ pub fn prepare_rootfs(
     bundle: &Path,
     overlay: Option<&Overlay>,
 ) -> Result<PathBuf, FsError> {
+    let prepared = prepare(spec, bundle, overlay, false)?;
+    Ok(prepared.root)
+}
+
+/// A rootfs prepared but for its cgroup mounts, which must wait until the
+/// process is in its cgroup namespace (a cgroup filesystem mounted before
+/// shows the host's hierarchy from its root).
+#[derive(Debug)]
+pub struct Prepared {
+    root: PathBuf,
+    deferred: Vec<oci_spec::runtime::Mount>,
+}
+
+/// [`prepare_rootfs`] without the spec's cgroup mounts: the slow part of a
+/// container's start can then run before the process joins its cgroup.
+/// Finish with [`finish_rootfs`].
+pub fn prepare_rootfs_early(
+    spec: &Spec,
+    bundle: &Path,
+    overlay: Option<&Overlay>,
+) -> Result<Prepared, FsError> {
+    prepare(spec, bundle, overlay, true)
+}
+
+/// Performs the cgroup mounts [`prepare_rootfs_early`] left, then
+/// [`enter_rootfs`].
+pub fn finish_rootfs(prepared: Prepared, spec: &Spec, bundle: &Path) -> Result<(), FsError> {
+    if !prepared.deferred.is_empty() {
+        let root = open(
+            &prepared.root,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| rootfs_error("open", &prepared.root, e))?;
+        for m in &prepared.deferred {
+            mounts::mount_in_root(&root, m, bundle)?;
+        }
+    }
+    let readonly = spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false);
+    enter_rootfs(&prepared.root, readonly)
+}
+
+fn prepare(
+    spec: &Spec,
+    bundle: &Path,
+    overlay: Option<&Overlay>,
+    defer_cgroup: bool,
+) -> Result<Prepared, FsError> {
     mount(
         None::<&str>,
         "/",
@@ -122,7 +175,12 @@ pub fn prepare_rootfs(
     check_special_dirs(&root)?;
 
     let spec_mounts = spec.mounts().as_deref().unwrap_or_default();
+    let mut deferred = Vec::new();
     for m in spec_mounts {
+        if defer_cgroup && m.typ().as_deref() == Some("cgroup") {
+            deferred.push(m.clone());
+            continue;
+        }
         mounts::mount_in_root(&root, m, bundle)?;
     }
 
@@ -147,7 +205,10 @@ pub fn prepare_rootfs(
         masking::make_readonly(&root, linux.readonly_paths().as_deref().unwrap_or_default())?;
         masking::mask(&root, linux.masked_paths().as_deref().unwrap_or_default())?;
     }
-    Ok(root_path)
+    Ok(Prepared {
+        root: root_path,
+        deferred,
+    })
 }
 
 /// `/proc`, `/sys` and `/dev` must be real directories (or absent): a
