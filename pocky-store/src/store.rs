@@ -98,6 +98,12 @@ impl Store {
             .join(format!("{}.json", sha256_hex(id)?)))
     }
 
+    fn read_image(&self, id: &str) -> Result<ImageRecord> {
+        let path = self.image_path(id)?;
+        let data = fs::read(&path).map_err(|_| StoreError::NoSuchImage(id.to_owned()))?;
+        serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt { path, source })
+    }
+
     fn write_image(&self, rec: &ImageRecord) -> Result<()> {
         let data = serde_json::to_vec_pretty(rec).map_err(|source| StoreError::Corrupt {
             path: self.image_path(&rec.id).unwrap_or_default(),
@@ -220,13 +226,7 @@ impl ImageStore for Store {
 
     fn untag_all(&self, id: &str) -> Result<ImageRecord> {
         let _lock = self.lock()?;
-        let path = self.image_path(id)?;
-        let data = fs::read(&path).map_err(|_| StoreError::NoSuchImage(id.to_owned()))?;
-        let mut rec: ImageRecord =
-            serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt {
-                path: path.clone(),
-                source,
-            })?;
+        let mut rec = self.read_image(id)?;
         rec.repo_tags.clear();
         rec.repo_digests.clear();
         self.write_image(&rec)?;
@@ -235,13 +235,7 @@ impl ImageStore for Store {
 
     fn untag_image(&self, id: &str, tag: &str) -> Result<ImageRecord> {
         let _lock = self.lock()?;
-        let path = self.image_path(id)?;
-        let data = fs::read(&path).map_err(|_| StoreError::NoSuchImage(id.to_owned()))?;
-        let mut rec: ImageRecord =
-            serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt {
-                path: path.clone(),
-                source,
-            })?;
+        let mut rec = self.read_image(id)?;
         rec.repo_tags.retain(|t| t != tag);
         let repo = tag.rsplit_once(':').map(|(r, _)| r).unwrap_or(tag);
         if !rec
