@@ -28,6 +28,14 @@ pub enum StoreError {
     NoSuchContainer(String),
     #[error("the container name {name:?} is already in use by container {id}")]
     NameInUse { name: String, id: String },
+    #[error("no such volume: {0}")]
+    NoSuchVolume(String),
+    #[error(
+        "{0:?} includes invalid characters for a local volume name, only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+    )]
+    BadVolumeName(String),
+    #[error("remove {name}: volume is in use - [{containers}]")]
+    VolumeInUse { name: String, containers: String },
     #[error("locking {path}: {source}")]
     Lock {
         path: PathBuf,

@@ -6,7 +6,9 @@
 //! blobs/sha256/<hex>    manifests and configs, verified before they are written
 //! layers/<hex>/         one unpacked layer per chain id: diff/ + layer.json
 //! images/<hex>.json     image records, keyed by config digest
-//! containers/<id>/      container.json, the OCI bundle, overlay dirs, log
+//! containers/<id>/      container.json, the OCI bundle, overlay dirs, log,
+//!                       volumes.json (the volumes it uses)
+//! volumes/<name>/       volume.json + _data/ (what containers mount)
 //! tmp/                  staging directories and trash
 //! ```
 //!
@@ -29,6 +31,7 @@ mod layout;
 mod lock;
 mod staging;
 mod store;
+mod volumes;
 
 pub use atomic::{write_atomic, write_derived};
 pub use containers::{ContainerRecord, ContainerState, ContainerStore, Status};
@@ -40,6 +43,7 @@ pub use layout::Layout;
 pub use lock::FileLock;
 pub use staging::Staging;
 pub use store::Store;
+pub use volumes::{LOCAL_DRIVER, VolumeClaim, VolumeRecord, check_volume_name};
 
 /// A name no other process or thread will pick: pid, time and a counter.
 pub(crate) fn unique_name() -> String {
