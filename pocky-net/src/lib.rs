@@ -1,38 +1,28 @@
-//! Container networking without shell-outs: bridge, veth, addresses and
-//! routes through netlink, address management, and the firewall.
+//! Container networking without shell-outs for links: bridges, veth pairs,
+//! addresses and routes through netlink ([`netlink`]), address management
+//! ([`ipam`]), the firewall as data ([`firewall`]) and the glue that
+//! attaches and detaches containers ([`Networks`]).
 //!
-//! Each concern sits behind its own narrow trait so it can be tested and
-//! replaced alone. The implementation arrives with the networking issue.
+//! State lives in one directory given by the caller (pocky uses
+//! `<root>/networks`): `<name>.json` per network, `<name>.leases.json` for
+//! its leases, `.lock` serialising every change.
+//!
+//! Name resolution on user networks rewrites each member's bind-mounted
+//! `/etc/hosts` in place as members come and go: no DNS server to run, and
+//! busybox, musl and glibc all read the file on every lookup.
 
-use std::net::Ipv4Addr;
+mod error;
+mod files;
+pub mod firewall;
+pub mod ipam;
+pub mod netlink;
+mod network;
+pub mod ports;
+mod setup;
+pub mod subnet;
 
-/// Errors of network setup and teardown.
-#[derive(Debug, thiserror::Error)]
-pub enum NetError {
-    #[error("subnet {subnet} has no free address")]
-    Exhausted { subnet: String },
-}
-
-/// Links, addresses and routes.
-pub trait Netlink {
-    /// Creates the bridge if it does not exist, with `gateway/prefix` on it, up.
-    fn ensure_bridge(&self, name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<(), NetError>;
-    /// Deletes a link by name; absent links are not an error.
-    fn delete_link(&self, name: &str) -> Result<(), NetError>;
-}
-
-/// Address management for one network.
-pub trait Ipam {
-    /// Leases a free address to `owner`.
-    fn allocate(&self, owner: &str) -> Result<Ipv4Addr, NetError>;
-    /// Returns `owner`'s lease, if any.
-    fn release(&self, owner: &str) -> Result<(), NetError>;
-}
-
-/// NAT and filtering rules, applied idempotently in pocky's own chains.
-pub trait Firewall {
-    /// Installs the rules of a network.
-    fn setup_network(&self, bridge: &str, subnet: &str) -> Result<(), NetError>;
-    /// Removes exactly the rules `setup_network` installed.
-    fn teardown_network(&self, bridge: &str, subnet: &str) -> Result<(), NetError>;
-}
+pub use error::NetError;
+pub use network::{DEFAULT_BRIDGE, DEFAULT_NETWORK, Network, Networks};
+pub use ports::{PortMapping, Proto};
+pub use setup::{AttachRequest, Attachment, CONTAINER_IF, host_veth};
+pub use subnet::Subnet;

@@ -1,0 +1,372 @@
+//! The firewall, as data first: functions build the rule lists (unit-tested
+//! below), and [`Firewall`] applies them idempotently in pocky's own chains
+//! with the `iptables` crate. Every rule carries a comment
+//! `pocky:<owner>` (`base`, `net:<name>`, `ctr:<container id>`), so teardown
+//! and prune remove exactly the rules of one owner, whatever else changed.
+
+use std::net::Ipv4Addr;
+
+use crate::NetError;
+use crate::ports::PortMapping;
+use crate::subnet::Subnet;
+
+/// nat chain for the source NAT of networks and hairpin traffic.
+pub const POSTROUTING: &str = "POCKY-POSTROUTING";
+/// filter chain for forwarding to and from bridges.
+pub const FORWARD: &str = "POCKY-FORWARD";
+/// nat chain for published ports.
+pub const DNAT: &str = "POCKY-DNAT";
+
+/// One rule: table, chain, and the rule in `iptables` argument syntax.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub table: &'static str,
+    pub chain: &'static str,
+    pub rule: String,
+}
+
+fn rule(table: &'static str, chain: &'static str, body: String, owner: &str) -> Rule {
+    Rule {
+        table,
+        chain,
+        rule: format!("{body} -m comment --comment pocky:{owner}"),
+    }
+}
+
+/// Owner tag of a network's rules.
+pub fn network_owner(name: &str) -> String {
+    format!("net:{name}")
+}
+
+/// Owner tag of a container's rules.
+pub fn container_owner(id: &str) -> String {
+    format!("ctr:{id}")
+}
+
+/// pocky's chains, and where the builtin chains jump to them.
+pub const CHAINS: [(&str, &str); 3] = [("nat", POSTROUTING), ("nat", DNAT), ("filter", FORWARD)];
+
+/// The jumps from the builtin chains. Published ports are matched by
+/// destination type LOCAL both in PREROUTING (from outside and from
+/// containers) and in OUTPUT (from the host itself, 127.0.0.1 included).
+pub fn base_rules() -> Vec<(&'static str, &'static str, String)> {
+    let tag = "-m comment --comment pocky:base";
+    vec![
+        ("nat", "POSTROUTING", format!("{tag} -j {POSTROUTING}")),
+        (
+            "nat",
+            "PREROUTING",
+            format!("-m addrtype --dst-type LOCAL {tag} -j {DNAT}"),
+        ),
+        (
+            "nat",
+            "OUTPUT",
+            format!("-m addrtype --dst-type LOCAL {tag} -j {DNAT}"),
+        ),
+        ("filter", "FORWARD", format!("{tag} -j {FORWARD}")),
+    ]
+}
+
+/// A network's rules: masquerade what leaves the subnet, and what the host
+/// sends from 127.0.0.0/8 into the bridge (published ports on localhost);
+/// forward everything from the bridge and the replies to it.
+pub fn network_rules(name: &str, bridge: &str, subnet: &Subnet) -> Vec<Rule> {
+    let o = network_owner(name);
+    vec![
+        rule(
+            "nat",
+            POSTROUTING,
+            format!("-s {subnet} ! -o {bridge} -j MASQUERADE"),
+            &o,
+        ),
+        rule(
+            "nat",
+            POSTROUTING,
+            format!("-s 127.0.0.0/8 -o {bridge} -j MASQUERADE"),
+            &o,
+        ),
+        rule(
+            "filter",
+            FORWARD,
+            format!("-o {bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
+            &o,
+        ),
+        rule("filter", FORWARD, format!("-i {bridge} -j ACCEPT"), &o),
+    ]
+}
+
+/// A container's rules, one set per published port: the DNAT, the forward
+/// accept, and the masquerade that makes hairpin replies come back through
+/// the host.
+pub fn container_rules(id: &str, bridge: &str, addr: Ipv4Addr, ports: &[PortMapping]) -> Vec<Rule> {
+    let o = container_owner(id);
+    let mut out = Vec::new();
+    for p in ports {
+        let proto = p.proto.as_str();
+        let dst = p
+            .host_ip
+            .map(|ip| format!("-d {ip}/32 "))
+            .unwrap_or_default();
+        out.push(rule(
+            "nat",
+            DNAT,
+            format!(
+                "{dst}-p {proto} -m {proto} --dport {} -j DNAT --to-destination {addr}:{}",
+                p.host_port, p.container_port
+            ),
+            &o,
+        ));
+        out.push(rule(
+            "filter",
+            FORWARD,
+            format!(
+                "-d {addr}/32 -o {bridge} -p {proto} -m {proto} --dport {} -j ACCEPT",
+                p.container_port
+            ),
+            &o,
+        ));
+        out.push(rule(
+            "nat",
+            POSTROUTING,
+            format!(
+                "-s {addr}/32 -d {addr}/32 -p {proto} -m {proto} --dport {} -j MASQUERADE",
+                p.container_port
+            ),
+            &o,
+        ));
+    }
+    out
+}
+
+/// The kernel's iptables, through the `iptables` crate.
+pub struct Firewall {
+    ipt: iptables::IPTables,
+}
+
+fn ipt_err(table: &str, chain: &str, rule: &str, e: impl std::fmt::Display) -> NetError {
+    NetError::Iptables {
+        table: table.to_owned(),
+        chain: chain.to_owned(),
+        rule: rule.to_owned(),
+        why: e.to_string().trim().to_owned(),
+    }
+}
+
+impl Firewall {
+    pub fn new() -> Result<Self, NetError> {
+        let ipt = iptables::new(false).map_err(|e| ipt_err("", "", "", e))?;
+        Ok(Self { ipt })
+    }
+
+    /// Creates pocky's chains and the jumps to them, when missing.
+    pub fn ensure_base(&self) -> Result<(), NetError> {
+        for (table, chain) in CHAINS {
+            let exists = self
+                .ipt
+                .chain_exists(table, chain)
+                .map_err(|e| ipt_err(table, chain, "", e))?;
+            if !exists {
+                // A concurrent pocky may win the race: check again on error.
+                if let Err(e) = self.ipt.new_chain(table, chain) {
+                    if !self.ipt.chain_exists(table, chain).unwrap_or(false) {
+                        return Err(ipt_err(table, chain, "-N", e));
+                    }
+                }
+            }
+        }
+        for (table, chain, r) in base_rules() {
+            let there = self
+                .ipt
+                .exists(table, chain, &r)
+                .map_err(|e| ipt_err(table, chain, &r, e))?;
+            if !there {
+                self.ipt
+                    .insert(table, chain, &r, 1)
+                    .map_err(|e| ipt_err(table, chain, &r, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the rules that are not there yet. When the last rule of the
+    /// list is present, all are (they are appended in order), which saves
+    /// an `iptables` run per rule on every container start.
+    pub fn apply(&self, rules: &[Rule]) -> Result<(), NetError> {
+        if let Some(last) = rules.last() {
+            if self.exists(last)? {
+                return Ok(());
+            }
+        }
+        for r in rules {
+            if !self.exists(r)? {
+                self.ipt
+                    .append(r.table, r.chain, &r.rule)
+                    .map_err(|e| ipt_err(r.table, r.chain, &r.rule, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn exists(&self, r: &Rule) -> Result<bool, NetError> {
+        self.ipt
+            .exists(r.table, r.chain, &r.rule)
+            .map_err(|e| ipt_err(r.table, r.chain, &r.rule, e))
+    }
+
+    /// The rules in pocky's chains as `(table, chain, rule)`, rule without
+    /// its `-A CHAIN` head.
+    fn ours(&self) -> Result<Vec<(&'static str, &'static str, String)>, NetError> {
+        let mut out = Vec::new();
+        for (table, chain) in CHAINS {
+            if !self.ipt.chain_exists(table, chain).unwrap_or(false) {
+                continue;
+            }
+            let lines = self
+                .ipt
+                .list(table, chain)
+                .map_err(|e| ipt_err(table, chain, "-S", e))?;
+            let head = format!("-A {chain} ");
+            for l in lines {
+                if let Some(r) = l.strip_prefix(&head) {
+                    out.push((table, chain, r.to_owned()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes every rule of `owner` from pocky's chains, going on past
+    /// failures and reporting them together.
+    pub fn remove_owner(&self, owner: &str) -> Result<(), NetError> {
+        self.remove_where(&|o| o == owner)
+    }
+
+    /// Removes the rules whose owner tag matches `doomed`.
+    pub fn remove_where(&self, doomed: &dyn Fn(&str) -> bool) -> Result<(), NetError> {
+        let mut errors = Vec::new();
+        for (table, chain, r) in self.ours()? {
+            let Some(owner) = owner_of(&r) else { continue };
+            if doomed(owner) {
+                if let Err(e) = self.ipt.delete(table, chain, &r) {
+                    errors.push(ipt_err(table, chain, &r, e));
+                }
+            }
+        }
+        NetError::collect(errors)
+    }
+
+    /// Every owner tag in pocky's chains.
+    pub fn owners(&self) -> Result<Vec<String>, NetError> {
+        let mut v: Vec<String> = self
+            .ours()?
+            .iter()
+            .filter_map(|(_, _, r)| owner_of(r).map(str::to_owned))
+            .collect();
+        v.sort();
+        v.dedup();
+        Ok(v)
+    }
+}
+
+/// The owner tag of a rule as `iptables -S` prints it.
+pub fn owner_of(rule: &str) -> Option<&str> {
+    let (_, rest) = rule.split_once("--comment ")?;
+    let word = rest.split_whitespace().next()?.trim_matches('"');
+    word.strip_prefix("pocky:")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::Proto;
+
+    #[test]
+    fn network_rules_masquerade_leaving_traffic_and_accept_the_bridge() {
+        let s: Subnet = "10.88.0.0/16".parse().unwrap();
+        let rules = network_rules("bridge", "pocky0", &s);
+        let text: Vec<String> = rules
+            .iter()
+            .map(|r| format!("{} {} {}", r.table, r.chain, r.rule))
+            .collect();
+        assert_eq!(
+            text,
+            [
+                "nat POCKY-POSTROUTING -s 10.88.0.0/16 ! -o pocky0 -j MASQUERADE -m comment --comment pocky:net:bridge",
+                "nat POCKY-POSTROUTING -s 127.0.0.0/8 -o pocky0 -j MASQUERADE -m comment --comment pocky:net:bridge",
+                "filter POCKY-FORWARD -o pocky0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT -m comment --comment pocky:net:bridge",
+                "filter POCKY-FORWARD -i pocky0 -j ACCEPT -m comment --comment pocky:net:bridge",
+            ]
+        );
+    }
+
+    #[test]
+    fn container_rules_per_port_with_owner_tag() {
+        let ports = [
+            PortMapping {
+                host_ip: None,
+                host_port: 8080,
+                container_port: 80,
+                proto: Proto::Tcp,
+            },
+            PortMapping {
+                host_ip: Some(Ipv4Addr::LOCALHOST),
+                host_port: 5353,
+                container_port: 53,
+                proto: Proto::Udp,
+            },
+        ];
+        let rules = container_rules("abc", "pocky0", Ipv4Addr::new(10, 88, 0, 2), &ports);
+        assert_eq!(rules.len(), 6);
+        assert!(rules.iter().all(|r| owner_of(&r.rule) == Some("ctr:abc")));
+        assert_eq!(
+            rules[0].rule,
+            "-p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.88.0.2:80 -m comment --comment pocky:ctr:abc"
+        );
+        assert_eq!((rules[0].table, rules[0].chain), ("nat", DNAT));
+        assert_eq!((rules[1].table, rules[1].chain), ("filter", FORWARD));
+        assert!(
+            rules[2]
+                .rule
+                .starts_with("-s 10.88.0.2/32 -d 10.88.0.2/32 -p tcp")
+        );
+        assert!(rules[3].rule.starts_with(
+            "-d 127.0.0.1/32 -p udp -m udp --dport 5353 -j DNAT --to-destination 10.88.0.2:53"
+        ));
+        assert!(container_rules("abc", "pocky0", Ipv4Addr::new(10, 88, 0, 2), &[]).is_empty());
+    }
+
+    #[test]
+    fn base_rules_jump_from_the_builtin_chains() {
+        let chains: Vec<(&str, &str)> = base_rules().iter().map(|(t, c, _)| (*t, *c)).collect();
+        assert_eq!(
+            chains,
+            [
+                ("nat", "POSTROUTING"),
+                ("nat", "PREROUTING"),
+                ("nat", "OUTPUT"),
+                ("filter", "FORWARD")
+            ]
+        );
+        assert!(
+            base_rules()
+                .iter()
+                .all(|(_, _, r)| owner_of(r) == Some("base"))
+        );
+    }
+
+    #[test]
+    fn owner_from_iptables_s_output() {
+        assert_eq!(
+            owner_of(
+                "-s 10.88.0.0/16 ! -o pocky0 -m comment --comment pocky:net:bridge -j MASQUERADE"
+            ),
+            Some("net:bridge")
+        );
+        assert_eq!(
+            owner_of("-m comment --comment \"pocky:ctr:x\" -j ACCEPT"),
+            Some("ctr:x")
+        );
+        assert_eq!(owner_of("-m comment --comment other -j ACCEPT"), None);
+        assert_eq!(owner_of("-j ACCEPT"), None);
+    }
+}

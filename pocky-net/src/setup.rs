@@ -1,0 +1,396 @@
+//! Attaching a container to a network and detaching it: the lease, the
+//! bridge and its rules, the veth, the container side, published ports and
+//! the peers' hosts files. Every step is idempotent so a retry, a teardown
+//! after a crash, or a prune can always finish the job.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::NetError;
+use crate::files::{StateLock, rewrite_in_place};
+use crate::firewall::{self, Firewall};
+use crate::ipam::{Lease, Leases};
+use crate::netlink::Netlink;
+use crate::network::{DEFAULT_NETWORK, Network, Networks};
+use crate::ports::{self, PortMapping};
+use crate::subnet::Subnet;
+
+/// Name of a container's end of its veth pair, inside its namespace.
+pub const CONTAINER_IF: &str = "eth0";
+
+/// The host end of a container's veth: derived from its id, so teardown
+/// and prune find it with no record at all.
+pub fn host_veth(container_id: &str) -> String {
+    let short: String = container_id.chars().take(11).collect();
+    format!("vp{short}")
+}
+
+/// What a container asks of its network.
+pub struct AttachRequest<'a> {
+    pub container_id: &'a str,
+    /// Network name: `bridge` (created on first use) or a user network.
+    pub network: &'a str,
+    /// `/proc/<pid>/ns/net` of the container's first process.
+    pub netns: &'a Path,
+    /// `--ip`.
+    pub ip: Option<Ipv4Addr>,
+    /// Container name and aliases, for its peers' hosts files.
+    pub names: Vec<String>,
+    pub ports: Vec<PortMapping>,
+    /// The container's hosts file and how to render its own part once the
+    /// address is known.
+    pub hosts: Option<(PathBuf, &'a dyn Fn(Ipv4Addr) -> String)>,
+}
+
+/// The result of an attach: what inspect, ps and port show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub network: String,
+    pub network_id: String,
+    pub bridge: String,
+    pub subnet: Subnet,
+    pub gateway: Ipv4Addr,
+    pub address: Ipv4Addr,
+    pub host_veth: String,
+    pub ports: Vec<PortMapping>,
+}
+
+fn write_sysctl(path: &str, value: &str) -> Result<(), NetError> {
+    let current = std::fs::read_to_string(path).map_err(|e| NetError::io(path, e))?;
+    if current.trim() == value {
+        return Ok(());
+    }
+    std::fs::write(path, value).map_err(|e| NetError::io(path, e))
+}
+
+impl Networks {
+    /// Creates a user network (definition, bridge, rules).
+    pub fn create(&self, name: &str, subnet: Option<Subnet>) -> Result<Network, NetError> {
+        let _lock = StateLock::acquire(self.dir())?;
+        let mut nl = Netlink::open()?;
+        let routed = nl.routed_subnets()?;
+        let net = self.define(name, subnet, &routed, false)?;
+        if let Err(e) = bring_up(&mut nl, &net) {
+            let _ = self.teardown_network(&mut nl, &net);
+            let _ = self.undefine(name);
+            return Err(e);
+        }
+        Ok(net)
+    }
+
+    /// Removes a network with no container left: its rules, bridge and files.
+    /// `exists` says whether a lease's owner still exists.
+    pub fn remove(&self, name: &str, exists: &dyn Fn(&str) -> bool) -> Result<(), NetError> {
+        let _lock = StateLock::acquire(self.dir())?;
+        let net = self.get(name)?;
+        let mut leases = self.leases(&net.name)?;
+        leases.reclaim(exists);
+        if !leases.leases.is_empty() {
+            return Err(NetError::InUse {
+                name: net.name,
+                users: leases.leases.len(),
+            });
+        }
+        let mut nl = Netlink::open()?;
+        self.teardown_network(&mut nl, &net)?;
+        self.undefine(&net.name)
+    }
+
+    fn teardown_network(&self, nl: &mut Netlink, net: &Network) -> Result<(), NetError> {
+        let mut errors = Vec::new();
+        match Firewall::new() {
+            Ok(fw) => {
+                if let Err(e) = fw.remove_owner(&firewall::network_owner(&net.name)) {
+                    errors.push(e);
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+        if let Err(e) = nl.delete_link(&net.bridge) {
+            errors.push(e);
+        }
+        NetError::collect(errors)
+    }
+
+    /// The network called `name`; the default one is defined on first use.
+    fn resolve(&self, nl: &mut Netlink, name: &str) -> Result<Network, NetError> {
+        match self.get(name) {
+            Err(NetError::NoSuchNetwork(_)) if name == DEFAULT_NETWORK => {
+                let routed = nl.routed_subnets()?;
+                self.define(name, None, &routed, true)
+            }
+            r => r,
+        }
+    }
+
+    /// Attaches a container. `exists` tells which lease owners still exist,
+    /// so leases of vanished containers are reclaimed here too.
+    pub fn attach(
+        &self,
+        req: &AttachRequest<'_>,
+        exists: &dyn Fn(&str) -> bool,
+    ) -> Result<Attachment, NetError> {
+        let _lock = StateLock::acquire(self.dir())?;
+        let mut nl = Netlink::open()?;
+        let net = self.resolve(&mut nl, req.network)?;
+        let mut leases = self.leases(&net.name)?;
+        let gone = leases.reclaim(exists);
+        let mut ports = req.ports.clone();
+        let used: Vec<u16> = leases
+            .leases
+            .values()
+            .flat_map(|l| l.ports.iter().map(|p| p.host_port))
+            .collect();
+        for p in &mut ports {
+            if p.host_port == 0 {
+                p.host_port = ports::free_port(p.proto, &used)?;
+            }
+        }
+        let lease = Lease {
+            address: Ipv4Addr::UNSPECIFIED,
+            names: req.names.clone(),
+            hosts_file: req.hosts.as_ref().map(|(p, _)| p.clone()),
+            hosts_base: String::new(),
+            ports: ports.clone(),
+        };
+        let address = leases.allocate(&net.subnet, req.container_id, req.ip, lease)?;
+        if let (Some((_, render)), Some(l)) = (&req.hosts, leases.leases.get_mut(req.container_id))
+        {
+            l.hosts_base = render(address);
+        }
+        // The lease is saved before any link exists: after a crash, the
+        // owner is gone and the lease is reclaimed with what it names.
+        self.save_leases(&net.name, &leases)?;
+        let attachment = Attachment {
+            network: net.name.clone(),
+            network_id: net.id.clone(),
+            bridge: net.bridge.clone(),
+            subnet: net.subnet,
+            gateway: net.gateway,
+            address,
+            host_veth: host_veth(req.container_id),
+            ports,
+        };
+        let result = (|| {
+            for id in &gone {
+                clean_container(&mut nl, id, true);
+            }
+            bring_up(&mut nl, &net)?;
+            plug(&mut nl, &net, &attachment, req)?;
+            if !attachment.ports.is_empty() {
+                Firewall::new()?.apply(&firewall::container_rules(
+                    req.container_id,
+                    &net.bridge,
+                    address,
+                    &attachment.ports,
+                ))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            clean_container(&mut nl, req.container_id, !attachment.ports.is_empty());
+            leases.release(req.container_id);
+            let _ = self.save_leases(&net.name, &leases);
+            return Err(e);
+        }
+        refresh_hosts(&net, &leases);
+        Ok(attachment)
+    }
+
+    /// Detaches a container from whatever network holds it: veth, rules,
+    /// lease, and its line in the peers' hosts files. Doing it twice is
+    /// fine; errors of the steps are reported together after all ran.
+    pub fn detach(&self, container_id: &str) -> Result<(), NetError> {
+        let _lock = StateLock::acquire(self.dir())?;
+        let mut errors = Vec::new();
+        let mut had_ports = false;
+        for net in self.list()? {
+            let mut leases = self.leases(&net.name)?;
+            if let Some(l) = leases.release(container_id) {
+                had_ports |= !l.ports.is_empty();
+                if let Err(e) = self.save_leases(&net.name, &leases) {
+                    errors.push(e);
+                }
+                refresh_hosts(&net, &leases);
+            }
+        }
+        match Netlink::open() {
+            Ok(mut nl) => {
+                if let Err(e) = nl.delete_link(&host_veth(container_id)) {
+                    errors.push(e);
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+        if had_ports {
+            if let Err(e) = Firewall::new()
+                .and_then(|fw| fw.remove_owner(&firewall::container_owner(container_id)))
+            {
+                errors.push(e);
+            }
+        }
+        NetError::collect(errors)
+    }
+
+    /// The attachment a container holds now, if any (`pocky port`, `ps`).
+    pub fn attachment_of(&self, container_id: &str) -> Result<Option<Attachment>, NetError> {
+        for net in self.list()? {
+            if let Some(l) = self.leases(&net.name)?.leases.get(container_id) {
+                return Ok(Some(Attachment {
+                    network: net.name.clone(),
+                    network_id: net.id.clone(),
+                    bridge: net.bridge.clone(),
+                    subnet: net.subnet,
+                    gateway: net.gateway,
+                    address: l.address,
+                    host_veth: host_veth(container_id),
+                    ports: l.ports.clone(),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Removes what containers not in `live` left behind: leases, host
+    /// veths, firewall rules; and the rules of networks that no longer
+    /// exist. Reports all failures together after trying everything.
+    pub fn prune(&self, live: &HashSet<String>) -> Result<(), NetError> {
+        let _lock = StateLock::acquire(self.dir())?;
+        let mut errors = Vec::new();
+        let nets = self.list()?;
+        for net in &nets {
+            let mut leases = self.leases(&net.name)?;
+            if !leases.reclaim(&|id| live.contains(id)).is_empty() {
+                if let Err(e) = self.save_leases(&net.name, &leases) {
+                    errors.push(e);
+                }
+                refresh_hosts(net, &leases);
+            }
+        }
+        let live_veths: HashSet<String> = live.iter().map(|id| host_veth(id)).collect();
+        match Netlink::open().and_then(|mut nl| {
+            let links = nl.links()?;
+            Ok((nl, links))
+        }) {
+            Ok((mut nl, links)) => {
+                for l in links {
+                    let ours = l.name.starts_with("vp")
+                        && l.name.len() == 13
+                        && l.name[2..].chars().all(|c| c.is_ascii_hexdigit());
+                    if ours && !live_veths.contains(&l.name) {
+                        if let Err(e) = nl.delete_link(&l.name) {
+                            errors.push(e);
+                        }
+                    }
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+        let names: HashSet<String> = nets.iter().map(|n| n.name.clone()).collect();
+        let doomed = |owner: &str| {
+            if let Some(id) = owner.strip_prefix("ctr:") {
+                return !live.contains(id);
+            }
+            owner
+                .strip_prefix("net:")
+                .is_some_and(|n| !names.contains(n))
+        };
+        if let Err(e) = Firewall::new().and_then(|fw| fw.remove_where(&doomed)) {
+            errors.push(e);
+        }
+        NetError::collect(errors)
+    }
+}
+
+/// Bridge with its gateway address, up; forwarding on; the network's rules.
+fn bring_up(nl: &mut Netlink, net: &Network) -> Result<(), NetError> {
+    let br = nl.ensure_bridge(&net.bridge)?;
+    nl.add_address(br, net.gateway, net.subnet.prefix(), &net.bridge)?;
+    nl.set_up(br, &net.bridge)?;
+    write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
+    // Lets the host reach published ports on 127.0.0.1: the DNATed packet
+    // leaves through the bridge with a loopback source.
+    write_sysctl(
+        &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", net.bridge),
+        "1",
+    )?;
+    let fw = Firewall::new()?;
+    fw.ensure_base()?;
+    fw.apply(&firewall::network_rules(
+        &net.name,
+        &net.bridge,
+        &net.subnet,
+    ))
+}
+
+/// The veth pair, and the container's side of it.
+fn plug(
+    nl: &mut Netlink,
+    net: &Network,
+    att: &Attachment,
+    req: &AttachRequest<'_>,
+) -> Result<(), NetError> {
+    let ns = File::open(req.netns).map_err(|e| NetError::Netns {
+        path: req.netns.to_path_buf(),
+        source: e,
+    })?;
+    let br = nl
+        .index_of(&net.bridge)?
+        .ok_or_else(|| NetError::NoSuchLink(net.bridge.clone()))?;
+    // A leftover of a crashed attempt with the same id would make the
+    // create fail with EEXIST.
+    nl.delete_link(&att.host_veth)?;
+    nl.create_veth(&att.host_veth, br, CONTAINER_IF, ns.as_fd())?;
+    if !att.ports.is_empty() {
+        let idx = nl
+            .index_of(&att.host_veth)?
+            .ok_or_else(|| NetError::NoSuchLink(att.host_veth.clone()))?;
+        nl.set_hairpin(idx, &att.host_veth)?;
+    }
+    let mut inner = Netlink::open_in(ns.as_fd(), req.netns)?;
+    for (name, addr) in [("lo", None), (CONTAINER_IF, Some(att.address))] {
+        let idx = inner
+            .index_of(name)?
+            .ok_or_else(|| NetError::NoSuchLink(name.to_owned()))?;
+        if let Some(a) = addr {
+            inner.add_address(idx, a, net.subnet.prefix(), name)?;
+        }
+        inner.set_up(idx, name)?;
+    }
+    inner.add_default_route(net.gateway)
+}
+
+/// Best-effort removal of a container's veth and rules.
+fn clean_container(nl: &mut Netlink, id: &str, rules: bool) {
+    let _ = nl.delete_link(&host_veth(id));
+    if rules {
+        if let Ok(fw) = Firewall::new() {
+            let _ = fw.remove_owner(&firewall::container_owner(id));
+        }
+    }
+}
+
+/// Rewrites every member's hosts file: its own part, then one line per
+/// peer on the network (user networks only: the default network, as
+/// Docker's, has no name resolution). A file that is gone is skipped.
+fn refresh_hosts(net: &Network, leases: &Leases) {
+    for (id, lease) in &leases.leases {
+        let Some(path) = &lease.hosts_file else {
+            continue;
+        };
+        let mut text = lease.hosts_base.clone();
+        if net.user_defined {
+            for (peer_id, peer) in &leases.leases {
+                if peer_id != id && !peer.names.is_empty() {
+                    text.push_str(&format!("{}\t{}\n", peer.address, peer.names.join(" ")));
+                }
+            }
+        }
+        let _ = rewrite_in_place(path, text.as_bytes());
+    }
+}
