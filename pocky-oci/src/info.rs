@@ -1,0 +1,128 @@
+//! Read-only commands: state, list, ps, spec, features.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use pocky_runtime::state::{StateDir, list_ids};
+
+/// The OCI state, plus `created` and `owner` as runc prints them (the
+/// containerd shim reads `created`).
+pub fn state_json(root: &Path, id: &str) -> anyhow::Result<serde_json::Value> {
+    let dir = StateDir::new(root, id)?;
+    let record = dir.load()?;
+    let status = dir.status(&record);
+    let mut v = serde_json::to_value(dir.oci_state(&record, status))?;
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("created".into(), record.created.clone().into());
+        obj.insert("owner".into(), "".into());
+    }
+    Ok(v)
+}
+
+pub fn state(root: &Path, id: &str) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(&state_json(root, id)?)?);
+    Ok(())
+}
+
+pub fn list(root: &Path, quiet: bool, format: &str) -> anyhow::Result<()> {
+    let ids = list_ids(root)?;
+    if quiet {
+        for id in ids {
+            println!("{id}");
+        }
+        return Ok(());
+    }
+    let states: Vec<serde_json::Value> = ids
+        .iter()
+        .filter_map(|id| state_json(root, id).ok())
+        .collect();
+    match format {
+        "json" => println!("{}", serde_json::to_string(&states)?),
+        "table" => {
+            println!(
+                "{:<20} {:<8} {:<10} {:<40} {:<32} OWNER",
+                "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+            );
+            for s in states {
+                println!(
+                    "{:<20} {:<8} {:<10} {:<40} {:<32} root",
+                    s["id"].as_str().unwrap_or_default(),
+                    s["pid"],
+                    s["status"].as_str().unwrap_or_default(),
+                    s["bundle"].as_str().unwrap_or_default(),
+                    s["created"].as_str().unwrap_or_default(),
+                );
+            }
+        }
+        other => bail!("invalid format {other:?}: use table or json"),
+    }
+    Ok(())
+}
+
+pub fn ps(root: &Path, id: &str, format: &str) -> anyhow::Result<()> {
+    let pids = pocky_runtime::control::pids(&StateDir::new(root, id)?)?;
+    match format {
+        "json" => println!("{}", serde_json::to_string(&pids)?),
+        "table" => {
+            let status = std::process::Command::new("ps")
+                .arg("-f")
+                .arg("-p")
+                .arg(
+                    pids.iter()
+                        .map(|p| p.to_string())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                )
+                .status();
+            if pids.is_empty() || status.is_err() {
+                println!("PID");
+                for p in pids {
+                    println!("{p}");
+                }
+            }
+        }
+        other => bail!("invalid format {other:?}: use table or json"),
+    }
+    Ok(())
+}
+
+/// Writes oci-spec's default config.json (the same shape as `runc spec`:
+/// `sh` with a terminal, the default mounts, masked paths and namespaces).
+pub fn spec(bundle: &Path, rootless: bool) -> anyhow::Result<()> {
+    if rootless {
+        bail!("spec --rootless is not supported: pocky-runtime runs as root");
+    }
+    let path = bundle.join("config.json");
+    if path.exists() {
+        bail!("File {} exists. Remove it first", path.display());
+    }
+    oci_spec::runtime::Spec::default()
+        .save(&path)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+pub fn features() -> anyhow::Result<()> {
+    let v = serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": pocky_runtime::state::OCI_VERSION,
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer",
+                  "poststart", "poststop"],
+        "mountOptions": ["async", "atime", "bind", "defaults", "dev", "diratime", "exec",
+            "mand", "noatime", "nodev", "nodiratime", "noexec", "nomand", "norelatime",
+            "nostrictatime", "nosuid", "private", "rbind", "relatime", "remount", "ro",
+            "rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "slave",
+            "strictatime", "suid", "sync", "unbindable"],
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
+            "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false },
+            "seccomp": { "enabled": false },
+            "apparmor": { "enabled": false },
+            "selinux": { "enabled": false },
+        },
+        "annotations": {
+            "org.pocky.runtime.version": env!("CARGO_PKG_VERSION"),
+        },
+    });
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! create, start, run, kill, delete, pause, resume.
+
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use oci_spec::runtime::Spec;
+use pocky_runtime::create::{self, CreateOptions, Created};
+use pocky_runtime::launch::Stdio;
+use pocky_runtime::state::StateDir;
+use pocky_runtime::{control, process::parse_signal};
+
+use crate::cli::CreateArgs;
+use crate::log::Logger;
+
+/// Reads `<bundle>/config.json` and fills in what the runtime decides
+/// when the spec does not: the cgroup path.
+pub fn load_spec(bundle: &Path, id: &str) -> anyhow::Result<Spec> {
+    let path = bundle.join("config.json");
+    let mut spec = Spec::load(&path).with_context(|| format!("loading {}", path.display()))?;
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    match linux.cgroups_path() {
+        Some(p) if p.to_string_lossy().contains(':') => bail!(
+            "cgroupsPath {:?} is in systemd's slice:prefix:name form, which needs \
+             --systemd-cgroup: not supported, give a path",
+            p.display()
+        ),
+        Some(_) => {}
+        None => {
+            linux.set_cgroups_path(Some(PathBuf::from(format!("pocky-runtime/{id}"))));
+            spec.set_linux(Some(linux));
+        }
+    }
+    Ok(spec)
+}
+
+/// `--console-socket` rules, as runc has them: a terminal needs one, and
+/// one without a terminal is a mistake.
+pub fn console_socket(terminal: bool, path: Option<&Path>) -> anyhow::Result<Option<OwnedFd>> {
+    match (terminal, path) {
+        (true, None) => bail!(
+            "process.terminal is true: pass --console-socket to receive the terminal \
+             (or set terminal to false in config.json)"
+        ),
+        (false, Some(_)) => {
+            bail!("--console-socket was given but process.terminal is false in config.json")
+        }
+        (true, Some(p)) => {
+            let s = UnixStream::connect(p)
+                .with_context(|| format!("connecting to console socket {}", p.display()))?;
+            Ok(Some(s.into()))
+        }
+        (false, None) => Ok(None),
+    }
+}
+
+/// Writes the pid through a temp file and a rename: callers poll for it.
+pub fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let name = path.file_name().context("pid file path has no file name")?;
+    let tmp = dir
+        .unwrap_or(Path::new("."))
+        .join(format!(".{}.tmp", name.to_string_lossy()));
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("{}", tmp.display()))?;
+    write!(f, "{pid}").with_context(|| format!("{}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing pid file {}", path.display()))
+}
+
+fn create_container(root: &Path, args: &CreateArgs) -> anyhow::Result<(Created, StateDir)> {
+    if args.preserve_fds > 0 {
+        bail!("--preserve-fds is not supported yet");
+    }
+    let bundle = std::fs::canonicalize(&args.bundle)
+        .with_context(|| format!("bundle {}", args.bundle.display()))?;
+    let spec = load_spec(&bundle, &args.id)?;
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    let console = console_socket(terminal, args.console_socket.as_deref())?;
+    let dir = StateDir::new(root, &args.id)?;
+    let created = create::create(CreateOptions {
+        spec: &spec,
+        bundle: &bundle,
+        state: &dir,
+        console_socket: console,
+        stdio: Stdio::default(),
+    })?;
+    if let Some(pf) = &args.pid_file {
+        if let Err(e) = write_pid_file(pf, created.pid()) {
+            let _ = control::delete(&dir, true);
+            return Err(e);
+        }
+    }
+    Ok((created, dir))
+}
+
+pub fn create(root: &Path, args: &CreateArgs) -> anyhow::Result<()> {
+    create_container(root, args).map(|_| ())
+}
+
+pub fn start(root: &Path, id: &str, log: &mut Logger) -> anyhow::Result<()> {
+    let dir = StateDir::new(root, id)?;
+    for w in create::start(&dir)? {
+        log.warn(&w);
+    }
+    Ok(())
+}
+
+/// create + start; without `detach`, waits for the container (passing on
+/// signals), deletes it and exits with its status.
+pub fn run(
+    root: &Path,
+    args: &CreateArgs,
+    detach: bool,
+    log: &mut Logger,
+) -> anyhow::Result<ExitCode> {
+    // Blocked before the spawn, so a signal during the start waits for
+    // the container instead of killing us.
+    let forwarder = if detach {
+        None
+    } else {
+        Some(pocky_ns::SignalForwarder::new()?)
+    };
+    let (created, dir) = create_container(root, args)?;
+    let started = create::start(&dir);
+    let warnings = match started {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = control::delete(&dir, true);
+            return Err(e.into());
+        }
+    };
+    for w in warnings {
+        log.warn(&w);
+    }
+    if detach {
+        std::process::exit(0);
+    }
+    let child = created.into_child()?;
+    let status = match &forwarder {
+        Some(f) => f.run(child.pid)?,
+        None => child.wait()?,
+    };
+    for w in control::delete(&dir, true)? {
+        log.warn(&w);
+    }
+    Ok(ExitCode::from(u8::try_from(status.code).unwrap_or(255)))
+}
+
+pub fn kill(root: &Path, id: &str, signal: Option<&str>, all: bool) -> anyhow::Result<()> {
+    let sig = parse_signal(signal.unwrap_or("SIGTERM"))?;
+    control::kill(&StateDir::new(root, id)?, sig, all)?;
+    Ok(())
+}
+
+pub fn delete(root: &Path, id: &str, force: bool, log: &mut Logger) -> anyhow::Result<()> {
+    for w in control::delete(&StateDir::new(root, id)?, force)? {
+        log.warn(&w);
+    }
+    Ok(())
+}
+
+pub fn pause(root: &Path, id: &str) -> anyhow::Result<()> {
+    Ok(control::pause(&StateDir::new(root, id)?)?)
+}
+
+pub fn resume(root: &Path, id: &str) -> anyhow::Result<()> {
+    Ok(control::resume(&StateDir::new(root, id)?)?)
+}

@@ -1,0 +1,126 @@
+//! `exec`: a further process in a running container, from a process.json
+//! (what containerd and conmon pass) or from a command line.
+
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use oci_spec::runtime::{Process, User};
+use pocky_runtime::launch::Stdio;
+use pocky_runtime::state::{StateDir, Status};
+
+use crate::lifecycle::{load_spec, write_pid_file};
+
+#[derive(Debug)]
+pub struct ExecRequest {
+    pub process: Option<PathBuf>,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub tty: bool,
+    pub console_socket: Option<PathBuf>,
+    pub cwd: Option<PathBuf>,
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub preserve_fds: u32,
+    pub command: Vec<String>,
+}
+
+fn read_process(path: &Path) -> anyhow::Result<Process> {
+    let bytes = if path == Path::new("-") {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)?;
+        b
+    } else {
+        std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
+    };
+    serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
+}
+
+fn parse_user(s: &str) -> anyhow::Result<User> {
+    let (uid, gid) = s.split_once(':').unwrap_or((s, "0"));
+    let mut user = User::default();
+    user.set_uid(
+        uid.parse()
+            .with_context(|| format!("--user {s}: uid must be a number"))?,
+    );
+    user.set_gid(
+        gid.parse()
+            .with_context(|| format!("--user {s}: gid must be a number"))?,
+    );
+    Ok(user)
+}
+
+fn build_process(spec_process: Option<Process>, req: &ExecRequest) -> anyhow::Result<Process> {
+    if let Some(path) = &req.process {
+        return read_process(path);
+    }
+    if req.command.is_empty() {
+        bail!("exec needs --process FILE or a command after the container id");
+    }
+    let mut p = spec_process.unwrap_or_default();
+    p.set_args(Some(req.command.clone()));
+    p.set_terminal(Some(req.tty));
+    let mut env = p.env().clone().unwrap_or_default();
+    env.extend(req.env.iter().cloned());
+    p.set_env(Some(env));
+    if let Some(cwd) = &req.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    if let Some(u) = &req.user {
+        p.set_user(parse_user(u)?);
+    }
+    Ok(p)
+}
+
+pub fn exec(root: &Path, id: &str, req: ExecRequest) -> anyhow::Result<ExitCode> {
+    if req.preserve_fds > 0 {
+        bail!("--preserve-fds is not supported yet");
+    }
+    let dir = StateDir::new(root, id)?;
+    let record = dir.load()?;
+    let status = dir.status(&record);
+    if !matches!(status, Status::Created | Status::Running) {
+        bail!("cannot exec in container {id}: it is {status}");
+    }
+    let spec = load_spec(&record.bundle, id)?;
+    let process = build_process(spec.process().clone(), &req)?;
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal && req.console_socket.is_none() {
+        bail!("a terminal needs --console-socket to receive it");
+    }
+    if !terminal && req.console_socket.is_some() {
+        bail!("--console-socket was given but the process has no terminal");
+    }
+    let forwarder = if req.detach {
+        None
+    } else {
+        Some(pocky_ns::SignalForwarder::new()?)
+    };
+    let stdio = Stdio {
+        terminal,
+        ..Stdio::default()
+    };
+    let mut child = pocky_runtime::exec::exec_in(record.pid, &spec, &process, stdio)?;
+    if let Some(path) = &req.console_socket {
+        let master = child
+            .take_pty_master()
+            .context("the process did not send its terminal")?;
+        let sock = UnixStream::connect(path)
+            .with_context(|| format!("connecting to console socket {}", path.display()))?;
+        pocky_runtime::console::send_fd(sock.as_fd(), master.as_fd(), "")
+            .with_context(|| format!("sending the terminal to {}", path.display()))?;
+    }
+    if let Some(pf) = &req.pid_file {
+        write_pid_file(pf, child.pid.as_raw())?;
+    }
+    if req.detach {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let st = match &forwarder {
+        Some(f) => f.run(child.pid)?,
+        None => child.wait()?,
+    };
+    Ok(ExitCode::from(u8::try_from(st.code).unwrap_or(255)))
+}
