@@ -34,6 +34,7 @@ pub fn load_spec(bundle: &Path, id: &str) -> anyhow::Result<Spec> {
             spec.set_linux(Some(linux));
         }
     }
+    crate::defaults::add_allowed_devices(&mut spec)?;
     Ok(spec)
 }
 

@@ -3,6 +3,7 @@
 //! `pocky run`'s containers).
 
 mod cli;
+mod defaults;
 mod info;
 mod lifecycle;
 mod log;

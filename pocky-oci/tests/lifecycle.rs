@@ -1,0 +1,375 @@
+//! End-to-end tests of the `pocky-runtime` binary on a busybox bundle made
+//! by skopeo and umoci (not by pocky), inside `ci/sandbox`.
+
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_pocky-runtime");
+
+struct Env {
+    dir: tempfile::TempDir,
+    cgroup_parent: String,
+}
+
+impl Env {
+    /// A busybox bundle whose process is `args`, with its cgroup under the
+    /// sandbox's test parent.
+    fn new(test: &str, args: &[&str]) -> Option<Env> {
+        let sb = pocky_testkit::sandbox(test)?;
+        let dir = tempfile::tempdir().unwrap();
+        let oci = format!("oci:{}:busybox", dir.path().join("oci").display());
+        run_ok(Command::new("skopeo").args([
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &format!("docker://{}/busybox", sb.registry),
+            &oci,
+        ]));
+        let image = format!("{}:busybox", dir.path().join("oci").display());
+        let bundle = dir.path().join("bundle");
+        run_ok(
+            Command::new("umoci")
+                .args(["unpack", "--image", &image])
+                .arg(&bundle),
+        );
+        let cgroup_parent =
+            std::env::var("POCKY_CGROUP_PARENT").unwrap_or_else(|_| "pocky-oci-test".into());
+        let env = Env { dir, cgroup_parent };
+        env.edit(|s| {
+            s["process"]["args"] = args.into();
+            s["process"]["terminal"] = false.into();
+        });
+        Some(env)
+    }
+
+    fn bundle(&self) -> PathBuf {
+        self.dir.path().join("bundle")
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    fn edit(&self, f: impl FnOnce(&mut Value)) {
+        let path = self.bundle().join("config.json");
+        let mut spec: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        f(&mut spec);
+        std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    }
+
+    fn set_cgroup(&self, id: &str) -> String {
+        let cg = format!("{}/{id}", self.cgroup_parent);
+        let c = cg.clone();
+        self.edit(|s| s["linux"]["cgroupsPath"] = c.into());
+        cg
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--root").arg(self.root()).args(args);
+        c
+    }
+
+    fn ok(&self, args: &[&str]) -> Output {
+        let out = self.cmd(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        out
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?} should fail");
+        text(&out.stderr)
+    }
+
+    /// `create`, with the container's stdio going to a file (a pipe would
+    /// stay open in the waiting init).
+    fn create(&self, id: &str, extra: &[&str]) -> PathBuf {
+        let out = self.dir.path().join(format!("{id}.out"));
+        let file = std::fs::File::create(&out).unwrap();
+        let bundle = self.bundle();
+        let pid_file = self.dir.path().join(format!("{id}.pid"));
+        let mut args = vec![
+            "create",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        args.push(id);
+        let status = self
+            .cmd(&args)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "create: {}",
+            std::fs::read_to_string(&out).unwrap()
+        );
+        let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+        assert!(pid > 0);
+        out
+    }
+
+    fn state(&self, id: &str) -> Value {
+        serde_json::from_slice(&self.ok(&["state", id]).stdout).unwrap()
+    }
+
+    fn wait_status(&self, id: &str, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.state(id)["status"] != want {
+            assert!(Instant::now() < deadline, "{id} never became {want}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{cmd:?}: {}", text(&out.stderr));
+}
+
+fn cgroup_dirs(path: &str) -> Vec<PathBuf> {
+    pocky_cgroup::Cgroup::detect(path).unwrap().dirs()
+}
+
+#[test]
+fn create_start_kill_delete_and_the_state_machine() {
+    let Some(env) = Env::new("oci_lifecycle", &["sh", "-c", "echo started; sleep 300"]) else {
+        return;
+    };
+    let cg = env.set_cgroup("life");
+    let out = env.create("life", &[]);
+    let st = env.state("life");
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["id"], "life");
+    assert_eq!(st["ociVersion"], "1.0.2");
+    assert_eq!(Path::new(st["bundle"].as_str().unwrap()), env.bundle());
+    assert!(st["pid"].as_i64().unwrap() > 0);
+    assert!(cgroup_dirs(&cg).iter().all(|d| d.exists()), "cgroup made");
+    assert!(env.root().join("life/exec.fifo").exists());
+    // A created container has not run its process yet.
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "");
+    assert!(
+        env.fails(&["create", "--bundle", env.bundle().to_str().unwrap(), "life"])
+            .contains("already exists")
+    );
+
+    env.ok(&["start", "life"]);
+    assert_eq!(env.state("life")["status"], "running");
+    assert!(env.fails(&["start", "life"]).contains("already running"));
+    assert!(env.fails(&["delete", "life"]).contains("not stopped"));
+    let pids: Vec<i32> =
+        serde_json::from_slice(&env.ok(&["ps", "--format", "json", "life"]).stdout).unwrap();
+    assert!(pids.contains(&(env.state("life")["pid"].as_i64().unwrap() as i32)));
+
+    env.ok(&["pause", "life"]);
+    assert_eq!(env.state("life")["status"], "paused");
+    env.ok(&["resume", "life"]);
+    assert_eq!(env.state("life")["status"], "running");
+
+    env.ok(&["kill", "life", "KILL"]);
+    env.wait_status("life", "stopped");
+    assert!(env.fails(&["kill", "life", "9"]).contains("not running"));
+    assert!(env.fails(&["start", "life"]).contains("stopped"));
+    assert!(std::fs::read_to_string(&out).unwrap().contains("started"));
+
+    env.ok(&["delete", "life"]);
+    assert!(!env.root().join("life").exists(), "state dir removed");
+    assert!(
+        cgroup_dirs(&cg).iter().all(|d| !d.exists()),
+        "cgroup removed"
+    );
+    assert!(env.fails(&["state", "life"]).contains("does not exist"));
+}
+
+#[test]
+fn delete_force_kills_a_running_container_and_removes_everything() {
+    let Some(env) = Env::new("oci_delete_force", &["sleep", "300"]) else {
+        return;
+    };
+    let cg = env.set_cgroup("forced");
+    env.create("forced", &[]);
+    env.ok(&["start", "forced"]);
+    let list = text(&env.ok(&["list", "-q"]).stdout);
+    assert_eq!(list.trim(), "forced");
+    env.ok(&["delete", "--force", "forced"]);
+    assert!(!env.root().join("forced").exists());
+    assert!(cgroup_dirs(&cg).iter().all(|d| !d.exists()));
+    // A created (never started) container needs no --force.
+    env.create("fresh", &[]);
+    env.ok(&["delete", "fresh"]);
+    assert!(!env.root().join("fresh").exists());
+}
+
+#[test]
+fn run_to_completion_prints_and_exits_with_the_status() {
+    let Some(env) = Env::new("oci_run", &["sh", "-c", "echo hi from $(hostname); exit 3"]) else {
+        return;
+    };
+    let cg = env.set_cgroup("runner");
+    env.edit(|s| s["hostname"] = "runner-host".into());
+    let bundle = env.bundle();
+    let out = env
+        .cmd(&["run", "--bundle", bundle.to_str().unwrap(), "runner"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hi from runner-host\n");
+    assert!(
+        !env.root().join("runner").exists(),
+        "run deletes the container"
+    );
+    assert!(cgroup_dirs(&cg).iter().all(|d| !d.exists()));
+}
+
+#[test]
+fn errors_go_to_the_log_as_json_lines() {
+    let Some(env) = Env::new("oci_log", &["true"]) else {
+        return;
+    };
+    let log = env.dir.path().join("log.json");
+    let out = env
+        .cmd(&[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format=json",
+            "start",
+            "nope",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let line = std::fs::read_to_string(&log).unwrap();
+    let v: Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    assert_eq!(v["level"], "error");
+    assert!(v["msg"].as_str().unwrap().contains("nope does not exist"));
+    assert!(v["time"].as_str().unwrap().contains('T'));
+    let msg = env.fails(&["--systemd-cgroup", "create", "x"]);
+    assert!(msg.contains("--systemd-cgroup is not supported"), "{msg}");
+}
+
+/// Receives one descriptor sent with SCM_RIGHTS.
+fn recv_fd(listener: &UnixListener) -> OwnedFd {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        std::os::fd::AsRawFd::as_raw_fd(&conn),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the kernel just gave us this descriptor.
+            return unsafe { OwnedFd::from_raw_fd(fds[0]) };
+        }
+    }
+    panic!("no descriptor received");
+}
+
+#[test]
+fn console_socket_receives_the_pty_master() {
+    let Some(env) = Env::new("oci_console", &["sh", "-c", "tty; echo console-ok"]) else {
+        return;
+    };
+    env.set_cgroup("tty");
+    env.edit(|s| s["process"]["terminal"] = true.into());
+    let sock = env.dir.path().join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let receiver = std::thread::spawn(move || recv_fd(&listener));
+    env.create("tty", &["--console-socket", sock.to_str().unwrap()]);
+    let master = receiver.join().unwrap();
+    env.ok(&["start", "tty"]);
+    let mut f = std::fs::File::from(master);
+    let mut got = String::new();
+    let mut buf = [0u8; 256];
+    // Reading a pty master whose slave side closed ends in EIO.
+    while let Ok(n) = f.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.push_str(&text(&buf[..n]));
+        if got.contains("console-ok") {
+            break;
+        }
+    }
+    assert!(got.contains("/dev/pts/0"), "{got:?}");
+    assert!(got.contains("console-ok"), "{got:?}");
+    env.wait_status("tty", "stopped");
+    env.ok(&["delete", "tty"]);
+    // A terminal without a console socket is refused.
+    let bundle = env.bundle();
+    let msg = env.fails(&["create", "--bundle", bundle.to_str().unwrap(), "tty2"]);
+    assert!(msg.contains("--console-socket"), "{msg}");
+    assert!(!env.root().join("tty2").exists());
+}
+
+#[test]
+fn hooks_run_with_the_state_on_stdin() {
+    let Some(env) = Env::new("oci_hooks", &["true"]) else {
+        return;
+    };
+    env.set_cgroup("hooked");
+    let marks = env.dir.path().join("marks");
+    std::fs::create_dir(&marks).unwrap();
+    let hook = |name: &str| {
+        serde_json::json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("cat > {}/{name}", marks.display())],
+        })
+    };
+    // startContainer runs in the container: its path and file are there.
+    let in_container = serde_json::json!({
+        "path": "/bin/sh",
+        "args": ["sh", "-c", "cat > /startContainer"],
+    });
+    env.edit(|s| {
+        s["hooks"] = serde_json::json!({
+            "prestart": [hook("prestart")],
+            "createRuntime": [hook("createRuntime")],
+            "createContainer": [hook("createContainer")],
+            "startContainer": [in_container],
+            "poststart": [hook("poststart")],
+            "poststop": [hook("poststop")],
+        });
+    });
+    env.create("hooked", &[]);
+    for name in ["prestart", "createRuntime", "createContainer"] {
+        let st: Value = serde_json::from_slice(&std::fs::read(marks.join(name)).unwrap()).unwrap();
+        assert_eq!(st["id"], "hooked", "{name}");
+        assert!(st["pid"].as_i64().unwrap() > 0, "{name}");
+    }
+    assert!(!marks.join("poststart").exists());
+    env.ok(&["start", "hooked"]);
+    let st: Value =
+        serde_json::from_slice(&std::fs::read(marks.join("poststart")).unwrap()).unwrap();
+    assert_eq!(st["status"], "running");
+    let inside = env.bundle().join("rootfs/startContainer");
+    let st: Value = serde_json::from_slice(&std::fs::read(&inside).unwrap()).unwrap();
+    assert_eq!(st["id"], "hooked");
+    env.wait_status("hooked", "stopped");
+    env.ok(&["delete", "hooked"]);
+    let st: Value =
+        serde_json::from_slice(&std::fs::read(marks.join("poststop")).unwrap()).unwrap();
+    assert_eq!(st["status"], "stopped");
+}
