@@ -1,0 +1,195 @@
+//! `pocky volume create|ls|inspect|rm|prune`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, UNIX_EPOCH};
+
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use pocky_store::{Store, VolumeRecord};
+
+#[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// Create a volume (a random name when none is given).
+    Create(CreateArgs),
+    /// List volumes.
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Show volumes as JSON.
+    Inspect(NamesArgs),
+    /// Remove volumes; refused while a container uses them.
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+    /// Remove unused anonymous volumes (all unused ones with --all).
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Set metadata on the volume (KEY=VALUE).
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// Volume driver: only `local`.
+    #[arg(short, long, default_value = pocky_store::LOCAL_DRIVER)]
+    pub driver: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Only volume names.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NamesArgs {
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Accepted for Docker compatibility: a volume in use is never removed.
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove unused named volumes too, not only anonymous ones.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not ask for confirmation (pocky never asks).
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+pub fn run(root: &Path, cmd: &VolumeCommand) -> Result<ExitCode> {
+    let store = Store::open(root)?;
+    match cmd {
+        VolumeCommand::Create(a) => create(&store, a),
+        VolumeCommand::Ls(a) => list(&store, a),
+        VolumeCommand::Inspect(a) => inspect(&store, a),
+        VolumeCommand::Rm(a) => remove(&store, a),
+        VolumeCommand::Prune(a) => prune(&store, a),
+    }
+}
+
+fn create(store: &Store, args: &CreateArgs) -> Result<ExitCode> {
+    if args.driver != pocky_store::LOCAL_DRIVER {
+        bail!(
+            "volume driver {:?} is not supported: only local",
+            args.driver
+        );
+    }
+    let mut labels = BTreeMap::new();
+    for l in &args.labels {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        if k.is_empty() {
+            bail!("invalid label {l:?}");
+        }
+        labels.insert(k.to_owned(), v.to_owned());
+    }
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => crate::create::random_id()?,
+    };
+    store.create_volume(&name, &labels)?;
+    println!("{name}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(store: &Store, args: &LsArgs) -> Result<ExitCode> {
+    let volumes = store.volumes()?;
+    if args.quiet {
+        for v in &volumes {
+            println!("{}", v.name);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:<16}VOLUME NAME", "DRIVER");
+    for v in &volumes {
+        println!("{:<16}{}", v.driver, v.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rfc3339(secs: f64) -> String {
+    let t = UNIX_EPOCH + Duration::from_secs_f64(secs.max(0.0));
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+fn to_json(store: &Store, v: &VolumeRecord) -> Result<serde_json::Value> {
+    let mut labels = serde_json::Map::new();
+    for (k, val) in &v.labels {
+        labels.insert(k.clone(), val.clone().into());
+    }
+    if v.anonymous {
+        labels.insert("com.docker.volume.anonymous".into(), "".into());
+    }
+    Ok(serde_json::json!({
+        "CreatedAt": rfc3339(v.created),
+        "Driver": v.driver,
+        "Labels": labels,
+        "Mountpoint": store.volume_data_dir(&v.name)?,
+        "Name": v.name,
+        "Options": null,
+        "Scope": "local",
+    }))
+}
+
+fn inspect(store: &Store, args: &NamesArgs) -> Result<ExitCode> {
+    let mut out = Vec::new();
+    let mut failed = false;
+    for name in &args.names {
+        match store.volume(name) {
+            Ok(v) => out.push(to_json(store, &v)?),
+            Err(e) => {
+                eprintln!("pocky: {e}");
+                failed = true;
+            }
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(if failed {
+        ExitCode::from(crate::EXIT_ENGINE)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn remove(store: &Store, args: &RmArgs) -> Result<ExitCode> {
+    let _ = args.force;
+    let mut failed = false;
+    for name in &args.names {
+        match store.remove_volume(name) {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                eprintln!("pocky: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(crate::EXIT_ENGINE)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn prune(store: &Store, args: &PruneArgs) -> Result<ExitCode> {
+    let _ = args.force;
+    let removed = store.prune_volumes(args.all)?;
+    if !removed.is_empty() {
+        println!("Deleted Volumes:");
+        for n in &removed {
+            println!("{n}");
+        }
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,174 @@
+//! From mount flags and the image's `VOLUME`s to OCI mounts for a
+//! container, and the volumes those mounts need.
+//!
+//! [`plan`] runs before anything is written (a bad flag leaves no trace):
+//! it checks the flags, names anonymous volumes and builds the mounts.
+//! [`attach`] runs once the container's record exists: it creates missing
+//! `-v` host directories, creates and claims the volumes under the state
+//! lock, and seeds new empty volumes from the image.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use oci_spec::runtime::{Mount, MountBuilder};
+use pocky_store::{ImageRecord, Store, VolumeClaim};
+
+use crate::mount_flags::{MountFlag, Source, TMPFS_DEFAULTS};
+
+/// What a container's mount flags and image volumes amount to.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// In mount order: parents before what is mounted inside them.
+    pub mounts: Vec<Mount>,
+    claims: Vec<VolumeClaim>,
+    /// (volume, container path) pairs to seed from the image when empty.
+    seeds: Vec<(String, String)>,
+    /// `-v` host paths to create when missing.
+    create_dirs: Vec<PathBuf>,
+}
+
+/// The image's `VOLUME` paths.
+pub fn image_volumes(store: &Store, image: &ImageRecord) -> Result<Vec<String>> {
+    let bytes = store.get_blob(&image.id)?;
+    let config: oci_spec::image::ImageConfiguration = serde_json::from_slice(&bytes)
+        .with_context(|| format!("parsing the config of image {}", image.short_id()))?;
+    Ok(config
+        .config()
+        .as_ref()
+        .and_then(|c| c.volumes().clone())
+        .unwrap_or_default())
+}
+
+fn build(destination: &str, typ: &str, source: &Path, options: Vec<String>) -> Result<Mount> {
+    MountBuilder::default()
+        .destination(PathBuf::from(destination))
+        .typ(typ)
+        .source(source)
+        .options(options)
+        .build()
+        .map_err(|e| anyhow::anyhow!("building the mount of {destination}: {e}"))
+}
+
+fn bind_options(flag: &MountFlag) -> Vec<String> {
+    vec![
+        "rbind".to_owned(),
+        flag.propagation
+            .clone()
+            .unwrap_or_else(|| "rprivate".to_owned()),
+        if flag.readonly { "ro" } else { "rw" }.to_owned(),
+    ]
+}
+
+/// Checks the flags and builds the mounts; anonymous volumes (`-v /path`,
+/// the image's `VOLUME`s not covered by a flag) get fresh 64-hex names.
+pub fn plan(store: &Store, flags: &[MountFlag], image_volumes: &[String]) -> Result<Plan> {
+    let mut plan = Plan::default();
+    let mut flags = flags.to_vec();
+    let targets: BTreeSet<String> = flags.iter().map(|f| f.target.clone()).collect();
+    for v in image_volumes {
+        let Ok(flag) = crate::mount_flags::parse_volume(v) else {
+            crate::log::debug!("ignoring the image's volume {v:?}");
+            continue;
+        };
+        if !targets.contains(&flag.target) && matches!(flag.source, Source::Volume { .. }) {
+            flags.push(flag);
+        }
+    }
+    for flag in &flags {
+        let mount = match &flag.source {
+            Source::Bind { path, create } => {
+                match std::fs::symlink_metadata(path) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && *create => {
+                        plan.create_dirs.push(path.clone());
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        bail!(
+                            "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                            path.display()
+                        )
+                    }
+                    Err(e) => {
+                        return Err(e)
+                            .with_context(|| format!("bind source path {}", path.display()));
+                    }
+                }
+                build(&flag.target, "bind", path, bind_options(flag))?
+            }
+            Source::Volume { name, nocopy } => {
+                let (name, anonymous) = match name {
+                    Some(n) => (n.clone(), false),
+                    None => (crate::create::random_id()?, true),
+                };
+                let data = store.volume_data_dir(&name)?;
+                plan.claims.push(VolumeClaim {
+                    name: name.clone(),
+                    anonymous,
+                });
+                if !nocopy {
+                    plan.seeds.push((name, flag.target.clone()));
+                }
+                build(&flag.target, "bind", &data, bind_options(flag))?
+            }
+            Source::Tmpfs { options } => {
+                let mut opts: Vec<String> =
+                    TMPFS_DEFAULTS.iter().map(|s| (*s).to_owned()).collect();
+                opts.extend(options.iter().cloned());
+                if flag.readonly {
+                    opts.push("ro".to_owned());
+                }
+                build(&flag.target, "tmpfs", Path::new("tmpfs"), opts)?
+            }
+        };
+        plan.mounts.push(mount);
+    }
+    Ok(plan)
+}
+
+fn depth(m: &Mount) -> usize {
+    m.destination().components().count()
+}
+
+/// The container's extra mounts: the generated `/etc` files and the
+/// flags', ordered so a parent is mounted before anything inside it (a
+/// volume on `/etc` does not hide `/etc/hosts`). A flag mounting one of the
+/// generated files replaces it.
+pub fn merge(etc: Vec<Mount>, user: Vec<Mount>) -> Vec<Mount> {
+    let mut all: Vec<Mount> = etc
+        .into_iter()
+        .filter(|e| !user.iter().any(|u| u.destination() == e.destination()))
+        .collect();
+    all.extend(user);
+    all.sort_by_key(depth);
+    all
+}
+
+/// Makes what the plan's mounts need, for the container `id` whose record
+/// now exists: missing `-v` host directories, the volumes (created and
+/// claimed under the state lock), and the seeding of empty volumes.
+pub fn attach(store: &Store, id: &str, plan: &Plan, image: &ImageRecord) -> Result<()> {
+    for dir in &plan.create_dirs {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the bind source {}", dir.display()))?;
+    }
+    if plan.claims.is_empty() {
+        return Ok(());
+    }
+    store.claim_volumes(id, &plan.claims)?;
+    for (name, path) in &plan.seeds {
+        crate::volume_seed::seed(store, image, name, path)?;
+    }
+    Ok(())
+}
+
+/// The container's anonymous volumes go with it under `rm -v` and
+/// `run --rm`: call with the names read before the container was removed.
+pub fn remove_anonymous(store: &Store, names: &[String]) {
+    if names.is_empty() {
+        return;
+    }
+    if let Err(e) = store.remove_anonymous_volumes(names) {
+        crate::log::debug!("removing anonymous volumes: {e}");
+    }
+}

@@ -1,0 +1,419 @@
+//! End-to-end tests of volumes in the sandbox: bind mounts, named and
+//! anonymous volumes (seeding, persistence, removal), tmpfs, --read-only,
+//! and mount destinations that are symlinks out of the rootfs.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+struct Ctx {
+    root: tempfile::TempDir,
+    reg: String,
+}
+
+fn ctx(test: &str, images: &[&str]) -> Option<Ctx> {
+    let sb = pocky_testkit::sandbox(test)?;
+    let root = tempfile::tempdir().unwrap();
+    for i in images {
+        ok(
+            root.path(),
+            &["pull", "-q", &format!("{}/{i}", sb.registry)],
+        );
+    }
+    Some(Ctx {
+        root,
+        reg: sb.registry,
+    })
+}
+
+impl Ctx {
+    fn image(&self, name: &str) -> String {
+        format!("{}/{name}", self.reg)
+    }
+    fn root(&self) -> &Path {
+        self.root.path()
+    }
+    /// `pocky run --rm FLAGS busybox sh -c SCRIPT`.
+    fn sh(&self, flags: &[&str], script: &str) -> std::process::Output {
+        self.sh_in("busybox", flags, script)
+    }
+    fn sh_in(&self, image: &str, flags: &[&str], script: &str) -> std::process::Output {
+        let image = self.image(image);
+        let mut all = vec!["run", "--rm"];
+        all.extend_from_slice(flags);
+        all.extend_from_slice(&[&image, "sh", "-c", script]);
+        pocky(self.root(), &all)
+    }
+    fn sh_ok(&self, flags: &[&str], script: &str) -> String {
+        let o = self.sh(flags, script);
+        assert!(o.status.success(), "{flags:?} {script}: {}", stderr(&o));
+        stdout(&o)
+    }
+    fn volume_names(&self) -> Vec<String> {
+        ok(self.root(), &["volume", "ls", "-q"])
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+    fn data(&self, volume: &str) -> PathBuf {
+        self.root().join("volumes").join(volume).join("_data")
+    }
+}
+
+fn is_hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[test]
+fn bind_mounts_read_write_and_read_only() {
+    let Some(c) = ctx("bind_mounts_read_write_and_read_only", &["busybox"]) else {
+        return;
+    };
+    let host = tempfile::tempdir().unwrap();
+    fs::write(host.path().join("in"), "from host\n").unwrap();
+    let spec = format!("{}:/mnt", host.path().display());
+    let out = c.sh_ok(&["-v", &spec], "cat /mnt/in; echo out > /mnt/out");
+    assert_eq!(out, "from host\n");
+    assert_eq!(
+        fs::read_to_string(host.path().join("out")).unwrap(),
+        "out\n"
+    );
+
+    let spec = format!("{}:/mnt:ro", host.path().display());
+    let o = c.sh(&["-v", &spec], "cat /mnt/in; echo x > /mnt/denied");
+    assert_ne!(o.status.code(), Some(0));
+    assert_eq!(stdout(&o), "from host\n");
+    assert!(
+        stderr(&o).contains("Read-only file system"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!host.path().join("denied").exists());
+    let m = format!(
+        "type=bind,source={},target=/mnt,readonly",
+        host.path().display()
+    );
+    let o = c.sh(&["--mount", &m], "touch /mnt/denied");
+    assert_ne!(o.status.code(), Some(0));
+    assert!(!host.path().join("denied").exists());
+
+    // -v creates a missing host directory; --mount type=bind refuses it.
+    let missing = host.path().join("made/by/v");
+    c.sh_ok(&["-v", &format!("{}:/m", missing.display())], "touch /m/f");
+    assert!(missing.join("f").exists());
+    let absent = host.path().join("absent");
+    let m = format!("type=bind,source={},target=/m", absent.display());
+    let err = fails(
+        c.root(),
+        &["run", "--rm", "--mount", &m, &c.image("busybox"), "true"],
+    );
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(!absent.exists());
+    // Bad flags fail before anything is created.
+    fails(
+        c.root(),
+        &[
+            "run",
+            "--rm",
+            "-v",
+            "/h:relative",
+            &c.image("busybox"),
+            "true",
+        ],
+    );
+    fails(
+        c.root(),
+        &[
+            "run",
+            "--rm",
+            "-v",
+            "/a:/x",
+            "--tmpfs",
+            "/x",
+            &c.image("busybox"),
+            "true",
+        ],
+    );
+    assert!(tree(&c.root().join("containers")).is_empty());
+}
+
+#[test]
+fn named_volumes_are_seeded_from_the_image_and_persist() {
+    let Some(c) = ctx(
+        "named_volumes_are_seeded_from_the_image_and_persist",
+        &["busybox"],
+    ) else {
+        return;
+    };
+    // Seeded: the image's /etc shows up in the new volume.
+    let out = c.sh_ok(
+        &["-v", "data:/etc"],
+        "cat /etc/motd; echo kept > /etc/written",
+    );
+    assert_eq!(out, "pocky busybox fixture\n");
+    assert_eq!(c.volume_names(), vec!["data"]);
+    // The container is gone (--rm), the volume and its data stay, and the
+    // next container sees them, wherever it mounts the volume; a volume
+    // that is not empty is not seeded again.
+    assert!(tree(&c.root().join("containers")).is_empty());
+    let out = c.sh_ok(&["-v", "data:/x"], "cat /x/written /x/motd; ls /x");
+    assert!(out.starts_with("kept\npocky busybox fixture\n"), "{out}");
+    assert_eq!(
+        fs::read_to_string(c.data("data").join("written")).unwrap(),
+        "kept\n"
+    );
+
+    // Ownership and mode come from the image: /tmp is 1777 there.
+    let out = c.sh_ok(&["-v", "tv:/tmp"], "stat -c %a /tmp");
+    assert_eq!(out, "1777\n");
+    // nocopy: no seeding.
+    let out = c.sh_ok(
+        &["-v", "bare:/etc:nocopy"],
+        "ls /etc | grep -c motd || true",
+    );
+    assert_eq!(out, "0\n");
+    // A path the image does not have: an empty volume.
+    let out = c.sh_ok(&["--mount", "source=new,target=/nowhere"], "ls -A /nowhere");
+    assert_eq!(out, "");
+
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(c.root(), &["volume", "inspect", "data"])).unwrap();
+    let v = &v[0];
+    assert_eq!(v["Name"], "data");
+    assert_eq!(v["Driver"], "local");
+    assert_eq!(v["Scope"], "local");
+    assert_eq!(v["Mountpoint"], c.data("data").display().to_string());
+    assert!(v["CreatedAt"].as_str().unwrap().ends_with('Z'), "{v}");
+    let ls = ok(c.root(), &["volume", "ls"]);
+    assert!(ls.starts_with("DRIVER"), "{ls}");
+    assert!(ls.contains("local           data\n"), "{ls}");
+}
+
+#[test]
+fn anonymous_volumes_for_image_volumes_go_with_rm_v() {
+    let Some(c) = ctx(
+        "anonymous_volumes_for_image_volumes_go_with_rm_v",
+        &["busybox", "config"],
+    ) else {
+        return;
+    };
+    let config = c.image("config");
+    let o = pocky(
+        c.root(),
+        &["run", "--name", "anon", &config, "cat /data/seed.txt"],
+    );
+    assert_eq!(stdout(&o), "seeded from the image\n", "{}", stderr(&o));
+    let names = c.volume_names();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(is_hex64(&names[0]), "{names:?}");
+    assert_eq!(
+        fs::read_to_string(c.data(&names[0]).join("seed.txt")).unwrap(),
+        "seeded from the image\n"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(c.root(), &["volume", "inspect", &names[0]])).unwrap();
+    assert!(
+        v[0]["Labels"]["com.docker.volume.anonymous"].is_string(),
+        "{v}"
+    );
+    // rm without -v keeps it; volume prune then removes it (unused, anonymous).
+    ok(c.root(), &["rm", "anon"]);
+    assert_eq!(c.volume_names(), names);
+    ok(c.root(), &["volume", "prune", "-f"]);
+    assert!(c.volume_names().is_empty());
+
+    // rm -v removes the anonymous ones, never a named one.
+    ok(
+        c.root(),
+        &[
+            "run", "--name", "anon2", "-v", "named:/n", "-v", "/anon", &config, "true",
+        ],
+    );
+    assert_eq!(c.volume_names().len(), 3);
+    ok(c.root(), &["rm", "-v", "anon2"]);
+    assert_eq!(c.volume_names(), vec!["named"]);
+    // run --rm takes its anonymous volumes along.
+    let o = pocky(c.root(), &["run", "--rm", &config, "ls /data"]);
+    assert_eq!(stdout(&o), "seed.txt\n", "{}", stderr(&o));
+    assert_eq!(c.volume_names(), vec!["named"]);
+    // A flag on the image's VOLUME path replaces the anonymous volume.
+    let o = pocky(
+        c.root(),
+        &["run", "--rm", "-v", "named:/data", &config, "true"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(c.volume_names(), vec!["named"]);
+}
+
+#[test]
+fn tmpfs_and_read_only_rootfs() {
+    let Some(c) = ctx("tmpfs_and_read_only_rootfs", &["busybox"]) else {
+        return;
+    };
+    let out = c.sh_ok(
+        &["--read-only", "--tmpfs", "/run:size=1m,mode=1777"],
+        "df -k /run | tail -n 1 | awk '{print $2}'; stat -c %a /run; \
+         echo ok > /run/f && cat /run/f; touch /denied 2>&1 || echo refused",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1024", "{out}");
+    assert_eq!(lines[1], "1777", "{out}");
+    assert_eq!(lines[2], "ok", "{out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+    assert!(out.ends_with("refused\n"), "{out}");
+    let out = c.sh_ok(
+        &["--mount", "type=tmpfs,target=/t,tmpfs-size=2m"],
+        "df -k /t | tail -n 1 | awk '{print $2}'; grep ' /t ' /proc/mounts",
+    );
+    assert!(out.starts_with("2048\n"), "{out}");
+    assert!(
+        out.contains("tmpfs /t tmpfs rw,nosuid,nodev,noexec"),
+        "{out}"
+    );
+    // A read-only tmpfs, and a named volume on a read-only rootfs.
+    let o = c.sh(&["--tmpfs", "/t:ro"], "touch /t/x");
+    assert_ne!(o.status.code(), Some(0));
+    c.sh_ok(&["--read-only", "-v", "wv:/w"], "echo y > /w/y");
+    assert_eq!(fs::read_to_string(c.data("wv").join("y")).unwrap(), "y\n");
+}
+
+#[test]
+fn volumes_in_use_are_kept_and_prune_takes_unused_ones() {
+    let Some(c) = ctx(
+        "volumes_in_use_are_kept_and_prune_takes_unused_ones",
+        &["busybox"],
+    ) else {
+        return;
+    };
+    assert_eq!(ok(c.root(), &["volume", "create", "made"]), "made\n");
+    let random = ok(c.root(), &["volume", "create"]);
+    assert!(is_hex64(random.trim()), "{random}");
+    let busybox = c.image("busybox");
+    ok(
+        c.root(),
+        &["run", "--name", "user", "-v", "made:/m", &busybox, "true"],
+    );
+    // A stopped container still holds its volume, as with Docker.
+    let o = pocky(c.root(), &["volume", "rm", "made"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("volume is in use"), "{}", stderr(&o));
+    let o = pocky(c.root(), &["volume", "rm", "-f", "made"]);
+    assert_eq!(o.status.code(), Some(125));
+    // Plain prune: anonymous volumes only; --all: every unused one.
+    ok(c.root(), &["volume", "prune", "-f"]);
+    assert_eq!(c.volume_names().len(), 2);
+    let out = ok(c.root(), &["volume", "prune", "-a", "-f"]);
+    assert!(out.contains(random.trim()), "{out}");
+    assert_eq!(c.volume_names(), vec!["made"]);
+    // system prune removes the container, and volumes only with --volumes.
+    ok(
+        c.root(),
+        &["run", "--name", "ca", "-v", "/anon", &busybox, "true"],
+    );
+    ok(c.root(), &["system", "prune", "-f"]);
+    assert_eq!(c.volume_names().len(), 2);
+    let out = ok(c.root(), &["system", "prune", "-f", "--volumes"]);
+    assert!(out.contains("Deleted Volumes:"), "{out}");
+    assert_eq!(c.volume_names(), vec!["made"]);
+    assert_eq!(ok(c.root(), &["volume", "rm", "made"]), "made\n");
+    assert!(c.volume_names().is_empty());
+    let err = fails(c.root(), &["volume", "rm", "made"]);
+    assert!(err.contains("no such volume"), "{err}");
+    let err = fails(c.root(), &["volume", "create", "../x"]);
+    assert!(err.contains("invalid characters"), "{err}");
+}
+
+#[test]
+fn mount_destinations_through_symlinks_stay_in_the_rootfs() {
+    let Some(c) = ctx(
+        "mount_destinations_through_symlinks_stay_in_the_rootfs",
+        &["symlinks"],
+    ) else {
+        return;
+    };
+    // A host directory that a mount escaping the rootfs would land in.
+    let marker = tempfile::Builder::new()
+        .prefix("pocky-escape-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    fs::write(marker.path().join("untouched"), "").unwrap();
+    let m = marker.path().display().to_string();
+    let bind_src = tempfile::tempdir().unwrap();
+    for link in ["/evil", "/up"] {
+        let dest = format!("{link}{m}/inside");
+        let tmpfs_dest = format!("{link}{m}/tmpfs");
+        let bind_dest = format!(
+            "{bind_src_dir}:{link}{m}/bind",
+            bind_src_dir = bind_src.path().display()
+        );
+        let script = format!(
+            "echo data > {m}/inside/f && echo t > {m}/tmpfs/f && echo b > {m}/bind/f-{n} && ls {m}",
+            n = &link[1..]
+        );
+        let o = c.sh_in(
+            "symlinks",
+            &[
+                "-v",
+                &format!("v{}:{dest}", &link[1..]),
+                "--tmpfs",
+                &tmpfs_dest,
+                "-v",
+                &bind_dest,
+            ],
+            &script,
+        );
+        assert!(o.status.success(), "{link}: {}", stderr(&o));
+        // Inside the container the mounts sit at the rootfs's own path.
+        assert_eq!(stdout(&o), "bind\ninside\ntmpfs\n", "{link}");
+        assert_eq!(
+            fs::read_to_string(c.data(&format!("v{}", &link[1..])).join("f")).unwrap(),
+            "data\n"
+        );
+        assert!(bind_src.path().join(format!("f-{}", &link[1..])).exists());
+    }
+    let names: Vec<String> = fs::read_dir(marker.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["untouched"], "a mount escaped into the host");
+
+    // Seeding resolves the source inside the image too: /evil/etc is the
+    // image's /etc, never the host's.
+    c.sh_in("symlinks", &["-v", "seeded:/evil/etc"], "true");
+    let mut seeded: Vec<String> = fs::read_dir(c.data("seeded"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    seeded.sort();
+    assert_eq!(seeded, vec!["group", "motd", "passwd"]);
+}
+
+#[test]
+fn seeding_honours_whiteouts_and_opaque_directories() {
+    let Some(c) = ctx(
+        "seeding_honours_whiteouts_and_opaque_directories",
+        &["layered"],
+    ) else {
+        return;
+    };
+    let o = c.sh_in(
+        "layered",
+        &["-v", "opt:/opt/data", "-v", "etc:/etc"],
+        "ls /opt/data",
+    );
+    assert_eq!(stdout(&o), "c\n", "{}", stderr(&o));
+    let mut opt: Vec<String> = fs::read_dir(c.data("opt"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    opt.sort();
+    assert_eq!(opt, vec!["c"]);
+    assert!(c.data("etc").join("passwd").exists());
+    assert!(
+        !c.data("etc").join("motd").exists(),
+        "a whiteout was copied through"
+    );
+}
