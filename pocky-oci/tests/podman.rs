@@ -1,0 +1,102 @@
+//! podman (with conmon) running busybox through pocky-runtime, inside
+//! `ci/sandbox`: run with output, detached then exec, exec with a tty,
+//! pause/unpause, kill, stop, rm.
+
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pocky-runtime");
+const ULIMITS: [&str; 4] = [
+    "--ulimit",
+    "nproc=4096:4096",
+    "--ulimit",
+    "nofile=1024:1024",
+];
+
+struct Podman {
+    dir: tempfile::TempDir,
+    image: String,
+}
+
+impl Podman {
+    fn new(test: &str) -> Option<Podman> {
+        let sb = pocky_testkit::sandbox(test)?;
+        if Command::new("podman").arg("--version").output().is_err() {
+            assert!(std::env::var("CI").is_err(), "podman missing under CI");
+            eprintln!("SKIPPED {test}: podman is not installed");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let conf = format!(
+            "[engine]\nruntime = \"pocky\"\nruntime_supports_json = [\"pocky\"]\n\
+             events_logger = \"file\"\ncgroup_manager = \"cgroupfs\"\n\
+             [engine.runtimes]\npocky = [\"{BIN}\"]\n"
+        );
+        std::fs::write(dir.path().join("containers.conf"), conf).unwrap();
+        let p = Podman {
+            dir,
+            image: format!("{}/busybox", sb.registry),
+        };
+        p.ok(&["pull", "-q", "--tls-verify=false", &p.image.clone()]);
+        Some(p)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let d = self.dir.path();
+        Command::new("podman")
+            .env("CONTAINERS_CONF", d.join("containers.conf"))
+            .arg("--root")
+            .arg(d.join("storage"))
+            .arg("--runroot")
+            .arg(d.join("run"))
+            .args(["--runtime", BIN, "--cgroup-manager", "cgroupfs"])
+            .args(["--events-backend", "file"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+#[test]
+fn podman_runs_busybox_through_pocky_runtime() {
+    let Some(p) = Podman::new("oci_podman") else {
+        return;
+    };
+    let img = p.image.clone();
+    let mut args = vec!["run", "--rm"];
+    args.extend(ULIMITS);
+    args.extend([img.as_str(), "echo", "hi"]);
+    assert_eq!(p.ok(&args), "hi\n");
+
+    let mut args = vec!["run", "-d", "--name", "bg"];
+    args.extend(ULIMITS);
+    args.extend([img.as_str(), "sleep", "300"]);
+    p.ok(&args);
+    assert_eq!(p.ok(&["exec", "bg", "echo", "from-exec"]), "from-exec\n");
+    let tty = p.ok(&["exec", "-t", "bg", "tty"]);
+    assert!(tty.contains("/dev/pts/"), "{tty:?}");
+    p.ok(&["pause", "bg"]);
+    assert_eq!(
+        p.ok(&["inspect", "-f", "{{.State.Status}}", "bg"]).trim(),
+        "paused"
+    );
+    p.ok(&["unpause", "bg"]);
+    p.ok(&["stop", "-t", "1", "bg"]);
+    assert_eq!(
+        p.ok(&["inspect", "-f", "{{.State.Status}}", "bg"]).trim(),
+        "exited"
+    );
+    p.ok(&["start", "bg"]);
+    p.ok(&["kill", "bg"]);
+    p.ok(&["rm", "-f", "bg"]);
+    assert!(p.ok(&["ps", "-aq"]).trim().is_empty());
+}
