@@ -1,0 +1,155 @@
+//! The container boundary Docker draws by default: capabilities, a seccomp
+//! allow-list, `no_new_privs`, the device allow-list, a working directory
+//! that cannot leave the rootfs, and a process that cannot be inspected
+//! from the container until it has exec'd.
+//!
+//! Two halves, like the rest of the runtime. [`apply_to_spec`] writes the
+//! choices of `pocky run` into the spec (capability sets, `linux.seccomp`,
+//! devices); [`ChildSecurity`] is made from a spec in the parent (the BPF is
+//! compiled there, so a bad profile fails before anything starts) and
+//! applied by the child in runc's order:
+//!
+//! 1. not dumpable, first thing in the child;
+//! 2. `no_new_privs` if asked; without it, the seccomp filter is loaded now,
+//!    while the process still has `CAP_SYS_ADMIN` (which loading needs);
+//! 3. the bounding set dropped, `PR_SET_KEEPCAPS`, the user switch, then the
+//!    effective, inheritable, permitted and ambient sets;
+//! 4. with `no_new_privs`, the seccomp filter last, right before exec.
+
+pub mod caps;
+pub mod cwd;
+pub mod devices;
+pub mod nnp;
+pub mod seccomp;
+
+use oci_spec::runtime::{Process, Spec};
+use pocky_ns::ChildError;
+
+use crate::RuntimeError;
+
+pub use self::devices::DeviceRequest;
+pub use self::seccomp::SeccompChoice;
+
+/// The security flags of `pocky run`.
+#[derive(Debug, Clone, Default)]
+pub struct SecurityOptions {
+    /// `--cap-add`, names with or without `CAP_`, or `ALL`.
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`, names with or without `CAP_`, or `ALL`.
+    pub cap_drop: Vec<String>,
+    /// `--privileged`: every capability, no seccomp, no masked or read-only
+    /// paths, every device allowed.
+    pub privileged: bool,
+    pub seccomp: SeccompChoice,
+    /// `--security-opt no-new-privileges`.
+    pub no_new_privileges: bool,
+    /// `--device`.
+    pub devices: Vec<DeviceRequest>,
+}
+
+/// Writes `opts` into `spec`: process capabilities and `noNewPrivileges`,
+/// `linux.seccomp`, `linux.devices`, `linux.resources.devices`, and for
+/// `--privileged` no masked or read-only paths.
+pub fn apply_to_spec(spec: &mut Spec, opts: &SecurityOptions) -> Result<(), RuntimeError> {
+    let set = caps::effective_set(&opts.cap_add, &opts.cap_drop, opts.privileged)?;
+    let mut process = spec.process().clone().unwrap_or_default();
+    process.set_capabilities(Some(caps::process_capabilities(&set)?));
+    process.set_no_new_privileges(Some(opts.no_new_privileges));
+    spec.set_process(Some(process));
+
+    let seccomp = if opts.privileged {
+        None
+    } else {
+        seccomp::for_spec(&opts.seccomp, &set)?
+    };
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    linux.set_seccomp(seccomp);
+    devices::apply_to_linux(&mut linux, &opts.devices, opts.privileged)?;
+    if opts.privileged {
+        linux.set_masked_paths(Some(vec![]));
+        linux.set_readonly_paths(Some(vec![]));
+    }
+    spec.set_linux(Some(linux));
+    Ok(())
+}
+
+/// What the child applies, prepared in the parent from the spec.
+#[derive(Debug, Default)]
+pub struct ChildSecurity {
+    caps: Option<caps::CapSets>,
+    no_new_privs: bool,
+    filters: Vec<seccomp::BpfProgram>,
+}
+
+impl ChildSecurity {
+    /// Reads the spec's capabilities, `noNewPrivileges` and `linux.seccomp`
+    /// (of `process`: for `exec`, the one being started) and compiles the
+    /// filter.
+    pub fn from_spec(spec: &Spec, process: &Process) -> Result<Self, RuntimeError> {
+        let caps = process
+            .capabilities()
+            .as_ref()
+            .map(caps::CapSets::from_spec)
+            .transpose()?;
+        let filters = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+            Some(s) => seccomp::compile(s)?,
+            None => vec![],
+        };
+        Ok(Self {
+            caps,
+            no_new_privs: process.no_new_privileges().unwrap_or(false),
+            filters,
+        })
+    }
+
+    /// Before the user switch: `no_new_privs`, the filter when it cannot
+    /// wait for exec, the bounding set, and `PR_SET_KEEPCAPS` so that the
+    /// switch to another uid keeps the permitted set for [`Self::after_user`].
+    pub fn before_user(&self) -> Result<(), ChildError> {
+        if self.no_new_privs {
+            nnp::set_no_new_privs()?;
+        } else {
+            seccomp::load(&self.filters)?;
+        }
+        if let Some(c) = &self.caps {
+            c.drop_bounding()?;
+            nnp::set_keepcaps(true)?;
+        }
+        Ok(())
+    }
+
+    /// After the user switch: the spec's effective, inheritable, permitted
+    /// and ambient sets.
+    pub fn after_user(&self) -> Result<(), ChildError> {
+        if let Some(c) = &self.caps {
+            nnp::set_keepcaps(false)?;
+            c.apply()?;
+        }
+        Ok(())
+    }
+
+    /// Last step before exec: the filter, when `no_new_privs` lets an
+    /// unprivileged process load it.
+    pub fn before_exec(&self) -> Result<(), ChildError> {
+        if self.no_new_privs {
+            seccomp::load(&self.filters)?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn child_error(stage: &'static str, errno: i32, message: String) -> ChildError {
+    ChildError {
+        stage,
+        errno,
+        message,
+        exit_code: pocky_ns::SETUP_FAILED_EXIT_CODE,
+    }
+}
+
+fn security_error(what: impl Into<String>, reason: impl ToString) -> RuntimeError {
+    RuntimeError::Security {
+        what: what.into(),
+        reason: reason.to_string(),
+    }
+}
