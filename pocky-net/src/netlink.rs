@@ -36,6 +36,8 @@ pub struct Link {
     pub index: u32,
     pub name: String,
     pub kind: Option<String>,
+    /// Index of the bridge it is a port of.
+    pub controller: Option<u32>,
 }
 
 fn io_err(op: &'static str, what: &str, source: std::io::Error) -> NetError {
@@ -399,8 +401,10 @@ impl AsFd for Netlink {
 fn link_of(l: &LinkMessage) -> Link {
     let mut name = String::new();
     let mut kind = None;
+    let mut controller = None;
     for a in &l.attributes {
         match a {
+            LinkAttribute::Controller(c) => controller = Some(*c),
             LinkAttribute::IfName(n) => name.clone_from(n),
             LinkAttribute::LinkInfo(infos) => {
                 for i in infos {
@@ -416,5 +420,6 @@ fn link_of(l: &LinkMessage) -> Link {
         index: l.header.index,
         name,
         kind,
+        controller,
     }
 }

@@ -140,7 +140,7 @@ impl Networks {
         name: &str,
         subnet: Option<Subnet>,
         routed: &[Subnet],
-        default: bool,
+        default: Option<&str>,
     ) -> Result<Network, NetError> {
         check_name(name)?;
         if read_json::<Network>(&self.def_path(name))?.is_some() {
@@ -156,17 +156,16 @@ impl Networks {
                 .ok_or(NetError::NoFreeSubnet)?,
         };
         let id = random_hex()?;
-        let bridge = if default {
-            DEFAULT_BRIDGE.to_owned()
-        } else {
-            format!("pocky-{}", &id[..8])
+        let bridge = match default {
+            Some(b) => b.to_owned(),
+            None => format!("pocky-{}", &id[..8]),
         };
         let net = Network {
             name: name.to_owned(),
             bridge,
             subnet,
             gateway: subnet.gateway(),
-            user_defined: !default,
+            user_defined: default.is_none(),
             created: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),

@@ -16,7 +16,7 @@ use crate::files::{StateLock, rewrite_in_place};
 use crate::firewall::{self, Firewall};
 use crate::ipam::{Lease, Leases};
 use crate::netlink::Netlink;
-use crate::network::{DEFAULT_NETWORK, Network, Networks};
+use crate::network::{DEFAULT_BRIDGE, DEFAULT_NETWORK, Network, Networks};
 use crate::ports::{self, PortMapping};
 use crate::subnet::Subnet;
 
@@ -74,7 +74,7 @@ impl Networks {
         let _lock = StateLock::acquire(self.dir())?;
         let mut nl = Netlink::open()?;
         let routed = nl.routed_subnets()?;
-        let net = self.define(name, subnet, &routed, false)?;
+        let net = self.define(name, subnet, &routed, None)?;
         if let Err(e) = bring_up(&mut nl, &net) {
             let _ = self.teardown_network(&mut nl, &net);
             let _ = self.undefine(name);
@@ -122,7 +122,14 @@ impl Networks {
         match self.get(name) {
             Err(NetError::NoSuchNetwork(_)) if name == DEFAULT_NETWORK => {
                 let routed = nl.routed_subnets()?;
-                self.define(name, None, &routed, true)
+                // Another state root in this namespace owns `pocky0`: take
+                // a bridge of our own rather than share its addresses.
+                let bridge = if nl.index_of(DEFAULT_BRIDGE)?.is_some() {
+                    format!("{DEFAULT_BRIDGE}-{:06x}", std::process::id() & 0xff_ffff)
+                } else {
+                    DEFAULT_BRIDGE.to_owned()
+                };
+                self.define(name, None, &routed, Some(&bridge))
             }
             r => r,
         }
@@ -257,32 +264,42 @@ impl Networks {
     }
 
     /// Removes what containers not in `live` left behind: leases, host
-    /// veths, firewall rules; and the rules of networks that no longer
-    /// exist. Reports all failures together after trying everything.
+    /// veths on this state's bridges, and their firewall rules. Another
+    /// state root sharing the namespace keeps its own. Reports all failures
+    /// together after trying everything.
     pub fn prune(&self, live: &HashSet<String>) -> Result<(), NetError> {
         let _lock = StateLock::acquire(self.dir())?;
         let mut errors = Vec::new();
         let nets = self.list()?;
+        let mut gone = Vec::new();
         for net in &nets {
             let mut leases = self.leases(&net.name)?;
-            if !leases.reclaim(&|id| live.contains(id)).is_empty() {
+            let reclaimed = leases.reclaim(&|id| live.contains(id));
+            if !reclaimed.is_empty() {
                 if let Err(e) = self.save_leases(&net.name, &leases) {
                     errors.push(e);
                 }
                 refresh_hosts(net, &leases);
+                gone.extend(reclaimed);
             }
         }
         let live_veths: HashSet<String> = live.iter().map(|id| host_veth(id)).collect();
+        let bridges: HashSet<&str> = nets.iter().map(|n| n.bridge.as_str()).collect();
         match Netlink::open().and_then(|mut nl| {
             let links = nl.links()?;
             Ok((nl, links))
         }) {
             Ok((mut nl, links)) => {
-                for l in links {
-                    let ours = l.name.starts_with("vp")
-                        && l.name.len() == 13
-                        && l.name[2..].chars().all(|c| c.is_ascii_hexdigit());
-                    if ours && !live_veths.contains(&l.name) {
+                let ours: HashSet<u32> = links
+                    .iter()
+                    .filter(|l| bridges.contains(l.name.as_str()))
+                    .map(|l| l.index)
+                    .collect();
+                for l in &links {
+                    let leaked = l.name.starts_with("vp")
+                        && l.controller.is_some_and(|c| ours.contains(&c))
+                        && !live_veths.contains(&l.name);
+                    if leaked {
                         if let Err(e) = nl.delete_link(&l.name) {
                             errors.push(e);
                         }
@@ -291,17 +308,15 @@ impl Networks {
             }
             Err(e) => errors.push(e),
         }
-        let names: HashSet<String> = nets.iter().map(|n| n.name.clone()).collect();
-        let doomed = |owner: &str| {
-            if let Some(id) = owner.strip_prefix("ctr:") {
-                return !live.contains(id);
+        if !gone.is_empty() {
+            let owners: HashSet<String> = gone
+                .iter()
+                .map(|id| firewall::container_owner(id))
+                .collect();
+            if let Err(e) = Firewall::new().and_then(|fw| fw.remove_where(&|o| owners.contains(o)))
+            {
+                errors.push(e);
             }
-            owner
-                .strip_prefix("net:")
-                .is_some_and(|n| !names.contains(n))
-        };
-        if let Err(e) = Firewall::new().and_then(|fw| fw.remove_where(&doomed)) {
-            errors.push(e);
         }
         NetError::collect(errors)
     }

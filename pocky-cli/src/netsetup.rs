@@ -1,0 +1,251 @@
+//! The glue between `pocky run` and pocky-net: the network settings a
+//! container asked for (kept as `network.json` in its directory, with the
+//! attachment once it has one), setup from the owner before the process
+//! starts, teardown when it ends or is removed, and prune.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use pocky_net::{AttachRequest, Attachment, Networks, PortMapping};
+use pocky_runtime::spec::NetworkMode;
+use pocky_store::Store;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::RunArgs;
+
+const FILE: &str = "network.json";
+
+/// A container's network settings and, once attached, its attachment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NetSettings {
+    /// `bridge`, `none`, `host` or a user network.
+    pub network: String,
+    pub ip: Option<Ipv4Addr>,
+    pub aliases: Vec<String>,
+    pub ports: Vec<PortMapping>,
+    pub dns: Vec<IpAddr>,
+    pub add_hosts: Vec<(String, IpAddr)>,
+    pub attachment: Option<Attachment>,
+}
+
+impl NetSettings {
+    /// Whether the container gets a veth on a bridge.
+    pub fn attaches(&self) -> bool {
+        !matches!(self.network.as_str(), "none" | "host")
+    }
+
+    /// The namespace the spec asks for: any network but `host` is a new one.
+    pub fn mode(&self) -> NetworkMode {
+        if self.network == "host" {
+            NetworkMode::Host
+        } else {
+            NetworkMode::None
+        }
+    }
+}
+
+/// The state directory of the networks under the store root.
+pub fn networks(store: &Store) -> Networks {
+    Networks::new(store.layout().root().join("networks"))
+}
+
+/// Parses the network flags of `run`; checks the network exists.
+pub fn settings(
+    store: &Store,
+    args: &RunArgs,
+    image: &pocky_store::ImageRecord,
+) -> Result<NetSettings> {
+    let mut ports = args
+        .publish
+        .iter()
+        .map(|p| PortMapping::parse(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.publish_all {
+        for e in exposed_ports(store, image)? {
+            let m = PortMapping::parse(&e).with_context(|| format!("exposed port {e}"))?;
+            if !ports
+                .iter()
+                .any(|p| p.container_port == m.container_port && p.proto == m.proto)
+            {
+                ports.push(m);
+            }
+        }
+    }
+    let add_hosts = args
+        .add_host
+        .iter()
+        .map(|h| {
+            let (name, ip) = h
+                .split_once(':')
+                .or_else(|| h.split_once('='))
+                .with_context(|| format!("--add-host {h:?}: expected NAME:IP"))?;
+            let ip: IpAddr = ip
+                .trim_matches(['[', ']'])
+                .parse()
+                .with_context(|| format!("--add-host {h:?}: bad address"))?;
+            Ok((name.to_owned(), ip))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let s = NetSettings {
+        network: args.network.clone(),
+        ip: args.ip,
+        aliases: args.network_alias.clone(),
+        ports,
+        dns: args.dns.clone(),
+        add_hosts,
+        attachment: None,
+    };
+    if !s.attaches() && (!s.ports.is_empty() || s.ip.is_some() || !s.aliases.is_empty()) {
+        bail!(
+            "--publish, --ip and --network-alias need a bridge or user network, not {}",
+            s.network
+        );
+    }
+    if s.attaches() && s.network != pocky_net::DEFAULT_NETWORK {
+        networks(store).get(&s.network)?;
+    }
+    if s.network == pocky_net::DEFAULT_NETWORK && !s.aliases.is_empty() {
+        bail!("--network-alias needs a user network (the default bridge has no name resolution)");
+    }
+    Ok(s)
+}
+
+/// `/etc/hosts` of a container with `address` (None without a network).
+pub fn hosts(hostname: &str, address: Option<IpAddr>, s: &NetSettings) -> String {
+    pocky_fs::rootfs::hosts_file(hostname, address, &s.add_hosts)
+}
+
+/// `/etc/resolv.conf`: `--dns` servers, else the host's.
+pub fn resolv(s: &NetSettings) -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    if s.dns.is_empty() {
+        return pocky_fs::rootfs::resolv_conf(&host);
+    }
+    let mut out: String = s.dns.iter().map(|d| format!("nameserver {d}\n")).collect();
+    for l in host.lines() {
+        if l.starts_with("search ") || l.starts_with("options ") {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Writes the network settings and, but with `--network host`, the
+/// container's own `/etc/hosts` and `/etc/resolv.conf` (its address joins
+/// the hosts file once attached).
+pub fn write_files(
+    store: &Store,
+    id: &str,
+    dir: &Path,
+    hostname: &str,
+    s: &NetSettings,
+) -> Result<()> {
+    if s.network != "host" {
+        pocky_store::write_derived(&dir.join("hosts"), hosts(hostname, None, s).as_bytes())?;
+        pocky_store::write_derived(&dir.join("resolv.conf"), resolv(s).as_bytes())?;
+    }
+    save(store, id, s)
+}
+
+fn path(store: &Store, id: &str) -> Result<PathBuf> {
+    Ok(store.container_dir(id)?.join(FILE))
+}
+
+pub fn save(store: &Store, id: &str, s: &NetSettings) -> Result<()> {
+    let json = serde_json::to_vec_pretty(s)?;
+    pocky_store::write_derived(&path(store, id)?, &json)?;
+    Ok(())
+}
+
+pub fn load(store: &Store, id: &str) -> Result<Option<NetSettings>> {
+    match std::fs::read(path(store, id)?) {
+        Ok(b) => Ok(Some(serde_json::from_slice(&b)?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Attaches the container whose first process is `pid`, before it runs.
+pub fn setup(
+    store: &Store,
+    dir: &Path,
+    id: &str,
+    name: &str,
+    hostname: &str,
+    pid: i32,
+) -> Result<()> {
+    let Some(mut s) = load(store, id)? else {
+        return Ok(());
+    };
+    if !s.attaches() {
+        return Ok(());
+    }
+    let netns = PathBuf::from(format!("/proc/{pid}/ns/net"));
+    let mut names = vec![name.to_owned(), id[..12].to_owned()];
+    names.extend(s.aliases.iter().cloned());
+    let render = |a: Ipv4Addr| hosts(hostname, Some(IpAddr::V4(a)), &s);
+    let req = AttachRequest {
+        container_id: id,
+        network: &s.network,
+        netns: &netns,
+        ip: s.ip,
+        names,
+        ports: s.ports.clone(),
+        hosts: Some((dir.join("hosts"), &render)),
+    };
+    let exists = |owner: &str| store.container_dir(owner).is_ok_and(|d| d.exists());
+    let att = networks(store)
+        .attach(&req, &exists)
+        .with_context(|| format!("attaching to network {}", s.network))?;
+    s.attachment = Some(att);
+    save(store, id, &s)
+}
+
+/// Detaches a container; safe to repeat, errors only logged (prune retries).
+pub fn teardown(store: &Store, id: &str) {
+    if let Err(e) = networks(store).detach(id) {
+        crate::log::debug!("network teardown of {id}: {e}");
+    }
+}
+
+/// Removes the leases, veths and rules of containers not in `live`.
+pub fn prune(store: &Store, live: &HashSet<String>) -> Result<()> {
+    networks(store).prune(live)?;
+    Ok(())
+}
+
+/// The image's `ExposedPorts` (`80/tcp`...), for `-P`.
+pub fn exposed_ports(store: &Store, image: &pocky_store::ImageRecord) -> Result<Vec<String>> {
+    let bytes = store.get_blob(&image.id)?;
+    let config: oci_spec::image::ImageConfiguration = serde_json::from_slice(&bytes)?;
+    Ok(config
+        .config()
+        .as_ref()
+        .and_then(|c| c.exposed_ports().clone())
+        .unwrap_or_default())
+}
+
+/// The `before_start` hook of `launch`: attach the container's namespace.
+pub fn before_start(
+    store: &Store,
+    created: &crate::create::Created,
+    pid: pocky_ns::Pid,
+) -> Result<(), pocky_runtime::RuntimeError> {
+    let r = &created.record;
+    setup(
+        store,
+        &created.dir,
+        &r.id,
+        &r.name,
+        &r.hostname,
+        pid.as_raw(),
+    )
+    .map_err(|e| {
+        // The lease and links of a half-done attach go with the container.
+        teardown(store, &r.id);
+        pocky_runtime::RuntimeError::Config(format!("{e:#}"))
+    })
+}

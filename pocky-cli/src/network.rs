@@ -1,0 +1,210 @@
+//! `pocky network create|ls|rm|inspect` and `pocky port`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use pocky_net::{Network, Subnet};
+use pocky_store::{ContainerStore, Store};
+
+use crate::netsetup;
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Create a network: its own bridge and subnet.
+    Create(CreateArgs),
+    /// List networks.
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Remove networks; refused while a container is attached.
+    #[command(alias = "remove")]
+    Rm(NamesArgs),
+    /// Show networks and their containers as JSON.
+    Inspect(NamesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Subnet in CIDR form, e.g. 10.90.0.0/24 (default: a free /16).
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// Driver: only `bridge`.
+    #[arg(short, long, default_value = "bridge")]
+    pub driver: String,
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Show only ids.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NamesArgs {
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    pub container: String,
+    /// Only this container port, e.g. 80 or 80/udp.
+    pub port: Option<String>,
+}
+
+pub fn run(root: &Path, cmd: &NetworkCommand) -> Result<ExitCode> {
+    let store = Store::open(root)?;
+    let nets = netsetup::networks(&store);
+    match cmd {
+        NetworkCommand::Create(a) => {
+            if a.driver != "bridge" {
+                bail!("driver {:?} is not supported: only bridge", a.driver);
+            }
+            if matches!(a.name.as_str(), "bridge" | "none" | "host") {
+                bail!("{} is a predefined network name", a.name);
+            }
+            let subnet = a.subnet.as_deref().map(str::parse::<Subnet>).transpose()?;
+            let n = nets.create(&a.name, subnet)?;
+            println!("{}", n.id);
+        }
+        NetworkCommand::Ls(a) => {
+            if a.quiet {
+                for n in nets.list()? {
+                    println!("{}", &n.id[..12]);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "{:<14}{:<20}{:<10}{:<18}BRIDGE",
+                "NETWORK ID", "NAME", "DRIVER", "SUBNET"
+            );
+            for n in nets.list()? {
+                println!(
+                    "{:<14}{:<20}{:<10}{:<18}{}",
+                    &n.id[..12],
+                    n.name,
+                    "bridge",
+                    n.subnet.to_string(),
+                    n.bridge
+                );
+            }
+        }
+        NetworkCommand::Rm(a) => {
+            let mut failed = false;
+            let exists = |id: &str| store.container_dir(id).is_ok_and(|d| d.exists());
+            for name in &a.names {
+                match nets.remove(name, &exists) {
+                    Ok(()) => println!("{name}"),
+                    Err(e) => {
+                        eprintln!("pocky: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            if failed {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        NetworkCommand::Inspect(a) => {
+            let mut out = Vec::new();
+            for name in &a.names {
+                let n = nets.get(name)?;
+                out.push(inspect_one(&store, &nets, &n)?);
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspect_one(
+    store: &Store,
+    nets: &pocky_net::Networks,
+    n: &Network,
+) -> Result<serde_json::Value> {
+    let mut containers = serde_json::Map::new();
+    for (id, l) in nets.leases(&n.name)?.leases {
+        let name = store
+            .find_container(&id)
+            .map(|r| r.name)
+            .unwrap_or_default();
+        containers.insert(
+            id,
+            serde_json::json!({
+                "Name": name,
+                "IPv4Address": format!("{}/{}", l.address, n.subnet.prefix()),
+                "Aliases": l.names,
+            }),
+        );
+    }
+    Ok(serde_json::json!({
+        "Name": n.name,
+        "Id": n.id,
+        "Created": n.created,
+        "Driver": "bridge",
+        "IPAM": {"Config": [{"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()}]},
+        "Options": {"com.docker.network.bridge.name": n.bridge},
+        "Containers": containers,
+    }))
+}
+
+/// `pocky port CONTAINER [PORT]`: the published ports, as Docker prints them.
+pub fn port(root: &Path, a: &PortArgs) -> Result<ExitCode> {
+    let store = Store::open(root)?;
+    let rec = crate::state::find(&store, &a.container)?;
+    let ports = netsetup::load(&store, &rec.id)?
+        .and_then(|s| s.attachment)
+        .map(|att| att.ports)
+        .unwrap_or_default();
+    let want = a.port.as_deref().map(|p| match p.split_once('/') {
+        Some((n, proto)) => (n.to_owned(), proto.to_owned()),
+        None => (p.to_owned(), "tcp".to_owned()),
+    });
+    let mut shown = false;
+    for p in &ports {
+        let host = format!(
+            "{}:{}",
+            p.host_ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+            p.host_port
+        );
+        match &want {
+            Some((n, proto)) => {
+                if *n == p.container_port.to_string() && proto == p.proto.as_str() {
+                    println!("{host}");
+                    shown = true;
+                }
+            }
+            None => {
+                println!("{}/{} -> {host}", p.container_port, p.proto.as_str());
+                shown = true;
+            }
+        }
+    }
+    if !shown && want.is_some() {
+        bail!(
+            "no public port {} published for {}",
+            a.port.as_deref().unwrap_or(""),
+            rec.name
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The PORTS column of `ps`.
+pub fn ports_column(store: &Store, id: &str) -> String {
+    let Ok(Some(s)) = netsetup::load(store, id) else {
+        return String::new();
+    };
+    s.attachment
+        .map(|a| {
+            a.ports
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
