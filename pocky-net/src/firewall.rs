@@ -207,7 +207,8 @@ impl Firewall {
         Ok(())
     }
 
-    fn exists(&self, r: &Rule) -> Result<bool, NetError> {
+    /// Whether the rule is in place.
+    pub fn exists(&self, r: &Rule) -> Result<bool, NetError> {
         self.ipt
             .exists(r.table, r.chain, &r.rule)
             .map_err(|e| ipt_err(r.table, r.chain, &r.rule, e))
@@ -233,6 +234,21 @@ impl Firewall {
             }
         }
         Ok(out)
+    }
+
+    /// Deletes the given rules, one `iptables -D` each; rules already gone
+    /// are skipped. Cheaper than [`Firewall::remove_owner`], which lists
+    /// every chain first.
+    pub fn remove(&self, rules: &[Rule]) -> Result<(), NetError> {
+        let mut errors = Vec::new();
+        for r in rules {
+            if let Err(e) = self.ipt.delete(r.table, r.chain, &r.rule) {
+                if self.exists(r).unwrap_or(true) {
+                    errors.push(ipt_err(r.table, r.chain, &r.rule, e));
+                }
+            }
+        }
+        NetError::collect(errors)
     }
 
     /// Removes every rule of `owner` from pocky's chains, going on past

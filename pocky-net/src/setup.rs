@@ -215,11 +215,16 @@ impl Networks {
     pub fn detach(&self, container_id: &str) -> Result<(), NetError> {
         let _lock = StateLock::acquire(self.dir())?;
         let mut errors = Vec::new();
-        let mut had_ports = false;
+        let mut rules = Vec::new();
         for net in self.list()? {
             let mut leases = self.leases(&net.name)?;
             if let Some(l) = leases.release(container_id) {
-                had_ports |= !l.ports.is_empty();
+                rules.extend(firewall::container_rules(
+                    container_id,
+                    &net.bridge,
+                    l.address,
+                    &l.ports,
+                ));
                 if let Err(e) = self.save_leases(&net.name, &leases) {
                     errors.push(e);
                 }
@@ -234,10 +239,8 @@ impl Networks {
             }
             Err(e) => errors.push(e),
         }
-        if had_ports {
-            if let Err(e) = Firewall::new()
-                .and_then(|fw| fw.remove_owner(&firewall::container_owner(container_id)))
-            {
+        if !rules.is_empty() {
+            if let Err(e) = Firewall::new().and_then(|fw| fw.remove(&rules)) {
                 errors.push(e);
             }
         }
@@ -335,12 +338,15 @@ fn bring_up(nl: &mut Netlink, net: &Network) -> Result<(), NetError> {
         "1",
     )?;
     let fw = Firewall::new()?;
+    let rules = firewall::network_rules(&net.name, &net.bridge, &net.subnet);
+    // Each check is an `iptables` run: when the network's last rule is
+    // there, its chains and jumps (made before it) are too, and one run
+    // does instead of eight on every container start.
+    if rules.last().map(|r| fw.exists(r)).transpose()? == Some(true) {
+        return Ok(());
+    }
     fw.ensure_base()?;
-    fw.apply(&firewall::network_rules(
-        &net.name,
-        &net.bridge,
-        &net.subnet,
-    ))
+    fw.apply(&rules)
 }
 
 /// The veth pair, and the container's side of it.
