@@ -65,6 +65,14 @@ pub enum Command {
     /// Manage pocky as a whole.
     #[command(subcommand)]
     System(SystemCommand),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(crate::volume::VolumeCommand),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(crate::network::NetworkCommand),
+    /// Show a container's published ports.
+    Port(crate::network::PortArgs),
 }
 
 #[derive(Debug, Subcommand)]

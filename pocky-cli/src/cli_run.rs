@@ -52,12 +52,54 @@ pub struct RunArgs {
     /// Maximum number of processes (-1 for unlimited).
     #[arg(long, allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
-    /// Network: none or host.
-    #[arg(long, default_value = "none")]
+    /// Network: bridge, none, host, or a network made by `pocky network create`.
+    #[arg(long, alias = "net", default_value = "bridge")]
     pub network: String,
+    /// Publish a port: [[ip:]hostPort:]containerPort[/tcp|/udp].
+    #[arg(short = 'p', long = "publish", value_name = "PORTS")]
+    pub publish: Vec<String>,
+    /// Publish every port the image exposes, on random host ports.
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Another name of the container on a user network.
+    #[arg(long = "network-alias", alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// Fixed IPv4 address on the network.
+    #[arg(long)]
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// DNS server for /etc/resolv.conf.
+    #[arg(long)]
+    pub dns: Vec<std::net::IpAddr>,
+    /// Add a line to /etc/hosts: NAME:IP.
+    #[arg(long = "add-host", value_name = "NAME:IP")]
+    pub add_host: Vec<String>,
     /// Mount the container's root filesystem read-only.
     #[arg(long)]
     pub read_only: bool,
+    /// Bind mount or volume: [HOST-DIR|NAME:]CONTAINER-DIR[:ro|rw,nocopy].
+    #[arg(short, long = "volume", value_name = "[SRC:]DST[:OPTS]")]
+    pub volume: Vec<String>,
+    /// Mount: type=bind|volume|tmpfs,source=...,target=...,readonly,...
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs: PATH[:size=64m,mode=1777,...].
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// Add a Linux capability (or ALL).
+    #[arg(long, value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop a Linux capability (or ALL).
+    #[arg(long, value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Every capability, no seccomp filter, no masked paths, every device allowed.
+    #[arg(long)]
+    pub privileged: bool,
+    /// seccomp=unconfined, seccomp=PROFILE.json or no-new-privileges.
+    #[arg(long, value_name = "OPT")]
+    pub security_opt: Vec<String>,
+    /// Give the container a host device: HOST[:CONTAINER][:rwm].
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Vec<String>,
     /// Parent cgroup of the container's cgroup.
     #[arg(long, env = "POCKY_CGROUP_PARENT", default_value = "pocky")]
     pub cgroup_parent: String,
@@ -148,6 +190,9 @@ pub struct RmArgs {
     /// Kill and remove a running container.
     #[arg(short, long)]
     pub force: bool,
+    /// Remove the container's anonymous volumes too.
+    #[arg(short, long)]
+    pub volumes: bool,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -163,4 +208,7 @@ pub struct PruneArgs {
     /// Do not ask for confirmation (pocky never asks; accepted for Docker compatibility).
     #[arg(short, long)]
     pub force: bool,
+    /// Remove unused anonymous volumes too.
+    #[arg(long)]
+    pub volumes: bool,
 }

@@ -6,7 +6,7 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use oci_spec::runtime::{Mount, MountBuilder};
 use pocky_fs::rootfs::Overlay;
 use pocky_runtime::spec::{self, ImageDefaults, NetworkMode, Resources, RunOptions};
@@ -32,11 +32,8 @@ pub fn create(
     image: &ImageRecord,
     cmd: &[String],
 ) -> Result<Created> {
-    let network = match args.network.as_str() {
-        "none" => NetworkMode::None,
-        "host" => NetworkMode::Host,
-        other => bail!("network {other:?} is not supported yet: use none or host"),
-    };
+    let net = crate::netsetup::settings(store, args, image)?;
+    let network = net.mode();
     let resources = Resources {
         memory: args.memory.as_deref().map(flags::memory).transpose()?,
         nano_cpus: args.cpus.map(flags::nano_cpus).transpose()?,
@@ -46,6 +43,9 @@ pub fn create(
     let env = flags::environment(&args.env, &args.env_file)?;
     flags::check_cgroup_parent(&args.cgroup_parent)?;
     let defaults = image_defaults(store, image)?;
+    let mount_flags = crate::mount_flags::parse_all(&args.volume, &args.mount, &args.tmpfs)?;
+    let image_volumes = crate::volumes_setup::image_volumes(store, image)?;
+    let volumes = crate::volumes_setup::plan(store, &mount_flags, &image_volumes)?;
     let id = random_id()?;
     let name = match &args.name {
         Some(n) => {
@@ -73,7 +73,11 @@ pub fn create(
         resources,
         network,
         cgroups_path: format!("{}/{id}", args.cgroup_parent.trim_matches('/')),
-        mounts: etc_mounts(&store.container_dir(&id)?)?,
+        mounts: crate::volumes_setup::merge(
+            etc_mounts(&store.container_dir(&id)?)?,
+            volumes.mounts.clone(),
+        ),
+        security: crate::security_flags::options(args)?,
     };
     // Built before anything is written: a bad flag leaves no trace.
     let spec = spec::build(&defaults, &opts)?;
@@ -99,9 +103,23 @@ pub fn create(
             ..ContainerState::default()
         },
     };
-    store.create_container(&record)?;
+    let mut record = record;
+    // A generated name can be taken by a concurrent run between choosing
+    // and recording it: choose again, as only the record reserves it.
+    let mut tries = 0;
+    loop {
+        match store.create_container(&record) {
+            Err(pocky_store::StoreError::NameInUse { .. }) if args.name.is_none() && tries < 16 => {
+                tries += 1;
+                record.name = generate_name(store)?;
+            }
+            other => break other?,
+        }
+    }
     let dir = store.container_dir(&id)?;
-    let prepared = prepare_bundle(store, &dir, &spec, image, &hostname, network);
+    let prepared = crate::volumes_setup::attach(store, &id, &volumes, image)
+        .and_then(|()| prepare_bundle(store, &dir, &spec, image, &hostname, network))
+        .and_then(|o| crate::netsetup::write_files(store, &id, &dir, &hostname, &net).map(|()| o));
     match prepared {
         Ok(overlay) => Ok(Created {
             record,
@@ -110,7 +128,9 @@ pub fn create(
             overlay,
         }),
         Err(e) => {
+            let used = store.container_volumes(&id).unwrap_or_default();
             let _ = store.remove_container(&id);
+            crate::volumes_setup::remove_anonymous(store, &used);
             Err(e)
         }
     }

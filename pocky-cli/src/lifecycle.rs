@@ -51,7 +51,7 @@ pub fn kill(root: &Path, args: &KillArgs) -> Result<ExitCode> {
 pub fn rm(root: &Path, args: &RmArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
     Ok(each(&args.containers, |name| {
-        rm_one(&store, name, args.force)?;
+        rm_one(&store, name, args.force, args.volumes)?;
         println!("{name}");
         Ok(())
     }))
@@ -141,7 +141,7 @@ fn settle(store: &Store, id: &str) -> Result<(Option<ContainerRecord>, bool)> {
     }
 }
 
-fn rm_one(store: &Store, name: &str, force: bool) -> Result<()> {
+fn rm_one(store: &Store, name: &str, force: bool, volumes: bool) -> Result<()> {
     let rec = state::find(store, name)?;
     let busy = state::process_alive(&rec) || state::owner_alive(store, &rec.id)?;
     let rec = if busy {
@@ -167,7 +167,13 @@ fn rm_one(store: &Store, name: &str, force: bool) -> Result<()> {
     if state::process_alive(&rec) {
         bail!("cannot remove container {name}: it is still running");
     }
-    state::remove_container(store, &rec)
+    let used = match volumes {
+        true => store.container_volumes(&rec.id)?,
+        false => vec![],
+    };
+    state::remove_container(store, &rec)?;
+    crate::volumes_setup::remove_anonymous(store, &used);
+    Ok(())
 }
 
 fn wait_one(store: &Store, name: &str) -> Result<i32> {

@@ -14,14 +14,21 @@ mod logs;
 mod logwriter;
 mod lookup;
 mod monitor;
+mod mount_flags;
+mod netsetup;
+mod network;
 mod owner;
 mod progress;
 mod prune;
 mod ps;
 mod pull;
 mod run;
+mod security_flags;
 mod state;
 mod tty;
+mod volume;
+mod volume_seed;
+mod volumes_setup;
 
 use std::process::ExitCode;
 
@@ -68,6 +75,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rm(a) => lifecycle::rm(&root, &a),
         Command::Wait(a) => lifecycle::wait(&root, &a),
         Command::System(SystemCommand::Prune(a)) => prune::prune(&root, &a),
+        Command::Volume(c) => volume::run(&root, &c),
+        Command::Network(c) => network::run(&root, &c),
+        Command::Port(a) => network::port(&root, &a),
     }
 }
 

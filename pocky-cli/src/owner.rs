@@ -35,7 +35,7 @@ pub fn start(store: &Store, created: &Created, stdio: Stdio) -> Result<Launched,
             overlay: Some(&created.overlay),
             stdio,
         },
-        |_pid| Ok(()),
+        |pid| crate::netsetup::before_start(store, created, pid),
     );
     let launched = match launched {
         Ok(l) => l,
@@ -81,11 +81,14 @@ pub fn finish(store: &Store, created: &Created, launched: &Launched, status: Exi
         }
     }
     let id = &created.record.id;
+    crate::netsetup::teardown(store, id);
     if created.record.auto_remove {
         // Its record goes now: recording the exit first would be wasted.
+        let used = store.container_volumes(id).unwrap_or_default();
         if let Err(e) = store.remove_container(id) {
             crate::log::debug!("removing container {id}: {e}");
         }
+        crate::volumes_setup::remove_anonymous(store, &used);
         return;
     }
     let _ = store.update_container(id, &mut |r| {
@@ -100,6 +103,10 @@ pub fn finish(store: &Store, created: &Created, launched: &Launched, status: Exi
 /// Removes a container whose start failed, when `--rm` asked for it.
 pub fn discard_failed(store: &Store, created: &Created) {
     if created.record.auto_remove {
+        let used = store
+            .container_volumes(&created.record.id)
+            .unwrap_or_default();
         let _ = store.remove_container(&created.record.id);
+        crate::volumes_setup::remove_anonymous(store, &used);
     }
 }

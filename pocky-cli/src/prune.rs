@@ -67,6 +67,17 @@ pub fn prune(root: &Path, args: &PruneArgs) -> Result<ExitCode> {
 
     let known: HashSet<String> = store.containers()?.into_iter().map(|c| c.id).collect();
     prune_cgroups(&parents, &known, &orphans);
+    if let Err(e) = crate::netsetup::prune(&store, &known) {
+        eprintln!("pocky: pruning networks: {e:#}");
+    }
+
+    // As Docker: volumes only with --volumes, and then the anonymous ones.
+    let mut volumes = Vec::new();
+    if args.volumes {
+        let before = tree_size(&store.layout().volumes());
+        volumes = store.prune_volumes(false)?;
+        reclaimed += before.saturating_sub(tree_size(&store.layout().volumes()));
+    }
 
     let data = [store.layout().layers(), store.layout().blobs()];
     let before: u64 = data.iter().map(|d| tree_size(d)).sum();
@@ -78,6 +89,13 @@ pub fn prune(root: &Path, args: &PruneArgs) -> Result<ExitCode> {
         println!("Deleted Containers:");
         for id in &deleted {
             println!("{id}");
+        }
+        println!();
+    }
+    if !volumes.is_empty() {
+        println!("Deleted Volumes:");
+        for name in &volumes {
+            println!("{name}");
         }
         println!();
     }

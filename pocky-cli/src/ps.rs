@@ -66,7 +66,7 @@ pub fn ps(root: &Path, args: &PsArgs) -> Result<ExitCode> {
                         quoted_command(&r.command, !args.no_trunc),
                         format::ago(time(r.created), now),
                         status_text(r, now),
-                        String::new(),
+                        crate::network::ports_column(&store, &r.id),
                         r.name.clone(),
                     ]
                 })

@@ -93,6 +93,7 @@ pub fn remove_cgroup(path: &str) {
 /// Removes a container that no longer runs: cgroup, directory, record.
 pub fn remove_container(store: &Store, rec: &ContainerRecord) -> Result<()> {
     remove_cgroup(&rec.cgroup);
+    crate::netsetup::teardown(store, &rec.id);
     unmount_under(&store.container_dir(&rec.id)?);
     store.remove_container(&rec.id)?;
     Ok(())

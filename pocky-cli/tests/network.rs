@@ -278,15 +278,9 @@ fn fifty_concurrent_runs_get_distinct_addresses() {
     };
     let ids: Vec<String> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..50)
-            // Explicit names: generated ones may collide (create.rs retries none).
-            .map(|i| {
+            .map(|_| {
                 let c = &c;
-                s.spawn(move || {
-                    let name = format!("n{i}");
-                    c.run(&["-d", "--name", &name], &["sleep", "30"])
-                        .trim()
-                        .to_owned()
-                })
+                s.spawn(move || c.run(&["-d"], &["sleep", "30"]).trim().to_owned())
             })
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
@@ -303,6 +297,16 @@ fn fifty_concurrent_runs_get_distinct_addresses() {
         .map(|l| l["address"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(addrs.len(), 50);
+    // Every record is intact and every generated name distinct.
+    let ps: serde_json::Value =
+        serde_json::from_str(&ok(c.root(), &["ps", "--format", "json"])).unwrap();
+    let names: std::collections::HashSet<String> = ps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["Names"][0].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(names.len(), 50, "{ps}");
     let mut args = vec!["rm", "-f"];
     args.extend(ids.iter().map(String::as_str));
     ok(c.root(), &args);

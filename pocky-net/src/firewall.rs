@@ -158,17 +158,23 @@ impl Firewall {
         Ok(Self { ipt })
     }
 
+    /// Whether `chain` exists. The crate's own check runs `iptables -L`,
+    /// which resolves every address of the chain's rules through DNS (and
+    /// waits for timeouts where there is no resolver); `-S` does not.
+    fn chain_exists(&self, table: &str, chain: &str) -> Result<bool, Box<dyn std::error::Error>> {
+        Ok(self.ipt.list_chains(table)?.iter().any(|c| c == chain))
+    }
+
     /// Creates pocky's chains and the jumps to them, when missing.
     pub fn ensure_base(&self) -> Result<(), NetError> {
         for (table, chain) in CHAINS {
             let exists = self
-                .ipt
                 .chain_exists(table, chain)
                 .map_err(|e| ipt_err(table, chain, "", e))?;
             if !exists {
                 // A concurrent pocky may win the race: check again on error.
                 if let Err(e) = self.ipt.new_chain(table, chain) {
-                    if !self.ipt.chain_exists(table, chain).unwrap_or(false) {
+                    if !self.chain_exists(table, chain).unwrap_or(false) {
                         return Err(ipt_err(table, chain, "-N", e));
                     }
                 }
@@ -219,7 +225,7 @@ impl Firewall {
     fn ours(&self) -> Result<Vec<(&'static str, &'static str, String)>, NetError> {
         let mut out = Vec::new();
         for (table, chain) in CHAINS {
-            if !self.ipt.chain_exists(table, chain).unwrap_or(false) {
+            if !self.chain_exists(table, chain).unwrap_or(false) {
                 continue;
             }
             let lines = self
@@ -229,7 +235,10 @@ impl Firewall {
             let head = format!("-A {chain} ");
             for l in lines {
                 if let Some(r) = l.strip_prefix(&head) {
-                    out.push((table, chain, r.to_owned()));
+                    // iptables -S quotes comments; the crate passes words
+                    // through as they are, so the quotes must go for -D to
+                    // match. pocky's comments hold no spaces.
+                    out.push((table, chain, r.replace('"', "")));
                 }
             }
         }

@@ -91,7 +91,8 @@ fn attach_pings_gateway_and_detach_leaves_nothing() {
         hosts: Some((hosts.clone(), &render)),
     };
     let att = nets.attach(&req, &|_| true).unwrap();
-    assert_eq!(att.bridge, "pocky0");
+    // pocky0, or a bridge of its own when a concurrent test took pocky0.
+    assert!(att.bridge.starts_with("pocky0"), "{}", att.bridge);
     assert!(att.subnet.contains(att.address));
     assert_eq!(
         std::fs::read_to_string(&hosts).unwrap(),

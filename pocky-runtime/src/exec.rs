@@ -11,7 +11,7 @@ use crate::launch::{Stdio, apply_stdio, make_console, process_setup};
 
 /// Namespaces a process joins: those the container was given, but the user
 /// namespace (joining one's own is an error, and pocky makes none).
-fn joined_namespaces(spec: &Spec) -> Vec<Namespace> {
+pub(crate) fn joined_namespaces(spec: &Spec) -> Vec<Namespace> {
     let list = spec
         .linux()
         .as_ref()
@@ -31,6 +31,7 @@ pub fn exec_in(
     stdio: Stdio,
 ) -> Result<pocky_ns::Child, RuntimeError> {
     let namespaces = joined_namespaces(spec);
+    let security = crate::security::ChildSecurity::from_spec(spec, process)?;
     let cgroup = match spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()) {
         Some(path) => Some(
             Hierarchy::detect()
@@ -41,7 +42,7 @@ pub fn exec_in(
     };
     let mut child =
         pocky_ns::join_and_spawn(Pid::from_raw(target), &namespaces, move |chan| match setup(
-            chan, process, stdio,
+            chan, process, stdio, &security,
         ) {
             Ok(env) => pocky_ns::exec(&process.args().clone().unwrap_or_default(), &env),
             Err(e) => e,
@@ -60,11 +61,15 @@ fn setup(
     chan: &mut pocky_ns::ChildChannel,
     process: &Process,
     stdio: Stdio,
+    security: &crate::security::ChildSecurity,
 ) -> Result<Vec<String>, ChildError> {
+    crate::security::nnp::set_not_dumpable()?;
     let terminal = stdio.terminal;
     apply_stdio(stdio)?;
     if terminal {
         make_console(chan)?;
     }
-    process_setup(process)
+    let env = process_setup(process, security)?;
+    security.before_exec()?;
+    Ok(env)
 }

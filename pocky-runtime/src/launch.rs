@@ -32,6 +32,18 @@ pub struct Launch<'a> {
     pub stdio: Stdio,
 }
 
+/// What the runtime binary adds to a launch; `pocky run` uses the default.
+#[derive(Debug, Default)]
+pub struct LaunchOptions {
+    /// runc's `--console-socket`: with `process.terminal`, the child sends
+    /// the pty master there itself, so it arrives even while the init
+    /// waits for `start` after the creating process is gone.
+    pub console_socket: Option<OwnedFd>,
+    /// The create/start split: the child waits at this gate, after all its
+    /// setup and right before its exec.
+    pub gate: Option<crate::create::StartGate>,
+}
+
 /// A started container: its first process and its cgroup.
 #[derive(Debug)]
 pub struct Launched {
@@ -109,7 +121,10 @@ pub fn create_cgroup(spec: &Spec) -> Result<Option<Cgroup>, RuntimeError> {
         .and_then(|h| Cgroup::new(&h, &path))
         .map_err(RuntimeError::Cgroup)?;
     cg.create().map_err(RuntimeError::Cgroup)?;
-    if let Err(e) = cg.apply(&limits_of(spec)) {
+    if let Err(e) = cg
+        .apply(&limits_of(spec))
+        .and_then(|()| crate::security::devices::apply_cgroup(&cg, spec))
+    {
         let _ = cg.remove();
         return Err(RuntimeError::Cgroup(e));
     }
@@ -123,12 +138,37 @@ pub fn launch(
     launch: Launch<'_>,
     before_start: impl FnOnce(Pid) -> Result<(), RuntimeError>,
 ) -> Result<Launched, RuntimeError> {
+    let mut launched = spawn_container(launch, LaunchOptions::default(), before_start)?;
+    if let Err(e) = launched.child.start() {
+        discard(launched.cgroup.as_ref());
+        return Err(RuntimeError::Ns(e));
+    }
+    Ok(launched)
+}
+
+fn discard(cgroup: Option<&Cgroup>) {
+    if let Some(cg) = cgroup {
+        let _ = cg.kill_all();
+        let _ = cg.remove();
+    }
+}
+
+/// [`launch`] up to, not including, [`pocky_ns::Child::start`]: the child
+/// is Ready in its namespaces and cgroup and `before_start` has run. The
+/// caller starts it (the runtime binary does so on a thread, since with a
+/// [`LaunchOptions::gate`] the start returns only at `start`'s exec).
+pub fn spawn_container(
+    launch: Launch<'_>,
+    opts: LaunchOptions,
+    before_start: impl FnOnce(Pid) -> Result<(), RuntimeError>,
+) -> Result<Launched, RuntimeError> {
     let spec = launch.spec;
     let cfg = ns_config(spec)?;
     let process = spec
         .process()
         .as_ref()
         .ok_or_else(|| RuntimeError::Config("the spec has no process".into()))?;
+    let security = crate::security::ChildSecurity::from_spec(spec, process)?;
     let cgroup = create_cgroup(spec)?;
     let bundle = launch.bundle.to_path_buf();
     let overlay = launch.overlay.cloned();
@@ -149,7 +189,8 @@ pub fn launch(
             },
             |chan| {
                 let p = prepared.borrow_mut().take();
-                child_main(chan, spec, process, &bundle, p, terminal)
+                let extras = ChildExtras { terminal, opts };
+                child_main(chan, spec, process, &bundle, p, extras, &security)
             },
         )
         .map_err(RuntimeError::Ns)?;
@@ -161,16 +202,12 @@ pub fn launch(
         }
         child.wait_ready().map_err(RuntimeError::Ns)?;
         before_start(child.pid)?;
-        child.start().map_err(RuntimeError::Ns)?;
         Ok(child)
     })();
     match result {
         Ok(child) => Ok(Launched { child, cgroup }),
         Err(e) => {
-            if let Some(cg) = &cgroup {
-                let _ = cg.kill_all();
-                let _ = cg.remove();
-            }
+            discard(cgroup.as_ref());
             Err(e)
         }
     }
@@ -224,7 +261,12 @@ fn prepare_child(
     stdio: Stdio,
     new_uts: bool,
 ) -> Result<pocky_fs::Prepared, ChildError> {
+    crate::security::nnp::set_not_dumpable()?;
     apply_stdio(stdio)?;
+    crate::settings::apply_sysctls(spec)?;
+    if let Some(process) = spec.process() {
+        crate::settings::apply_process_limits(process)?;
+    }
     if new_uts {
         if let Some(h) = spec.hostname() {
             nix::unistd::sethostname(h)
@@ -238,6 +280,12 @@ fn rootfs_error(e: pocky_fs::FsError) -> ChildError {
     ChildError::setup("rootfs", nix::errno::Errno::EIO, e.to_string())
 }
 
+/// How the child's terminal is made and whether it waits for `start`.
+struct ChildExtras {
+    terminal: bool,
+    opts: LaunchOptions,
+}
+
 /// The child's side after Go: everything up to exec. Returns only errors.
 fn child_main(
     chan: &mut ChildChannel,
@@ -245,8 +293,10 @@ fn child_main(
     process: &oci_spec::runtime::Process,
     bundle: &Path,
     prepared: Option<pocky_fs::Prepared>,
-    terminal: bool,
+    extras: ChildExtras,
+    security: &crate::security::ChildSecurity,
 ) -> ChildError {
+    let ChildExtras { terminal, opts } = extras;
     let setup = || -> Result<Vec<String>, ChildError> {
         let prepared = prepared.ok_or_else(|| {
             ChildError::setup(
@@ -256,10 +306,17 @@ fn child_main(
             )
         })?;
         pocky_fs::finish_rootfs(prepared, spec, bundle).map_err(rootfs_error)?;
-        if terminal {
-            make_console(chan)?;
+        match &opts.console_socket {
+            Some(sock) => crate::console::console_to_socket(std::os::fd::AsFd::as_fd(sock))?,
+            None if terminal => make_console(chan)?,
+            None => {}
         }
-        process_setup(process)
+        let env = process_setup(process, security)?;
+        if let Some(gate) = opts.gate {
+            gate.wait()?;
+        }
+        security.before_exec()?;
+        Ok(env)
     };
     match setup() {
         Ok(env) => {
@@ -272,9 +329,12 @@ fn child_main(
 
 /// The last steps of every container process, first or exec'd: the user
 /// from the container's files, `HOME`, the working directory, then the
-/// switch to the user. Returns the environment to exec with.
+/// switch to the user with its capabilities around it (and the seccomp
+/// filter, unless `no_new_privs` lets it wait for exec: the caller then
+/// calls `before_exec`). Returns the environment to exec with.
 pub(crate) fn process_setup(
     process: &oci_spec::runtime::Process,
+    security: &crate::security::ChildSecurity,
 ) -> Result<Vec<String>, ChildError> {
     let who = resolve_user(process)?;
     let mut env = process.env().clone().unwrap_or_default();
@@ -282,7 +342,9 @@ pub(crate) fn process_setup(
         env.push(format!("HOME={}", who.home));
     }
     enter_cwd(process.cwd())?;
+    security.before_user()?;
     switch_user(&who)?;
+    security.after_user()?;
     Ok(env)
 }
 
@@ -306,31 +368,16 @@ pub(crate) fn resolve_user(process: &oci_spec::runtime::Process) -> Result<ExecU
     Ok(who)
 }
 
-/// Docker creates a missing working directory. This runs after pivot_root,
-/// so no link in the image can lead the mkdir or chdir out of the rootfs.
+/// Docker creates a missing working directory. This runs after pivot_root
+/// and resolves inside `/` without magic links, so neither a link in the
+/// image nor `/proc/self/fd/N` can lead the mkdir or chdir out of the rootfs.
 pub(crate) fn enter_cwd(cwd: &Path) -> Result<(), ChildError> {
     let cwd: PathBuf = if cwd.as_os_str().is_empty() {
         "/".into()
     } else {
         cwd.to_path_buf()
     };
-    let fail = |e: std::io::Error| ChildError {
-        stage: "cwd",
-        errno: e.raw_os_error().unwrap_or(0),
-        message: format!(
-            "chdir to cwd {:?} set in config.json failed: {e}",
-            cwd.display().to_string()
-        ),
-        exit_code: 126,
-    };
-    if let Err(e) = std::env::set_current_dir(&cwd) {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            return Err(fail(e));
-        }
-        std::fs::create_dir_all(&cwd).map_err(fail)?;
-        std::env::set_current_dir(&cwd).map_err(fail)?;
-    }
-    Ok(())
+    crate::security::cwd::enter(&cwd)
 }
 
 pub(crate) fn switch_user(who: &ExecUser) -> Result<(), ChildError> {

@@ -6,10 +6,17 @@
 //! root filesystem (pocky-fs) and user, and waits in between for the parent
 //! to place it in its cgroup (pocky-cgroup) and, later, wire its network.
 
+pub mod console;
+pub mod control;
+pub mod create;
 pub mod exec;
+pub mod hooks;
 pub mod launch;
 pub mod process;
+pub mod security;
+mod settings;
 pub mod spec;
+pub mod state;
 pub mod user;
 
 /// Errors of preparing or running a container.
@@ -26,5 +33,22 @@ pub enum RuntimeError {
         op: &'static str,
         pid: i32,
         source: std::io::Error,
+    },
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    State(String),
+    #[error("container {0} does not exist")]
+    NotFound(String),
+    #[error("{what}: {reason}")]
+    Security { what: String, reason: String },
+    #[error("hook {path}: {reason}")]
+    Hook {
+        path: std::path::PathBuf,
+        reason: String,
     },
 }

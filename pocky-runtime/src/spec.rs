@@ -66,6 +66,8 @@ pub struct RunOptions {
     pub cgroups_path: String,
     /// Mounts beyond the standard ones (the generated /etc files, volumes).
     pub mounts: Vec<Mount>,
+    /// Capabilities, seccomp, no-new-privileges, devices, --privileged.
+    pub security: crate::security::SecurityOptions,
 }
 
 /// The command Docker would run: entrypoint then cmd, where `--entrypoint`
@@ -263,6 +265,10 @@ pub fn build(image: &ImageDefaults, opts: &RunOptions) -> Result<Spec, RuntimeEr
         .annotations(HashMap::new())
         .build()
         .map_err(oci)
+        .and_then(|mut spec| {
+            crate::security::apply_to_spec(&mut spec, &opts.security)?;
+            Ok(spec)
+        })
 }
 
 #[cfg(test)]
@@ -283,6 +289,7 @@ mod tests {
             network: NetworkMode::None,
             cgroups_path: "pocky/abc".into(),
             mounts: vec![],
+            security: Default::default(),
         }
     }
 
