@@ -203,10 +203,38 @@ fn published_ports_from_outside_host_localhost_and_udp() {
     assert_eq!(fetch("host", HOST, "8080").trim(), hostname);
     assert_eq!(fetch("host", "127.0.0.1", "8080").trim(), hostname);
     assert_eq!(fetch("host", "127.0.0.1", &random).trim(), hostname);
-    // UDP DNAT rules are installed (unit-tested in pocky-net); an end-to-end
-    // UDP echo through the published port is not verified yet.
-    assert!(sh_ok("iptables-save -t nat").contains("--dport 5353 -m comment"));
     ok(c.root(), &["rm", "-f", &id]);
+
+    // UDP: the image's busybox has no UDP server, so the host's python3 is
+    // lent to the container read-only and echoes datagrams on port 53.
+    let py = std::fs::canonicalize("/usr/bin/python3").unwrap();
+    let py_mount = format!("{}:/usr/local/bin/python3:ro", py.display());
+    let udp = c
+        .run(
+            &[
+                "-d", "-p", "5353:53/udp", "-v", "/usr/lib:/usr/lib:ro", "-v", "/usr/lib:/lib:ro",
+                "-v", "/usr/lib64:/lib64:ro", "-v", &py_mount,
+            ],
+            &[
+                "python3",
+                "-c",
+                "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+                 s.bind(('0.0.0.0',53))\nwhile True:\n d,a=s.recvfrom(100); s.sendto(b'pong:'+d,a)",
+            ],
+        )
+        .trim()
+        .to_owned();
+    let ping = |prefix: &str, addr: &str| {
+        sh_ok(&format!(
+            "{prefix}python3 -c \"import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+             s.settimeout(1)\nfor i in range(10):\n  s.sendto(b'ping',('{addr}',5353))\n  \
+             try:\n    print(s.recvfrom(100)[0].decode()); break\n  except OSError: time.sleep(0.2)\""
+        ))
+    };
+    assert_eq!(ping(&in_outside(), HOST).trim(), "pong:ping");
+    assert_eq!(ping("", HOST).trim(), "pong:ping");
+    assert_eq!(ping("", "127.0.0.1").trim(), "pong:ping");
+    ok(c.root(), &["rm", "-f", &udp]);
     let (links, rules) = leftovers();
     assert!(
         links.trim().is_empty() && rules.trim().is_empty(),
@@ -315,4 +343,45 @@ fn fifty_concurrent_runs_get_distinct_addresses() {
         links.trim().is_empty() && rules.trim().is_empty(),
         "{links} {rules}"
     );
+}
+
+#[test]
+fn sigkill_mid_setup_then_prune_leaves_nothing() {
+    let Some(c) = ctx("sigkill_mid_setup_then_prune_leaves_nothing") else {
+        return;
+    };
+    let root = c.root().display().to_string();
+    // Kill pocky (the CLI and the monitor) at several moments of the start,
+    // then the container's own process: whatever was half made must go.
+    for delay_ms in [0u64, 2, 5, 10, 20, 40, 80] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pocky"))
+            .args(["--root", &root, "run", "-d", "-p", "9090:80", &c.image])
+            .args(["sleep", "31337"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        sh(&format!("pkill -9 -f -- '--root {root} run'"));
+        let _ = child.kill();
+        let _ = child.wait();
+        sh("pkill -9 -f -- 'sleep 31337'");
+    }
+    // Let the kernel finish reaping before prune looks at the processes.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    ok(c.root(), &["system", "prune", "-f"]);
+    let (links, rules) = leftovers();
+    assert!(
+        links.trim().is_empty() && rules.trim().is_empty(),
+        "after prune: {links} {rules}"
+    );
+    let leases = sh_ok(&format!(
+        "cat {root}/networks/bridge.leases.json 2>/dev/null || echo '{{}}'"
+    ));
+    let leases: serde_json::Value = serde_json::from_str(&leases).unwrap();
+    assert!(
+        leases["leases"].as_object().is_none_or(|m| m.is_empty()),
+        "{leases}"
+    );
+    assert_eq!(ok(c.root(), &["ps", "-aq"]).trim(), "");
 }
