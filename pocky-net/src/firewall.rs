@@ -70,8 +70,10 @@ pub fn base_rules() -> Vec<(&'static str, &'static str, String)> {
 /// A network's rules: masquerade what leaves the subnet, and what the host
 /// sends from 127.0.0.0/8 into the bridge (published ports on localhost);
 /// forward everything from the bridge and the replies to it.
-pub fn network_rules(name: &str, bridge: &str, subnet: &Subnet) -> Vec<Rule> {
-    let o = network_owner(name);
+pub fn network_rules(bridge: &str, subnet: &Subnet) -> Vec<Rule> {
+    // Tagged by bridge, which is unique on the host, rather than by network
+    // name, which two state roots may both use ("bridge").
+    let o = network_owner(bridge);
     vec![
         rule(
             "nat",
@@ -308,7 +310,7 @@ mod tests {
     #[test]
     fn network_rules_masquerade_leaving_traffic_and_accept_the_bridge() {
         let s: Subnet = "10.88.0.0/16".parse().unwrap();
-        let rules = network_rules("bridge", "pocky0", &s);
+        let rules = network_rules("pocky0", &s);
         let text: Vec<String> = rules
             .iter()
             .map(|r| format!("{} {} {}", r.table, r.chain, r.rule))
@@ -316,10 +318,10 @@ mod tests {
         assert_eq!(
             text,
             [
-                "nat POCKY-POSTROUTING -s 10.88.0.0/16 ! -o pocky0 -j MASQUERADE -m comment --comment pocky:net:bridge",
-                "nat POCKY-POSTROUTING -s 127.0.0.0/8 -o pocky0 -j MASQUERADE -m comment --comment pocky:net:bridge",
-                "filter POCKY-FORWARD -o pocky0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT -m comment --comment pocky:net:bridge",
-                "filter POCKY-FORWARD -i pocky0 -j ACCEPT -m comment --comment pocky:net:bridge",
+                "nat POCKY-POSTROUTING -s 10.88.0.0/16 ! -o pocky0 -j MASQUERADE -m comment --comment pocky:net:pocky0",
+                "nat POCKY-POSTROUTING -s 127.0.0.0/8 -o pocky0 -j MASQUERADE -m comment --comment pocky:net:pocky0",
+                "filter POCKY-FORWARD -o pocky0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT -m comment --comment pocky:net:pocky0",
+                "filter POCKY-FORWARD -i pocky0 -j ACCEPT -m comment --comment pocky:net:pocky0",
             ]
         );
     }
@@ -383,9 +385,9 @@ mod tests {
     fn owner_from_iptables_s_output() {
         assert_eq!(
             owner_of(
-                "-s 10.88.0.0/16 ! -o pocky0 -m comment --comment pocky:net:bridge -j MASQUERADE"
+                "-s 10.88.0.0/16 ! -o pocky0 -m comment --comment pocky:net:pocky0 -j MASQUERADE"
             ),
-            Some("net:bridge")
+            Some("net:pocky0")
         );
         assert_eq!(
             owner_of("-m comment --comment \"pocky:ctr:x\" -j ACCEPT"),

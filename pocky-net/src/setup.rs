@@ -105,7 +105,7 @@ impl Networks {
         let mut errors = Vec::new();
         match Firewall::new() {
             Ok(fw) => {
-                if let Err(e) = fw.remove_owner(&firewall::network_owner(&net.name)) {
+                if let Err(e) = fw.remove_owner(&firewall::network_owner(&net.bridge)) {
                     errors.push(e);
                 }
             }
@@ -338,7 +338,7 @@ fn bring_up(nl: &mut Netlink, net: &Network) -> Result<(), NetError> {
         "1",
     )?;
     let fw = Firewall::new()?;
-    let rules = firewall::network_rules(&net.name, &net.bridge, &net.subnet);
+    let rules = firewall::network_rules(&net.bridge, &net.subnet);
     // Each check is an `iptables` run: when the network's last rule is
     // there, its chains and jumps (made before it) are too, and one run
     // does instead of eight on every container start.
