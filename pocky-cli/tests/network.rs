@@ -203,6 +203,22 @@ fn published_ports_from_outside_host_localhost_and_udp() {
     assert_eq!(fetch("host", HOST, "8080").trim(), hostname);
     assert_eq!(fetch("host", "127.0.0.1", "8080").trim(), hostname);
     assert_eq!(fetch("host", "127.0.0.1", &random).trim(), hostname);
+    // Hairpin: the container reaches its own published port through the host.
+    let hairpin = ok(
+        c.root(),
+        &[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            &format!(
+                "for i in 1 2 3 4 5; do r=$(printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | \
+                 timeout 3 nc {HOST} 8080 | tail -n1); [ -n \"$r\" ] && echo $r && exit 0; \
+                 sleep 0.2; done; exit 1"
+            ),
+        ],
+    );
+    assert_eq!(hairpin.trim(), hostname);
     ok(c.root(), &["rm", "-f", &id]);
 
     // UDP: the image's busybox has no UDP server, so the host's python3 is

@@ -278,7 +278,9 @@ impl Netlink {
                 true,
             )])),
         ]));
-        self.ack(RouteNetlinkMessage::SetLink(msg), 0, "set hairpin", name)
+        // RTM_NEWLINK on an existing link (no NLM_F_CREATE): the kernel
+        // applies port data there; RTM_SETLINK ignores IFLA_LINKINFO.
+        self.ack(RouteNetlinkMessage::NewLink(msg), 0, "set hairpin", name)
     }
 
     /// Brings a link up.
