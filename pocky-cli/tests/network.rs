@@ -96,7 +96,16 @@ impl Ctx {
 }
 
 fn leftovers() -> (String, String) {
-    let links = sh_ok("ip -o link | grep -o ' vp[0-9a-f]*' || true");
+    // A container's veth goes with its network namespace, which the kernel
+    // tears down in the background after the last process exits.
+    let mut links = String::new();
+    for _ in 0..100 {
+        links = sh_ok("ip -o link | grep -o ' vp[0-9a-f]*' || true");
+        if links.trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
     let rules = sh_ok("iptables-save | grep 'pocky:ctr:' || true");
     (links, rules)
 }

@@ -209,8 +209,9 @@ impl Networks {
         Ok(attachment)
     }
 
-    /// Detaches a container from whatever network holds it: veth, rules,
-    /// lease, and its line in the peers' hosts files. Doing it twice is
+    /// Detaches a container from whatever network holds it: rules, lease,
+    /// and its line in the peers' hosts files (its veth goes with its
+    /// network namespace). Doing it twice is
     /// fine; errors of the steps are reported together after all ran.
     pub fn detach(&self, container_id: &str) -> Result<(), NetError> {
         let _lock = StateLock::acquire(self.dir())?;
@@ -231,14 +232,12 @@ impl Networks {
                 refresh_hosts(&net, &leases);
             }
         }
-        match Netlink::open() {
-            Ok(mut nl) => {
-                if let Err(e) = nl.delete_link(&host_veth(container_id)) {
-                    errors.push(e);
-                }
-            }
-            Err(e) => errors.push(e),
-        }
+        // The host end of the veth is not deleted here: detach runs once
+        // the container's processes are gone, and with its network
+        // namespace the kernel destroys the pair by itself, in the
+        // background. Deleting it here waited for RCU grace periods, about
+        // 35 ms of every `run --rm`. A pair whose namespace someone pins
+        // is removed by `prune` (it deletes the veths of gone containers).
         if !rules.is_empty() {
             if let Err(e) = Firewall::new().and_then(|fw| fw.remove(&rules)) {
                 errors.push(e);
