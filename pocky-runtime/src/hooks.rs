@@ -54,23 +54,29 @@ fn state_json(state: &OciState) -> Result<Vec<u8>, RuntimeError> {
     serde_json::to_vec(state).map_err(|e| RuntimeError::State(format!("encoding state: {e}")))
 }
 
+/// The hook's process as the spec describes it: path, argv (argv[0]
+/// included), only its own environment, the state on a piped stdin.
+fn hook_command(hook: &Hook) -> Command {
+    let args = hook.args().clone().unwrap_or_default();
+    let mut cmd = Command::new(hook.path());
+    if let Some((argv0, rest)) = args.split_first() {
+        cmd.arg0(argv0).args(rest);
+    }
+    cmd.env_clear().stdin(Stdio::piped());
+    for kv in hook.env().as_deref().unwrap_or_default() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    cmd
+}
+
 /// Runs `hooks` in order in the runtime's namespaces; the first failure
 /// stops the rest.
 pub fn run_host(hooks: &[Hook], state: &OciState) -> Result<(), RuntimeError> {
     let input = state_json(state)?;
     for hook in hooks {
-        let args = hook.args().clone().unwrap_or_default();
-        let mut cmd = Command::new(hook.path());
-        if let Some((argv0, rest)) = args.split_first() {
-            cmd.arg0(argv0).args(rest);
-        }
-        cmd.env_clear().stdin(Stdio::piped());
-        for kv in hook.env().as_deref().unwrap_or_default() {
-            if let Some((k, v)) = kv.split_once('=') {
-                cmd.env(k, v);
-            }
-        }
-        let mut child = cmd
+        let mut child = hook_command(hook)
             .spawn()
             .map_err(|e| hook_err(hook, format!("cannot start: {e}")))?;
         if let Some(mut stdin) = child.stdin.take() {
@@ -153,18 +159,7 @@ pub(crate) fn run_in_child(hooks: &[Hook], state: &[u8]) -> Result<(), ChildErro
                 format!("hook {}: {m}", hook.path().display()),
             )
         };
-        let args = hook.args().clone().unwrap_or_default();
-        let mut cmd = Command::new(hook.path());
-        if let Some((argv0, rest)) = args.split_first() {
-            cmd.arg0(argv0).args(rest);
-        }
-        cmd.env_clear().stdin(Stdio::piped());
-        for kv in hook.env().as_deref().unwrap_or_default() {
-            if let Some((k, v)) = kv.split_once('=') {
-                cmd.env(k, v);
-            }
-        }
-        let mut child = cmd
+        let mut child = hook_command(hook)
             .spawn()
             .map_err(|e| fail(format!("cannot start: {e}")))?;
         if let Some(mut stdin) = child.stdin.take() {

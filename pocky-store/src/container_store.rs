@@ -73,15 +73,8 @@ impl ContainerStore for Store {
     }
 
     fn containers(&self) -> Result<Vec<ContainerRecord>> {
-        let dir = self.layout().containers();
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-            Err(e) => return Err(StoreError::io("listing", &dir)(e)),
-        };
         let mut out = Vec::new();
-        for entry in entries.flatten() {
-            let id = entry.file_name().to_string_lossy().into_owned();
+        for id in crate::store::list_names(&self.layout().containers())? {
             match self.read_container(&id) {
                 Ok(rec) => out.push(rec),
                 // A directory without a record is a container being created

@@ -136,8 +136,13 @@ impl Store {
     }
 }
 
-fn list_names(dir: &Path) -> Result<Vec<String>> {
-    let entries = fs::read_dir(dir).map_err(StoreError::io("listing", dir))?;
+/// Names in `dir` but hidden ones (temp files); a missing `dir` is empty.
+pub(crate) fn list_names(dir: &Path) -> Result<Vec<String>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(StoreError::io("listing", dir)(e)),
+    };
     Ok(entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())

@@ -107,15 +107,8 @@ impl Store {
 
     /// Every volume, oldest first.
     pub fn volumes(&self) -> Result<Vec<VolumeRecord>> {
-        let dir = self.layout().volumes();
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-            Err(e) => return Err(StoreError::io("listing", &dir)(e)),
-        };
         let mut out = Vec::new();
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
+        for name in crate::store::list_names(&self.layout().volumes())? {
             match self.read_volume(&name) {
                 Ok(rec) => out.push(rec),
                 // Removed meanwhile, or not a volume (a stray name).
