@@ -101,6 +101,14 @@ pub fn spec(bundle: &Path, rootless: bool) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
+fn native_seccomp_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "SCMP_ARCH_AARCH64",
+        "riscv64" => "SCMP_ARCH_RISCV64",
+        _ => "SCMP_ARCH_X86_64",
+    }
+}
+
 pub fn features() -> anyhow::Result<()> {
     let v = serde_json::json!({
         "ociVersionMin": "1.0.0",
@@ -115,7 +123,20 @@ pub fn features() -> anyhow::Result<()> {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
             "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false },
-            "seccomp": { "enabled": false },
+            "seccomp": {
+                "enabled": true,
+                // Everything but SCMP_ACT_NOTIFY, which needs a listener.
+                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
+                    "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+                    "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
+                "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
+                    "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
+                // Filters are compiled for the host's own architecture only.
+                "archs": [native_seccomp_arch()],
+                "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
+                    "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+                "supportedFlags": [],
+            },
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
         },

@@ -124,6 +124,15 @@ fn build(
 
 /// Compiles the spec's seccomp section into filters to load in order.
 pub fn compile(s: &LinuxSeccomp) -> Result<Vec<BpfProgram>, RuntimeError> {
+    if let Some(flag) = s.flags().iter().flatten().next() {
+        let name = serde_json::to_string(flag).unwrap_or_else(|_| format!("{flag:?}"));
+        return Err(err(format!(
+            "seccomp flag {name} is not supported: remove linux.seccomp.flags"
+        )));
+    }
+    if s.listener_path().is_some() {
+        return Err(err("seccomp listenerPath (SCMP_ACT_NOTIFY) is not supported"));
+    }
     let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(err)?;
     let default = action(s.default_action(), s.default_errno_ret())?;
     let mut named: BTreeMap<i64, Chain> = BTreeMap::new();
@@ -216,5 +225,22 @@ mod tests {
                 )
                 .unwrap();
         assert!(compile(&notify).is_err());
+    }
+
+    #[test]
+    fn flags_and_listeners_are_refused_not_ignored() {
+        let spec: LinuxSeccomp = serde_json::from_str(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","flags":["SECCOMP_FILTER_FLAG_LOG"]}"#,
+        )
+        .unwrap();
+        let e = compile(&spec).unwrap_err().to_string();
+        assert!(e.contains("SECCOMP_FILTER_FLAG_LOG"), "{e}");
+        let spec: LinuxSeccomp = serde_json::from_str(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/l.sock"}"#,
+        )
+        .unwrap();
+        assert!(compile(&spec).is_err());
+        let spec: LinuxSeccomp = serde_json::from_str(r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#).unwrap();
+        assert!(compile(&spec).unwrap().is_empty());
     }
 }
