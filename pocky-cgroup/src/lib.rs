@@ -38,7 +38,10 @@
 //!   order the kernel insists on (v1 `memory.memsw.limit_in_bytes` must
 //!   never fall below `memory.limit_in_bytes`).
 //! - **Paths relative to the mount point.** `pocky/<id>` and `/pocky/<id>`
-//!   name the same cgroup; `..` is refused ([`CgroupPath`]).
+//!   name the same cgroup; `..` is refused ([`CgroupPath`]). A caller that
+//!   wants runc's reading of a relative path (below its own cgroup, per
+//!   controller) moves the roots down first: [`Hierarchy::below`] with the
+//!   process's [`ProcCgroups`].
 //!
 //! [`cgroups-rs`](https://crates.io/crates/cgroups-rs) was the obvious
 //! ready-made crate, but it reads the live `/proc/self/mountinfo` itself
@@ -50,6 +53,7 @@ mod devices;
 mod error;
 mod fsio;
 mod limits;
+mod own;
 mod path;
 mod signal;
 mod stats;
@@ -61,6 +65,7 @@ pub use detect::{DEFAULT_ROOT, Hierarchy, MOUNTINFO, V1Mounts};
 pub use devices::{DeviceKind, DeviceRule};
 pub use error::{CgroupError, Result};
 pub use limits::{CPU_PERIOD_US, Limits, cpu_quota_us, shares_to_weight};
+pub use own::ProcCgroups;
 pub use path::CgroupPath;
 pub use stats::Stats;
 pub use v1::V1Cgroup;

@@ -61,7 +61,8 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<ExitCode> {
             ..Stdio::default()
         }
     };
-    let mut child = match pocky_runtime::exec::exec_in(rec.state.pid, &spec, &process, stdio) {
+    let mut child = match pocky_runtime::exec::exec_in(rec.state.pid, &spec, &process, stdio, None)
+    {
         Ok(c) => c,
         Err(pocky_runtime::RuntimeError::Ns(pocky_ns::NsError::Child {
             exit_code,

@@ -17,7 +17,9 @@ use crate::cli::CreateArgs;
 use crate::log::Logger;
 
 /// Reads `<bundle>/config.json` and fills in what the runtime decides
-/// when the spec does not: the cgroup path.
+/// when the spec does not: the cgroup path, which is relative (below the
+/// runtime's own cgroup, see [`cgroup_base`]) and named for the id when
+/// the spec has none, as in runc.
 pub fn load_spec(bundle: &Path, id: &str) -> anyhow::Result<Spec> {
     let path = bundle.join("config.json");
     let mut spec = Spec::load(&path).with_context(|| format!("loading {}", path.display()))?;
@@ -30,12 +32,30 @@ pub fn load_spec(bundle: &Path, id: &str) -> anyhow::Result<Spec> {
         ),
         Some(_) => {}
         None => {
-            linux.set_cgroups_path(Some(PathBuf::from(format!("pocky-runtime/{id}"))));
+            linux.set_cgroups_path(Some(PathBuf::from(id)));
             spec.set_linux(Some(linux));
         }
     }
     crate::defaults::add_allowed_devices(&mut spec)?;
     Ok(spec)
+}
+
+/// The text of this process's `/proc/self/cgroup` when the spec's
+/// `cgroupsPath` is relative: runc makes such a path below its own cgroup
+/// (per controller on v1), and so does pocky-runtime. The text is kept in
+/// the state so later commands, run from any cgroup, find the same place.
+pub fn cgroup_base(spec: &Spec) -> anyhow::Result<Option<String>> {
+    let relative = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .is_some_and(|p| p.is_relative());
+    if !relative {
+        return Ok(None);
+    }
+    std::fs::read_to_string("/proc/self/cgroup")
+        .map(Some)
+        .context("reading /proc/self/cgroup for a relative cgroupsPath")
 }
 
 /// `--console-socket` rules, as runc has them: a terminal needs one, and
@@ -90,6 +110,7 @@ fn create_container(root: &Path, args: &CreateArgs) -> anyhow::Result<(Created, 
         state: &dir,
         console_socket: console,
         stdio: Stdio::default(),
+        cgroup_base: cgroup_base(&spec)?,
     })?;
     if let Some(pf) = &args.pid_file {
         if let Err(e) = write_pid_file(pf, created.pid()) {

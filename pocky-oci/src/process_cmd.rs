@@ -102,7 +102,13 @@ pub fn exec(root: &Path, id: &str, req: ExecRequest) -> anyhow::Result<ExitCode>
         terminal,
         ..Stdio::default()
     };
-    let mut child = pocky_runtime::exec::exec_in(record.pid, &spec, &process, stdio)?;
+    let mut child = pocky_runtime::exec::exec_in(
+        record.pid,
+        &spec,
+        &process,
+        stdio,
+        record.cgroup_base.as_deref(),
+    )?;
     if let Some(path) = &req.console_socket {
         let master = child
             .take_pty_master()

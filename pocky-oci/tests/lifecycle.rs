@@ -63,8 +63,9 @@ impl Env {
         std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
     }
 
+    /// An absolute cgroupsPath under the sandbox's test parent.
     fn set_cgroup(&self, id: &str) -> String {
-        let cg = format!("{}/{id}", self.cgroup_parent);
+        let cg = format!("/{}/{id}", self.cgroup_parent);
         let c = cg.clone();
         self.edit(|s| s["linux"]["cgroupsPath"] = c.into());
         cg
@@ -214,6 +215,56 @@ fn delete_force_kills_a_running_container_and_removes_everything() {
     env.create("fresh", &[]);
     env.ok(&["delete", "fresh"]);
     assert!(!env.root().join("fresh").exists());
+}
+
+/// The cgroup path of `pid` for `controller` ("" for the v2 line).
+fn cgroup_of(pid: &str, controller: &str) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    text.lines()
+        .map(|l| l.splitn(3, ':').collect::<Vec<_>>())
+        .find(|f| f.len() == 3 && f[1].split(',').any(|c| c == controller))
+        .map(|f| f[2].to_string())
+        .unwrap_or_else(|| panic!("no {controller} line in {text}"))
+}
+
+#[test]
+fn relative_cgroups_path_is_below_the_runtimes_own_cgroup() {
+    let Some(env) = Env::new("oci_relative_cgroup", &["sleep", "300"]) else {
+        return;
+    };
+    // As runc: a path without a leading `/` is joined to the cgroup the
+    // runtime runs in, per controller (this test's own, inherited).
+    let rel = format!("{}/rel", env.cgroup_parent);
+    let r = rel.clone();
+    env.edit(|s| s["linux"]["cgroupsPath"] = r.into());
+    env.create("rel", &[]);
+    let pid = env.state("rel")["pid"].to_string();
+    let v1 = Path::new("/sys/fs/cgroup/memory/tasks").exists();
+    let controllers: &[&str] = if v1 { &["memory", "pids"] } else { &[""] };
+    for c in controllers {
+        let own = cgroup_of("self", c);
+        let want = Path::new(&own).join(&rel);
+        assert_eq!(Path::new(&cgroup_of(&pid, c)), want, "controller {c:?}");
+    }
+    env.ok(&["delete", "--force", "rel"]);
+    for c in controllers {
+        let dir = Path::new("/sys/fs/cgroup")
+            .join(c)
+            .join(cgroup_of("self", c).trim_start_matches('/'))
+            .join(&rel);
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+
+    // No cgroupsPath at all: runc's default, the id below the own cgroup.
+    env.edit(|s| s["linux"]["cgroupsPath"] = Value::Null);
+    let id = format!("pocky-oci-default-{}", std::process::id());
+    env.create(&id, &[]);
+    let pid = env.state(&id)["pid"].to_string();
+    let c = controllers[controllers.len() - 1];
+    let want = Path::new(&cgroup_of("self", c)).join(&id);
+    assert_eq!(Path::new(&cgroup_of(&pid, c)), want);
+    env.ok(&["delete", "--force", &id]);
+    assert!(!env.root().join(&id).exists());
 }
 
 #[test]

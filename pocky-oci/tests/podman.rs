@@ -15,6 +15,9 @@ const ULIMITS: [&str; 4] = [
 struct Podman {
     dir: tempfile::TempDir,
     image: String,
+    /// `--cgroup-parent` for runs: podman's default, /libpod_parent (conmon
+    /// goes there too), would outlive the sandbox on the host.
+    cgroup_parent: String,
 }
 
 impl Podman {
@@ -35,6 +38,10 @@ impl Podman {
         let p = Podman {
             dir,
             image: format!("{}/busybox", sb.registry),
+            cgroup_parent: format!(
+                "/{}/podman",
+                std::env::var("POCKY_CGROUP_PARENT").unwrap_or_else(|_| "pocky-oci-test".into())
+            ),
         };
         p.ok(&["pull", "-q", "--tls-verify=false", &p.image.clone()]);
         Some(p)
@@ -72,12 +79,13 @@ fn podman_runs_busybox_through_pocky_runtime() {
         return;
     };
     let img = p.image.clone();
-    let mut args = vec!["run", "--rm"];
+    let parent = p.cgroup_parent.clone();
+    let mut args = vec!["run", "--rm", "--cgroup-parent", &parent];
     args.extend(ULIMITS);
     args.extend([img.as_str(), "echo", "hi"]);
     assert_eq!(p.ok(&args), "hi\n");
 
-    let mut args = vec!["run", "-d", "--name", "bg"];
+    let mut args = vec!["run", "-d", "--name", "bg", "--cgroup-parent", &parent];
     args.extend(ULIMITS);
     args.extend([img.as_str(), "sleep", "300"]);
     p.ok(&args);

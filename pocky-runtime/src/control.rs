@@ -10,11 +10,11 @@ use crate::hooks;
 use crate::process::Pidfd;
 use crate::state::{Record, StateDir, Status};
 
-fn cgroup_of(record: &Record) -> Result<Option<Cgroup>, RuntimeError> {
+pub(crate) fn cgroup_of(record: &Record) -> Result<Option<Cgroup>, RuntimeError> {
     record
         .cgroup
         .as_deref()
-        .map(|p| Cgroup::detect(p).map_err(RuntimeError::Cgroup))
+        .map(|p| crate::launch::open_cgroup(p, record.cgroup_base.as_deref()))
         .transpose()
 }
 

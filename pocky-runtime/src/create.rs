@@ -103,6 +103,8 @@ pub struct CreateOptions<'a> {
     /// A socket connected to the caller's `--console-socket`.
     pub console_socket: Option<OwnedFd>,
     pub stdio: Stdio,
+    /// See [`LaunchOptions::cgroup_base`].
+    pub cgroup_base: Option<String>,
 }
 
 /// A created container whose init waits for `start`.
@@ -162,27 +164,24 @@ fn make_fifo(path: &Path) -> Result<OwnedFd, RuntimeError> {
 /// Creates the container: on success its init waits on the FIFO and
 /// `state.json` is saved. On failure nothing of it is left.
 pub fn create(opts: CreateOptions<'_>) -> Result<Created, RuntimeError> {
-    opts.state.create()?;
-    let result = create_in(
-        opts.spec,
-        opts.bundle,
-        opts.state,
-        opts.console_socket,
-        opts.stdio,
-    );
+    let state = opts.state;
+    state.create()?;
+    let result = create_in(opts);
     if result.is_err() {
-        let _ = opts.state.remove();
+        let _ = state.remove();
     }
     result
 }
 
-fn create_in(
-    spec: &Spec,
-    bundle: &Path,
-    dir: &StateDir,
-    console_socket: Option<OwnedFd>,
-    stdio: Stdio,
-) -> Result<Created, RuntimeError> {
+fn create_in(opts: CreateOptions<'_>) -> Result<Created, RuntimeError> {
+    let CreateOptions {
+        spec,
+        bundle,
+        state: dir,
+        console_socket,
+        stdio,
+        cgroup_base,
+    } = opts;
     let fifo = make_fifo(&dir.fifo())?;
     let (sync, child_sync) = UnixStream::pair().map_err(|source| RuntimeError::Io {
         op: "socketpair",
@@ -213,6 +212,7 @@ fn create_in(
         LaunchOptions {
             console_socket,
             gate: Some(gate),
+            cgroup_base: cgroup_base.clone(),
         },
         |pid| {
             let state = state_of(pid.as_raw(), Status::Creating);
@@ -235,6 +235,7 @@ fn create_in(
         start_time: start_time(pid).unwrap_or(0),
         created: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
         cgroup,
+        cgroup_base,
         annotations: annotations.clone(),
         hooks: spec.hooks().clone(),
     };

@@ -3,7 +3,7 @@
 //! user, working directory and environment of its own process spec.
 
 use oci_spec::runtime::{Process, Spec};
-use pocky_cgroup::{Cgroup, CgroupManager, Hierarchy};
+use pocky_cgroup::CgroupManager;
 use pocky_ns::{ChildError, Namespace, Pid};
 
 use crate::RuntimeError;
@@ -23,23 +23,24 @@ pub(crate) fn joined_namespaces(spec: &Spec) -> Vec<Namespace> {
         .collect()
 }
 
-/// Starts `process` inside the container whose first process is `target`.
+/// Starts `process` inside the container whose first process is `target`
+/// and whose cgroup is the spec's, placed as [`crate::launch::open_cgroup`]
+/// places it with `cgroup_base`.
 pub fn exec_in(
     target: i32,
     spec: &Spec,
     process: &Process,
     stdio: Stdio,
+    cgroup_base: Option<&str>,
 ) -> Result<pocky_ns::Child, RuntimeError> {
     let namespaces = joined_namespaces(spec);
     let security = crate::security::ChildSecurity::from_spec(spec, process)?;
-    let cgroup = match spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()) {
-        Some(path) => Some(
-            Hierarchy::detect()
-                .and_then(|h| Cgroup::new(&h, &path))
-                .map_err(RuntimeError::Cgroup)?,
-        ),
-        None => None,
-    };
+    let cgroup = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().clone())
+        .map(|path| crate::launch::open_cgroup(path, cgroup_base))
+        .transpose()?;
     let mut child =
         pocky_ns::join_and_spawn(Pid::from_raw(target), &namespaces, move |chan| match setup(
             chan, process, stdio, &security,

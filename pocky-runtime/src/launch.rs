@@ -42,6 +42,10 @@ pub struct LaunchOptions {
     /// The create/start split: the child waits at this gate, after all its
     /// setup and right before its exec.
     pub gate: Option<crate::create::StartGate>,
+    /// Take the spec's cgroup path below the cgroups listed in this text
+    /// (a `/proc/<pid>/cgroup`), not below the hierarchy root: see
+    /// [`open_cgroup`].
+    pub cgroup_base: Option<String>,
 }
 
 /// A started container: its first process and its cgroup.
@@ -112,14 +116,24 @@ pub fn limits_of(spec: &Spec) -> Limits {
     limits
 }
 
+/// The handle on cgroup `path`: below the hierarchy root (pocky's own
+/// containers, absolute OCI paths), or with `base`, the text of a
+/// `/proc/<pid>/cgroup`, below the cgroups it lists (runc's reading of a
+/// relative OCI `cgroupsPath`: below the runtime's own cgroup).
+pub fn open_cgroup(path: impl AsRef<Path>, base: Option<&str>) -> Result<Cgroup, RuntimeError> {
+    let mut h = Hierarchy::detect().map_err(RuntimeError::Cgroup)?;
+    if let Some(text) = base {
+        h = h.below(&pocky_cgroup::ProcCgroups::parse(text));
+    }
+    Cgroup::new(&h, path).map_err(RuntimeError::Cgroup)
+}
+
 /// Creates the spec's cgroup (when it names one) with its limits.
-pub fn create_cgroup(spec: &Spec) -> Result<Option<Cgroup>, RuntimeError> {
+pub fn create_cgroup(spec: &Spec, base: Option<&str>) -> Result<Option<Cgroup>, RuntimeError> {
     let Some(path) = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()) else {
         return Ok(None);
     };
-    let cg = Hierarchy::detect()
-        .and_then(|h| Cgroup::new(&h, &path))
-        .map_err(RuntimeError::Cgroup)?;
+    let cg = open_cgroup(&path, base)?;
     cg.create().map_err(RuntimeError::Cgroup)?;
     if let Err(e) = cg
         .apply(&limits_of(spec))
@@ -169,7 +183,7 @@ pub fn spawn_container(
         .as_ref()
         .ok_or_else(|| RuntimeError::Config("the spec has no process".into()))?;
     let security = crate::security::ChildSecurity::from_spec(spec, process)?;
-    let cgroup = create_cgroup(spec)?;
+    let cgroup = create_cgroup(spec, opts.cgroup_base.as_deref())?;
     let bundle = launch.bundle.to_path_buf();
     let overlay = launch.overlay.cloned();
     let stdio = launch.stdio;

@@ -71,8 +71,13 @@ pub struct Record {
     pub start_time: u64,
     /// RFC 3339.
     pub created: String,
-    /// The cgroup made for the container, relative to the hierarchy root.
+    /// The cgroup made for the container, relative to the hierarchy root,
+    /// or with `cgroup_base`, to the cgroups that lists.
     pub cgroup: Option<String>,
+    /// The creating runtime's `/proc/self/cgroup` when the spec's
+    /// `cgroupsPath` was relative (see [`crate::launch::open_cgroup`]).
+    #[serde(default)]
+    pub cgroup_base: Option<String>,
     #[serde(default)]
     pub annotations: HashMap<String, String>,
     /// Kept so `delete` can run poststop hooks when the bundle is gone.
@@ -183,7 +188,7 @@ impl StateDir {
         if self.fifo().exists() {
             return Status::Created;
         }
-        if record.cgroup.as_deref().is_some_and(is_frozen) {
+        if is_frozen(record) {
             return Status::Paused;
         }
         Status::Running
@@ -231,9 +236,9 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>, RuntimeError> {
     Ok(ids)
 }
 
-/// True when the freezer of `cgroup` says it is frozen (v1 or v2).
-fn is_frozen(cgroup: &str) -> bool {
-    let Ok(cg) = pocky_cgroup::Cgroup::detect(cgroup) else {
+/// True when the freezer of the container's cgroup says it is frozen.
+fn is_frozen(record: &Record) -> bool {
+    let Ok(Some(cg)) = crate::control::cgroup_of(record) else {
         return false;
     };
     cg.dirs().iter().any(|d| {
@@ -255,6 +260,7 @@ mod tests {
             start_time,
             created: "2024-01-01T00:00:00Z".into(),
             cgroup: None,
+            cgroup_base: None,
             annotations: HashMap::from([("a".into(), "b".into())]),
             hooks: None,
         }

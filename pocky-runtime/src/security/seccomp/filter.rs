@@ -131,7 +131,9 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Vec<BpfProgram>, RuntimeError> {
         )));
     }
     if s.listener_path().is_some() {
-        return Err(err("seccomp listenerPath (SCMP_ACT_NOTIFY) is not supported"));
+        return Err(err(
+            "seccomp listenerPath (SCMP_ACT_NOTIFY) is not supported",
+        ));
     }
     let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(err)?;
     let default = action(s.default_action(), s.default_errno_ret())?;
@@ -240,7 +242,8 @@ mod tests {
         )
         .unwrap();
         assert!(compile(&spec).is_err());
-        let spec: LinuxSeccomp = serde_json::from_str(r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#).unwrap();
+        let spec: LinuxSeccomp =
+            serde_json::from_str(r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#).unwrap();
         assert!(compile(&spec).unwrap().is_empty());
     }
 }
