@@ -2,6 +2,7 @@
 //! translation into control-file values shared by both versions.
 
 use crate::error::{CgroupError, Result};
+pub use crate::resources::Resources;
 
 /// Resource limits a container asks for; `None` leaves the kernel default.
 ///
@@ -21,6 +22,9 @@ pub struct Limits {
     pub memory_bytes: Option<u64>,
     /// Maximum number of tasks (`--pids-limit`); 0 means unlimited.
     pub pids: Option<u64>,
+    /// The rest of what an OCI spec's `linux.resources` can ask for, as
+    /// written there (see [`crate::Resources`]).
+    pub more: Resources,
 }
 
 /// The CFS period pocky uses, as Docker does for `--cpus`.
@@ -37,6 +41,17 @@ impl Limits {
                 value: 0,
                 reason: "a zero memory limit kills the container at once",
             });
+        }
+        self.more.validate()?;
+        if let (Some(mem), Some(swap)) = (self.memory_bytes, self.more.memory_swap) {
+            // Negative is "unlimited".
+            if let Some(swap) = u64::try_from(swap).ok().filter(|&s| s < mem) {
+                return Err(CgroupError::InvalidLimit {
+                    limit: "memory+swap",
+                    value: swap,
+                    reason: "below the memory limit (it counts memory plus swap)",
+                });
+            }
         }
         if let Some(nano) = self.nano_cpus.filter(|&n| n != 0) {
             if cpu_quota_us(nano) < CPU_QUOTA_MIN_US {
@@ -58,6 +73,19 @@ impl Limits {
     /// The CFS quota per [`CPU_PERIOD_US`], if a quota is asked for.
     pub(crate) fn quota_us(&self) -> Option<u64> {
         self.nano_cpus.filter(|&n| n != 0).map(cpu_quota_us)
+    }
+
+    /// The CFS (quota, period) to write: the spec's own values when it
+    /// gave them (quota -1: none), else Docker's `--cpus` over
+    /// [`CPU_PERIOD_US`].
+    pub(crate) fn cfs(&self) -> Option<(Option<i64>, u64)> {
+        let period = self.more.cpu_period_us;
+        match (self.more.cpu_quota_us, period) {
+            (None, None) => self
+                .quota_us()
+                .map(|q| (Some(i64::try_from(q).unwrap_or(i64::MAX)), CPU_PERIOD_US)),
+            (q, p) => Some((q.filter(|&q| q > 0), p.unwrap_or(CPU_PERIOD_US))),
+        }
     }
 
     /// The `pids.max` value: a number, or `max` for "unlimited".
@@ -92,12 +120,17 @@ pub fn shares_to_weight(shares: u64) -> u64 {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Write {
     pub controller: &'static str,
-    pub file: &'static str,
+    pub file: String,
     pub value: String,
 }
 
 impl Write {
     pub(crate) fn new(controller: &'static str, file: &'static str, value: impl ToString) -> Self {
+        Self::named(controller, file.to_owned(), value)
+    }
+
+    /// A write to a file whose name is built (`hugetlb.2MB.max`).
+    pub(crate) fn named(controller: &'static str, file: String, value: impl ToString) -> Self {
         Self {
             controller,
             file,
@@ -143,6 +176,7 @@ mod tests {
             nano_cpus: Some(0),
             memory_bytes: None,
             pids: Some(0),
+            ..Limits::default()
         };
         l.validate().unwrap();
         assert_eq!(l.shares(), None);

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::detect::V1Mounts;
 use crate::devices::DeviceRule;
 use crate::error::{CgroupError, Result};
-use crate::limits::{CPU_PERIOD_US, Limits, Write};
+use crate::limits::{Limits, Write};
 use crate::path::CgroupPath;
 use crate::stats::{Stats, limit_or_none};
 use crate::{CgroupManager, fsio, signal};
@@ -15,6 +15,11 @@ use crate::{CgroupManager, fsio, signal};
 /// purpose: a new v1 cpuset group has empty `cpus`/`mems` and refuses
 /// tasks until they are copied from the parent, and pocky sets no cpusets.
 pub const CONTROLLERS: &[&str] = &["cpu", "cpuacct", "memory", "pids", "freezer", "devices"];
+
+/// Controllers a container joins only when one of its limits needs them
+/// (cpusets, block I/O, hugetlb, network classes): most containers set
+/// none, and each directory costs a mkdir and a write per start.
+pub const OPTIONAL: &[&str] = &["cpuset", "blkio", "hugetlb", "net_cls", "net_prio"];
 
 /// One container's cgroup on a v1 host.
 #[derive(Clone, Debug)]
@@ -47,13 +52,21 @@ impl V1Cgroup {
     }
 
     /// Every distinct directory of the cgroup (combined mounts such as
-    /// `cpu,cpuacct` share one), in a stable order.
+    /// `cpu,cpuacct` share one), in a stable order: those of
+    /// [`CONTROLLERS`], and those of [`OPTIONAL`] that a limit made.
     pub fn dirs(&self) -> Vec<PathBuf> {
-        let set: BTreeSet<PathBuf> = CONTROLLERS
+        let mut set: BTreeSet<PathBuf> = CONTROLLERS
             .iter()
             .filter_map(|c| self.mounts.mount(c))
             .map(|m| self.path.under(m))
             .collect();
+        set.extend(
+            OPTIONAL
+                .iter()
+                .filter_map(|c| self.mounts.mount(c))
+                .map(|m| self.path.under(m))
+                .filter(|d| d.is_dir()),
+        );
         set.into_iter().collect()
     }
 
@@ -63,7 +76,39 @@ impl V1Cgroup {
 
     fn run(&self, writes: &[Write]) -> Result<()> {
         for w in writes {
-            fsio::write(&self.file(w.controller, w.file)?, &w.value)?;
+            fsio::write(&self.file(w.controller, &w.file)?, &w.value)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the cgroup in a controller outside [`CONTROLLERS`], which a
+    /// limit needs. A new cpuset group starts with empty `cpus` and `mems`
+    /// and refuses tasks, so each new level copies its parent's, as runc
+    /// does; the limit's own values are written after.
+    fn create_optional(&self, controller: &'static str) -> Result<()> {
+        let dir = self.dir(controller)?;
+        if dir.is_dir() {
+            return Ok(());
+        }
+        let mount = self
+            .mounts
+            .mount(controller)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let mut chain = self.path.ancestors_under(&mount);
+        chain.push(dir);
+        let mut parent = mount;
+        for level in chain {
+            fsio::mkdir_p(&level)?;
+            if controller == "cpuset" {
+                for f in ["cpuset.cpus", "cpuset.mems"] {
+                    let own = fsio::read(&level.join(f))?;
+                    if own.trim().is_empty() {
+                        fsio::write(&level.join(f), fsio::read(&parent.join(f))?.trim())?;
+                    }
+                }
+            }
+            parent = level;
         }
         Ok(())
     }
@@ -95,35 +140,50 @@ pub(crate) struct MemoryState {
 }
 
 /// The writes for `limits`, in the order the kernel accepts them.
-pub(crate) fn plan(limits: &Limits, mem: MemoryState) -> Vec<Write> {
+pub(crate) fn plan(limits: &Limits, mem: MemoryState) -> Result<Vec<Write>> {
     let mut w = Vec::new();
     if let Some(shares) = limits.shares() {
         w.push(Write::new("cpu", "cpu.shares", shares));
     }
-    if let Some(quota) = limits.quota_us() {
-        w.push(Write::new("cpu", "cpu.cfs_period_us", CPU_PERIOD_US));
-        w.push(Write::new("cpu", "cpu.cfs_quota_us", quota));
+    if let Some((quota, period)) = limits.cfs() {
+        w.push(Write::new("cpu", "cpu.cfs_period_us", period));
+        w.push(Write::new("cpu", "cpu.cfs_quota_us", quota.unwrap_or(-1)));
     }
-    if let Some(bytes) = limits.memory_bytes {
-        let limit = Write::new("memory", "memory.limit_in_bytes", bytes);
-        if mem.has_memsw {
+    // memsw is memory plus swap: held to the limit unless the caller says
+    // otherwise (-1: unlimited).
+    let swap = match limits.more.memory_swap {
+        Some(s) => Some(u64::try_from(s).unwrap_or(u64::MAX)),
+        None => limits.memory_bytes,
+    };
+    let limit = limits
+        .memory_bytes
+        .map(|b| Write::new("memory", "memory.limit_in_bytes", b));
+    let memsw = swap.filter(|_| mem.has_memsw).map(|s| {
+        let value = if s == u64::MAX {
+            "-1".to_owned()
+        } else {
+            s.to_string()
+        };
+        Write::new("memory", "memory.memsw.limit_in_bytes", value)
+    });
+    match (limit, memsw) {
+        (Some(limit), Some(memsw)) => {
             // The kernel keeps memory.limit <= memsw.limit at every step:
-            // raising, memsw must grow first; lowering, the limit must
-            // shrink first.
-            let memsw = Write::new("memory", "memory.memsw.limit_in_bytes", bytes);
-            if bytes > mem.current_limit.unwrap_or(u64::MAX) {
+            // when the new memsw is above the current limit it can go
+            // first; otherwise the limit must shrink first.
+            if swap.unwrap_or(u64::MAX) > mem.current_limit.unwrap_or(u64::MAX) {
                 w.extend([memsw, limit]);
             } else {
                 w.extend([limit, memsw]);
             }
-        } else {
-            w.push(limit);
         }
+        (limit, memsw) => w.extend(limit.into_iter().chain(memsw)),
     }
     if let Some(max) = limits.pids_max() {
         w.push(Write::new("pids", "pids.max", max));
     }
-    w
+    w.extend(limits.more.v1_writes()?);
+    Ok(w)
 }
 
 /// Reads an OOM verdict: the `oom_kill` counter of `memory.oom_control`
@@ -152,20 +212,26 @@ impl CgroupManager for V1Cgroup {
 
     fn apply(&self, limits: &Limits) -> Result<()> {
         limits.validate()?;
-        let mem = match limits.memory_bytes {
-            Some(_) => {
-                let dir = self.dir("memory")?;
-                MemoryState {
-                    current_limit: fsio::read_u64_optional(&dir.join("memory.limit_in_bytes"))?,
-                    has_memsw: dir.join("memory.memsw.limit_in_bytes").exists(),
-                }
+        let touches_memory = limits.memory_bytes.is_some() || limits.more.memory_swap.is_some();
+        let mem = if touches_memory {
+            let dir = self.dir("memory")?;
+            MemoryState {
+                current_limit: fsio::read_u64_optional(&dir.join("memory.limit_in_bytes"))?,
+                has_memsw: dir.join("memory.memsw.limit_in_bytes").exists(),
             }
-            None => MemoryState {
+        } else {
+            MemoryState {
                 current_limit: None,
                 has_memsw: false,
-            },
+            }
         };
-        self.run(&plan(limits, mem))
+        let writes = plan(limits, mem)?;
+        for c in writes.iter().map(|w| w.controller) {
+            if !CONTROLLERS.contains(&c) {
+                self.create_optional(c)?;
+            }
+        }
+        self.run(&writes)
     }
 
     fn apply_devices(&self, rules: &[DeviceRule]) -> Result<()> {

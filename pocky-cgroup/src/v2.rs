@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use crate::devices::DeviceRule;
 use crate::error::{CgroupError, Result};
-use crate::limits::{CPU_PERIOD_US, Limits, Write, shares_to_weight};
+use crate::limits::{Limits, Write, shares_to_weight};
 use crate::path::CgroupPath;
+use crate::resources::unified_controller;
 use crate::stats::{Stats, limit_or_none};
 use crate::{CgroupManager, fsio, signal};
 
@@ -65,6 +66,33 @@ impl V2Cgroup {
         Ok(())
     }
 
+    /// Enables `controllers` (those the host offers) in every ancestor's
+    /// `cgroup.subtree_control`, from the root down to the parent.
+    fn enable(&self, controllers: &[&str]) -> Result<()> {
+        let offered = Self::controllers_of(&self.root)?;
+        let wanted: Vec<&str> = controllers
+            .iter()
+            .copied()
+            .filter(|c| offered.iter().any(|o| o == c))
+            .collect();
+        let mut chain = vec![self.root.clone()];
+        chain.extend(self.path.ancestors_under(&self.root));
+        for dir in &chain {
+            fsio::mkdir_p(dir)?;
+            let control = dir.join("cgroup.subtree_control");
+            let enabled = fsio::read_optional(&control)?.unwrap_or_default();
+            let missing: Vec<String> = wanted
+                .iter()
+                .filter(|c| !enabled.split_whitespace().any(|e| e == **c))
+                .map(|c| format!("+{c}"))
+                .collect();
+            if !missing.is_empty() {
+                fsio::write(&control, &missing.join(" "))?;
+            }
+        }
+        Ok(())
+    }
+
     fn events_frozen(&self) -> Result<&'static str> {
         let path = self.file("cgroup.events");
         let text = fsio::read(&path)?;
@@ -90,30 +118,41 @@ impl V2Cgroup {
 
 /// The writes for `limits`; `has_swap` says whether `memory.swap.max`
 /// exists (it does not when swap accounting is off).
-pub(crate) fn plan(limits: &Limits, has_swap: bool) -> Vec<Write> {
+pub(crate) fn plan(limits: &Limits, has_swap: bool) -> Result<Vec<Write>> {
     let mut w = Vec::new();
     if let Some(shares) = limits.shares() {
         w.push(Write::new("cpu", "cpu.weight", shares_to_weight(shares)));
     }
-    if let Some(quota) = limits.quota_us() {
-        w.push(Write::new(
-            "cpu",
-            "cpu.max",
-            format!("{quota} {CPU_PERIOD_US}"),
-        ));
+    if let Some((quota, period)) = limits.cfs() {
+        let quota = quota.map_or("max".to_owned(), |q| q.to_string());
+        w.push(Write::new("cpu", "cpu.max", format!("{quota} {period}")));
     }
     if let Some(bytes) = limits.memory_bytes {
         w.push(Write::new("memory", "memory.max", bytes));
-        // v2 counts swap apart from memory: zero swap is v1's
-        // "memsw = limit".
-        if has_swap {
-            w.push(Write::new("memory", "memory.swap.max", 0));
+    }
+    // v2 counts swap apart from memory, where the spec's (and v1's) figure
+    // is memory plus swap: no figure means none beyond the limit.
+    let swap = match (limits.more.memory_swap, limits.memory_bytes) {
+        (None, Some(_)) => Some("0".to_owned()),
+        (None, None) => None,
+        (Some(s), _) if s < 0 => Some("max".to_owned()),
+        (Some(s), Some(m)) => Some(u64::try_from(s).unwrap_or(0).saturating_sub(m).to_string()),
+        (Some(s), None) => {
+            return Err(CgroupError::InvalidLimit {
+                limit: "memory+swap",
+                value: u64::try_from(s).unwrap_or(0),
+                reason: "cgroup v2 needs a memory limit to derive the swap limit from",
+            });
         }
+    };
+    if let Some(swap) = swap.filter(|_| has_swap) {
+        w.push(Write::new("memory", "memory.swap.max", swap));
     }
     if let Some(max) = limits.pids_max() {
         w.push(Write::new("pids", "pids.max", max));
     }
-    w
+    w.extend(limits.more.v2_writes()?);
+    Ok(w)
 }
 
 impl CgroupManager for V2Cgroup {
@@ -123,27 +162,7 @@ impl CgroupManager for V2Cgroup {
         // offers from the root down to the parent. The leaf itself enables
         // nothing: it holds tasks, and v2 forbids tasks in a cgroup that
         // delegates domain controllers.
-        let offered = Self::controllers_of(&self.root)?;
-        let wanted: Vec<&str> = CONTROLLERS
-            .iter()
-            .copied()
-            .filter(|c| offered.iter().any(|o| o == c))
-            .collect();
-        let mut chain = vec![self.root.clone()];
-        chain.extend(self.path.ancestors_under(&self.root));
-        for dir in &chain {
-            fsio::mkdir_p(dir)?;
-            let control = dir.join("cgroup.subtree_control");
-            let enabled = fsio::read_optional(&control)?.unwrap_or_default();
-            let missing: Vec<String> = wanted
-                .iter()
-                .filter(|c| !enabled.split_whitespace().any(|e| e == **c))
-                .map(|c| format!("+{c}"))
-                .collect();
-            if !missing.is_empty() {
-                fsio::write(&control, &missing.join(" "))?;
-            }
-        }
+        self.enable(CONTROLLERS)?;
         fsio::mkdir_p(&self.dir())
     }
 
@@ -153,10 +172,35 @@ impl CgroupManager for V2Cgroup {
 
     fn apply(&self, limits: &Limits) -> Result<()> {
         limits.validate()?;
-        let writes = plan(limits, self.file("memory.swap.max").exists());
+        let writes = plan(limits, self.file("memory.swap.max").exists())?;
+        let unified: Vec<(&'static str, &String, &String)> = limits
+            .more
+            .unified
+            .iter()
+            .map(|(k, v)| {
+                let c = unified_controller(k).ok_or_else(|| CgroupError::InvalidPath {
+                    path: k.clone(),
+                    reason: "not a file of a known cgroup v2 controller",
+                })?;
+                Ok((c, k, v))
+            })
+            .collect::<Result<_>>()?;
+        let extra: Vec<&str> = writes
+            .iter()
+            .map(|w| w.controller)
+            .chain(unified.iter().map(|u| u.0))
+            .filter(|c| !CONTROLLERS.contains(c))
+            .collect();
+        if !extra.is_empty() {
+            self.enable(&extra)?;
+        }
         for w in &writes {
             self.require(w.controller)?;
-            fsio::write(&self.file(w.file), &w.value)?;
+            fsio::write(&self.file(&w.file), &w.value)?;
+        }
+        for (controller, key, value) in unified {
+            self.require(controller)?;
+            fsio::write(&self.file(key), value)?;
         }
         Ok(())
     }

@@ -93,6 +93,7 @@ fn real_lifecycle() {
         nano_cpus: Some(500_000_000),
         memory_bytes: Some(64 << 20),
         pids: Some(8),
+        ..Limits::default()
     };
     cg.apply(&limits).unwrap();
     let (cpu, mem, pids) = (

@@ -5,7 +5,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use pocky_cgroup::{Cgroup, CgroupManager, Hierarchy, Limits};
+use pocky_cgroup::{Cgroup, CgroupManager, Hierarchy};
 use pocky_fs::rootfs::Overlay;
 use pocky_ns::{ChildChannel, ChildError, Namespace, NsConfig, Pid};
 
@@ -93,29 +93,6 @@ fn ns_config(spec: &Spec) -> Result<NsConfig, RuntimeError> {
     Ok(cfg)
 }
 
-/// The limits of the spec in pocky-cgroup's terms.
-pub fn limits_of(spec: &Spec) -> Limits {
-    let mut limits = Limits::default();
-    let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) else {
-        return limits;
-    };
-    if let Some(m) = r.memory() {
-        limits.memory_bytes = m.limit().and_then(|v| u64::try_from(v).ok());
-    }
-    if let Some(c) = r.cpu() {
-        limits.cpu_shares = c.shares();
-        if let (Some(q), Some(p)) = (c.quota(), c.period()) {
-            if let (Ok(q), true) = (u64::try_from(q), p > 0) {
-                limits.nano_cpus = Some(q.saturating_mul(1_000_000_000) / p);
-            }
-        }
-    }
-    if let Some(p) = r.pids() {
-        limits.pids = u64::try_from(p.limit()).ok();
-    }
-    limits
-}
-
 /// The handle on cgroup `path`: below the hierarchy root (pocky's own
 /// containers, absolute OCI paths), or with `base`, the text of a
 /// `/proc/<pid>/cgroup`, below the cgroups it lists (runc's reading of a
@@ -133,10 +110,11 @@ pub fn create_cgroup(spec: &Spec, base: Option<&str>) -> Result<Option<Cgroup>, 
     let Some(path) = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()) else {
         return Ok(None);
     };
+    let limits = crate::resources::limits_of_spec(spec)?;
     let cg = open_cgroup(&path, base)?;
     cg.create().map_err(RuntimeError::Cgroup)?;
     if let Err(e) = cg
-        .apply(&limits_of(spec))
+        .apply(&limits)
         .and_then(|()| crate::security::devices::apply_cgroup(&cg, spec))
     {
         let _ = cg.remove();

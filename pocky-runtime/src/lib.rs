@@ -13,6 +13,7 @@ pub mod exec;
 pub mod hooks;
 pub mod launch;
 pub mod process;
+pub mod resources;
 pub mod security;
 mod settings;
 pub mod spec;

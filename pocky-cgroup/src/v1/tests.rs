@@ -71,6 +71,7 @@ fn limits_land_in_the_right_files() {
         nano_cpus: Some(1_500_000_000),
         memory_bytes: Some(64 << 20),
         pids: Some(8),
+        ..Limits::default()
     })
     .unwrap();
     assert_eq!(f.read("pids/pocky/c1/pids.max"), "8");
@@ -109,8 +110,9 @@ fn memsw_follows_the_limit_when_present() {
     );
 }
 
-fn files(plan: &[Write]) -> Vec<&str> {
-    plan.iter().map(|w| w.file).collect()
+fn files(plan: &Result<Vec<Write>>) -> Vec<&str> {
+    let plan = plan.as_ref().unwrap();
+    plan.iter().map(|w| w.file.as_str()).collect()
 }
 
 #[test]
@@ -140,12 +142,41 @@ fn memsw_ordering() {
 }
 
 #[test]
+fn an_explicit_swap_figure_orders_by_itself() {
+    let both = |limit, swap| Limits {
+        memory_bytes: Some(limit),
+        more: crate::Resources {
+            memory_swap: Some(swap),
+            ..Default::default()
+        },
+        ..Limits::default()
+    };
+    let at = |current| MemoryState {
+        current_limit: Some(current),
+        has_memsw: true,
+    };
+    let lower_first = ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"];
+    let memsw_first = ["memory.memsw.limit_in_bytes", "memory.limit_in_bytes"];
+    // Limit 100 with 300 of memory+swap, from a limit of 200: memsw can
+    // rise first. From 400 it cannot (400 > 300): the limit shrinks first.
+    assert_eq!(files(&plan(&both(100, 300), at(200))), memsw_first);
+    assert_eq!(files(&plan(&both(100, 300), at(400))), lower_first);
+    // -1: unlimited swap, written as the kernel's -1, first.
+    let p = plan(&both(100, -1), at(50)).unwrap();
+    assert_eq!(
+        (p[0].file.as_str(), p[0].value.as_str()),
+        ("memory.memsw.limit_in_bytes", "-1")
+    );
+    assert!(both(100, 50).validate().is_err(), "swap below the limit");
+}
+
+#[test]
 fn empty_limits_write_nothing() {
     let state = MemoryState {
         current_limit: None,
         has_memsw: true,
     };
-    assert!(plan(&Limits::default(), state).is_empty());
+    assert!(plan(&Limits::default(), state).unwrap().is_empty());
 }
 
 #[test]

@@ -70,6 +70,7 @@ fn limits_land_in_the_right_files() {
         nano_cpus: Some(1_500_000_000),
         memory_bytes: Some(64 << 20),
         pids: Some(8),
+        ..Limits::default()
     })
     .unwrap();
     assert_eq!(f.read("pocky/c1/pids.max"), "8");
@@ -88,6 +89,7 @@ fn no_swap_file_means_no_swap_write() {
         },
         false,
     )
+    .unwrap()
     .into_iter()
     .map(|w| w.file)
     .collect();
