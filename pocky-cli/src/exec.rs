@@ -61,8 +61,13 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<ExitCode> {
             ..Stdio::default()
         }
     };
-    let mut child = match pocky_runtime::exec::exec_in(rec.state.pid, &spec, &process, stdio, None)
-    {
+    let mut child = match pocky_runtime::exec::exec_in(
+        rec.state.pid,
+        &spec,
+        &process,
+        stdio,
+        pocky_runtime::exec::ExecOptions::default(),
+    ) {
         Ok(c) => c,
         Err(pocky_runtime::RuntimeError::Ns(pocky_ns::NsError::Child {
             exit_code,

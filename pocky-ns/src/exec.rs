@@ -99,15 +99,15 @@ pub(crate) fn lookup(name: &str, env: &[String]) -> Result<PathBuf, ChildError> 
     }
 }
 
-/// Marks every fd above 2 close-on-exec. Marking rather than closing keeps
-/// the channel open until the exec itself, so a failed exec can still be
-/// reported.
-fn cloexec_from_3() {
+/// Marks every fd from `first` on close-on-exec. Marking rather than
+/// closing keeps the channel open until the exec itself, so a failed exec
+/// can still be reported.
+fn cloexec_from(first: u32) {
     // SAFETY: close_range takes plain integers and touches only our fd table.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_close_range,
-            3u32,
+            first,
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         )
@@ -121,7 +121,7 @@ fn cloexec_from_3() {
     };
     let fds: Vec<i32> = dir
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd > 2)
+        .filter(|fd| u32::try_from(*fd).is_ok_and(|fd| fd >= first))
         .collect();
     for fd in fds {
         // SAFETY: F_SETFD on an fd number that may already be closed (the
@@ -150,6 +150,12 @@ fn to_cstrings(items: &[String], what: &str) -> Result<Vec<CString>, ChildError>
 /// with Docker's exit code: 127 when the command is not found, 126 when it
 /// is found but cannot be executed (no execute bit, a directory, EACCES).
 pub fn exec(args: &[String], env: &[String]) -> ChildError {
+    exec_preserving(args, env, 0)
+}
+
+/// [`exec`], but fds 3 to 3+`preserve`-1 stay open into the new program
+/// (runc's `--preserve-fds`: sockets handed down for socket activation).
+pub fn exec_preserving(args: &[String], env: &[String], preserve: u32) -> ChildError {
     let Some(name) = args.first() else {
         return ChildError {
             stage: "exec",
@@ -173,7 +179,7 @@ pub fn exec(args: &[String], env: &[String]) -> ChildError {
         (Ok(a), Ok(e)) => (a, e),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    cloexec_from_3();
+    cloexec_from(preserve.saturating_add(3));
     let errno = match nix::unistd::execve(&cpath, &cargs, &cenv) {
         Err(e) => e,
         Ok(never) => match never {},

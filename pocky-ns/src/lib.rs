@@ -69,7 +69,7 @@ mod wait;
 
 pub use channel::{ChildChannel, ParentChannel, ToChild, ToParent};
 pub use error::NsError;
-pub use exec::{ExecFailure, exec};
+pub use exec::{ExecFailure, exec, exec_preserving};
 pub use handle::Child;
 pub use namespace::Namespace;
 pub use nix::unistd::Pid;

@@ -61,7 +61,7 @@ pub struct CreateArgs {
     /// Accepted for compatibility; pocky makes no session keyring.
     #[arg(long)]
     pub no_new_keyring: bool,
-    /// Number of extra descriptors to pass on (only 0 is supported).
+    /// Pass fds 3 to 3+N-1 on to the container's process.
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: u32,
     pub id: String,

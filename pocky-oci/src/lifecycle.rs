@@ -91,9 +91,6 @@ pub fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
 }
 
 fn create_container(root: &Path, args: &CreateArgs) -> anyhow::Result<(Created, StateDir)> {
-    if args.preserve_fds > 0 {
-        bail!("--preserve-fds is not supported yet");
-    }
     let bundle = std::fs::canonicalize(&args.bundle)
         .with_context(|| format!("bundle {}", args.bundle.display()))?;
     let spec = load_spec(&bundle, &args.id)?;
@@ -111,6 +108,7 @@ fn create_container(root: &Path, args: &CreateArgs) -> anyhow::Result<(Created, 
         console_socket: console,
         stdio: Stdio::default(),
         cgroup_base: cgroup_base(&spec)?,
+        preserve_fds: args.preserve_fds,
     })?;
     if let Some(pf) = &args.pid_file {
         if let Err(e) = write_pid_file(pf, created.pid()) {

@@ -75,9 +75,6 @@ fn build_process(spec_process: Option<Process>, req: &ExecRequest) -> anyhow::Re
 }
 
 pub fn exec(root: &Path, id: &str, req: ExecRequest) -> anyhow::Result<ExitCode> {
-    if req.preserve_fds > 0 {
-        bail!("--preserve-fds is not supported yet");
-    }
     let dir = StateDir::new(root, id)?;
     let record = dir.load()?;
     let status = dir.status(&record);
@@ -107,7 +104,10 @@ pub fn exec(root: &Path, id: &str, req: ExecRequest) -> anyhow::Result<ExitCode>
         &spec,
         &process,
         stdio,
-        record.cgroup_base.as_deref(),
+        pocky_runtime::exec::ExecOptions {
+            cgroup_base: record.cgroup_base.as_deref(),
+            preserve_fds: req.preserve_fds,
+        },
     )?;
     if let Some(path) = &req.console_socket {
         let master = child

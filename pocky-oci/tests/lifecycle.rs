@@ -288,3 +288,69 @@ fn hooks_run_with_the_state_on_stdin() {
         serde_json::from_slice(&std::fs::read(marks.join("poststop")).unwrap()).unwrap();
     assert_eq!(st["status"], "stopped");
 }
+
+#[test]
+fn preserve_fds_hands_descriptors_to_the_container() {
+    let Some(env) = Env::new("oci_preserve_fds", &["sh", "-c", "echo init-wrote >&3"]) else {
+        return;
+    };
+    env.set_cgroup("fds");
+    let bundle = env.bundle();
+    let out_file = env.dir.path().join("fd3.out");
+    // sh opens fd 3 on the file and execs the runtime with it, as conmon
+    // hands over a socket-activation socket.
+    let wrap = |args: &[&str]| {
+        let mut c = std::process::Command::new("sh");
+        c.arg("-c")
+            .arg("exec 3>>\"$0\"; exec \"$@\"")
+            .arg(&out_file)
+            .arg(common::BIN)
+            .arg("--root")
+            .arg(env.root())
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    };
+    let out = wrap(&[
+        "run",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "fds",
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), "init-wrote\n");
+
+    // Without the flag the descriptor does not reach the container.
+    env.edit(|s| s["process"]["args"] = serde_json::json!(["sh", "-c", "echo leaked >&3"]));
+    let out = wrap(&["run", "--bundle", bundle.to_str().unwrap(), "fds"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "fd 3 leaked into the container");
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), "init-wrote\n");
+
+    // exec --preserve-fds, into a running container.
+    env.edit(|s| s["process"]["args"] = serde_json::json!(["sleep", "300"]));
+    env.create("fds", &[]);
+    env.ok(&["start", "fds"]);
+    let out = wrap(&[
+        "exec",
+        "--preserve-fds",
+        "1",
+        "fds",
+        "sh",
+        "-c",
+        "echo exec-wrote >&3",
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&out_file).unwrap(),
+        "init-wrote\nexec-wrote\n"
+    );
+    env.ok(&["delete", "--force", "fds"]);
+}

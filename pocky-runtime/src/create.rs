@@ -105,6 +105,8 @@ pub struct CreateOptions<'a> {
     pub stdio: Stdio,
     /// See [`LaunchOptions::cgroup_base`].
     pub cgroup_base: Option<String>,
+    /// See [`LaunchOptions::preserve_fds`].
+    pub preserve_fds: u32,
 }
 
 /// A created container whose init waits for `start`.
@@ -181,6 +183,7 @@ fn create_in(opts: CreateOptions<'_>) -> Result<Created, RuntimeError> {
         console_socket,
         stdio,
         cgroup_base,
+        preserve_fds,
     } = opts;
     let fifo = make_fifo(&dir.fifo())?;
     let (sync, child_sync) = UnixStream::pair().map_err(|source| RuntimeError::Io {
@@ -213,6 +216,7 @@ fn create_in(opts: CreateOptions<'_>) -> Result<Created, RuntimeError> {
             console_socket,
             gate: Some(gate),
             cgroup_base: cgroup_base.clone(),
+            preserve_fds,
         },
         |pid| {
             let state = state_of(pid.as_raw(), Status::Creating);

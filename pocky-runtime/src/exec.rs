@@ -23,16 +23,27 @@ pub(crate) fn joined_namespaces(spec: &Spec) -> Vec<Namespace> {
         .collect()
 }
 
+/// What the runtime binary adds to an exec; `pocky exec` uses the default.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExecOptions<'a> {
+    /// Where the container's cgroup path is rooted (see
+    /// [`crate::launch::open_cgroup`]).
+    pub cgroup_base: Option<&'a str>,
+    /// fds 3 to 3+n-1 of the caller stay open into the process.
+    pub preserve_fds: u32,
+}
+
 /// Starts `process` inside the container whose first process is `target`
-/// and whose cgroup is the spec's, placed as [`crate::launch::open_cgroup`]
-/// places it with `cgroup_base`.
+/// and whose cgroup is the spec's.
 pub fn exec_in(
     target: i32,
     spec: &Spec,
     process: &Process,
     stdio: Stdio,
-    cgroup_base: Option<&str>,
+    opts: ExecOptions<'_>,
 ) -> Result<pocky_ns::Child, RuntimeError> {
+    let cgroup_base = opts.cgroup_base;
+    let preserve = opts.preserve_fds;
     let namespaces = joined_namespaces(spec);
     let security = crate::security::ChildSecurity::from_spec(spec, process)?;
     let cgroup = spec
@@ -45,7 +56,11 @@ pub fn exec_in(
         pocky_ns::join_and_spawn(Pid::from_raw(target), &namespaces, move |chan| match setup(
             chan, process, stdio, &security,
         ) {
-            Ok(env) => pocky_ns::exec(&process.args().clone().unwrap_or_default(), &env),
+            Ok(env) => pocky_ns::exec_preserving(
+                &process.args().clone().unwrap_or_default(),
+                &env,
+                preserve,
+            ),
             Err(e) => e,
         })
         .map_err(RuntimeError::Ns)?;

@@ -46,6 +46,9 @@ pub struct LaunchOptions {
     /// (a `/proc/<pid>/cgroup`), not below the hierarchy root: see
     /// [`open_cgroup`].
     pub cgroup_base: Option<String>,
+    /// fds 3 to 3+n-1 of the caller stay open into the container's process
+    /// (runc's `--preserve-fds`).
+    pub preserve_fds: u32,
 }
 
 /// A started container: its first process and its cgroup.
@@ -313,7 +316,7 @@ fn child_main(
     match setup() {
         Ok(env) => {
             let args = process.args().clone().unwrap_or_default();
-            pocky_ns::exec(&args, &env)
+            pocky_ns::exec_preserving(&args, &env, opts.preserve_fds)
         }
         Err(e) => e,
     }
