@@ -85,10 +85,11 @@ impl V1Cgroup {
     /// limit needs. A new cpuset group starts with empty `cpus` and `mems`
     /// and refuses tasks, so each new level copies its parent's, as runc
     /// does; the limit's own values are written after.
-    fn create_optional(&self, controller: &'static str) -> Result<()> {
+    /// Returns whether the directory is new.
+    fn create_optional(&self, controller: &'static str) -> Result<bool> {
         let dir = self.dir(controller)?;
         if dir.is_dir() {
-            return Ok(());
+            return Ok(false);
         }
         let mount = self
             .mounts
@@ -110,7 +111,7 @@ impl V1Cgroup {
             }
             parent = level;
         }
-        Ok(())
+        Ok(true)
     }
 
     fn freezer_state(&self) -> Result<PathBuf> {
@@ -226,12 +227,25 @@ impl CgroupManager for V1Cgroup {
             }
         };
         let writes = plan(limits, mem)?;
+        let mut joined = Vec::new();
         for c in writes.iter().map(|w| w.controller) {
-            if !CONTROLLERS.contains(&c) {
-                self.create_optional(c)?;
+            if !CONTROLLERS.contains(&c) && !joined.contains(&c) && self.create_optional(c)? {
+                joined.push(c);
             }
         }
-        self.run(&writes)
+        self.run(&writes)?;
+        // An update of a running container: its tasks join the controllers
+        // the new limits brought in, or those limits would bind nobody.
+        if !joined.is_empty() {
+            let pids = self.pids()?;
+            for c in joined {
+                let procs = self.file(c, "cgroup.procs")?;
+                for pid in &pids {
+                    fsio::write(&procs, &pid.to_string())?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn apply_devices(&self, rules: &[DeviceRule]) -> Result<()> {

@@ -67,6 +67,69 @@ pub struct CreateArgs {
     pub id: String,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// A process.json (the spec's process object); `-` is stdin.
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    #[arg(short, long)]
+    pub detach: bool,
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    #[arg(short, long)]
+    pub tty: bool,
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// uid[:gid]
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Pass fds 3 to 3+N-1 on to the process.
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: u32,
+    pub id: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// runc's `update`: a linux.resources document and/or flags.
+#[derive(Debug, clap::Args)]
+pub struct UpdateArgs {
+    /// A linux.resources JSON object; `-` is stdin.
+    #[arg(short, long)]
+    pub resources: Option<PathBuf>,
+    /// Memory limit (bytes, or with a k/m/g suffix; -1: unlimited).
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap.
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    #[arg(long)]
+    pub cpu_share: Option<u64>,
+    #[arg(long)]
+    pub cpu_period: Option<u64>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    #[arg(long)]
+    pub cpu_rt_period: Option<u64>,
+    #[arg(long)]
+    pub cpu_rt_runtime: Option<i64>,
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
+    pub id: String,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a container; its process waits for `start`.
@@ -106,30 +169,18 @@ pub enum Command {
         format: String,
     },
     /// Run a further process in a container.
-    Exec {
-        /// A process.json (the spec's process object); `-` is stdin.
-        #[arg(short, long)]
-        process: Option<PathBuf>,
-        #[arg(short, long)]
-        detach: bool,
+    Exec(ExecArgs),
+    /// Change the cgroup limits of a live container.
+    Update(UpdateArgs),
+    /// Statistics of a container's cgroup, as JSON events.
+    Events {
+        /// Print one statistics event and exit.
         #[arg(long)]
-        pid_file: Option<PathBuf>,
-        #[arg(short, long)]
-        tty: bool,
-        #[arg(long)]
-        console_socket: Option<PathBuf>,
-        #[arg(long)]
-        cwd: Option<PathBuf>,
-        #[arg(short, long)]
-        env: Vec<String>,
-        /// uid[:gid]
-        #[arg(short, long)]
-        user: Option<String>,
-        #[arg(long, default_value_t = 0)]
-        preserve_fds: u32,
+        stats: bool,
+        /// Time between events without --stats.
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        interval: std::time::Duration,
         id: String,
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        command: Vec<String>,
     },
     /// The processes of a container.
     Ps {
@@ -209,14 +260,11 @@ mod tests {
             "/tmp/p.pid",
             "c1",
         ]);
-        let Some(Command::Exec {
-            process, detach, ..
-        }) = cli.command
-        else {
+        let Some(Command::Exec(e)) = cli.command else {
             panic!()
         };
-        assert!(detach);
-        assert_eq!(process, Some(PathBuf::from("/tmp/p.json")));
+        assert!(e.detach);
+        assert_eq!(e.process, Some(PathBuf::from("/tmp/p.json")));
         let cli = parse(&["ps", "--format", "json", "c1"]);
         assert!(matches!(cli.command, Some(Command::Ps { .. })));
     }
@@ -254,17 +302,20 @@ mod tests {
             "/s",
             "c1",
         ]);
-        assert!(matches!(cli.command, Some(Command::Exec { tty: true, .. })));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Exec(ExecArgs { tty: true, .. }))
+        ));
     }
 
     #[test]
     fn exec_with_a_command_and_other_forms_parse() {
         let cli = parse(&["exec", "c1", "ls", "-la", "/"]);
-        let Some(Command::Exec { id, command, .. }) = cli.command else {
+        let Some(Command::Exec(e)) = cli.command else {
             panic!()
         };
-        assert_eq!(id, "c1");
-        assert_eq!(command, vec!["ls", "-la", "/"]);
+        assert_eq!(e.id, "c1");
+        assert_eq!(e.command, vec!["ls", "-la", "/"]);
         assert!(parse(&["--version"]).version);
         assert!(matches!(
             parse(&["list", "-q"]).command,

@@ -8,6 +8,7 @@ mod info;
 mod lifecycle;
 mod log;
 mod process_cmd;
+mod resources_cmd;
 
 use std::process::ExitCode;
 
@@ -73,33 +74,13 @@ fn run(cli: Cli, log: &mut log::Logger) -> anyhow::Result<ExitCode> {
         Command::Kill { all, id, signal } => lifecycle::kill(&root, &id, signal.as_deref(), all)?,
         Command::Delete { force, id } => lifecycle::delete(&root, &id, force, log)?,
         Command::List { quiet, format } => info::list(&root, quiet, &format)?,
-        Command::Exec {
-            process,
-            detach,
-            pid_file,
-            tty,
-            console_socket,
-            cwd,
-            env,
-            user,
-            preserve_fds,
+        Command::Exec(args) => return process_cmd::exec(&root, args),
+        Command::Update(args) => resources_cmd::update(&root, &args)?,
+        Command::Events {
+            stats,
+            interval,
             id,
-            command,
-        } => {
-            let req = process_cmd::ExecRequest {
-                process,
-                detach,
-                pid_file,
-                tty,
-                console_socket,
-                cwd,
-                env,
-                user,
-                preserve_fds,
-                command,
-            };
-            return process_cmd::exec(&root, &id, req);
-        }
+        } => resources_cmd::events(&root, &id, stats, interval)?,
         Command::Ps { format, id } => info::ps(&root, &id, &format)?,
         Command::Pause { id } => lifecycle::pause(&root, &id)?,
         Command::Resume { id } => lifecycle::resume(&root, &id)?,

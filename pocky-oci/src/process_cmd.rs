@@ -3,7 +3,7 @@
 
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -11,21 +11,8 @@ use oci_spec::runtime::{Process, User};
 use pocky_runtime::launch::Stdio;
 use pocky_runtime::state::{StateDir, Status};
 
+use crate::cli::ExecArgs;
 use crate::lifecycle::{load_spec, write_pid_file};
-
-#[derive(Debug)]
-pub struct ExecRequest {
-    pub process: Option<PathBuf>,
-    pub detach: bool,
-    pub pid_file: Option<PathBuf>,
-    pub tty: bool,
-    pub console_socket: Option<PathBuf>,
-    pub cwd: Option<PathBuf>,
-    pub env: Vec<String>,
-    pub user: Option<String>,
-    pub preserve_fds: u32,
-    pub command: Vec<String>,
-}
 
 fn read_process(path: &Path) -> anyhow::Result<Process> {
     let bytes = if path == Path::new("-") {
@@ -52,7 +39,7 @@ fn parse_user(s: &str) -> anyhow::Result<User> {
     Ok(user)
 }
 
-fn build_process(spec_process: Option<Process>, req: &ExecRequest) -> anyhow::Result<Process> {
+fn build_process(spec_process: Option<Process>, req: &ExecArgs) -> anyhow::Result<Process> {
     if let Some(path) = &req.process {
         return read_process(path);
     }
@@ -74,7 +61,8 @@ fn build_process(spec_process: Option<Process>, req: &ExecRequest) -> anyhow::Re
     Ok(p)
 }
 
-pub fn exec(root: &Path, id: &str, req: ExecRequest) -> anyhow::Result<ExitCode> {
+pub fn exec(root: &Path, req: ExecArgs) -> anyhow::Result<ExitCode> {
+    let id = req.id.as_str();
     let dir = StateDir::new(root, id)?;
     let record = dir.load()?;
     let status = dir.status(&record);

@@ -157,3 +157,64 @@ fn resources_the_host_cannot_enforce_fail_create_by_name() {
         );
     }
 }
+
+#[test]
+fn update_changes_a_running_container_and_events_report_it() {
+    let Some(env) = Env::new("oci_update", &["sleep", "300"]) else {
+        return;
+    };
+    if !is_v1() {
+        eprintln!("SKIPPED oci_update: written for a cgroup v1 host");
+        return;
+    }
+    let cg = env.set_cgroup("upd");
+    env.edit(|s| s["linux"]["resources"]["memory"] = json!({"limit": 64 << 20}));
+    env.create("upd", &[]);
+    env.ok(&["start", "upd"]);
+    let pid = env.state("upd")["pid"].to_string();
+
+    // containerd's form: the document on stdin.
+    let mut child = env
+        .cmd(&["update", "--resources", "-", "upd"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        br#"{"memory":{"limit":33554432},"cpu":{"cpus":"0","mems":"0"},"pids":{"limit":20}}"#,
+    )
+    .unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    assert_eq!(read("memory", &cg, "memory.limit_in_bytes"), "33554432");
+    assert_eq!(read("pids", &cg, "pids.max"), "20");
+    // A cpuset that came with the update holds the running task too.
+    assert_eq!(read("cpuset", &cg, "cpuset.cpus"), "0");
+    assert!(read("cpuset", &cg, "cgroup.procs").contains(&pid));
+
+    // runc's flags, raising the limit again.
+    env.ok(&["update", "--memory", "128m", "--cpu-quota", "20000", "upd"]);
+    assert_eq!(read("memory", &cg, "memory.limit_in_bytes"), "134217728");
+    assert_eq!(read("cpu", &cg, "cpu.cfs_quota_us"), "20000");
+
+    let out = env.ok(&["events", "--stats", "upd"]);
+    let ev: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ev["type"], "stats");
+    assert_eq!(ev["id"], "upd");
+    assert_eq!(ev["data"]["memory"]["usage"]["limit"], 128u64 << 20);
+    assert!(ev["data"]["pids"]["current"].as_u64().unwrap() >= 1);
+
+    env.ok(&["kill", "upd", "9"]);
+    env.wait_status("upd", "stopped");
+    let err = String::from_utf8_lossy(
+        &env.cmd(&["update", "--memory", "1g", "upd"])
+            .output()
+            .unwrap()
+            .stderr,
+    )
+    .into_owned();
+    assert!(err.contains("stopped"), "{err}");
+    env.ok(&["delete", "upd"]);
+    assert!(cgroup_dirs(&cg).iter().all(|d| !d.exists()));
+    assert!(!v1_dir("cpuset", &cg).exists());
+}

@@ -142,3 +142,19 @@ pub fn pids(dir: &StateDir) -> Result<Vec<i32>, RuntimeError> {
         None => Ok(vec![record.pid]),
     }
 }
+
+const LIVE: &[Status] = &[Status::Created, Status::Running, Status::Paused];
+
+/// Applies new limits to a live container's cgroup (runc's `update`).
+pub fn update(dir: &StateDir, limits: &pocky_cgroup::Limits) -> Result<(), RuntimeError> {
+    running_cgroup(dir, LIVE, "update")?
+        .apply(limits)
+        .map_err(RuntimeError::Cgroup)
+}
+
+/// The container's cgroup statistics (runc's `events --stats`).
+pub fn stats(dir: &StateDir) -> Result<pocky_cgroup::Stats, RuntimeError> {
+    running_cgroup(dir, LIVE, "read statistics of")?
+        .stats()
+        .map_err(RuntimeError::Cgroup)
+}
