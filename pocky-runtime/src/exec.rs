@@ -84,6 +84,7 @@ fn setup(
     apply_stdio(stdio)?;
     if terminal {
         make_console(chan)?;
+        crate::settings::apply_console_size(process)?;
     }
     let env = process_setup(process, security)?;
     security.before_exec()?;

@@ -158,6 +158,7 @@ pub fn spawn_container(
     before_start: impl FnOnce(Pid) -> Result<(), RuntimeError>,
 ) -> Result<Launched, RuntimeError> {
     let spec = launch.spec;
+    crate::unsupported::check_spec(spec)?;
     let cfg = ns_config(spec)?;
     let process = spec
         .process()
@@ -168,7 +169,9 @@ pub fn spawn_container(
     let bundle = launch.bundle.to_path_buf();
     let overlay = launch.overlay.cloned();
     let stdio = launch.stdio;
-    let new_uts = cfg.new.contains(&Namespace::Uts);
+    // Own or joined (a pod's): runc sets the names in either.
+    let new_uts =
+        cfg.new.contains(&Namespace::Uts) || cfg.join.iter().any(|(k, _)| *k == Namespace::Uts);
     let terminal = stdio.terminal;
     // The rootfs is built before Ready, but for its cgroup mounts, which
     // wait for the cgroup namespace the child unshares after Go. The two
@@ -262,12 +265,8 @@ fn prepare_child(
     if let Some(process) = spec.process() {
         crate::settings::apply_process_limits(process)?;
     }
-    if new_uts {
-        if let Some(h) = spec.hostname() {
-            nix::unistd::sethostname(h)
-                .map_err(|e| ChildError::setup("hostname", e, format!("sethostname {h:?}: {e}")))?;
-        }
-    }
+    crate::settings::apply_uts_names(spec, new_uts)?;
+    crate::settings::apply_personality(spec)?;
     pocky_fs::prepare_rootfs_early(spec, bundle, overlay).map_err(rootfs_error)
 }
 
@@ -306,6 +305,9 @@ fn child_main(
             None if terminal => make_console(chan)?,
             None => {}
         }
+        if terminal || opts.console_socket.is_some() {
+            crate::settings::apply_console_size(process)?;
+        }
         let env = process_setup(process, security)?;
         if let Some(gate) = opts.gate {
             gate.wait()?;
@@ -331,6 +333,7 @@ pub(crate) fn process_setup(
     process: &oci_spec::runtime::Process,
     security: &crate::security::ChildSecurity,
 ) -> Result<Vec<String>, ChildError> {
+    crate::settings::apply_process_settings(process)?;
     let who = resolve_user(process)?;
     let mut env = process.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {

@@ -18,6 +18,7 @@ pub mod security;
 mod settings;
 pub mod spec;
 pub mod state;
+pub mod unsupported;
 pub mod user;
 
 /// Errors of preparing or running a container.

@@ -103,3 +103,139 @@ pub(crate) fn apply_process_limits(process: &Process) -> Result<(), ChildError> 
     }
     Ok(())
 }
+
+fn setup_error(stage: &'static str, errno: Errno, message: String) -> ChildError {
+    ChildError::setup(stage, errno, message)
+}
+
+/// `hostname` and `domainname`, in the UTS namespace the spec gives the
+/// container (`new_uts`: made or joined); without one they would rename
+/// the host, so a spec that asks for either without it is refused, as
+/// runc refuses it.
+pub(crate) fn apply_uts_names(spec: &Spec, new_uts: bool) -> Result<(), ChildError> {
+    let names = [
+        ("hostname", spec.hostname()),
+        ("domainname", spec.domainname()),
+    ];
+    for (what, name) in names {
+        let Some(name) = name.as_deref().filter(|n| !n.is_empty()) else {
+            continue;
+        };
+        if !new_uts {
+            return Err(setup_error(
+                "hostname",
+                Errno::EINVAL,
+                format!("{what} {name:?} needs a uts namespace in linux.namespaces"),
+            ));
+        }
+        let rc = if what == "hostname" {
+            nix::unistd::sethostname(name).map_err(|e| e as i32)
+        } else {
+            // SAFETY: the pointer and length describe `name`'s bytes,
+            // which outlive the call.
+            let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(Errno::last() as i32)
+            }
+        };
+        rc.map_err(|e| {
+            let errno = Errno::from_raw(e);
+            setup_error("hostname", errno, format!("set {what} {name:?}: {errno}"))
+        })?;
+    }
+    Ok(())
+}
+
+/// `linux.personality`: the execution domain (LINUX or LINUX32). Flags
+/// have no agreed meaning yet in the spec, so any is refused.
+pub(crate) fn apply_personality(spec: &Spec) -> Result<(), ChildError> {
+    let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) else {
+        return Ok(());
+    };
+    if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+        return Err(setup_error(
+            "personality",
+            Errno::EINVAL,
+            "linux.personality.flags are not supported".into(),
+        ));
+    }
+    // <linux/personality.h>; the libc crate does not carry the domains.
+    const PER_LINUX: libc::c_ulong = 0x0000;
+    const PER_LINUX32: libc::c_ulong = 0x0008;
+    let domain = match p.domain() {
+        oci_spec::runtime::LinuxPersonalityDomain::PerLinux => PER_LINUX,
+        oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => PER_LINUX32,
+    };
+    // SAFETY: personality takes a plain integer.
+    if unsafe { libc::personality(domain) } == -1 {
+        let errno = Errno::last();
+        return Err(setup_error(
+            "personality",
+            errno,
+            format!("personality {:?}: {errno}", p.domain()),
+        ));
+    }
+    Ok(())
+}
+
+/// `process.user.umask` and `process.ioPriority`, for the first process
+/// and each exec'd one.
+pub(crate) fn apply_process_settings(process: &Process) -> Result<(), ChildError> {
+    if let Some(mask) = process.user().umask() {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    }
+    if let Some(io) = process.io_priority() {
+        use oci_spec::runtime::IOPriorityClass as C;
+        const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+        const IOPRIO_CLASS_SHIFT: i64 = 13;
+        let class: i64 = match io.class() {
+            C::IoprioClassRt => 1,
+            C::IoprioClassBe => 2,
+            C::IoprioClassIdle => 3,
+        };
+        if !(0..8).contains(&io.priority()) {
+            return Err(setup_error(
+                "ioprio",
+                Errno::EINVAL,
+                format!("ioPriority.priority {} is not 0 to 7", io.priority()),
+            ));
+        }
+        let value = (class << IOPRIO_CLASS_SHIFT) | io.priority();
+        // SAFETY: ioprio_set takes plain integers and acts on this process.
+        let rc = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) };
+        if rc != 0 {
+            let errno = Errno::last();
+            return Err(setup_error(
+                "ioprio",
+                errno,
+                format!("ioprio_set {:?} {}: {errno}", io.class(), io.priority()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `process.consoleSize` on the terminal just made (stdin is its slave).
+pub(crate) fn apply_console_size(process: &Process) -> Result<(), ChildError> {
+    let Some(size) = process.console_size() else {
+        return Ok(());
+    };
+    let ws = libc::winsize {
+        ws_row: u16::try_from(size.height()).unwrap_or(u16::MAX),
+        ws_col: u16::try_from(size.width()).unwrap_or(u16::MAX),
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize that lives across the call.
+    if unsafe { libc::ioctl(0, libc::TIOCSWINSZ, &ws) } != 0 {
+        let errno = Errno::last();
+        return Err(setup_error(
+            "console",
+            errno,
+            format!("setting the console size: {errno}"),
+        ));
+    }
+    Ok(())
+}

@@ -244,6 +244,9 @@ pub fn build(image: &ImageDefaults, opts: &RunOptions) -> Result<Spec, RuntimeEr
         .cgroups_path(PathBuf::from(&opts.cgroups_path))
         .masked_paths(pocky_fs::default_masked_paths())
         .readonly_paths(pocky_fs::default_readonly_paths())
+        // Docker's bind mounts are rprivate: the host's later mounts stay
+        // out of the container (runc's default for a bare bundle is rslave).
+        .rootfs_propagation("rprivate")
         .build()
         .map_err(oci)?;
 

@@ -38,6 +38,64 @@ pub use resolve::{CreateKind, create_in_root, open_in_root};
 
 use crate::FsError;
 
+/// `linux.rootfsPropagation` as mount flags; `None` when the spec has
+/// none, which means runc's default: `rslave`, so mounts made on the host
+/// later reach the container's bind mounts and nothing flows back.
+fn root_propagation(spec: &Spec) -> Result<Option<MsFlags>, FsError> {
+    let Some(p) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .filter(|p| !p.is_empty())
+    else {
+        return Ok(None);
+    };
+    options::propagation_of(p)
+        .map(Some)
+        .ok_or_else(|| FsError::UnsafeRootfs {
+            path: PathBuf::from(p),
+            reason: "is not a rootfsPropagation (use shared, slave, private or unbindable, \
+                     with or without r)",
+        })
+}
+
+/// Makes the mount that holds `path` private (not recursive).
+fn make_parent_private(path: &Path) -> Result<(), FsError> {
+    let mountinfo =
+        std::fs::read_to_string("/proc/self/mountinfo").map_err(|source| FsError::Rootfs {
+            op: "read",
+            path: PathBuf::from("/proc/self/mountinfo"),
+            source,
+        })?;
+    let parent = mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(Path::new)
+        .filter(|mp| path.starts_with(mp))
+        .max_by_key(|mp| mp.components().count())
+        .unwrap_or(Path::new("/"));
+    mount(
+        None::<&str>,
+        parent,
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| rootfs_error("make parent mount private", parent, e))
+}
+
+/// After the pivot, `/` gets the asked propagation itself (as runc does:
+/// before, a shared `/` would have carried it to the host's namespace).
+fn apply_root_propagation(spec: &Spec) -> Result<(), FsError> {
+    match root_propagation(spec)? {
+        Some(p) if !p.contains(MsFlags::MS_PRIVATE) => {
+            mount(None::<&str>, "/", None::<&str>, p, None::<&str>)
+                .map_err(|e| rootfs_error("set root propagation", Path::new("/"), e))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Top-level directories that get kernel filesystems mounted on them; an
 /// image may not make them symlinks (or anything but directories).
 const SPECIAL_DIRS: [&str; 3] = ["proc", "sys", "dev"];
@@ -59,14 +117,16 @@ pub fn setup_rootfs(spec: &Spec, bundle: &Path, overlay: Option<&Overlay>) -> Re
         .as_ref()
         .and_then(|r| r.readonly())
         .unwrap_or(false);
-    enter_rootfs(&root, readonly)
+    enter_rootfs(&root, readonly)?;
+    apply_root_propagation(spec)
 }
 
 /// Prepares the rootfs without entering it; returns its path (a mount
 /// point). In order:
 ///
-/// 1. makes every mount private, recursively, so nothing propagates back to
-///    the host;
+/// 1. gives every mount `linux.rootfsPropagation` (default rslave),
+///    recursively, so nothing propagates back to the host unless the spec
+///    asks for shared;
 /// 2. mounts `overlay` on `root.path` (relative to `bundle`), or else binds
 ///    `root.path` onto itself, since pivot_root needs a mount point;
 /// 3. refuses a rootfs whose `/proc`, `/sys` or `/dev` is a symlink or not a
@@ -127,7 +187,8 @@ pub fn finish_rootfs(prepared: Prepared, spec: &Spec, bundle: &Path) -> Result<(
         .as_ref()
         .and_then(|r| r.readonly())
         .unwrap_or(false);
-    enter_rootfs(&prepared.root, readonly)
+    enter_rootfs(&prepared.root, readonly)?;
+    apply_root_propagation(spec)
 }
 
 fn prepare(
@@ -136,14 +197,15 @@ fn prepare(
     overlay: Option<&Overlay>,
     defer_cgroup: bool,
 ) -> Result<Prepared, FsError> {
+    let propagation = root_propagation(spec)?;
     mount(
         None::<&str>,
         "/",
         None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        propagation.unwrap_or(MsFlags::MS_REC | MsFlags::MS_SLAVE),
         None::<&str>,
     )
-    .map_err(|e| rootfs_error("make mounts private", Path::new("/"), e))?;
+    .map_err(|e| rootfs_error("set mount propagation", Path::new("/"), e))?;
 
     let root_path = spec
         .root()
@@ -153,6 +215,11 @@ fn prepare(
             path: bundle.to_path_buf(),
             reason: "has a spec without root.path",
         })?;
+    if propagation.is_some_and(|p| p.contains(MsFlags::MS_SHARED)) {
+        // A shared parent would carry the rootfs mount (and pivot_root
+        // refuses it): only the rootfs's own parent is made private.
+        make_parent_private(&root_path)?;
+    }
     match overlay {
         Some(o) => mount_overlay(o, &root_path)?,
         None => mount(

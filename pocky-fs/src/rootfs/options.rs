@@ -93,7 +93,7 @@ fn flag_of(option: &str) -> Option<(bool, MsFlags)> {
     })
 }
 
-fn propagation_of(option: &str) -> Option<MsFlags> {
+pub(crate) fn propagation_of(option: &str) -> Option<MsFlags> {
     let rec = MsFlags::MS_REC;
     Some(match option {
         "private" => MsFlags::MS_PRIVATE,

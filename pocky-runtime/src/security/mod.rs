@@ -16,6 +16,7 @@
 //!    effective, inheritable, permitted and ambient sets;
 //! 4. with `no_new_privs`, the seccomp filter last, right before exec.
 
+pub mod apparmor;
 pub mod caps;
 pub mod cwd;
 pub mod devices;
@@ -79,6 +80,7 @@ pub struct ChildSecurity {
     caps: Option<caps::CapSets>,
     no_new_privs: bool,
     filters: Vec<seccomp::BpfProgram>,
+    apparmor: Option<String>,
 }
 
 impl ChildSecurity {
@@ -95,10 +97,16 @@ impl ChildSecurity {
             Some(s) => seccomp::compile(s)?,
             None => vec![],
         };
+        let apparmor = process.apparmor_profile().clone().filter(|p| !p.is_empty());
+        if let Some(p) = &apparmor {
+            apparmor::check(p)?;
+        }
+        crate::unsupported::check_process(process)?;
         Ok(Self {
             caps,
             no_new_privs: process.no_new_privileges().unwrap_or(false),
             filters,
+            apparmor,
         })
     }
 
@@ -106,6 +114,9 @@ impl ChildSecurity {
     /// wait for exec, the bounding set, and `PR_SET_KEEPCAPS` so that the
     /// switch to another uid keeps the permitted set for [`Self::after_user`].
     pub fn before_user(&self) -> Result<(), ChildError> {
+        if let Some(profile) = &self.apparmor {
+            apparmor::apply(profile)?;
+        }
         if self.no_new_privs {
             nnp::set_no_new_privs()?;
         } else {

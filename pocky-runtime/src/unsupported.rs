@@ -1,0 +1,147 @@
+//! What a config.json can ask for that pocky does not do. Each is refused
+//! by name before anything starts: a caller that asks for isolation and
+//! silently gets less is worse off than one that gets an error.
+
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+
+use crate::RuntimeError;
+
+fn refuse(what: &str, why: &str) -> RuntimeError {
+    RuntimeError::Config(format!("{what} is not supported: {why}"))
+}
+
+fn set<T>(v: &Option<Vec<T>>) -> bool {
+    v.as_ref().is_some_and(|v| !v.is_empty())
+}
+
+fn text(v: &Option<String>) -> bool {
+    v.as_ref().is_some_and(|v| !v.is_empty())
+}
+
+/// The container-wide settings.
+pub fn check_spec(spec: &Spec) -> Result<(), RuntimeError> {
+    if let Some(l) = spec.linux() {
+        let userns = l
+            .namespaces()
+            .iter()
+            .flatten()
+            .any(|n| n.typ() == LinuxNamespaceType::User);
+        if userns || set(l.uid_mappings()) || set(l.gid_mappings()) {
+            return Err(refuse(
+                "a user namespace (linux.uidMappings/gidMappings)",
+                "pocky runs containers as root without id mapping",
+            ));
+        }
+        if l.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) {
+            return Err(refuse("linux.timeOffsets", "pocky makes no time namespace"));
+        }
+        if text(l.mount_label()) {
+            return Err(refuse("linux.mountLabel", "pocky has no SELinux support"));
+        }
+        if l.intel_rdt().is_some() {
+            return Err(refuse("linux.intelRdt", "pocky has no resctrl support"));
+        }
+        if l.memory_policy().is_some() {
+            return Err(refuse("linux.memoryPolicy", "pocky sets no NUMA policy"));
+        }
+        if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+            return Err(refuse(
+                "linux.netDevices",
+                "pocky moves no host interface into a container",
+            ));
+        }
+    }
+    for m in spec.mounts().iter().flatten() {
+        if set(m.uid_mappings()) || set(m.gid_mappings()) {
+            return Err(refuse(
+                &format!("the id-mapped mount at {}", m.destination().display()),
+                "pocky makes no id-mapped mounts",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The settings of one process (the first, or an exec'd one).
+pub fn check_process(process: &Process) -> Result<(), RuntimeError> {
+    if text(process.selinux_label()) {
+        return Err(refuse(
+            "process.selinuxLabel",
+            "pocky has no SELinux support",
+        ));
+    }
+    if process.scheduler().is_some() {
+        return Err(refuse(
+            "process.scheduler",
+            "pocky does not set scheduling policies",
+        ));
+    }
+    if process.exec_cpu_affinity().is_some() {
+        return Err(refuse(
+            "process.execCPUAffinity",
+            "pocky sets CPU affinity through linux.resources.cpu.cpus only",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: serde_json::Value) -> Spec {
+        let mut base = serde_json::to_value(Spec::default()).unwrap();
+        for (k, v) in json.as_object().unwrap() {
+            if let (Some(b), Some(o)) = (base[k].as_object_mut(), v.as_object()) {
+                b.extend(o.clone());
+            } else {
+                base[k] = v.clone();
+            }
+        }
+        serde_json::from_value(base).unwrap()
+    }
+
+    #[test]
+    fn the_default_spec_passes() {
+        let s = Spec::default();
+        check_spec(&s).unwrap();
+        check_process(s.process().as_ref().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn each_unsupported_setting_is_named() {
+        let cases = [
+            (
+                serde_json::json!({"linux": {"uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}}),
+                "uidMappings",
+            ),
+            (
+                serde_json::json!({"linux": {"namespaces": [{"type": "user"}]}}),
+                "user namespace",
+            ),
+            (
+                serde_json::json!({"linux": {"mountLabel": "system_u:object_r:container_file_t:s0"}}),
+                "mountLabel",
+            ),
+            (
+                serde_json::json!({"linux": {"intelRdt": {"closID": "x"}}}),
+                "intelRdt",
+            ),
+            (
+                serde_json::json!({"mounts": [{"destination": "/m", "type": "bind", "source": "/tmp",
+                    "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}]}),
+                "/m",
+            ),
+        ];
+        for (json, needle) in cases {
+            let e = check_spec(&spec(json.clone())).unwrap_err().to_string();
+            assert!(e.contains(needle), "{json}: {e}");
+        }
+        let s = spec(
+            serde_json::json!({"process": {"selinuxLabel": "x", "cwd": "/",
+            "user": {"uid": 0, "gid": 0}}}),
+        );
+        let e = check_process(s.process().as_ref().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("selinuxLabel"));
+    }
+}
