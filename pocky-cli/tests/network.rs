@@ -194,6 +194,48 @@ fn published_ports_from_outside_host_localhost_and_udp() {
     assert!(random.parse::<u16>().unwrap() > 0, "{port}");
     let ps = ok(c.root(), &["ps"]);
     assert!(ps.contains("0.0.0.0:8080->80/tcp"), "{ps}");
+    // inspect agrees with what the container itself sees.
+    let info: serde_json::Value = serde_json::from_str(&ok(c.root(), &["inspect", &id])).unwrap();
+    let net = &info[0]["NetworkSettings"];
+    let seen = ok(
+        c.root(),
+        &[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "ip -4 -o addr show eth0 | awk '{print $4}'; \
+             ip route | awk '/default/{print $3}'; cat /sys/class/net/eth0/address",
+        ],
+    );
+    let seen: Vec<&str> = seen.lines().collect();
+    assert_eq!(
+        seen,
+        [
+            format!(
+                "{}/{}",
+                net["IPAddress"].as_str().unwrap(),
+                net["IPPrefixLen"]
+            ),
+            net["Gateway"].as_str().unwrap().to_owned(),
+            net["MacAddress"].as_str().unwrap().to_owned(),
+        ],
+        "{net}"
+    );
+    let bridge = &net["Networks"]["bridge"];
+    for field in ["IPAddress", "IPPrefixLen", "Gateway", "MacAddress"] {
+        assert_eq!(bridge[field], net[field], "{net}");
+    }
+    assert_eq!(info[0]["HostConfig"]["NetworkMode"], "bridge");
+    let binding = |port: &str| serde_json::json!([{"HostIp": "0.0.0.0", "HostPort": port}]);
+    assert_eq!(
+        net["Ports"],
+        serde_json::json!({
+            "80/tcp": binding("8080"),
+            "53/udp": binding("5353"),
+            "81/tcp": binding(&random),
+        })
+    );
     // busybox wget crashes in this environment; a raw HTTP request does.
     let fetch = |from: &str, addr: &str, port: &str| {
         let prefix = if from == "outside" {
@@ -311,6 +353,21 @@ fn user_network_names_and_modes() {
     );
     assert!(out.contains("10.99.0.50/24"), "{out}");
     assert_eq!(out.matches(&srv[..12]).count(), 2, "{out}");
+    // A user network has only its own entry; the top-level address is the
+    // default bridge's, as in Docker.
+    let info: serde_json::Value = serde_json::from_str(&ok(c.root(), &["inspect", "srv"])).unwrap();
+    let net = &info[0]["NetworkSettings"];
+    let app = &net["Networks"]["app"];
+    assert!(
+        app["IPAddress"].as_str().unwrap().starts_with("10.99.0."),
+        "{net}"
+    );
+    assert_eq!(app["IPPrefixLen"], 24);
+    assert_eq!(app["Gateway"], "10.99.0.1");
+    assert_eq!(app["Aliases"], serde_json::json!(["web"]));
+    assert_eq!(net["Networks"].as_object().unwrap().len(), 1, "{net}");
+    assert_eq!(net["IPAddress"], "", "{net}");
+    assert_eq!(info[0]["HostConfig"]["NetworkMode"], "app");
     let o = pocky(c.root(), &["network", "rm", "app"]);
     assert!(
         !o.status.success() && stderr(&o).contains("in use"),
