@@ -15,6 +15,7 @@ mod logwriter;
 mod lookup;
 mod monitor;
 mod mount_flags;
+mod netinspect;
 mod netsetup;
 mod network;
 mod owner;

@@ -63,7 +63,7 @@ pub fn settings(
         .map(|p| PortMapping::parse(p))
         .collect::<Result<Vec<_>, _>>()?;
     if args.publish_all {
-        for e in exposed_ports(store, image)? {
+        for e in exposed_ports(store, &image.id)? {
             let m = PortMapping::parse(&e).with_context(|| format!("exposed port {e}"))?;
             if !ports
                 .iter()
@@ -217,9 +217,10 @@ pub fn prune(store: &Store, live: &HashSet<String>) -> Result<()> {
     Ok(())
 }
 
-/// The image's `ExposedPorts` (`80/tcp`...), for `-P`.
-pub fn exposed_ports(store: &Store, image: &pocky_store::ImageRecord) -> Result<Vec<String>> {
-    let bytes = store.get_blob(&image.id)?;
+/// The `ExposedPorts` (`80/tcp`...) of the image with config `image_id`,
+/// for `-P` and inspect.
+pub fn exposed_ports(store: &Store, image_id: &str) -> Result<Vec<String>> {
+    let bytes = store.get_blob(image_id)?;
     let config: oci_spec::image::ImageConfiguration = serde_json::from_slice(&bytes)?;
     Ok(config
         .config()

@@ -11,7 +11,7 @@ use pocky_cgroup::{Cgroup, CgroupManager, Hierarchy};
 use pocky_store::{ContainerRecord, ContainerStore, Status, Store, StoreError};
 
 use crate::cli::{InspectArgs, PsArgs};
-use crate::{format, images, lookup, state};
+use crate::{format, images, lookup, netinspect, state};
 
 pub fn ps(root: &Path, args: &PsArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
@@ -215,6 +215,7 @@ fn container_json(store: &Store, r: &ContainerRecord) -> Result<Value> {
         .pointer("/linux/namespaces")
         .and_then(Value::as_array)
         .is_some_and(|ns| ns.iter().any(|n| n["type"] == "network"));
+    let (network_mode, network_settings) = netinspect::inspect(store, r, has_netns);
     let user = match (
         spec.pointer("/process/user/uid").and_then(Value::as_u64),
         spec.pointer("/process/user/gid").and_then(Value::as_u64),
@@ -260,9 +261,10 @@ fn container_json(store: &Store, r: &ContainerRecord) -> Result<Value> {
             "CpuShares": res.pointer("/cpu/shares").and_then(Value::as_u64).unwrap_or(0),
             "PidsLimit": res.pointer("/pids/limit").and_then(Value::as_i64),
             "AutoRemove": r.auto_remove,
-            "NetworkMode": if has_netns { "none" } else { "host" },
+            "NetworkMode": network_mode,
             "ReadonlyRootfs": spec.pointer("/root/readonly").and_then(Value::as_bool).unwrap_or(false),
         },
+        "NetworkSettings": network_settings,
         "Mounts": [],
         "Bundle": dir,
         "Cgroup": r.cgroup,

@@ -390,6 +390,8 @@ fn inspect_shows_containers_then_images() {
     assert_eq!(c["HostConfig"]["CpuShares"], 512);
     assert_eq!(c["HostConfig"]["PidsLimit"], 20);
     assert_eq!(c["HostConfig"]["NetworkMode"], "none");
+    assert_eq!(c["NetworkSettings"]["IPAddress"], "");
+    assert_eq!(c["NetworkSettings"]["Networks"]["none"]["IPAddress"], "");
     assert_eq!(c["HostConfig"]["ReadonlyRootfs"], true);
     assert_eq!(c["Bundle"], dir.display().to_string());
     assert!(c["Created"].as_str().unwrap().ends_with('Z'));

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::*;
@@ -62,37 +61,13 @@ fn in_outside() -> String {
 
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-struct Ctx {
-    root: tempfile::TempDir,
-    image: String,
-    _serial: std::sync::MutexGuard<'static, ()>,
-}
-
-fn ctx(test: &str) -> Option<Ctx> {
-    let sb = pocky_testkit::sandbox(test)?;
+/// The tests share the sandbox's bridge, firewall and outside namespace,
+/// and check that nothing is left there: they run one at a time.
+fn ctx(test: &str) -> Option<(Ctx, std::sync::MutexGuard<'static, ()>)> {
+    let c = Ctx::new(test, &["busybox"])?;
     let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     outside();
-    let root = tempfile::tempdir().unwrap();
-    let image = format!("{}/busybox", sb.registry);
-    ok(root.path(), &["pull", "-q", &image]);
-    Some(Ctx {
-        root,
-        image,
-        _serial: serial,
-    })
-}
-
-impl Ctx {
-    fn root(&self) -> &Path {
-        self.root.path()
-    }
-    fn run(&self, flags: &[&str], cmd: &[&str]) -> String {
-        let mut all = vec!["run"];
-        all.extend_from_slice(flags);
-        all.push(&self.image);
-        all.extend_from_slice(cmd);
-        ok(self.root(), &all)
-    }
+    Some((c, serial))
 }
 
 fn leftovers() -> (String, String) {
@@ -112,7 +87,8 @@ fn leftovers() -> (String, String) {
 
 #[test]
 fn bridge_reaches_gateway_outside_with_nat_and_host_reaches_it() {
-    let Some(c) = ctx("bridge_reaches_gateway_outside_with_nat_and_host_reaches_it") else {
+    let Some((c, _serial)) = ctx("bridge_reaches_gateway_outside_with_nat_and_host_reaches_it")
+    else {
         return;
     };
     // The outside host records the source address of what reaches it.
@@ -130,7 +106,7 @@ fn bridge_reaches_gateway_outside_with_nat_and_host_reaches_it() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let out = c.run(
+    let out = c.run_busybox(
         &["--rm"],
         &[
             "sh",
@@ -153,7 +129,7 @@ fn bridge_reaches_gateway_outside_with_nat_and_host_reaches_it() {
         "no way back but NAT"
     );
 
-    let id = c.run(&["-d"], &["sleep", "30"]).trim().to_owned();
+    let id = c.run_busybox(&["-d"], &["sleep", "30"]).trim().to_owned();
     let leases: serde_json::Value = serde_json::from_str(&sh_ok(&format!(
         "cat {}/networks/bridge.leases.json",
         c.root().display()
@@ -174,11 +150,11 @@ fn bridge_reaches_gateway_outside_with_nat_and_host_reaches_it() {
 
 #[test]
 fn published_ports_from_outside_host_localhost_and_udp() {
-    let Some(c) = ctx("published_ports_from_outside_host_localhost_and_udp") else {
+    let Some((c, _serial)) = ctx("published_ports_from_outside_host_localhost_and_udp") else {
         return;
     };
     let id = c
-        .run(
+        .run_busybox(
             &["-d", "-p", "8080:80", "-p", "5353:53/udp", "-p", "81"],
             &[
                 "sh",
@@ -194,6 +170,48 @@ fn published_ports_from_outside_host_localhost_and_udp() {
     assert!(random.parse::<u16>().unwrap() > 0, "{port}");
     let ps = ok(c.root(), &["ps"]);
     assert!(ps.contains("0.0.0.0:8080->80/tcp"), "{ps}");
+    // inspect agrees with what the container itself sees.
+    let info: serde_json::Value = serde_json::from_str(&ok(c.root(), &["inspect", &id])).unwrap();
+    let net = &info[0]["NetworkSettings"];
+    let seen = ok(
+        c.root(),
+        &[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "ip -4 -o addr show eth0 | awk '{print $4}'; \
+             ip route | awk '/default/{print $3}'; cat /sys/class/net/eth0/address",
+        ],
+    );
+    let seen: Vec<&str> = seen.lines().collect();
+    assert_eq!(
+        seen,
+        [
+            format!(
+                "{}/{}",
+                net["IPAddress"].as_str().unwrap(),
+                net["IPPrefixLen"]
+            ),
+            net["Gateway"].as_str().unwrap().to_owned(),
+            net["MacAddress"].as_str().unwrap().to_owned(),
+        ],
+        "{net}"
+    );
+    let bridge = &net["Networks"]["bridge"];
+    for field in ["IPAddress", "IPPrefixLen", "Gateway", "MacAddress"] {
+        assert_eq!(bridge[field], net[field], "{net}");
+    }
+    assert_eq!(info[0]["HostConfig"]["NetworkMode"], "bridge");
+    let binding = |port: &str| serde_json::json!([{"HostIp": "0.0.0.0", "HostPort": port}]);
+    assert_eq!(
+        net["Ports"],
+        serde_json::json!({
+            "80/tcp": binding("8080"),
+            "53/udp": binding("5353"),
+            "81/tcp": binding(&random),
+        })
+    );
     // busybox wget crashes in this environment; a raw HTTP request does.
     let fetch = |from: &str, addr: &str, port: &str| {
         let prefix = if from == "outside" {
@@ -235,7 +253,7 @@ fn published_ports_from_outside_host_localhost_and_udp() {
     let py = std::fs::canonicalize("/usr/bin/python3").unwrap();
     let py_mount = format!("{}:/usr/local/bin/python3:ro", py.display());
     let udp = c
-        .run(
+        .run_busybox(
             &[
                 "-d",
                 "-p",
@@ -278,7 +296,7 @@ fn published_ports_from_outside_host_localhost_and_udp() {
 
 #[test]
 fn user_network_names_and_modes() {
-    let Some(c) = ctx("user_network_names_and_modes") else {
+    let Some((c, _serial)) = ctx("user_network_names_and_modes") else {
         return;
     };
     ok(
@@ -286,7 +304,7 @@ fn user_network_names_and_modes() {
         &["network", "create", "--subnet", "10.99.0.0/24", "app"],
     );
     let srv = c
-        .run(
+        .run_busybox(
             &[
                 "-d",
                 "--name",
@@ -300,7 +318,7 @@ fn user_network_names_and_modes() {
         )
         .trim()
         .to_owned();
-    let out = c.run(
+    let out = c.run_busybox(
         &["--rm", "--network", "app", "--ip", "10.99.0.50"],
         &[
             "sh",
@@ -311,6 +329,21 @@ fn user_network_names_and_modes() {
     );
     assert!(out.contains("10.99.0.50/24"), "{out}");
     assert_eq!(out.matches(&srv[..12]).count(), 2, "{out}");
+    // A user network has only its own entry; the top-level address is the
+    // default bridge's, as in Docker.
+    let info: serde_json::Value = serde_json::from_str(&ok(c.root(), &["inspect", "srv"])).unwrap();
+    let net = &info[0]["NetworkSettings"];
+    let app = &net["Networks"]["app"];
+    assert!(
+        app["IPAddress"].as_str().unwrap().starts_with("10.99.0."),
+        "{net}"
+    );
+    assert_eq!(app["IPPrefixLen"], 24);
+    assert_eq!(app["Gateway"], "10.99.0.1");
+    assert_eq!(app["Aliases"], serde_json::json!(["web"]));
+    assert_eq!(net["Networks"].as_object().unwrap().len(), 1, "{net}");
+    assert_eq!(net["IPAddress"], "", "{net}");
+    assert_eq!(info[0]["HostConfig"]["NetworkMode"], "app");
     let o = pocky(c.root(), &["network", "rm", "app"]);
     assert!(
         !o.status.success() && stderr(&o).contains("in use"),
@@ -318,9 +351,9 @@ fn user_network_names_and_modes() {
         stderr(&o)
     );
 
-    let none = c.run(&["--rm", "--network", "none"], &["ip", "-o", "link"]);
+    let none = c.run_busybox(&["--rm", "--network", "none"], &["ip", "-o", "link"]);
     assert_eq!(none.lines().count(), 1, "{none}");
-    let host = c.run(&["--rm", "--network", "host"], &["ip", "-o", "link"]);
+    let host = c.run_busybox(&["--rm", "--network", "host"], &["ip", "-o", "link"]);
     assert!(host.contains("vout"), "{host}");
 
     ok(c.root(), &["rm", "-f", "srv"]);
@@ -336,14 +369,14 @@ fn user_network_names_and_modes() {
 
 #[test]
 fn fifty_concurrent_runs_get_distinct_addresses() {
-    let Some(c) = ctx("fifty_concurrent_runs_get_distinct_addresses") else {
+    let Some((c, _serial)) = ctx("fifty_concurrent_runs_get_distinct_addresses") else {
         return;
     };
     let ids: Vec<String> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..50)
             .map(|_| {
                 let c = &c;
-                s.spawn(move || c.run(&["-d"], &["sleep", "30"]).trim().to_owned())
+                s.spawn(move || c.run_busybox(&["-d"], &["sleep", "30"]).trim().to_owned())
             })
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
@@ -382,7 +415,7 @@ fn fifty_concurrent_runs_get_distinct_addresses() {
 
 #[test]
 fn sigkill_mid_setup_then_prune_leaves_nothing() {
-    let Some(c) = ctx("sigkill_mid_setup_then_prune_leaves_nothing") else {
+    let Some((c, _serial)) = ctx("sigkill_mid_setup_then_prune_leaves_nothing") else {
         return;
     };
     let root = c.root().display().to_string();
@@ -390,7 +423,7 @@ fn sigkill_mid_setup_then_prune_leaves_nothing() {
     // then the container's own process: whatever was half made must go.
     for delay_ms in [0u64, 2, 5, 10, 20, 40, 80] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pocky"))
-            .args(["--root", &root, "run", "-d", "-p", "9090:80", &c.image])
+            .args(["--root", &root, "run", "-d", "-p", "9090:80", &c.busybox()])
             .args(["sleep", "31337"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

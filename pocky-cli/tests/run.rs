@@ -9,47 +9,9 @@ use std::process::{Command, Stdio};
 
 use common::*;
 
-struct Ctx {
-    root: tempfile::TempDir,
-    reg: String,
-}
-
-fn ctx(test: &str) -> Option<Ctx> {
-    let sb = pocky_testkit::sandbox(test)?;
-    let root = tempfile::tempdir().unwrap();
-    ok(
-        root.path(),
-        &["pull", "-q", &format!("{}/busybox", sb.registry)],
-    );
-    Some(Ctx {
-        root,
-        reg: sb.registry,
-    })
-}
-
-impl Ctx {
-    fn busybox(&self) -> String {
-        format!("{}/busybox", self.reg)
-    }
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        let mut all = vec!["run", "--rm"];
-        all.extend_from_slice(args);
-        pocky(self.root.path(), &all)
-    }
-    fn sh(&self, flags: &[&str], script: &str) -> std::process::Output {
-        let image = self.busybox();
-        let mut all: Vec<&str> = flags.to_vec();
-        all.extend_from_slice(&[&image, "sh", "-c", script]);
-        self.run(&all)
-    }
-    fn root(&self) -> &Path {
-        self.root.path()
-    }
-}
-
 #[test]
 fn exit_codes_and_streams() {
-    let Some(c) = ctx("exit_codes_and_streams") else {
+    let Some(c) = Ctx::new("exit_codes_and_streams", &["busybox"]) else {
         return;
     };
     let o = c.sh(&[], "echo out; echo err >&2; exit 3");
@@ -57,10 +19,10 @@ fn exit_codes_and_streams() {
     assert_eq!(stdout(&o), "out\n");
     assert_eq!(stderr(&o), "err\n");
     assert_eq!(c.sh(&[], "true").status.code(), Some(0));
-    let o = c.run(&[&c.busybox(), "no-such-command"]);
+    let o = c.run(&["--rm", &c.busybox(), "no-such-command"]);
     assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
     assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
-    let o = c.run(&[&c.busybox(), "/etc/passwd"]);
+    let o = c.run(&["--rm", &c.busybox(), "/etc/passwd"]);
     assert_eq!(o.status.code(), Some(126), "{}", stderr(&o));
     // The container was removed each time (--rm): nothing is left.
     assert!(tree(&c.root().join("containers")).is_empty());
@@ -68,13 +30,17 @@ fn exit_codes_and_streams() {
 
 #[test]
 fn image_config_and_flags() {
-    let Some(c) = ctx("image_config_and_flags") else {
+    let Some(c) = Ctx::new("image_config_and_flags", &["busybox"]) else {
         return;
     };
-    let image = format!("{}/config", c.reg);
-    let o = c.run(&[&image]);
+    let image = c.image("config");
+    let o = c.run(&["--rm", &image]);
     assert_eq!(stdout(&o), "hello from fixture\n", "{}", stderr(&o));
-    let o = c.run(&[&image, "id -u; id -g; id -G; pwd; echo $GREETING $HOME"]);
+    let o = c.run(&[
+        "--rm",
+        &image,
+        "id -u; id -g; id -G; pwd; echo $GREETING $HOME",
+    ]);
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "1000", "{out}{}", stderr(&o));
@@ -86,6 +52,7 @@ fn image_config_and_flags() {
     assert_eq!(lines[3], "/work");
     assert!(lines[4].starts_with("fixture /"), "{out}");
     let o = c.run(&[
+        "--rm",
         "-e",
         "GREETING=flag",
         "-u",
@@ -100,6 +67,7 @@ fn image_config_and_flags() {
     ]);
     assert_eq!(stdout(&o), "flag\n0\n/made/by/pocky\n", "{}", stderr(&o));
     let o = c.run(&[
+        "--rm",
         "--hostname",
         "box",
         "-u",
@@ -110,14 +78,16 @@ fn image_config_and_flags() {
         "hostname; id -un",
     ]);
     assert_eq!(stdout(&o), "box\nnobody\n", "{}", stderr(&o));
-    let o = c.run(&["-u", "ghost", &c.busybox(), "true"]);
+    let o = c.run(&["--rm", "-u", "ghost", &c.busybox(), "true"]);
     assert_ne!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("ghost"), "{}", stderr(&o));
 }
 
 #[test]
 fn isolation() {
-    let Some(c) = ctx("isolation") else { return };
+    let Some(c) = Ctx::new("isolation", &["busybox"]) else {
+        return;
+    };
     let o = c.sh(
         &[],
         "echo $$; ls /proc | grep -c '^[0-9]'; cat /proc/1/cmdline | tr '\\0' ' '",
@@ -157,7 +127,7 @@ fn isolation() {
 
 #[test]
 fn double_chroot_escape_fails() {
-    let Some(c) = ctx("double_chroot_escape_fails") else {
+    let Some(c) = Ctx::new("double_chroot_escape_fails", &["busybox"]) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -193,7 +163,7 @@ int main(int argc, char **argv) {
     std::fs::write(dir.path().join("host-only"), "x").unwrap();
     let host_only = dir.path().join("host-only");
     // Copy the program in through exec -i, then run it inside.
-    let id = ok(c.root(), &["run", "-d", &c.busybox(), "sleep", "1000"]);
+    let id = c.run_busybox(&["-d"], &["sleep", "1000"]);
     let id = id.trim();
     let mut child = Command::new(env!("CARGO_BIN_EXE_pocky"))
         .arg("--root")
@@ -234,7 +204,9 @@ fn cgroup_file(controller: &str, id: &str, file: &str) -> Option<String> {
 
 #[test]
 fn limits() {
-    let Some(c) = ctx("limits") else { return };
+    let Some(c) = Ctx::new("limits", &["busybox"]) else {
+        return;
+    };
     // A memory hog: busybox tail buffers its one endless line.
     let o = c.sh(&["-m", "32m"], "head -c 512m /dev/zero | tail");
     assert_eq!(o.status.code(), Some(137), "{}", stderr(&o));
@@ -310,7 +282,7 @@ fn limits() {
 
 #[test]
 fn interactive_tty_shell() {
-    let Some(c) = ctx("interactive_tty_shell") else {
+    let Some(c) = Ctx::new("interactive_tty_shell", &["busybox"]) else {
         return;
     };
     let mut master = 0;
@@ -384,10 +356,10 @@ fn pid_of_monitor(container_pid: i32) -> Option<i32> {
 
 #[test]
 fn killed_monitor_leaves_an_exited_container_that_rm_cleans() {
-    let Some(c) = ctx("killed_monitor") else {
+    let Some(c) = Ctx::new("killed_monitor", &["busybox"]) else {
         return;
     };
-    let id = ok(c.root(), &["run", "-d", &c.busybox(), "sleep", "1000"]);
+    let id = c.run_busybox(&["-d"], &["sleep", "1000"]);
     let id = id.trim().to_owned();
     let info: serde_json::Value = serde_json::from_str(&ok(c.root(), &["inspect", &id])).unwrap();
     let pid = info[0]["State"]["Pid"].as_i64().unwrap() as i32;
@@ -422,7 +394,7 @@ fn killed_monitor_leaves_an_exited_container_that_rm_cleans() {
 
 #[test]
 fn detached_survives_the_cli_and_rm_leaves_nothing() {
-    let Some(c) = ctx("detached_survives") else {
+    let Some(c) = Ctx::new("detached_survives", &["busybox"]) else {
         return;
     };
     let id = ok(

@@ -7,44 +7,10 @@ use std::path::Path;
 
 use common::*;
 
-struct Ctx {
-    root: tempfile::TempDir,
-    reg: String,
-}
-
+/// Every run here is `--network none`: these tests are about the boundary,
+/// not the bridge.
 fn ctx(test: &str) -> Option<Ctx> {
-    let sb = pocky_testkit::sandbox(test)?;
-    let root = tempfile::tempdir().unwrap();
-    ok(
-        root.path(),
-        &["pull", "-q", &format!("{}/busybox", sb.registry)],
-    );
-    Some(Ctx {
-        root,
-        reg: sb.registry,
-    })
-}
-
-impl Ctx {
-    fn busybox(&self) -> String {
-        format!("{}/busybox", self.reg)
-    }
-    fn root(&self) -> &Path {
-        self.root.path()
-    }
-    /// `run --rm --network none FLAGS busybox sh -c SCRIPT`.
-    fn sh(&self, flags: &[&str], script: &str) -> std::process::Output {
-        let image = self.busybox();
-        let mut all = vec!["run", "--rm", "--network", "none"];
-        all.extend_from_slice(flags);
-        all.extend_from_slice(&[&image, "sh", "-c", script]);
-        pocky(self.root(), &all)
-    }
-    fn sh_ok(&self, flags: &[&str], script: &str) -> String {
-        let o = self.sh(flags, script);
-        assert!(o.status.success(), "{flags:?} {script}: {}", stderr(&o));
-        stdout(&o)
-    }
+    Some(Ctx::new(test, &["busybox"])?.with_run_flags(&["--network", "none"]))
 }
 
 /// The `Cap*` lines of /proc/self/status, as numbers.
@@ -250,18 +216,7 @@ fn only_stdio_reaches_the_container() {
     };
     // ls's own directory fd is the 3.
     assert_eq!(c.sh_ok(&[], "ls /proc/self/fd"), "0\n1\n2\n3\n");
-    let id = ok(
-        c.root(),
-        &[
-            "run",
-            "-d",
-            "--network",
-            "none",
-            &c.busybox(),
-            "sleep",
-            "1000",
-        ],
-    );
+    let id = c.run_busybox(&["-d"], &["sleep", "1000"]);
     let id = id.trim();
     let out = ok(c.root(), &["exec", id, "ls", "/proc/self/fd"]);
     assert_eq!(out, "0\n1\n2\n3\n");
@@ -276,18 +231,7 @@ fn passwd_linked_to_a_fifo_fails_fast() {
     let Some(c) = ctx("passwd_linked_to_a_fifo_fails_fast") else {
         return;
     };
-    let id = ok(
-        c.root(),
-        &[
-            "run",
-            "-d",
-            "--network",
-            "none",
-            &c.busybox(),
-            "sleep",
-            "1000",
-        ],
-    );
+    let id = c.run_busybox(&["-d"], &["sleep", "1000"]);
     let id = id.trim();
     ok(
         c.root(),

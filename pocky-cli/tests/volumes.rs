@@ -5,62 +5,20 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::*;
 
-struct Ctx {
-    root: tempfile::TempDir,
-    reg: String,
+fn volume_names(c: &Ctx) -> Vec<String> {
+    ok(c.root(), &["volume", "ls", "-q"])
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
-fn ctx(test: &str, images: &[&str]) -> Option<Ctx> {
-    let sb = pocky_testkit::sandbox(test)?;
-    let root = tempfile::tempdir().unwrap();
-    for i in images {
-        ok(
-            root.path(),
-            &["pull", "-q", &format!("{}/{i}", sb.registry)],
-        );
-    }
-    Some(Ctx {
-        root,
-        reg: sb.registry,
-    })
-}
-
-impl Ctx {
-    fn image(&self, name: &str) -> String {
-        format!("{}/{name}", self.reg)
-    }
-    fn root(&self) -> &Path {
-        self.root.path()
-    }
-    /// `pocky run --rm FLAGS busybox sh -c SCRIPT`.
-    fn sh(&self, flags: &[&str], script: &str) -> std::process::Output {
-        self.sh_in("busybox", flags, script)
-    }
-    fn sh_in(&self, image: &str, flags: &[&str], script: &str) -> std::process::Output {
-        let image = self.image(image);
-        let mut all = vec!["run", "--rm"];
-        all.extend_from_slice(flags);
-        all.extend_from_slice(&[&image, "sh", "-c", script]);
-        pocky(self.root(), &all)
-    }
-    fn sh_ok(&self, flags: &[&str], script: &str) -> String {
-        let o = self.sh(flags, script);
-        assert!(o.status.success(), "{flags:?} {script}: {}", stderr(&o));
-        stdout(&o)
-    }
-    fn volume_names(&self) -> Vec<String> {
-        ok(self.root(), &["volume", "ls", "-q"])
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-    fn data(&self, volume: &str) -> PathBuf {
-        self.root().join("volumes").join(volume).join("_data")
-    }
+/// Where a volume's content lives on the host.
+fn data(c: &Ctx, volume: &str) -> PathBuf {
+    c.root().join("volumes").join(volume).join("_data")
 }
 
 fn is_hex64(s: &str) -> bool {
@@ -69,7 +27,7 @@ fn is_hex64(s: &str) -> bool {
 
 #[test]
 fn bind_mounts_read_write_and_read_only() {
-    let Some(c) = ctx("bind_mounts_read_write_and_read_only", &["busybox"]) else {
+    let Some(c) = Ctx::new("bind_mounts_read_write_and_read_only", &["busybox"]) else {
         return;
     };
     let host = tempfile::tempdir().unwrap();
@@ -142,7 +100,7 @@ fn bind_mounts_read_write_and_read_only() {
 
 #[test]
 fn named_volumes_are_seeded_from_the_image_and_persist() {
-    let Some(c) = ctx(
+    let Some(c) = Ctx::new(
         "named_volumes_are_seeded_from_the_image_and_persist",
         &["busybox"],
     ) else {
@@ -154,7 +112,7 @@ fn named_volumes_are_seeded_from_the_image_and_persist() {
         "cat /etc/motd; echo kept > /etc/written",
     );
     assert_eq!(out, "pocky busybox fixture\n");
-    assert_eq!(c.volume_names(), vec!["data"]);
+    assert_eq!(volume_names(&c), vec!["data"]);
     // The container is gone (--rm), the volume and its data stay, and the
     // next container sees them, wherever it mounts the volume; a volume
     // that is not empty is not seeded again.
@@ -162,7 +120,7 @@ fn named_volumes_are_seeded_from_the_image_and_persist() {
     let out = c.sh_ok(&["-v", "data:/x"], "cat /x/written /x/motd; ls /x");
     assert!(out.starts_with("kept\npocky busybox fixture\n"), "{out}");
     assert_eq!(
-        fs::read_to_string(c.data("data").join("written")).unwrap(),
+        fs::read_to_string(data(&c, "data").join("written")).unwrap(),
         "kept\n"
     );
 
@@ -185,7 +143,7 @@ fn named_volumes_are_seeded_from_the_image_and_persist() {
     assert_eq!(v["Name"], "data");
     assert_eq!(v["Driver"], "local");
     assert_eq!(v["Scope"], "local");
-    assert_eq!(v["Mountpoint"], c.data("data").display().to_string());
+    assert_eq!(v["Mountpoint"], data(&c, "data").display().to_string());
     assert!(v["CreatedAt"].as_str().unwrap().ends_with('Z'), "{v}");
     let ls = ok(c.root(), &["volume", "ls"]);
     assert!(ls.starts_with("DRIVER"), "{ls}");
@@ -194,7 +152,7 @@ fn named_volumes_are_seeded_from_the_image_and_persist() {
 
 #[test]
 fn anonymous_volumes_for_image_volumes_go_with_rm_v() {
-    let Some(c) = ctx(
+    let Some(c) = Ctx::new(
         "anonymous_volumes_for_image_volumes_go_with_rm_v",
         &["busybox", "config"],
     ) else {
@@ -206,11 +164,11 @@ fn anonymous_volumes_for_image_volumes_go_with_rm_v() {
         &["run", "--name", "anon", &config, "cat /data/seed.txt"],
     );
     assert_eq!(stdout(&o), "seeded from the image\n", "{}", stderr(&o));
-    let names = c.volume_names();
+    let names = volume_names(&c);
     assert_eq!(names.len(), 1, "{names:?}");
     assert!(is_hex64(&names[0]), "{names:?}");
     assert_eq!(
-        fs::read_to_string(c.data(&names[0]).join("seed.txt")).unwrap(),
+        fs::read_to_string(data(&c, &names[0]).join("seed.txt")).unwrap(),
         "seeded from the image\n"
     );
     let v: serde_json::Value =
@@ -221,9 +179,9 @@ fn anonymous_volumes_for_image_volumes_go_with_rm_v() {
     );
     // rm without -v keeps it; volume prune then removes it (unused, anonymous).
     ok(c.root(), &["rm", "anon"]);
-    assert_eq!(c.volume_names(), names);
+    assert_eq!(volume_names(&c), names);
     ok(c.root(), &["volume", "prune", "-f"]);
-    assert!(c.volume_names().is_empty());
+    assert!(volume_names(&c).is_empty());
 
     // rm -v removes the anonymous ones, never a named one.
     ok(
@@ -232,25 +190,25 @@ fn anonymous_volumes_for_image_volumes_go_with_rm_v() {
             "run", "--name", "anon2", "-v", "named:/n", "-v", "/anon", &config, "true",
         ],
     );
-    assert_eq!(c.volume_names().len(), 3);
+    assert_eq!(volume_names(&c).len(), 3);
     ok(c.root(), &["rm", "-v", "anon2"]);
-    assert_eq!(c.volume_names(), vec!["named"]);
+    assert_eq!(volume_names(&c), vec!["named"]);
     // run --rm takes its anonymous volumes along.
     let o = pocky(c.root(), &["run", "--rm", &config, "ls /data"]);
     assert_eq!(stdout(&o), "seed.txt\n", "{}", stderr(&o));
-    assert_eq!(c.volume_names(), vec!["named"]);
+    assert_eq!(volume_names(&c), vec!["named"]);
     // A flag on the image's VOLUME path replaces the anonymous volume.
     let o = pocky(
         c.root(),
         &["run", "--rm", "-v", "named:/data", &config, "true"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(c.volume_names(), vec!["named"]);
+    assert_eq!(volume_names(&c), vec!["named"]);
 }
 
 #[test]
 fn tmpfs_and_read_only_rootfs() {
-    let Some(c) = ctx("tmpfs_and_read_only_rootfs", &["busybox"]) else {
+    let Some(c) = Ctx::new("tmpfs_and_read_only_rootfs", &["busybox"]) else {
         return;
     };
     let out = c.sh_ok(
@@ -277,12 +235,12 @@ fn tmpfs_and_read_only_rootfs() {
     let o = c.sh(&["--tmpfs", "/t:ro"], "touch /t/x");
     assert_ne!(o.status.code(), Some(0));
     c.sh_ok(&["--read-only", "-v", "wv:/w"], "echo y > /w/y");
-    assert_eq!(fs::read_to_string(c.data("wv").join("y")).unwrap(), "y\n");
+    assert_eq!(fs::read_to_string(data(&c, "wv").join("y")).unwrap(), "y\n");
 }
 
 #[test]
 fn volumes_in_use_are_kept_and_prune_takes_unused_ones() {
-    let Some(c) = ctx(
+    let Some(c) = Ctx::new(
         "volumes_in_use_are_kept_and_prune_takes_unused_ones",
         &["busybox"],
     ) else {
@@ -304,22 +262,22 @@ fn volumes_in_use_are_kept_and_prune_takes_unused_ones() {
     assert_eq!(o.status.code(), Some(125));
     // Plain prune: anonymous volumes only; --all: every unused one.
     ok(c.root(), &["volume", "prune", "-f"]);
-    assert_eq!(c.volume_names().len(), 2);
+    assert_eq!(volume_names(&c).len(), 2);
     let out = ok(c.root(), &["volume", "prune", "-a", "-f"]);
     assert!(out.contains(random.trim()), "{out}");
-    assert_eq!(c.volume_names(), vec!["made"]);
+    assert_eq!(volume_names(&c), vec!["made"]);
     // system prune removes the container, and volumes only with --volumes.
     ok(
         c.root(),
         &["run", "--name", "ca", "-v", "/anon", &busybox, "true"],
     );
     ok(c.root(), &["system", "prune", "-f"]);
-    assert_eq!(c.volume_names().len(), 2);
+    assert_eq!(volume_names(&c).len(), 2);
     let out = ok(c.root(), &["system", "prune", "-f", "--volumes"]);
     assert!(out.contains("Deleted Volumes:"), "{out}");
-    assert_eq!(c.volume_names(), vec!["made"]);
+    assert_eq!(volume_names(&c), vec!["made"]);
     assert_eq!(ok(c.root(), &["volume", "rm", "made"]), "made\n");
-    assert!(c.volume_names().is_empty());
+    assert!(volume_names(&c).is_empty());
     let err = fails(c.root(), &["volume", "rm", "made"]);
     assert!(err.contains("no such volume"), "{err}");
     let err = fails(c.root(), &["volume", "create", "../x"]);
@@ -328,7 +286,7 @@ fn volumes_in_use_are_kept_and_prune_takes_unused_ones() {
 
 #[test]
 fn mount_destinations_through_symlinks_stay_in_the_rootfs() {
-    let Some(c) = ctx(
+    let Some(c) = Ctx::new(
         "mount_destinations_through_symlinks_stay_in_the_rootfs",
         &["symlinks"],
     ) else {
@@ -369,7 +327,7 @@ fn mount_destinations_through_symlinks_stay_in_the_rootfs() {
         // Inside the container the mounts sit at the rootfs's own path.
         assert_eq!(stdout(&o), "bind\ninside\ntmpfs\n", "{link}");
         assert_eq!(
-            fs::read_to_string(c.data(&format!("v{}", &link[1..])).join("f")).unwrap(),
+            fs::read_to_string(data(&c, &format!("v{}", &link[1..])).join("f")).unwrap(),
             "data\n"
         );
         assert!(bind_src.path().join(format!("f-{}", &link[1..])).exists());
@@ -383,7 +341,7 @@ fn mount_destinations_through_symlinks_stay_in_the_rootfs() {
     // Seeding resolves the source inside the image too: /evil/etc is the
     // image's /etc, never the host's.
     c.sh_in("symlinks", &["-v", "seeded:/evil/etc"], "true");
-    let mut seeded: Vec<String> = fs::read_dir(c.data("seeded"))
+    let mut seeded: Vec<String> = fs::read_dir(data(&c, "seeded"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
@@ -393,7 +351,7 @@ fn mount_destinations_through_symlinks_stay_in_the_rootfs() {
 
 #[test]
 fn seeding_honours_whiteouts_and_opaque_directories() {
-    let Some(c) = ctx(
+    let Some(c) = Ctx::new(
         "seeding_honours_whiteouts_and_opaque_directories",
         &["layered"],
     ) else {
@@ -405,15 +363,15 @@ fn seeding_honours_whiteouts_and_opaque_directories() {
         "ls /opt/data",
     );
     assert_eq!(stdout(&o), "c\n", "{}", stderr(&o));
-    let mut opt: Vec<String> = fs::read_dir(c.data("opt"))
+    let mut opt: Vec<String> = fs::read_dir(data(&c, "opt"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     opt.sort();
     assert_eq!(opt, vec!["c"]);
-    assert!(c.data("etc").join("passwd").exists());
+    assert!(data(&c, "etc").join("passwd").exists());
     assert!(
-        !c.data("etc").join("motd").exists(),
+        !data(&c, "etc").join("motd").exists(),
         "a whiteout was copied through"
     );
 }

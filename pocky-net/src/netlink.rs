@@ -38,6 +38,8 @@ pub struct Link {
     pub kind: Option<String>,
     /// Index of the bridge it is a port of.
     pub controller: Option<u32>,
+    /// Hardware address as `ip link` prints it (`02:42:0a:58:00:02`).
+    pub mac: Option<String>,
 }
 
 fn io_err(op: &'static str, what: &str, source: std::io::Error) -> NetError {
@@ -404,9 +406,19 @@ fn link_of(l: &LinkMessage) -> Link {
     let mut name = String::new();
     let mut kind = None;
     let mut controller = None;
+    let mut mac = None;
     for a in &l.attributes {
         match a {
             LinkAttribute::Controller(c) => controller = Some(*c),
+            LinkAttribute::Address(bytes) => {
+                mac = Some(
+                    bytes
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<Vec<_>>()
+                        .join(":"),
+                );
+            }
             LinkAttribute::IfName(n) => name.clone_from(n),
             LinkAttribute::LinkInfo(infos) => {
                 for i in infos {
@@ -423,5 +435,6 @@ fn link_of(l: &LinkMessage) -> Link {
         name,
         kind,
         controller,
+        mac,
     }
 }

@@ -1,0 +1,168 @@
+//! Helpers for end-to-end tests of the `pocky` binary.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// A fresh state root holding images pulled from the sandbox's registry,
+/// for the tests that run containers.
+pub struct Ctx {
+    root: tempfile::TempDir,
+    registry: String,
+    /// Flags that come first in every `run` made through the context.
+    run_flags: Vec<&'static str>,
+}
+
+impl Ctx {
+    /// `None` outside the sandbox, where the test is skipped.
+    pub fn new(test: &str, images: &[&str]) -> Option<Self> {
+        let sb = pocky_testkit::sandbox(test)?;
+        let root = tempfile::tempdir().unwrap();
+        for i in images {
+            ok(
+                root.path(),
+                &["pull", "-q", &format!("{}/{i}", sb.registry)],
+            );
+        }
+        Some(Self {
+            root,
+            registry: sb.registry,
+            run_flags: Vec::new(),
+        })
+    }
+
+    pub fn with_run_flags(mut self, flags: &[&'static str]) -> Self {
+        self.run_flags.extend_from_slice(flags);
+        self
+    }
+
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// The sandbox registry's image `name`.
+    pub fn image(&self, name: &str) -> String {
+        format!("{}/{name}", self.registry)
+    }
+
+    pub fn busybox(&self) -> String {
+        self.image("busybox")
+    }
+
+    fn run_args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut all = vec!["run"];
+        all.extend_from_slice(&self.run_flags);
+        all.extend_from_slice(args);
+        all
+    }
+
+    /// `pocky run ARGS` (flags, image, command).
+    pub fn run(&self, args: &[&str]) -> Output {
+        pocky(self.root(), &self.run_args(args))
+    }
+
+    /// `pocky run FLAGS busybox CMD...`: asserts success, returns stdout.
+    pub fn run_busybox(&self, flags: &[&str], cmd: &[&str]) -> String {
+        let image = self.busybox();
+        let mut args = flags.to_vec();
+        args.push(&image);
+        args.extend_from_slice(cmd);
+        ok(self.root(), &self.run_args(&args))
+    }
+
+    /// `pocky run --rm FLAGS IMAGE sh -c SCRIPT`.
+    pub fn sh_in(&self, image: &str, flags: &[&str], script: &str) -> Output {
+        let image = self.image(image);
+        let mut args = vec!["--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&[&image, "sh", "-c", script]);
+        self.run(&args)
+    }
+
+    /// `pocky run --rm FLAGS busybox sh -c SCRIPT`.
+    pub fn sh(&self, flags: &[&str], script: &str) -> Output {
+        self.sh_in("busybox", flags, script)
+    }
+
+    /// [`Ctx::sh`] that must succeed; returns stdout.
+    pub fn sh_ok(&self, flags: &[&str], script: &str) -> String {
+        let o = self.sh(flags, script);
+        assert!(o.status.success(), "{flags:?} {script}: {}", stderr(&o));
+        stdout(&o)
+    }
+}
+
+pub fn pocky(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pocky"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_remove("POCKY_ROOT")
+        .output()
+        .expect("running pocky")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs pocky and asserts success, returning stdout.
+pub fn ok(root: &Path, args: &[&str]) -> String {
+    let o = pocky(root, args);
+    assert!(
+        o.status.success(),
+        "pocky {args:?} failed ({:?}): {}",
+        o.status.code(),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// Runs pocky and asserts Docker's engine-failure code and a one-line error.
+pub fn fails(root: &Path, args: &[&str]) -> String {
+    let o = pocky(root, args);
+    assert_eq!(o.status.code(), Some(125), "pocky {args:?}: {}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one-line error expected: {err}"
+    );
+    assert!(err.starts_with("pocky: "), "{err}");
+    err
+}
+
+pub fn images_json(root: &Path) -> serde_json::Value {
+    serde_json::from_str(&ok(root, &["images", "--format", "json"])).expect("images json")
+}
+
+pub fn inspect(root: &Path, name: &str) -> serde_json::Value {
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(root, &["image", "inspect", name])).expect("inspect json");
+    v[0].clone()
+}
+
+/// Every file name below `dir`, relative, sorted: a fingerprint of a store.
+pub fn tree(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            out.push(p.strip_prefix(base).unwrap().display().to_string());
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                walk(base, &p, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
