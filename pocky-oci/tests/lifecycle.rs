@@ -354,3 +354,47 @@ fn preserve_fds_hands_descriptors_to_the_container() {
     );
     env.ok(&["delete", "--force", "fds"]);
 }
+
+#[test]
+fn failing_hooks_follow_the_spec() {
+    let Some(env) = Env::new("oci_hooks_fail", &["sleep", "300"]) else {
+        return;
+    };
+    let cg = env.set_cgroup("hookfail");
+    let failing = serde_json::json!([{"path": "/bin/sh", "args": ["sh", "-c", "exit 7"]}]);
+    // A failing prestart hook fails create, which leaves nothing.
+    env.edit(|s| s["hooks"] = serde_json::json!({"prestart": failing}));
+    let bundle = env.bundle();
+    let out = env
+        .cmd(&["create", "--bundle", bundle.to_str().unwrap(), "hookfail"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("hook"), "{}", text(&out.stderr));
+    assert!(!env.root().join("hookfail").exists());
+    assert!(cgroup_dirs(&cg).iter().all(|d| !d.exists()));
+
+    // poststart and poststop failures are warnings: the lifecycle goes on.
+    env.edit(|s| s["hooks"] = serde_json::json!({"poststart": failing, "poststop": failing}));
+    env.create("hookfail", &[]);
+    let out = env.cmd(&["start", "hookfail"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("poststart"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(env.state("hookfail")["status"], "running");
+    let out = env
+        .cmd(&["delete", "--force", "hookfail"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("poststop"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!env.root().join("hookfail").exists());
+}
