@@ -85,16 +85,5 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The error and its causes on one line, without repeating a cause that the
 /// outer message already quotes.
 fn one_line(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if out.contains(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out.replace('\n', " ")
+    pocky_runtime::one_line_error(e.as_ref())
 }

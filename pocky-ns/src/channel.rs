@@ -43,6 +43,9 @@ pub enum ToParent {
 pub enum ToChild {
     /// Cgroups and network are set up: continue to `exec`.
     Go,
+    /// The new user namespace's id maps are written: the child may become
+    /// its root and go on.
+    Mapped,
     /// The parent gave up: exit without running the command.
     Abort,
 }

@@ -10,18 +10,26 @@ use crate::spawn::{ChildError, JoinFd, SETUP_FAILED_EXIT_CODE};
 /// Exit code when the parent aborted or went away before Go.
 const ABORTED_EXIT_CODE: i32 = 1;
 
+/// What the child does besides joining: wait for the maps of a user
+/// namespace made at clone, unshare the rest, and the cgroup namespace
+/// after Go.
+pub(crate) struct Steps {
+    pub(crate) await_maps: bool,
+    pub(crate) unshare: CloneFlags,
+    pub(crate) new_cgroup: bool,
+}
+
 /// Runs the child and exits; never returns into the caller's frames, not
 /// even by unwinding.
 pub(crate) fn run(
     mut ch: ChildChannel,
     joins: &[&JoinFd],
-    unshare: CloneFlags,
-    new_cgroup: bool,
+    steps: Steps,
     prepare: crate::spawn::Prepare<'_>,
     child_fn: impl FnOnce(&mut ChildChannel) -> ChildError,
 ) -> ! {
     let code = match catch_unwind(AssertUnwindSafe(|| {
-        body(&mut ch, joins, unshare, new_cgroup, prepare, child_fn)
+        body(&mut ch, joins, steps, prepare, child_fn)
     })) {
         Ok(code) => code,
         Err(panic) => {
@@ -61,16 +69,36 @@ fn report(ch: &mut ChildChannel, err: ChildError) -> i32 {
 fn body(
     ch: &mut ChildChannel,
     joins: &[&JoinFd],
-    unshare: CloneFlags,
-    new_cgroup: bool,
+    steps: Steps,
     prepare: crate::spawn::Prepare<'_>,
     child_fn: impl FnOnce(&mut ChildChannel) -> ChildError,
 ) -> i32 {
+    let Steps {
+        await_maps,
+        unshare,
+        new_cgroup,
+    } = steps;
     reset_signals();
+    if await_maps {
+        // Nothing may touch a file before the maps exist: until then every
+        // id of ours reads as the overflow id inside.
+        match ch.recv() {
+            Ok(Some(ToChild::Mapped)) => {}
+            _ => return ABORTED_EXIT_CODE,
+        }
+        if let Err(err) = crate::userns::become_root() {
+            return report(ch, err);
+        }
+    }
     for j in joins {
         if let Err(errno) = nix::sched::setns(&j.fd, j.ns.clone_flag()) {
             let msg = format!("joining {} namespace {}: {errno}", j.ns, j.path.display());
             return report(ch, ChildError::setup("setns", errno, msg));
+        }
+        if j.ns == crate::namespace::Namespace::User {
+            if let Err(err) = crate::userns::become_root() {
+                return report(ch, err);
+            }
         }
     }
     if !unshare.is_empty() {
@@ -89,7 +117,7 @@ fn body(
     }
     match ch.recv() {
         Ok(Some(ToChild::Go)) => {}
-        Ok(Some(ToChild::Abort) | None) | Err(_) => return ABORTED_EXIT_CODE,
+        Ok(Some(ToChild::Abort | ToChild::Mapped) | None) | Err(_) => return ABORTED_EXIT_CODE,
     }
     if new_cgroup {
         if let Err(errno) = nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP) {

@@ -31,6 +31,11 @@ pub enum NsError {
     },
     #[error("clone: {0}")]
     Clone(Errno),
+    #[error("writing the user namespace's id map {}: {source}", path.display())]
+    IdMap {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("parent/child channel: {op}: {source}")]
     Channel { op: &'static str, source: Errno },
     #[error("parent/child channel: malformed message: {0}")]

@@ -62,6 +62,11 @@ impl Child {
         }
     }
 
+    /// Tells a child in a new user namespace that its id maps exist.
+    pub(crate) fn send_mapped(&self) -> Result<(), NsError> {
+        self.channel.send(ToChild::Mapped)
+    }
+
     /// Lets the child continue to its `exec`. Returns `Ok(())` once the exec
     /// happened (the close-on-exec channel closed without a message), or the
     /// child's failure, e.g. exit code 127 `exec: "foo": executable file not

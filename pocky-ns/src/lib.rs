@@ -65,6 +65,7 @@ pub mod pty;
 mod signals;
 mod spawn;
 pub mod subprocess;
+mod userns;
 mod wait;
 
 pub use channel::{ChildChannel, ParentChannel, ToChild, ToParent};
@@ -77,4 +78,5 @@ pub use signals::{FORWARDED, SignalForwarder};
 pub use spawn::{
     ChildError, NsConfig, SETUP_FAILED_EXIT_CODE, join_and_spawn, spawn, spawn_prepared,
 };
+pub use userns::{IdMap, IdMaps};
 pub use wait::{ExitStatus, exit_status_of, wait_exit};

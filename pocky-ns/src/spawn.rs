@@ -14,6 +14,7 @@ use crate::child;
 use crate::error::NsError;
 use crate::handle::Child;
 use crate::namespace::Namespace;
+use crate::userns::IdMaps;
 
 /// Exit code of a child that failed in the runtime's own setup (namespaces,
 /// rootfs), before its command could be tried; Docker reports runtime
@@ -29,6 +30,8 @@ pub struct NsConfig {
     /// `/proc/<pid>/ns/<x>` path or a bind-mounted namespace file (OCI
     /// "path" namespaces).
     pub join: Vec<(Namespace, PathBuf)>,
+    /// The id maps of a new user namespace (required with one).
+    pub id_maps: Option<IdMaps>,
 }
 
 impl NsConfig {
@@ -41,6 +44,20 @@ impl NsConfig {
                 )));
             }
             seen.push(*ns);
+        }
+        match (&self.id_maps, self.new.contains(&Namespace::User)) {
+            (Some(maps), true) => maps.validate()?,
+            (None, true) => {
+                return Err(NsError::Config(
+                    "a new user namespace needs uid and gid mappings".into(),
+                ));
+            }
+            (Some(_), false) => {
+                return Err(NsError::Config(
+                    "id mappings are given but no new user namespace".into(),
+                ));
+            }
+            (None, false) => {}
         }
         let joins_user = self.join.iter().any(|(ns, _)| *ns == Namespace::User);
         if joins_user && self.new.contains(&Namespace::Pid) {
@@ -215,7 +232,13 @@ pub fn spawn_prepared(
 ) -> Result<Child, NsError> {
     cfg.validate()?;
     let joins = open_joins(&cfg.join)?;
-    spawn_with(joins, &cfg.new, Some(Box::new(prepare)), child_fn)
+    spawn_with(
+        joins,
+        &cfg.new,
+        cfg.id_maps.as_ref(),
+        Some(Box::new(prepare)),
+        child_fn,
+    )
 }
 
 /// For `pocky exec`: enters `namespaces` of the running process `target`
@@ -242,15 +265,17 @@ pub fn join_and_spawn(
     let cfg = NsConfig {
         new: Vec::new(),
         join,
+        id_maps: None,
     };
     cfg.validate()?;
     let joins = open_joins(&cfg.join)?;
-    spawn_with(joins, &[], None, child_fn)
+    spawn_with(joins, &[], None, None, child_fn)
 }
 
 fn spawn_with(
     joins: Vec<JoinFd>,
     new: &[Namespace],
+    id_maps: Option<&IdMaps>,
     prepare: Prepare<'_>,
     child_fn: impl FnOnce(&mut ChildChannel) -> ChildError,
 ) -> Result<Child, NsError> {
@@ -292,7 +317,12 @@ fn spawn_with(
     if let Ok(None) = cloned {
         drop(parent_end);
         let others: Vec<&JoinFd> = joins.iter().filter(|j| j.ns != Namespace::Pid).collect();
-        child::run(child_end, &others, unshare, new_cgroup, prepare, child_fn);
+        let steps = child::Steps {
+            await_maps: id_maps.is_some(),
+            unshare,
+            new_cgroup,
+        };
+        child::run(child_end, &others, steps, prepare, child_fn);
     }
     drop(child_end);
     let restored = match restore {
@@ -313,5 +343,9 @@ fn spawn_with(
     let child = Child::new(pid, parent_end);
     // Dropping the handle aborts and reaps the child.
     restored?;
+    if let Some(maps) = id_maps {
+        maps.write(pid)?;
+        child.send_mapped()?;
+    }
     Ok(child)
 }

@@ -103,6 +103,7 @@ fn pty_opened_in_the_containers_devpts_is_its_tty() {
         let cfg = NsConfig {
             new: vec![Namespace::Mount, Namespace::Pid],
             join: vec![],
+            id_maps: None,
         };
         let mut child = spawn(&cfg, |ch| {
             if let Err(e) = own_devpts() {

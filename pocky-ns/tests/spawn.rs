@@ -7,7 +7,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use pocky_ns::subprocess::run_forked;
-use pocky_ns::{ChildError, Namespace, NsConfig, NsError, Pid, exec, join_and_spawn, pty, spawn};
+use pocky_ns::{
+    ChildError, IdMap, IdMaps, Namespace, NsConfig, NsError, Pid, exec, join_and_spawn, pty, spawn,
+};
 
 const BUSYBOX: &str = "/bin/busybox";
 
@@ -40,6 +42,7 @@ fn all_new() -> NsConfig {
             Namespace::Cgroup,
         ],
         join: vec![],
+        id_maps: None,
     }
 }
 
@@ -377,6 +380,7 @@ fn duplicate_namespace_is_a_config_error() {
     let cfg = NsConfig {
         new: vec![Namespace::Net],
         join: vec![(Namespace::Net, "/proc/self/ns/net".into())],
+        id_maps: None,
     };
     let result = spawn(&cfg, |_| {
         ChildError::setup("unreachable", Errno::EINVAL, "spawned with a bad config")
@@ -444,4 +448,56 @@ fn cgroup_namespace_root_is_the_cgroup_set_at_ready() {
     });
     std::fs::remove_dir(&dir).unwrap();
     result.unwrap();
+}
+
+#[test]
+fn a_new_user_namespace_is_mapped_before_the_child_goes_on() {
+    if !pocky_testkit::privileged("a_new_user_namespace_is_mapped_before_the_child_goes_on") {
+        return;
+    }
+    run_forked(|| {
+        let mut cfg = all_new();
+        cfg.new.push(Namespace::User);
+        cfg.id_maps = Some(IdMaps {
+            uid: vec![IdMap {
+                inside: 0,
+                outside: 100_000,
+                count: 65536,
+            }],
+            gid: vec![IdMap {
+                inside: 0,
+                outside: 200_000,
+                count: 65536,
+            }],
+        });
+        let mut child = spawn(&cfg, |_| {
+            // Root inside, a plain id outside; the maps are in place.
+            exec(
+                &sh(
+                    "test \"$(/bin/busybox id -u):$(/bin/busybox id -g)\" = 0:0 \
+                     && grep -q '^ *0 *100000 *65536$' /proc/self/uid_map \
+                     && grep -q '^ *0 *200000 *65536$' /proc/self/gid_map",
+                ),
+                &env(),
+            )
+        })
+        .map_err(|e| e.to_string())?;
+        child.wait_ready().map_err(|e| e.to_string())?;
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.pid))
+            .map_err(|e| e.to_string())?;
+        let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap_or("");
+        check(uid.split_whitespace().nth(1) == Some("100000"), uid)?;
+        child.start().map_err(|e| e.to_string())?;
+        let status = child.wait().map_err(|e| e.to_string())?;
+        check(status.code == 0, &format!("child ended with {status}"))
+    })
+    .unwrap();
+
+    // Maps without a new user namespace, or one without maps: refused.
+    let mut cfg = all_new();
+    cfg.new.push(Namespace::User);
+    let r = spawn(&cfg, |_| {
+        ChildError::setup("x", Errno::EINVAL, "unreachable")
+    });
+    assert!(matches!(r, Err(NsError::Config(_))), "{r:?}");
 }

@@ -121,7 +121,7 @@ pub fn features() -> anyhow::Result<()> {
             "rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "slave",
             "strictatime", "suid", "sync", "unbindable"],
         "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
             "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false },
             "seccomp": {
                 "enabled": true,

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     match run(cli, &mut log) {
         Ok(code) => code,
         Err(e) => {
-            log.error(&format!("{e:#}"));
+            log.error(&pocky_runtime::one_line_error(e.as_ref()));
             ExitCode::from(1)
         }
     }

@@ -200,7 +200,7 @@ fn unsupported_settings_fail_create_by_name() {
     let cases = [
         (
             json!({"linux": {"uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}}),
-            "uidMappings",
+            "no new user namespace",
         ),
         (
             json!({"process": {"selinuxLabel": "system_u:system_r:container_t:s0"}}),
@@ -246,4 +246,82 @@ fn unsupported_settings_fail_create_by_name() {
             }
         });
     }
+}
+
+#[test]
+fn a_user_namespace_maps_the_containers_root() {
+    // umoci writes the bundle: rootfs owned by the mapped ids, a config
+    // with a user namespace and its uid/gid mappings.
+    let map = ["--uid-map", "0:100000:65536", "--gid-map", "0:100000:65536"];
+    let probe = "echo uid_map=$(cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //'); \
+                 echo gid_map=$(cat /proc/self/gid_map | tr -s ' ' | sed 's/^ //'); \
+                 echo id=$(id -u):$(id -g); echo owner=$(stat -c %u:%g /bin/busybox); \
+                 touch /written-as-root && echo rootfs=writable; \
+                 echo hostname=$(hostname); echo mounted=$(grep -c . /proc/mounts)";
+    let Some(env) = Env::unpacked_with("oci_userns", &["sh", "-c", probe], &map) else {
+        return;
+    };
+    // The mapped root must reach the bundle: a root-only temp dir is
+    // closed to it, as it would be to runc's container.
+    for d in [env.dir.path().to_path_buf(), env.bundle()] {
+        std::os::unix::fs::PermissionsExt::set_mode(
+            &mut std::fs::metadata(&d).unwrap().permissions(),
+            0o755,
+        );
+        std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    env.set_cgroup("userns");
+    env.edit(|s| s["hostname"] = "in-userns".into());
+    let bundle = env.bundle();
+    let out = env
+        .cmd(&["run", "--bundle", bundle.to_str().unwrap(), "userns"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let seen = parse(&text(&out.stdout));
+    let want = [
+        ("uid_map", "0 100000 65536"),
+        ("gid_map", "0 100000 65536"),
+        ("id", "0:0"),
+        ("owner", "0:0"),
+        ("rootfs", "writable"),
+        ("hostname", "in-userns"),
+    ];
+    for (k, v) in want {
+        assert_eq!(seen.get(k).map(String::as_str), Some(v), "{k}: {seen:?}");
+    }
+    // exec joins the user namespace too: root inside, the same maps; the
+    // container's own cgroup is bound read-only where v1 may not mount.
+    env.edit(|s| {
+        s["process"]["args"] = json!(["sleep", "300"]);
+        s["linux"]["resources"]["pids"] = json!({"limit": 42});
+    });
+    env.create("userns", &[]);
+    env.ok(&["start", "userns"]);
+    let out = env.ok(&[
+        "exec",
+        "userns",
+        "sh",
+        "-c",
+        "echo $(id -u) $(tr -s ' ' < /proc/self/uid_map); cat /sys/fs/cgroup/pids/pids.max; \
+         echo 1 > /sys/fs/cgroup/pids/pids.max || echo cgroup-readonly",
+    ]);
+    let lines: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    assert_eq!(
+        lines,
+        ["0 0 100000 65536", "42", "cgroup-readonly"],
+        "{}",
+        text(&out.stderr)
+    );
+    env.ok(&["delete", "--force", "userns"]);
+    // On the host the file belongs to the mapped root.
+    let meta = std::fs::metadata(bundle.join("rootfs/written-as-root")).unwrap();
+    assert_eq!(
+        (
+            std::os::unix::fs::MetadataExt::uid(&meta),
+            std::os::unix::fs::MetadataExt::gid(&meta)
+        ),
+        (100000, 100000)
+    );
 }

@@ -9,8 +9,9 @@ use pocky_ns::{ChildError, Namespace, Pid};
 use crate::RuntimeError;
 use crate::launch::{Stdio, apply_stdio, make_console, process_setup};
 
-/// Namespaces a process joins: those the container was given, but the user
-/// namespace (joining one's own is an error, and pocky makes none).
+/// Namespaces a process joins: those the container was given (the user
+/// namespace first, when it has one; pocky-ns skips any the caller is
+/// already in).
 pub(crate) fn joined_namespaces(spec: &Spec) -> Vec<Namespace> {
     let list = spec
         .linux()
@@ -19,7 +20,6 @@ pub(crate) fn joined_namespaces(spec: &Spec) -> Vec<Namespace> {
         .unwrap_or_default();
     list.iter()
         .filter_map(|ns| crate::launch::namespace_of(ns.typ()))
-        .filter(|ns| *ns != Namespace::User)
         .collect()
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use pocky_cgroup::{Cgroup, CgroupManager, Hierarchy};
 use pocky_fs::rootfs::Overlay;
-use pocky_ns::{ChildChannel, ChildError, Namespace, NsConfig, Pid};
+use pocky_ns::{ChildChannel, ChildError, IdMap, IdMaps, Namespace, NsConfig, Pid};
 
 use crate::RuntimeError;
 use crate::user::{self, ExecUser};
@@ -91,6 +91,23 @@ fn ns_config(spec: &Spec) -> Result<NsConfig, RuntimeError> {
         match ns.path() {
             Some(p) => cfg.join.push((kind, p.clone())),
             None => cfg.new.push(kind),
+        }
+    }
+    if let Some(l) = spec.linux() {
+        let maps = |list: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> Vec<IdMap> {
+            list.iter()
+                .flatten()
+                .map(|m| IdMap {
+                    inside: m.container_id(),
+                    outside: m.host_id(),
+                    count: m.size(),
+                })
+                .collect()
+        };
+        let (uid, gid) = (maps(l.uid_mappings()), maps(l.gid_mappings()));
+        if !uid.is_empty() || !gid.is_empty() {
+            // pocky-ns checks the pairing with a new user namespace.
+            cfg.id_maps = Some(IdMaps { uid, gid });
         }
     }
     Ok(cfg)
@@ -177,11 +194,13 @@ pub fn spawn_container(
     // wait for the cgroup namespace the child unshares after Go. The two
     // halves of the child hand the prepared rootfs over through this cell.
     let prepared: std::cell::RefCell<Option<pocky_fs::Prepared>> = std::cell::RefCell::new(None);
+    let cgroup_dirs = cgroup.as_ref().map(Cgroup::dirs).unwrap_or_default();
     let result = (|| {
         let mut child = pocky_ns::spawn_prepared(
             &cfg,
             |_chan| {
-                let p = prepare_child(spec, &bundle, overlay.as_ref(), stdio, new_uts)?;
+                let mut p = prepare_child(spec, &bundle, overlay.as_ref(), stdio, new_uts)?;
+                p.set_cgroup_dirs(cgroup_dirs.clone());
                 *prepared.borrow_mut() = Some(p);
                 Ok(())
             },

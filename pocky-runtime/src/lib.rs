@@ -21,6 +21,25 @@ pub mod state;
 pub mod unsupported;
 pub mod user;
 
+/// An error and its causes on one line, each cause once: most errors here
+/// repeat their source's text in their own message, so a plain walk of
+/// the chain would print it twice.
+pub fn one_line_error(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
+    let mut next = Some(e);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out.replace('\n', " ")
+}
+
 /// Errors of preparing or running a container.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {

@@ -6,11 +6,13 @@
 //! super options (`cpu`, `name=systemd`...) so it attaches to the existing
 //! hierarchy. Without a cgroup namespace the container sees the hierarchies
 //! from their roots; the default mount is read-only, so it can look but not
-//! move itself. (runc on v1 binds the container's own cgroup directories;
-//! pocky may do the same once the runtime passes its cgroup paths.)
+//! move itself. In a user namespace the kernel refuses v1 mounts: there, as
+//! runc always does on v1, the container's own cgroup directory of each
+//! hierarchy is bound instead (hierarchies it has none in stay empty).
 
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
 use nix::mount::{MsFlags, mount};
 use nix::sys::statfs::{CGROUP2_SUPER_MAGIC, statfs};
 
@@ -35,6 +37,7 @@ pub(crate) fn mount_cgroup(
     root: &std::os::fd::OwnedFd,
     opts: &MountOptions,
     target: &Target<'_>,
+    cgroup_dirs: &[PathBuf],
 ) -> Result<(), FsError> {
     let v2 = statfs(HOST_CGROUP_ROOT).is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC);
     let dest = create_in_root(root, target.destination, CreateKind::Dir)?;
@@ -73,14 +76,36 @@ pub(crate) fn mount_cgroup(
         };
         let fd = create_in_root(root, &sub, CreateKind::Dir)?;
         let data = (!h.data.is_empty()).then_some(h.data.as_str());
-        mount(
+        match mount(
             Some(h.fstype.as_str()),
             &fd_path(&fd),
             Some(h.fstype.as_str()),
             opts.flags,
             data,
-        )
-        .map_err(|e| sub_target.error(e))?;
+        ) {
+            Ok(()) => {}
+            Err(Errno::EPERM) => {
+                let host = Path::new(HOST_CGROUP_ROOT).join(&h.name);
+                let Some(own) = cgroup_dirs.iter().find(|d| d.starts_with(&host)) else {
+                    continue;
+                };
+                let bind = Target {
+                    fstype: "bind",
+                    from: &own.to_string_lossy(),
+                    destination: &sub,
+                };
+                mount(
+                    Some(own.as_path()),
+                    &fd_path(&fd),
+                    None::<&str>,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None::<&str>,
+                )
+                .map_err(|e| bind.error(e))?;
+                remount_bind(root, &bind, opts.bind_remount_flags())?;
+            }
+            Err(e) => return Err(sub_target.error(e)),
+        }
     }
     if opts.flags.contains(MsFlags::MS_RDONLY) {
         remount_bind(root, target, opts.bind_remount_flags())?;

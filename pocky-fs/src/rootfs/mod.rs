@@ -155,6 +155,16 @@ pub fn prepare_rootfs(
 pub struct Prepared {
     root: PathBuf,
     deferred: Vec<oci_spec::runtime::Mount>,
+    cgroup_dirs: Vec<PathBuf>,
+}
+
+impl Prepared {
+    /// The container's cgroup directories on the host. A `cgroup` mount
+    /// binds them where it may not mount a v1 hierarchy (in a user
+    /// namespace), as runc does.
+    pub fn set_cgroup_dirs(&mut self, dirs: Vec<PathBuf>) {
+        self.cgroup_dirs = dirs;
+    }
 }
 
 /// [`prepare_rootfs`] without the spec's cgroup mounts: the slow part of a
@@ -179,7 +189,7 @@ pub fn finish_rootfs(prepared: Prepared, spec: &Spec, bundle: &Path) -> Result<(
         )
         .map_err(|e| rootfs_error("open", &prepared.root, e))?;
         for m in &prepared.deferred {
-            mounts::mount_in_root(&root, m, bundle)?;
+            mounts::mount_in_root(&root, m, bundle, &prepared.cgroup_dirs)?;
         }
     }
     let readonly = spec
@@ -248,7 +258,7 @@ fn prepare(
             deferred.push(m.clone());
             continue;
         }
-        mounts::mount_in_root(&root, m, bundle)?;
+        mounts::mount_in_root(&root, m, bundle, &[])?;
     }
 
     let dev_is_bound = spec_mounts.iter().any(|m| {
@@ -275,6 +285,7 @@ fn prepare(
     Ok(Prepared {
         root: root_path,
         deferred,
+        cgroup_dirs: Vec::new(),
     })
 }
 

@@ -39,10 +39,13 @@ impl Target<'_> {
 
 /// Performs one spec mount inside the rootfs open at `root`. Relative bind
 /// sources are relative to `bundle`, as the runtime spec allows.
+/// `cgroup_dirs` are the container's own cgroup directories on the host,
+/// for a `cgroup` mount that must bind them (see [`mount_cgroup`]).
 pub(crate) fn mount_in_root(
     root: &std::os::fd::OwnedFd,
     m: &Mount,
     bundle: &Path,
+    cgroup_dirs: &[PathBuf],
 ) -> Result<(), FsError> {
     let typ = m.typ().as_deref().unwrap_or("none");
     let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default());
@@ -58,7 +61,7 @@ pub(crate) fn mount_in_root(
     if opts.bind || typ == "bind" {
         bind_mount(root, &bundle.join(&source), &opts, &target)?;
     } else if typ == "cgroup" {
-        mount_cgroup(root, &opts, &target)?;
+        mount_cgroup(root, &opts, &target, cgroup_dirs)?;
     } else {
         let dest = create_in_root(root, destination, CreateKind::Dir)?;
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());

@@ -19,6 +19,12 @@ impl Env {
     /// A busybox bundle whose process is `args`, with its cgroup under the
     /// sandbox's test parent.
     pub fn new(test: &str, args: &[&str]) -> Option<Env> {
+        Self::unpacked_with(test, args, &[])
+    }
+
+    /// [`Env::new`] with more `umoci unpack` flags (`--uid-map` makes a
+    /// bundle for a user namespace, its files owned by the mapped ids).
+    pub fn unpacked_with(test: &str, args: &[&str], umoci: &[&str]) -> Option<Env> {
         let sb = pocky_testkit::sandbox(test)?;
         let dir = tempfile::tempdir().unwrap();
         let oci = format!("oci:{}:busybox", dir.path().join("oci").display());
@@ -34,6 +40,7 @@ impl Env {
         run_ok(
             Command::new("umoci")
                 .args(["unpack", "--image", &image])
+                .args(umoci)
                 .arg(&bundle),
         );
         let cgroup_parent =
