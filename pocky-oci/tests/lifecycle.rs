@@ -397,4 +397,20 @@ fn failing_hooks_follow_the_spec() {
         text(&out.stderr)
     );
     assert!(!env.root().join("hookfail").exists());
+
+    // A startContainer hook (run by the init, in the container) that
+    // outlives its timeout is killed and fails the start.
+    env.edit(|s| {
+        s["hooks"] = serde_json::json!({"startContainer": [
+            {"path": "/bin/sleep", "args": ["sleep", "600"], "timeout": 1}]});
+    });
+    env.create("hookfail", &[]);
+    let out = env.cmd(&["start", "hookfail"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("timed out"),
+        "{}",
+        text(&out.stderr)
+    );
+    env.ok(&["delete", "--force", "hookfail"]);
 }

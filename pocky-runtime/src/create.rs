@@ -48,10 +48,18 @@ pub struct StartGate {
     start_hooks: Vec<Hook>,
 }
 
+/// What the init writes into exec.fifo once `start` opened it.
+const START_OK: &[u8] = b"0";
+/// Follows [`START_OK`] with the reason when a startContainer hook failed.
+const START_FAILED: char = '!';
+
 impl StartGate {
     /// In the init, after all setup: reports ready, then blocks until
-    /// `start` opens the FIFO, then runs the startContainer hooks.
-    pub(crate) fn wait(self) -> Result<(), ChildError> {
+    /// `start` opens the FIFO, then runs the startContainer hooks. Returns
+    /// the FIFO's write end, to be kept open until the exec closes it
+    /// (close-on-exec): `start` reads until then, so a hook's failure,
+    /// written into it, reaches `start`'s caller.
+    pub(crate) fn wait(self) -> Result<std::fs::File, ChildError> {
         let fail = |what: &str, e: std::io::Error| {
             ChildError::setup(
                 "start gate",
@@ -86,10 +94,14 @@ impl StartGate {
             }
         };
         drop(self.fifo);
-        std::fs::File::from(fifo)
-            .write_all(b"0")
+        let mut fifo = std::fs::File::from(fifo);
+        fifo.write_all(START_OK)
             .map_err(|e| fail("writing exec.fifo", e))?;
-        hooks::run_in_child(&self.start_hooks, &state)
+        if let Err(e) = hooks::run_in_child(&self.start_hooks, &state) {
+            let _ = fifo.write_all(format!("{}{}", START_FAILED, e.message).as_bytes());
+            return Err(e);
+        }
+        Ok(fifo)
     }
 }
 
@@ -327,6 +339,13 @@ pub fn start(dir: &StateDir) -> Result<Vec<String>, RuntimeError> {
     })?;
     let got = read_fifo(&fifo, &record)?;
     let _ = std::fs::remove_file(&fifo_path);
+    if let Some(i) = got.iter().position(|b| *b == START_FAILED as u8) {
+        return Err(RuntimeError::State(format!(
+            "cannot start container {}: startContainer {}",
+            record.id,
+            String::from_utf8_lossy(&got[i + 1..])
+        )));
+    }
     if got.is_empty() {
         let why = if is_alive(record.pid, record.start_time) {
             "it was started already"

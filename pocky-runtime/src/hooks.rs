@@ -165,7 +165,29 @@ pub(crate) fn run_in_child(hooks: &[Hook], state: &[u8]) -> Result<(), ChildErro
         if let Some(mut stdin) = child.stdin.take() {
             let _ = stdin.write_all(state);
         }
-        let status = child.wait().map_err(|e| fail(format!("wait: {e}")))?;
+        let status = match timeout_of(hook) {
+            None => child.wait().map_err(|e| fail(format!("wait: {e}")))?,
+            Some(limit) => {
+                // The init is about to exec: no pidfd thread or signal
+                // handler to lean on, so it polls, which a hook's
+                // lifetime of seconds makes cheap.
+                let deadline = std::time::Instant::now() + limit;
+                loop {
+                    if let Some(st) = child.try_wait().map_err(|e| fail(format!("wait: {e}")))? {
+                        break st;
+                    }
+                    if std::time::Instant::now() >= deadline {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return Err(fail(format!(
+                            "timed out after {}s",
+                            hook.timeout().unwrap_or(0)
+                        )));
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        };
         if !status.success() {
             return Err(fail(format!("failed: {status}")));
         }

@@ -310,7 +310,9 @@ fn child_main(
     security: &crate::security::ChildSecurity,
 ) -> ChildError {
     let ChildExtras { terminal, opts } = extras;
-    let setup = || -> Result<Vec<String>, ChildError> {
+    // The exec.fifo's write end comes back from the gate and must stay
+    // open until the exec closes it.
+    let setup = || -> Result<(Vec<String>, Option<std::fs::File>), ChildError> {
         let prepared = prepared.ok_or_else(|| {
             ChildError::setup(
                 "rootfs",
@@ -328,14 +330,12 @@ fn child_main(
             crate::settings::apply_console_size(process)?;
         }
         let env = process_setup(process, security)?;
-        if let Some(gate) = opts.gate {
-            gate.wait()?;
-        }
+        let fifo = opts.gate.map(crate::create::StartGate::wait).transpose()?;
         security.before_exec()?;
-        Ok(env)
+        Ok((env, fifo))
     };
     match setup() {
-        Ok(env) => {
+        Ok((env, _fifo)) => {
             let args = process.args().clone().unwrap_or_default();
             pocky_ns::exec_preserving(&args, &env, opts.preserve_fds)
         }
