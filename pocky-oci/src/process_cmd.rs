@@ -14,17 +14,6 @@ use pocky_runtime::state::{StateDir, Status};
 use crate::cli::ExecArgs;
 use crate::lifecycle::{load_spec, write_pid_file};
 
-fn read_process(path: &Path) -> anyhow::Result<Process> {
-    let bytes = if path == Path::new("-") {
-        let mut b = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)?;
-        b
-    } else {
-        std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
-    };
-    serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
-}
-
 fn parse_user(s: &str) -> anyhow::Result<User> {
     let (uid, gid) = s.split_once(':').unwrap_or((s, "0"));
     let mut user = User::default();
@@ -41,7 +30,7 @@ fn parse_user(s: &str) -> anyhow::Result<User> {
 
 fn build_process(spec_process: Option<Process>, req: &ExecArgs) -> anyhow::Result<Process> {
     if let Some(path) = &req.process {
-        return read_process(path);
+        return crate::resources_cmd::read_json::<Process>(path);
     }
     if req.command.is_empty() {
         bail!("exec needs --process FILE or a command after the container id");

@@ -37,7 +37,9 @@ pub fn parse_bytes(s: &str) -> anyhow::Result<i64> {
         .with_context(|| format!("size {s:?} is too large"))
 }
 
-fn read_json(path: &Path) -> anyhow::Result<Value> {
+/// A JSON document from a file, or from stdin for `-` (how containerd
+/// and conmon hand over a process or resources).
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     let bytes = if path == Path::new("-") {
         let mut b = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)?;

@@ -172,12 +172,7 @@ fn namespaces_given_by_path_are_joined() {
         }
     });
     env.set_cgroup("joiner");
-    let bundle = env.bundle();
-    let out = env
-        .cmd(&["run", "--bundle", bundle.to_str().unwrap(), "joiner"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = env.on_bundle("run", "joiner");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let link = |ns: &str| std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
     assert_eq!(
@@ -227,12 +222,7 @@ fn unsupported_settings_fail_create_by_name() {
                 }
             }
         });
-        let bundle = env.bundle();
-        let out = env
-            .cmd(&["create", "--bundle", bundle.to_str().unwrap(), "nope"])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let out = env.on_bundle("create", "nope");
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{patch}: {err}");
         assert!(err.contains(needle), "{patch}: {err}");
@@ -272,12 +262,7 @@ fn a_user_namespace_maps_the_containers_root() {
     }
     env.set_cgroup("userns");
     env.edit(|s| s["hostname"] = "in-userns".into());
-    let bundle = env.bundle();
-    let out = env
-        .cmd(&["run", "--bundle", bundle.to_str().unwrap(), "userns"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = env.on_bundle("run", "userns");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let seen = parse(&text(&out.stdout));
     let want = [
@@ -316,7 +301,7 @@ fn a_user_namespace_maps_the_containers_root() {
     );
     env.ok(&["delete", "--force", "userns"]);
     // On the host the file belongs to the mapped root.
-    let meta = std::fs::metadata(bundle.join("rootfs/written-as-root")).unwrap();
+    let meta = std::fs::metadata(env.bundle().join("rootfs/written-as-root")).unwrap();
     assert_eq!(
         (
             std::os::unix::fs::MetadataExt::uid(&meta),

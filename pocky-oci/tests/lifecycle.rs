@@ -138,12 +138,7 @@ fn run_to_completion_prints_and_exits_with_the_status() {
     };
     let cg = env.set_cgroup("runner");
     env.edit(|s| s["hostname"] = "runner-host".into());
-    let bundle = env.bundle();
-    let out = env
-        .cmd(&["run", "--bundle", bundle.to_str().unwrap(), "runner"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = env.on_bundle("run", "runner");
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "hi from runner-host\n");
     assert!(
@@ -364,12 +359,7 @@ fn failing_hooks_follow_the_spec() {
     let failing = serde_json::json!([{"path": "/bin/sh", "args": ["sh", "-c", "exit 7"]}]);
     // A failing prestart hook fails create, which leaves nothing.
     env.edit(|s| s["hooks"] = serde_json::json!({"prestart": failing}));
-    let bundle = env.bundle();
-    let out = env
-        .cmd(&["create", "--bundle", bundle.to_str().unwrap(), "hookfail"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = env.on_bundle("create", "hookfail");
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("hook"), "{}", text(&out.stderr));
     assert!(!env.root().join("hookfail").exists());

@@ -141,12 +141,7 @@ fn resources_the_host_cannot_enforce_fail_create_by_name() {
             continue;
         }
         env.edit(|s| s["linux"]["resources"] = resources.clone());
-        let bundle = env.bundle();
-        let out = env
-            .cmd(&["create", "--bundle", bundle.to_str().unwrap(), "refused"])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
+        let out = env.on_bundle("create", "refused");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{what}: {err}");
         assert!(err.contains(needle), "{what}: {err}");

@@ -82,6 +82,16 @@ impl Env {
         c
     }
 
+    /// `VERB --bundle <bundle> ID` (`run` or `create`) with no stdin, as
+    /// it came out: the caller checks the status.
+    pub fn on_bundle(&self, verb: &str, id: &str) -> Output {
+        let bundle = self.bundle();
+        self.cmd(&[verb, "--bundle", bundle.to_str().unwrap(), id])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
     pub fn ok(&self, args: &[&str]) -> Output {
         let out = self.cmd(args).output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
