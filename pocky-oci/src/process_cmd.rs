@@ -58,7 +58,11 @@ pub fn exec(root: &Path, req: ExecArgs) -> anyhow::Result<ExitCode> {
     if !matches!(status, Status::Created | Status::Running) {
         bail!("cannot exec in container {id}: it is {status}");
     }
-    let spec = load_spec(&record.bundle, id)?;
+    // The spec as created (a config.json edited since does not count).
+    let spec = match dir.load_spec()? {
+        Some(spec) => spec,
+        None => load_spec(&record.bundle, id)?,
+    };
     let process = build_process(spec.process().clone(), &req)?;
     let terminal = process.terminal().unwrap_or(false);
     if terminal && req.console_socket.is_none() {

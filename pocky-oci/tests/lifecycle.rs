@@ -404,3 +404,35 @@ fn failing_hooks_follow_the_spec() {
     );
     env.ok(&["delete", "--force", "hookfail"]);
 }
+
+#[test]
+fn config_edited_after_create_does_not_count() {
+    let Some(env) = Env::new("oci_config_updates", &["sleep", "300"]) else {
+        return;
+    };
+    env.set_cgroup("frozen-config");
+    env.edit(|s| s["process"]["env"] = serde_json::json!(["PATH=/bin", "WHICH=original"]));
+    env.create("frozen-config", &[]);
+    env.ok(&["start", "frozen-config"]);
+    // As runtime-tools' config_updates_without_affect: the bundle changes,
+    // the container's processes (exec among them) do not.
+    env.edit(|s| {
+        s["process"]["env"] = serde_json::json!(["PATH=/bin", "WHICH=edited"]);
+        s["linux"]["namespaces"] = serde_json::json!([]);
+    });
+    let out = env.ok(&[
+        "exec",
+        "frozen-config",
+        "sh",
+        "-c",
+        "echo $WHICH $(readlink /proc/self/ns/mnt)",
+    ]);
+    let init = env.state("frozen-config")["pid"].to_string();
+    let init_mnt = std::fs::read_link(format!("/proc/{init}/ns/mnt")).unwrap();
+    // The container's mount namespace, which the edit removed, all the same.
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("original {}", init_mnt.display())
+    );
+    env.ok(&["delete", "--force", "frozen-config"]);
+}

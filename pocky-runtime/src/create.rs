@@ -180,7 +180,7 @@ fn make_fifo(path: &Path) -> Result<OwnedFd, RuntimeError> {
 pub fn create(opts: CreateOptions<'_>) -> Result<Created, RuntimeError> {
     let state = opts.state;
     state.create()?;
-    let result = create_in(opts);
+    let result = state.save_spec(opts.spec).and_then(|()| create_in(opts));
     if result.is_err() {
         let _ = state.remove();
     }

@@ -22,6 +22,7 @@ pub const OCI_VERSION: &str = "1.0.2";
 /// The FIFO the init blocks on until `start` opens it.
 pub const EXEC_FIFO: &str = "exec.fifo";
 const STATE_FILE: &str = "state.json";
+const SPEC_FILE: &str = "config.json";
 
 /// A container's status as the OCI spec names them (plus runc's `paused`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,14 +158,37 @@ impl StateDir {
     /// Writes the record through a temp file, fsync and rename, so a
     /// reader sees the old record or the new one, never half of one.
     pub fn save(&self, record: &Record) -> Result<(), RuntimeError> {
-        let path = self.dir.join(STATE_FILE);
-        let tmp = self.dir.join(".state.json.tmp");
-        let bytes = serde_json::to_vec(record)
-            .map_err(|e| RuntimeError::State(format!("encoding state: {e}")))?;
+        self.write_atomic(STATE_FILE, record)
+    }
+
+    fn write_atomic(&self, name: &str, value: &impl Serialize) -> Result<(), RuntimeError> {
+        let path = self.dir.join(name);
+        let tmp = self.dir.join(format!(".{name}.tmp"));
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| RuntimeError::State(format!("encoding {name}: {e}")))?;
         let mut f = std::fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
         f.write_all(&bytes).map_err(io_err("write", &tmp))?;
         f.sync_all().map_err(io_err("fsync", &tmp))?;
         std::fs::rename(&tmp, &path).map_err(io_err("rename", &path))
+    }
+
+    /// Keeps the spec the container was created with: later commands
+    /// (`exec`) follow it, not a config.json edited since, as runc does.
+    pub fn save_spec(&self, spec: &oci_spec::runtime::Spec) -> Result<(), RuntimeError> {
+        self.write_atomic(SPEC_FILE, spec)
+    }
+
+    /// The spec saved by [`StateDir::save_spec`]; `None` for a state dir
+    /// that has none.
+    pub fn load_spec(&self) -> Result<Option<oci_spec::runtime::Spec>, RuntimeError> {
+        let path = self.dir.join(SPEC_FILE);
+        match std::fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| RuntimeError::State(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("read", &path)(e)),
+        }
     }
 
     pub fn load(&self) -> Result<Record, RuntimeError> {
