@@ -310,3 +310,25 @@ fn a_user_namespace_maps_the_containers_root() {
         (100000, 100000)
     );
 }
+
+#[test]
+fn root_propagation_is_what_the_spec_says() {
+    let probe = "awk '$5 == \"/\"' /proc/self/mountinfo | grep -o -e 'shared:' -e 'unbindable' \
+                 || echo private";
+    let Some(env) = Env::new("oci_propagation", &["sh", "-c", probe]) else {
+        return;
+    };
+    env.set_cgroup("prop");
+    for (asked, seen) in [
+        ("rshared", "shared:"),
+        ("unbindable", "unbindable"),
+        ("rprivate", "private"),
+        // runc's default: slave of a private copy, which is private here.
+        ("", "private"),
+    ] {
+        env.edit(|s| s["linux"]["rootfsPropagation"] = asked.into());
+        let out = env.on_bundle("run", "prop");
+        assert!(out.status.success(), "{asked}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), seen, "{asked}");
+    }
+}

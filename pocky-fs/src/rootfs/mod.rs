@@ -225,9 +225,11 @@ fn prepare(
             path: bundle.to_path_buf(),
             reason: "has a spec without root.path",
         })?;
-    if propagation.is_some_and(|p| p.contains(MsFlags::MS_SHARED)) {
+    if propagation.is_some_and(|p| p.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE)) {
         // A shared parent would carry the rootfs mount (and pivot_root
-        // refuses it): only the rootfs's own parent is made private.
+        // refuses it); an unbindable one refuses the rootfs's bind. Only
+        // the rootfs's own parent is made private; `/` gets the asked
+        // propagation back after the pivot.
         make_parent_private(&root_path)?;
     }
     match overlay {
