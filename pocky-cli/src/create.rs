@@ -173,6 +173,8 @@ fn prepare_bundle(
         lowers,
         upper: dir.join("upper"),
         work: dir.join("work"),
+        // Used only by images with too many layers for one mount option.
+        links: Some(dir.join("l")),
     })
 }
 

@@ -27,6 +27,9 @@ pub struct ClientOptions {
     pub docker_config: Option<PathBuf>,
     pub max_manifest_bytes: u64,
     pub max_config_bytes: u64,
+    /// Most layers an image may have: overlayfs stacks at most 500, so a
+    /// longer image could be pulled but never run.
+    pub max_layers: usize,
     /// Extra attempts after a transient failure.
     pub retries: u32,
     pub user_agent: String,
@@ -42,6 +45,7 @@ impl Default for ClientOptions {
             docker_config: None,
             max_manifest_bytes: 4 << 20,
             max_config_bytes: 8 << 20,
+            max_layers: 500,
             retries: 5,
             user_agent: concat!("pocky/", env!("CARGO_PKG_VERSION")).to_string(),
             connect_timeout: Duration::from_secs(30),
@@ -179,6 +183,16 @@ impl Client {
                     }
                 }
             };
+        if manifest.layers().len() > self.opts.max_layers {
+            return Err(RegistryError::InvalidManifest {
+                reference: name,
+                reason: format!(
+                    "{} layers; at most {} can be stacked into a container's root (overlayfs)",
+                    manifest.layers().len(),
+                    self.opts.max_layers
+                ),
+            });
+        }
         let config_desc = manifest.config();
         let config_type = config_desc.media_type().to_string();
         if config_type != manifest::OCI_CONFIG && config_type != manifest::DOCKER_CONFIG {

@@ -266,6 +266,29 @@ fn foreign_layers_are_refused() {
 }
 
 #[test]
+fn more_layers_than_overlayfs_stacks_are_refused_before_any_blob() {
+    let layers: Vec<Vec<u8>> = (0..4).map(|i| vec![b'a' + i]).collect();
+    let refs: Vec<&[u8]> = layers.iter().map(Vec::as_slice).collect();
+    let img = Image::new("amd64", &refs, false);
+    let stub = serve_one(
+        "/v2/a/manifests/latest",
+        Resp::ok(OCI_MANIFEST, img.manifest.clone()),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let opts = pocky_registry::ClientOptions {
+        max_layers: 3,
+        ..options(dir.path())
+    };
+    // Only the manifest is served: the refusal comes before the config.
+    let err = resolve_err(&stub, "a", Some(opts));
+    assert!(
+        matches!(err, RegistryError::InvalidManifest { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("4 layers"), "{err}");
+}
+
+#[test]
 fn config_is_verified_by_digest() {
     let img = Image::new("amd64", &[b"l"], false);
     let mut content = HashMap::new();

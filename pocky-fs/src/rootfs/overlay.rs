@@ -3,7 +3,11 @@
 //! A mount's option string is copied into one page, so tens of layers with
 //! long store paths overflow it. Past [`SOFT_LIMIT`] bytes, pocky chdirs to
 //! the lowers' common parent and names them relative to it: overlayfs
-//! resolves relative layer paths against the mounting process's cwd.
+//! resolves relative layer paths against the mounting process's cwd. Where
+//! even that does not fit (over ~50 layers of 64-hex names), it makes
+//! numbered symlinks to the layers in [`Overlay::links`] and mounts from
+//! there, as Docker's `l/` directory does: a few bytes per layer, up to
+//! overlayfs's own limit of 500 layers.
 
 use std::io;
 use std::os::fd::AsFd;
@@ -32,6 +36,9 @@ pub struct Overlay {
     pub upper: PathBuf,
     /// overlayfs's work directory, on the same filesystem as `upper`.
     pub work: PathBuf,
+    /// A directory of the container's own for short links to the lowers,
+    /// made only when the option string would not fit otherwise.
+    pub links: Option<PathBuf>,
 }
 
 /// The overlay's mount data and the directory it must be mounted from.
@@ -40,6 +47,8 @@ pub(crate) struct OverlayOptions {
     pub data: String,
     /// When set, `data` holds paths relative to this directory.
     pub cwd: Option<PathBuf>,
+    /// Symlinks to make in `cwd` first: (name, layer directory).
+    pub links: Vec<(String, PathBuf)>,
 }
 
 fn check_path(path: &Path) -> Result<&str, FsError> {
@@ -114,7 +123,11 @@ pub(crate) fn overlay_options(overlay: &Overlay) -> Result<OverlayOptions, FsErr
     let work = check_path(&overlay.work)?;
     let data = render(&lowers, upper, work);
     if data.len() <= SOFT_LIMIT {
-        return Ok(OverlayOptions { data, cwd: None });
+        return Ok(OverlayOptions {
+            data,
+            cwd: None,
+            links: Vec::new(),
+        });
     }
 
     let base = common_parent(&overlay.lowers);
@@ -126,6 +139,31 @@ pub(crate) fn overlay_options(overlay: &Overlay) -> Result<OverlayOptions, FsErr
     // upper and work stay absolute: they are usually elsewhere, and two
     // paths never break the page.
     let data = render(&lowers, upper, work);
+    if data.len() <= SOFT_LIMIT {
+        return Ok(OverlayOptions {
+            data,
+            cwd: Some(base),
+            links: Vec::new(),
+        });
+    }
+    if let Some(dir) = &overlay.links {
+        check_path(dir)?;
+        let links: Vec<(String, PathBuf)> = overlay
+            .lowers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (format!("{i:x}"), l.clone()))
+            .collect();
+        let names: Vec<String> = links.iter().map(|(n, _)| n.clone()).collect();
+        let data = render(&names, upper, work);
+        if data.len() <= HARD_LIMIT {
+            return Ok(OverlayOptions {
+                data,
+                cwd: Some(dir.clone()),
+                links,
+            });
+        }
+    }
     if data.len() > HARD_LIMIT {
         return Err(FsError::OverlayOptionsTooLong {
             len: data.len(),
@@ -135,7 +173,34 @@ pub(crate) fn overlay_options(overlay: &Overlay) -> Result<OverlayOptions, FsErr
     Ok(OverlayOptions {
         data,
         cwd: Some(base),
+        links: Vec::new(),
     })
+}
+
+/// Makes `dir` hold exactly the symlinks `links` (a restart finds the
+/// previous start's).
+fn make_links(dir: &Path, links: &[(String, PathBuf)]) -> Result<(), FsError> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(FsError::Rootfs {
+                op: "remove",
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
+    }
+    let io = |op: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| FsError::Rootfs { op, path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io("mkdir", dir))?;
+    for (name, target) in links {
+        let link = dir.join(name);
+        std::os::unix::fs::symlink(target, &link).map_err(io("symlink", &link))?;
+    }
+    Ok(())
 }
 
 fn rootfs_error(op: &'static str, path: &Path, errno: nix::errno::Errno) -> FsError {
@@ -151,6 +216,9 @@ fn rootfs_error(op: &'static str, path: &Path, errno: nix::errno::Errno) -> FsEr
 /// single-threaded process (the container's child before exec).
 pub fn mount_overlay(overlay: &Overlay, target: &Path) -> Result<(), FsError> {
     let opts = overlay_options(overlay)?;
+    if let (Some(dir), false) = (&opts.cwd, opts.links.is_empty()) {
+        make_links(dir, &opts.links)?;
+    }
     let saved_cwd = match &opts.cwd {
         Some(dir) => {
             let saved = open(
@@ -191,6 +259,7 @@ mod tests {
             lowers,
             upper: PathBuf::from("/var/lib/pocky/c/1/upper"),
             work: PathBuf::from("/var/lib/pocky/c/1/work"),
+            links: None,
         }
     }
 
@@ -237,6 +306,21 @@ mod tests {
             matches!(err, FsError::OverlayOptionsTooLong { .. }),
             "{err}"
         );
+    }
+
+    #[test]
+    fn past_relative_paths_short_links_name_the_layers() {
+        let lowers: Vec<PathBuf> = (0..200)
+            .map(|i| PathBuf::from(format!("/l/{i:064}/diff")))
+            .collect();
+        let mut o = overlay(lowers.clone());
+        o.links = Some(PathBuf::from("/var/lib/pocky/c/1/l"));
+        let opts = overlay_options(&o).unwrap();
+        assert_eq!(opts.cwd, o.links);
+        assert!(opts.data.starts_with("lowerdir=0:1:2:"), "{}", opts.data);
+        assert!(opts.data.contains(":c7,upperdir="), "{}", opts.data);
+        assert_eq!(opts.links.len(), 200);
+        assert_eq!(opts.links[199], ("c7".to_string(), lowers[199].clone()));
     }
 
     #[test]

@@ -41,6 +41,7 @@ fn two_lowers_and_an_upper_with_a_whiteout() {
         lowers: vec![top.clone(), bottom.clone()],
         upper: upper.clone(),
         work,
+        links: None,
     };
     check(in_private_mount_ns(|| {
         mount_overlay(&overlay, &merged).map_err(|e| e.to_string())?;
@@ -99,6 +100,7 @@ fn sixty_lowers_under_a_long_path_mount() {
         lowers: lowers.clone(),
         upper,
         work,
+        links: None,
     };
     check(in_private_mount_ns(|| {
         let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
@@ -117,6 +119,64 @@ fn sixty_lowers_under_a_long_path_mount() {
 }
 
 #[test]
+fn three_hundred_lowers_mount_through_short_links() {
+    if !pocky_testkit::privileged("three_hundred_lowers_mount_through_short_links") {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // pocky's store names layers by chain id: 64 hex digits each, so even
+    // relative to their parent 300 of them need ~20 KiB of options.
+    let store = t.path().join("layers");
+    let lowers: Vec<PathBuf> = (0..300)
+        .map(|i| store.join(format!("{i:064x}")).join("fs"))
+        .collect();
+    for (i, lower) in lowers.iter().enumerate() {
+        fs::create_dir_all(lower).unwrap();
+        fs::write(lower.join(format!("f{i}")), i.to_string()).unwrap();
+        fs::write(lower.join("which"), i.to_string()).unwrap();
+    }
+    let (upper, work, merged, links) = (
+        t.path().join("upper"),
+        t.path().join("work"),
+        t.path().join("merged"),
+        t.path().join("l"),
+    );
+    for d in [&upper, &work, &merged] {
+        fs::create_dir(d).unwrap();
+    }
+    // A stale link from an earlier start is replaced, not trusted.
+    fs::create_dir(&links).unwrap();
+    std::os::unix::fs::symlink("/", links.join("0")).unwrap();
+    let without_links = Overlay {
+        lowers: lowers.clone(),
+        upper: upper.clone(),
+        work: work.clone(),
+        links: None,
+    };
+    let overlay = Overlay {
+        links: Some(links.clone()),
+        ..without_links.clone()
+    };
+    check(in_private_mount_ns(|| {
+        ensure(
+            mount_overlay(&without_links, &merged).is_err(),
+            "300 layers fit without links?",
+        )?;
+        mount_overlay(&overlay, &merged).map_err(|e| e.to_string())?;
+        for i in [0, 1, 150, 299] {
+            let got = fs::read_to_string(merged.join(format!("f{i}"))).unwrap_or_default();
+            ensure(got == i.to_string(), format!("f{i} visible"))?;
+        }
+        let top = fs::read_to_string(merged.join("which")).unwrap_or_default();
+        ensure(
+            top == "0",
+            format!("the first lower is the top one, got {top}"),
+        )
+    }));
+    assert_eq!(fs::read_link(links.join("0")).unwrap(), lowers[0]);
+}
+
+#[test]
 fn an_unmountable_overlay_names_its_target() {
     if !pocky_testkit::privileged("an_unmountable_overlay_names_its_target") {
         return;
@@ -126,6 +186,7 @@ fn an_unmountable_overlay_names_its_target() {
         lowers: vec![t.path().join("missing")],
         upper: t.path().join("upper"),
         work: t.path().join("work"),
+        links: None,
     };
     let target = t.path().join("merged");
     fs::create_dir(&target).unwrap();

@@ -63,6 +63,7 @@ fn full_setup_pivots_into_an_overlay_busybox_rootfs() {
         lowers: vec![layer],
         upper: upper.clone(),
         work,
+        links: None,
     };
     check(in_private_mount_ns(|| {
         setup_rootfs(&spec, &bundle, Some(&overlay)).map_err(|e| e.to_string())?;
