@@ -435,3 +435,22 @@ fn detached_survives_the_cli_and_rm_leaves_nothing() {
     );
     assert!(!ok(c.root(), &["ps", "-a"]).contains("gone"));
 }
+
+#[test]
+fn an_image_of_eighty_layers_runs_and_leaves_no_links() {
+    let Some(ctx) = Ctx::new("eighty_layers", &["deep"]) else {
+        return;
+    };
+    // Every layer is in the stack, the top-most one wins: more layers than
+    // one overlay mount option holds, so pocky mounts through short links.
+    let out = ctx.sh_in(
+        "deep",
+        &["--network", "none"],
+        "ls /deep | grep -c '^[0-9]*$'; cat /deep/top /deep/1 /deep/79",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "79\n79\n1\n79\n");
+    // --rm took the container directory, links and all.
+    let containers = ctx.root().join("containers");
+    assert!(tree(&containers).is_empty(), "{:?}", tree(&containers));
+}
