@@ -84,7 +84,7 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<ExitCode> {
     }
     if let Some(master) = child.take_pty_master() {
         let _ = pocky_ns::pty::copy_winsize(std::io::stdin().as_fd(), master.as_fd());
-        crate::tty::relay(master, args.interactive)?;
+        pocky_ns::pty::relay(master, args.interactive)?;
     }
     let status = child.wait()?;
     Ok(ExitCode::from(

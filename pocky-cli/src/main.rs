@@ -26,7 +26,6 @@ mod pull;
 mod run;
 mod security_flags;
 mod state;
-mod tty;
 mod volume;
 mod volume_seed;
 mod volumes_setup;

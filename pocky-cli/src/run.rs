@@ -105,7 +105,7 @@ fn foreground(store: &Store, created: &Created, args: &RunArgs) -> Result<ExitCo
     forward_signals(launched.pid());
     if let Some(master) = launched.child.take_pty_master() {
         let _ = pocky_ns::pty::copy_winsize(std::io::stdin().as_fd(), master.as_fd());
-        crate::tty::relay(master, args.interactive)?;
+        pocky_ns::pty::relay(master, args.interactive)?;
     }
     let status = launched.child.wait()?;
     owner::finish(store, created, &launched, status);

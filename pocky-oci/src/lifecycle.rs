@@ -1,7 +1,7 @@
 //! create, start, run, kill, delete, pause, resume.
 
 use std::io::Write;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -90,7 +90,15 @@ pub fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("writing pid file {}", path.display()))
 }
 
-fn create_container(root: &Path, args: &CreateArgs) -> anyhow::Result<(Created, StateDir)> {
+/// A created container; `console` is the pty master when `run` in the
+/// foreground made the terminal itself (no `--console-socket`).
+struct Made {
+    created: Created,
+    dir: StateDir,
+    console: Option<OwnedFd>,
+}
+
+fn create_container(root: &Path, args: &CreateArgs, foreground: bool) -> anyhow::Result<Made> {
     let bundle = std::fs::canonicalize(&args.bundle)
         .with_context(|| format!("bundle {}", args.bundle.display()))?;
     let spec = load_spec(&bundle, &args.id)?;
@@ -99,7 +107,17 @@ fn create_container(root: &Path, args: &CreateArgs) -> anyhow::Result<(Created, 
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    let console = console_socket(terminal, args.console_socket.as_deref())?;
+    // As runc: `run` in the foreground with a terminal and no console
+    // socket relays the pty to its own stdio, through a socket of its own.
+    let own_console = if terminal && foreground && args.console_socket.is_none() {
+        Some(UnixStream::pair().context("socketpair for the console")?)
+    } else {
+        None
+    };
+    let console = match own_console {
+        Some((_, ref theirs)) => Some(theirs.try_clone()?.into()),
+        None => console_socket(terminal, args.console_socket.as_deref())?,
+    };
     let dir = StateDir::new(root, &args.id)?;
     let created = create::create(CreateOptions {
         spec: &spec,
@@ -110,17 +128,30 @@ fn create_container(root: &Path, args: &CreateArgs) -> anyhow::Result<(Created, 
         cgroup_base: cgroup_base(&spec)?,
         preserve_fds: args.preserve_fds,
     })?;
+    let fail = |e: anyhow::Error| {
+        let _ = control::delete(&dir, true);
+        e
+    };
     if let Some(pf) = &args.pid_file {
-        if let Err(e) = write_pid_file(pf, created.pid()) {
-            let _ = control::delete(&dir, true);
-            return Err(e);
-        }
+        write_pid_file(pf, created.pid()).map_err(fail)?;
     }
-    Ok((created, dir))
+    let console = match own_console {
+        Some((ours, _)) => Some(
+            pocky_runtime::console::recv_fd(ours.as_fd())
+                .context("receiving the container's terminal")
+                .map_err(fail)?,
+        ),
+        None => None,
+    };
+    Ok(Made {
+        created,
+        dir,
+        console,
+    })
 }
 
 pub fn create(root: &Path, args: &CreateArgs) -> anyhow::Result<()> {
-    create_container(root, args).map(|_| ())
+    create_container(root, args, false).map(|_| ())
 }
 
 pub fn start(root: &Path, id: &str, log: &mut Logger) -> anyhow::Result<()> {
@@ -146,7 +177,11 @@ pub fn run(
     } else {
         Some(pocky_ns::SignalForwarder::new()?)
     };
-    let (created, dir) = create_container(root, args)?;
+    let Made {
+        created,
+        dir,
+        console,
+    } = create_container(root, args, !detach)?;
     let started = create::start(&dir);
     let warnings = match started {
         Ok(w) => w,
@@ -162,10 +197,16 @@ pub fn run(
         std::process::exit(0);
     }
     let child = created.into_child()?;
+    // The relay ends when the container's last process closes the pty.
+    let relay =
+        console.map(|master| std::thread::spawn(move || pocky_ns::pty::relay(master, true)));
     let status = match &forwarder {
         Some(f) => f.run(child.pid)?,
         None => child.wait()?,
     };
+    if let Some(r) = relay {
+        let _ = r.join();
+    }
     for w in control::delete(&dir, true)? {
         log.warn(&w);
     }

@@ -436,3 +436,34 @@ fn config_edited_after_create_does_not_count() {
     );
     env.ok(&["delete", "--force", "frozen-config"]);
 }
+
+#[test]
+fn run_in_the_foreground_relays_a_terminal_of_its_own() {
+    let Some(env) = Env::new(
+        "oci_run_tty",
+        &["sh", "-c", "tty; read line; echo got $line"],
+    ) else {
+        return;
+    };
+    env.set_cgroup("tty-run");
+    // `runc spec`'s default: a terminal, and no console socket given.
+    env.edit(|s| s["process"]["terminal"] = true.into());
+    let bundle = env.bundle();
+    let cmd = format!(
+        "echo hello | {} --root {} run --bundle {} tty-run",
+        common::BIN,
+        env.root().display(),
+        bundle.display()
+    );
+    // script(1) gives the runtime a terminal of its own to relay to.
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let seen = text(&out.stdout);
+    assert!(out.status.success(), "{seen} {}", text(&out.stderr));
+    assert!(seen.contains("/dev/pts/"), "{seen}");
+    assert!(seen.contains("got hello"), "{seen}");
+    assert!(!env.root().join("tty-run").exists());
+}

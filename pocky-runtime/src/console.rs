@@ -2,7 +2,7 @@
 //! socket with SCM_RIGHTS (containerd's shim and conmon listen there).
 
 use std::io::IoSlice;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
@@ -21,6 +21,35 @@ pub fn send_fd(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>, name: &str) -> Result<(
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// Receives the one descriptor [`send_fd`] sent over `sock`.
+pub fn recv_fd(sock: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    loop {
+        let msg = match nix::sys::socket::recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(m) => m,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        };
+        for c in msg.cmsgs().map_err(|_| Errno::EBADMSG)? {
+            if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+                if let Some(fd) = fds.first() {
+                    // SAFETY: the kernel just installed this descriptor
+                    // for us; nothing else owns it.
+                    return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+                }
+            }
+        }
+        return Err(Errno::ENOMSG);
     }
 }
 
