@@ -121,6 +121,19 @@ impl Resources {
                 });
             }
         }
+        for (iface, _) in &self.net_prio {
+            // One `name prio` line per write: a space or newline in the
+            // name would smuggle in a second mapping.
+            let ok = !iface.is_empty()
+                && iface.len() < 16
+                && !iface.contains(|c: char| c.is_whitespace() || c.is_control() || c == '/');
+            if !ok {
+                return Err(CgroupError::InvalidPath {
+                    path: iface.clone(),
+                    reason: "not an interface name",
+                });
+            }
+        }
         for name in self.unified.keys() {
             let ok = name.contains('.')
                 && !name.starts_with('.')
@@ -424,6 +437,13 @@ mod tests {
             ..Resources::default()
         };
         assert!(r.validate().is_err());
+        for iface in ["eth0 5\nlo", "", "a/b", "sixteen-chars-xx"] {
+            let r = Resources {
+                net_prio: vec![(iface.to_string(), 1)],
+                ..Resources::default()
+            };
+            assert!(r.validate().is_err(), "{iface:?}");
+        }
         assert_eq!(unified_controller("memory.high"), Some("memory"));
         assert_eq!(unified_controller("bogus.x"), None);
     }

@@ -16,6 +16,13 @@ pub fn enabled() -> bool {
 
 /// Checks, in the parent, that `profile` can be applied here.
 pub fn check(profile: &str) -> Result<(), RuntimeError> {
+    // The attribute takes `exec NAME` in one write; whitespace or control
+    // characters would make it something else.
+    if profile.contains(|c: char| c.is_whitespace() || c.is_control()) {
+        return Err(RuntimeError::Config(format!(
+            "process.apparmorProfile {profile:?} is not a profile name"
+        )));
+    }
     if !enabled() {
         return Err(RuntimeError::Config(format!(
             "process.apparmorProfile {profile:?} is set but AppArmor is not enabled on this host"
@@ -39,4 +46,17 @@ pub(crate) fn apply(profile: &str) -> Result<(), ChildError> {
             format!("apparmor profile {profile:?}: {e}"),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_with_whitespace_is_refused_before_the_host_is_asked() {
+        for bad in ["a b", "x\nchangeprofile y", "tab\there"] {
+            let e = check(bad).unwrap_err().to_string();
+            assert!(e.contains("not a profile name"), "{bad:?}: {e}");
+        }
+    }
 }
