@@ -453,3 +453,109 @@ fn sigkill_mid_setup_then_prune_leaves_nothing() {
     );
     assert_eq!(ok(c.root(), &["ps", "-aq"]).trim(), "");
 }
+
+/// A TCP listener on the host at `addr:port`, listening when this
+/// returns; waiting for the child gives the first line it received (or
+/// nothing, after a few seconds).
+fn host_listener(addr: &str, port: u16) -> std::process::Child {
+    let script = format!(
+        "import socket, sys\n\
+         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('{addr}', {port})); s.listen(1); s.settimeout(8)\n\
+         print('listening', flush=True)\n\
+         try:\n    c, _ = s.accept(); print(c.recv(64).decode().strip())\n\
+         except socket.timeout:\n    pass\n"
+    );
+    let mut child = Command::new("python3")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let out = child.stdout.as_mut().unwrap();
+    let mut byte = [0u8; 1];
+    while std::io::Read::read(out, &mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
+        line.push(byte[0] as char);
+    }
+    assert_eq!(line, "listening");
+    child
+}
+
+#[test]
+fn networks_are_apart_and_the_hosts_loopback_is_out_of_reach() {
+    let Some((c, _serial)) = ctx("networks_are_apart_and_the_hosts_loopback_is_out_of_reach")
+    else {
+        return;
+    };
+    ok(
+        c.root(),
+        &["network", "create", "--subnet", "10.98.0.0/24", "iso"],
+    );
+    let srv = c
+        .run_busybox(
+            &["-d", "--network", "iso", "-p", "8098:80"],
+            &["httpd", "-f", "-p", "80", "-h", "/etc"],
+        )
+        .trim()
+        .to_owned();
+    let info: serde_json::Value = serde_json::from_str(&ok(c.root(), &["inspect", &srv])).unwrap();
+    let srv_ip = info[0]["NetworkSettings"]["Networks"]["iso"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // From the default network: straight to the other network's container
+    // is dropped; through its published port on the host it is served.
+    let out = c.run_busybox(
+        &["--rm"],
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "gw=$(ip route | awk '/default/{{print $3}}'); \
+                 printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | timeout 3 nc {srv_ip} 80 | grep -q . \
+                   && echo direct-reached || echo direct-blocked; \
+                 for i in 1 2 3 4 5; do printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | timeout 3 nc $gw 8098 \
+                   | tail -n1 | grep . && break; sleep 0.2; done"
+            ),
+        ],
+    );
+    assert!(out.contains("direct-blocked"), "{out}");
+    assert!(
+        out.contains(&srv[..12]),
+        "published port across networks: {out}"
+    );
+
+    // CVE-2020-8558's way to the host's loopback: a container (privileged
+    // here, to set it up without crafting raw packets) routes 127.0.0.9
+    // to its gateway. The bridge accepts local-net traffic for the
+    // localhost ports, so only pocky's raw-table drop stands in the way.
+    let listener = host_listener("127.0.0.9", 9099);
+    let out = c.run_busybox(
+        &["--rm", "--privileged"],
+        &[
+            "sh",
+            "-c",
+            "gw=$(ip route | awk '/default/{print $3}'); \
+             ip route del local 127.0.0.0/8 dev lo table local && \
+             echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && \
+             echo 1 > /proc/sys/net/ipv4/conf/eth0/route_localnet && \
+             ip route add 127.0.0.9/32 via $gw dev eth0 && \
+             (echo secret | timeout 3 nc 127.0.0.9 9099; echo tried)",
+        ],
+    );
+    assert!(out.contains("tried"), "the setup failed: {out}");
+    let got = listener.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&got.stdout).trim(),
+        "",
+        "a container reached the host's 127.0.0.9"
+    );
+
+    ok(c.root(), &["rm", "-f", &srv]);
+    ok(c.root(), &["network", "rm", "iso"]);
+    let (links, rules) = leftovers();
+    assert!(
+        links.trim().is_empty() && rules.trim().is_empty(),
+        "{links} {rules}"
+    );
+}

@@ -16,6 +16,13 @@ pub const POSTROUTING: &str = "POCKY-POSTROUTING";
 pub const FORWARD: &str = "POCKY-FORWARD";
 /// nat chain for published ports.
 pub const DNAT: &str = "POCKY-DNAT";
+/// filter chain, before [`FORWARD`], that keeps networks apart.
+pub const ISOLATION: &str = "POCKY-ISOLATION";
+/// raw chain that drops what a container sends to the host's loopback.
+pub const RAW: &str = "POCKY-PREROUTING";
+/// Every pocky bridge's name starts so (`pocky0`, `pocky-<id>`); veths
+/// are `vp...`, so the wildcard matches bridges only.
+const BRIDGES: &str = "pocky+";
 
 /// One rule: table, chain, and the rule in `iptables` argument syntax.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +51,13 @@ pub fn container_owner(id: &str) -> String {
 }
 
 /// pocky's chains, and where the builtin chains jump to them.
-pub const CHAINS: [(&str, &str); 3] = [("nat", POSTROUTING), ("nat", DNAT), ("filter", FORWARD)];
+pub const CHAINS: [(&str, &str); 5] = [
+    ("nat", POSTROUTING),
+    ("nat", DNAT),
+    ("filter", FORWARD),
+    ("filter", ISOLATION),
+    ("raw", RAW),
+];
 
 /// The jumps from the builtin chains. Published ports are matched by
 /// destination type LOCAL both in PREROUTING (from outside and from
@@ -64,12 +77,24 @@ pub fn base_rules() -> Vec<(&'static str, &'static str, String)> {
             format!("-m addrtype --dst-type LOCAL {tag} -j {DNAT}"),
         ),
         ("filter", "FORWARD", format!("{tag} -j {FORWARD}")),
+        // Inserted at the head after the jump above, so it runs first.
+        ("filter", "FORWARD", format!("{tag} -j {ISOLATION}")),
+        ("raw", "PREROUTING", format!("{tag} -j {RAW}")),
     ]
 }
 
 /// A network's rules: masquerade what leaves the subnet, and what the host
 /// sends from 127.0.0.0/8 into the bridge (published ports on localhost);
-/// forward everything from the bridge and the replies to it.
+/// forward everything from the bridge and the replies to it, but to another
+/// pocky network unless through a published port (DNAT), as Docker keeps
+/// its networks apart; and drop what a container addresses to 127.0.0.0/8:
+/// `route_localnet`, which the localhost ports need, would otherwise let it
+/// reach the host's loopback services (Kubernetes' CVE-2020-8558). The raw
+/// table sees the packet before conntrack undoes the localhost ports' NAT,
+/// so their replies, addressed to the gateway then, pass.
+///
+/// The rules added since the first release come last: a network whose
+/// last rule is missing gets the missing ones appended, in order.
 pub fn network_rules(bridge: &str, subnet: &Subnet) -> Vec<Rule> {
     // Tagged by bridge, which is unique on the host, rather than by network
     // name, which two state roots may both use ("bridge").
@@ -94,6 +119,24 @@ pub fn network_rules(bridge: &str, subnet: &Subnet) -> Vec<Rule> {
             &o,
         ),
         rule("filter", FORWARD, format!("-i {bridge} -j ACCEPT"), &o),
+        rule(
+            "filter",
+            ISOLATION,
+            format!("-i {bridge} -o {bridge} -j RETURN"),
+            &o,
+        ),
+        rule(
+            "filter",
+            ISOLATION,
+            format!("-i {bridge} -o {BRIDGES} -m conntrack ! --ctstate DNAT -j DROP"),
+            &o,
+        ),
+        rule(
+            "raw",
+            RAW,
+            format!("-i {bridge} -d 127.0.0.0/8 -j DROP"),
+            &o,
+        ),
     ]
 }
 
@@ -330,6 +373,9 @@ mod tests {
                 "nat POCKY-POSTROUTING -s 127.0.0.0/8 -o pocky0 -j MASQUERADE -m comment --comment pocky:net:pocky0",
                 "filter POCKY-FORWARD -o pocky0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT -m comment --comment pocky:net:pocky0",
                 "filter POCKY-FORWARD -i pocky0 -j ACCEPT -m comment --comment pocky:net:pocky0",
+                "filter POCKY-ISOLATION -i pocky0 -o pocky0 -j RETURN -m comment --comment pocky:net:pocky0",
+                "filter POCKY-ISOLATION -i pocky0 -o pocky+ -m conntrack ! --ctstate DNAT -j DROP -m comment --comment pocky:net:pocky0",
+                "raw POCKY-PREROUTING -i pocky0 -d 127.0.0.0/8 -j DROP -m comment --comment pocky:net:pocky0",
             ]
         );
     }
@@ -379,9 +425,13 @@ mod tests {
                 ("nat", "POSTROUTING"),
                 ("nat", "PREROUTING"),
                 ("nat", "OUTPUT"),
-                ("filter", "FORWARD")
+                ("filter", "FORWARD"),
+                ("filter", "FORWARD"),
+                ("raw", "PREROUTING"),
             ]
         );
+        // Each is inserted at the head in turn: isolation ends up first.
+        assert!(base_rules()[4].2.ends_with(&format!("-j {ISOLATION}")));
         assert!(
             base_rules()
                 .iter()
