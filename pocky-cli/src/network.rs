@@ -155,8 +155,12 @@ fn inspect_one(
 pub fn port(root: &Path, a: &PortArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
     let rec = crate::state::find(&store, &a.container)?;
+    // A stopped container holds no port (its rules and lease are gone),
+    // whatever its network.json still says: Docker prints nothing then.
+    let running = rec.state.status == Some(pocky_store::Status::Running);
     let ports = netsetup::load(&store, &rec.id)?
         .and_then(|s| s.attachment)
+        .filter(|_| running)
         .map(|att| att.ports)
         .unwrap_or_default();
     let want = a.port.as_deref().map(|p| match p.split_once('/') {

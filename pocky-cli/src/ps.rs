@@ -66,7 +66,12 @@ pub fn ps(root: &Path, args: &PsArgs) -> Result<ExitCode> {
                         quoted_command(&r.command, !args.no_trunc),
                         format::ago(time(r.created), now),
                         status_text(r, now),
-                        crate::network::ports_column(&store, &r.id),
+                        // As Docker: a stopped container publishes nothing.
+                        if r.state.status == Some(Status::Running) {
+                            crate::network::ports_column(&store, &r.id)
+                        } else {
+                            String::new()
+                        },
                         r.name.clone(),
                     ]
                 })

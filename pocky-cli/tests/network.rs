@@ -559,3 +559,64 @@ fn networks_are_apart_and_the_hosts_loopback_is_out_of_reach() {
         "{links} {rules}"
     );
 }
+
+#[test]
+fn a_host_port_is_published_once() {
+    let Some((c, _serial)) = ctx("a_host_port_is_published_once") else {
+        return;
+    };
+    ok(
+        c.root(),
+        &["network", "create", "--subnet", "10.97.0.0/24", "other"],
+    );
+    let first = c
+        .run_busybox(&["-d", "-p", "8097:80"], &["sleep", "60"])
+        .trim()
+        .to_owned();
+    let before = ok(c.root(), &["ps", "-aq"]);
+    // The same port again, on the same network or another one: Docker's
+    // error, exit 125, and no container left behind.
+    for net in ["bridge", "other"] {
+        let img = c.busybox();
+        let o = c.run(&["--rm", "--network", net, "-p", "8097:81", &img, "true"]);
+        assert_eq!(o.status.code(), Some(125), "{net}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("port is already allocated"),
+            "{net}: {}",
+            stderr(&o)
+        );
+        assert_eq!(ok(c.root(), &["ps", "-aq"]), before, "{net}");
+    }
+    // Another address of the same port, or another protocol, is fine; so
+    // are two random ports in one run.
+    let img = c.busybox();
+    let o = c.run(&[
+        "--rm",
+        "-p",
+        "8097:80/udp",
+        "-p",
+        "81",
+        "-p",
+        "82",
+        &img,
+        "true",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(ok(c.root(), &["port", &first]), "80/tcp -> 0.0.0.0:8097\n");
+    ok(c.root(), &["stop", "-t", "1", &first]);
+    // Stopped, it publishes nothing (as in Docker), and its port is free.
+    assert_eq!(ok(c.root(), &["port", &first]), "");
+    assert!(!ok(c.root(), &["ps", "-a"]).contains("8097"));
+    let o = c.run(&["--rm", "-p", "8097:80", &img, "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    ok(c.root(), &["rm", "-f", &first]);
+    // Once the container is gone its port is free again.
+    let o = c.run(&["--rm", "-p", "8097:80", &img, "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    ok(c.root(), &["network", "rm", "other"]);
+    let (links, rules) = leftovers();
+    assert!(
+        links.trim().is_empty() && rules.trim().is_empty(),
+        "{links} {rules}"
+    );
+}

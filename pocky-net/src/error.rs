@@ -27,6 +27,12 @@ pub enum NetError {
     BadName(String),
     #[error("network {name} is in use by {users} container(s)")]
     InUse { name: String, users: usize },
+    #[error("Bind for {addr}:{port}/{proto} failed: port is already allocated")]
+    PortAllocated {
+        addr: String,
+        port: u16,
+        proto: &'static str,
+    },
     #[error("no free host port")]
     NoFreePort,
     #[error("netlink {op} {what}: {source}")]

@@ -85,6 +85,40 @@ impl PortMapping {
     }
 }
 
+impl PortMapping {
+    /// Whether the two would take the same host port: same protocol and
+    /// port, and addresses that overlap (unset means every address).
+    pub fn clashes_with(&self, other: &PortMapping) -> bool {
+        self.proto == other.proto
+            && self.host_port == other.host_port
+            && match (self.host_ip, other.host_ip) {
+                (Some(a), Some(b)) => a == b || a.is_unspecified() || b.is_unspecified(),
+                _ => true,
+            }
+    }
+}
+
+/// Refuses `wanted` ports (explicit ones, `host_port` set) that clash
+/// with one `taken` by another container, or with each other.
+pub fn check_free(wanted: &[PortMapping], taken: &[PortMapping]) -> Result<(), NetError> {
+    for (i, p) in wanted.iter().enumerate() {
+        if p.host_port == 0 {
+            continue;
+        }
+        let earlier = &wanted[..i];
+        if taken.iter().chain(earlier).any(|t| p.clashes_with(t)) {
+            return Err(NetError::PortAllocated {
+                addr: p
+                    .host_ip
+                    .map_or_else(|| "0.0.0.0".to_owned(), |ip| ip.to_string()),
+                port: p.host_port,
+                proto: p.proto.as_str(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// A host port free now for `proto`, from the kernel's ephemeral range.
 pub fn free_port(proto: Proto, avoid: &[u16]) -> Result<u16, NetError> {
     for _ in 0..32 {
@@ -108,6 +142,35 @@ pub fn free_port(proto: Proto, avoid: &[u16]) -> Result<u16, NetError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clashes_need_protocol_port_and_overlapping_addresses() {
+        let p = |s: &str| PortMapping::parse(s).unwrap();
+        let taken = [p("8080:80"), p("127.0.0.1:9000:90"), p("5353:53/udp")];
+        assert!(check_free(&[p("8080:81")], &taken).is_err());
+        assert!(
+            check_free(&[p("10.0.0.1:8080:81")], &taken).is_err(),
+            "0.0.0.0 covers it"
+        );
+        assert!(
+            check_free(&[p("9000:90")], &taken).is_err(),
+            "all addresses cover 127.0.0.1"
+        );
+        assert!(check_free(&[p("10.0.0.1:9000:90")], &taken).is_ok());
+        assert!(
+            check_free(&[p("5353:53")], &taken).is_ok(),
+            "tcp and udp differ"
+        );
+        assert!(
+            check_free(&[p("8081:80"), p("8081:81")], &[]).is_err(),
+            "twice in one run"
+        );
+        let e = check_free(&[p("8080:80")], &taken).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "Bind for 0.0.0.0:8080/tcp failed: port is already allocated"
+        );
+    }
 
     #[test]
     fn docker_forms() {

@@ -147,15 +147,31 @@ impl Networks {
         let net = self.resolve(&mut nl, req.network)?;
         let mut leases = self.leases(&net.name)?;
         let gone = leases.reclaim(exists);
+        // Host ports are the host's, whatever the network: every live
+        // container of this state root counts (the lock covers them all).
+        let mut taken: Vec<PortMapping> = Vec::new();
+        for other in self.list()? {
+            let other_leases = if other.name == net.name {
+                None
+            } else {
+                Some(self.leases(&other.name)?)
+            };
+            let l = other_leases.as_ref().unwrap_or(&leases);
+            taken.extend(
+                l.leases
+                    .iter()
+                    .filter(|(id, _)| id.as_str() != req.container_id && exists(id))
+                    .flat_map(|(_, lease)| lease.ports.iter().cloned()),
+            );
+        }
         let mut ports = req.ports.clone();
-        let used: Vec<u16> = leases
-            .leases
-            .values()
-            .flat_map(|l| l.ports.iter().map(|p| p.host_port))
-            .collect();
+        ports::check_free(&ports, &taken)?;
+        let mut used: Vec<u16> = taken.iter().map(|p| p.host_port).collect();
+        used.extend(ports.iter().map(|p| p.host_port).filter(|&p| p != 0));
         for p in &mut ports {
             if p.host_port == 0 {
                 p.host_port = ports::free_port(p.proto, &used)?;
+                used.push(p.host_port);
             }
         }
         let lease = Lease {
