@@ -148,15 +148,15 @@ fn prepare_bundle(
         fs::create_dir(dir.join(sub))
             .with_context(|| format!("creating {sub} of the container"))?;
     }
-    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let (hosts, resolv) = match network {
+        // The host's own files: its namespace, its resolver stub included.
         NetworkMode::Host => (
             fs::read_to_string("/etc/hosts").unwrap_or_default(),
-            host_resolv,
+            fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
         ),
         NetworkMode::None => (
             pocky_fs::rootfs::hosts_file(hostname, None, &[]),
-            pocky_fs::rootfs::resolv_conf(&host_resolv),
+            pocky_fs::rootfs::resolv_conf(&pocky_fs::rootfs::host_resolv_conf()),
         ),
     };
     // The bundle is derived from the record and written once: no fsync.

@@ -119,7 +119,7 @@ pub fn hosts(hostname: &str, address: Option<IpAddr>, s: &NetSettings) -> String
 
 /// `/etc/resolv.conf`: `--dns` servers, else the host's.
 pub fn resolv(s: &NetSettings) -> String {
-    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let host = pocky_fs::rootfs::host_resolv_conf();
     if s.dns.is_empty() {
         return pocky_fs::rootfs::resolv_conf(&host);
     }

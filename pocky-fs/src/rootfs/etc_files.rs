@@ -65,9 +65,8 @@ fn is_nameserver(line: &str) -> bool {
 /// `options` and everything else are kept. When no nameserver remains,
 /// Docker's defaults 8.8.8.8 and 8.8.4.4 are appended.
 ///
-/// On systemd-resolved hosts Docker reads `/run/systemd/resolve/resolv.conf`
-/// (the upstream servers) instead of `/etc/resolv.conf`; choosing that file
-/// is the caller's job.
+/// On systemd-resolved hosts the upstream servers are in another file:
+/// [`host_resolv_conf`] picks it.
 pub fn resolv_conf(host_resolv_conf: &str) -> String {
     let mut out = String::new();
     let mut nameservers = 0;
@@ -89,9 +88,52 @@ pub fn resolv_conf(host_resolv_conf: &str) -> String {
     out
 }
 
+/// Where systemd-resolved lists the servers it forwards to.
+const RESOLVED_UPSTREAM: &str = "/run/systemd/resolve/resolv.conf";
+
+/// The host's resolver configuration, as Docker reads it: `/etc/resolv.conf`,
+/// unless every nameserver there is a loopback one (systemd-resolved's
+/// 127.0.0.53 stub), in which case the resolver's upstream list when it
+/// has one.
+pub fn host_resolv_conf() -> String {
+    pick_resolv_conf(
+        &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        || std::fs::read_to_string(RESOLVED_UPSTREAM).ok(),
+    )
+}
+
+fn pick_resolv_conf(etc: &str, upstream: impl FnOnce() -> Option<String>) -> String {
+    let mut servers = etc.lines().filter(|l| is_nameserver(l));
+    let only_loopback = servers.clone().next().is_some() && servers.all(is_loopback_nameserver);
+    match only_loopback.then(upstream).flatten() {
+        Some(up) => up,
+        None => etc.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn systemd_resolved_stub_gives_way_to_its_upstream_list() {
+        let stub = "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch lan\n";
+        let up = || Some("nameserver 192.0.2.53\nsearch lan\n".to_owned());
+        assert_eq!(
+            pick_resolv_conf(stub, up),
+            "nameserver 192.0.2.53\nsearch lan\n"
+        );
+        // No upstream file: the stub's, which resolv_conf then replaces
+        // with the defaults.
+        assert_eq!(pick_resolv_conf(stub, || None), stub);
+        let mixed = "nameserver 127.0.0.53\nnameserver 192.0.2.1\n";
+        assert_eq!(pick_resolv_conf(mixed, up), mixed, "a real server is kept");
+        assert_eq!(
+            pick_resolv_conf("", up),
+            "",
+            "no servers at all: nothing to replace"
+        );
+    }
 
     #[test]
     fn network_none_hosts_has_only_the_localhost_block() {

@@ -29,7 +29,7 @@ use nix::sys::stat::{Mode, SFlag, fstatat};
 use oci_spec::runtime::Spec;
 
 pub use defaults::default_mounts;
-pub use etc_files::{hosts_file, resolv_conf};
+pub use etc_files::{host_resolv_conf, hosts_file, resolv_conf};
 pub use masking::{default_masked_paths, default_readonly_paths};
 pub use overlay::{Overlay, mount_overlay};
 pub use pivot::enter_rootfs;
