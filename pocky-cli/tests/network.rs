@@ -620,3 +620,63 @@ fn a_host_port_is_published_once() {
         "{links} {rules}"
     );
 }
+
+#[test]
+fn rules_outlive_a_failed_teardown_only_until_prune() {
+    let Some((c, _serial)) = ctx("rules_outlive_a_failed_teardown_only_until_prune") else {
+        return;
+    };
+    // An iptables that cannot delete, in the PATH of the container's
+    // monitor, which tears its network down: the rule removal fails there
+    // (as if pocky died at that point).
+    let bin = tempfile::tempdir().unwrap();
+    let real = sh_ok("command -v iptables").trim().to_owned();
+    let fake = bin.path().join("iptables");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\nfor a; do [ \"$a\" = -D ] && exit 1; done\nexec {real} \"$@\"\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_pocky"))
+        .arg("--root")
+        .arg(c.root())
+        .args(["run", "-d", "-p", "8096:80", &c.busybox(), "sleep", "60"])
+        .env("PATH", &path)
+        .env_remove("POCKY_ROOT")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = stdout(&out).trim().to_owned();
+    // rm tears down too (when the monitor has not): with the same iptables.
+    let _ = Command::new(env!("CARGO_BIN_EXE_pocky"))
+        .arg("--root")
+        .arg(c.root())
+        .args(["rm", "-f", &id])
+        .env("PATH", &path)
+        .env_remove("POCKY_ROOT")
+        .output()
+        .unwrap();
+    assert!(
+        sh_ok("iptables-save").contains(&format!("pocky:ctr:{id}")),
+        "the failed teardown removed the rules after all?"
+    );
+    // The lease that names the rules is still there, so prune finds and
+    // removes them.
+    ok(c.root(), &["system", "prune", "-f"]);
+    let (links, rules) = leftovers();
+    assert!(
+        links.trim().is_empty() && rules.trim().is_empty(),
+        "{links} {rules}"
+    );
+    let leases = sh_ok(&format!(
+        "cat {}/networks/bridge.leases.json",
+        c.root().display()
+    ));
+    assert!(!leases.contains(&id), "{leases}");
+}

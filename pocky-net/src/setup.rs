@@ -232,21 +232,26 @@ impl Networks {
     pub fn detach(&self, container_id: &str) -> Result<(), NetError> {
         let _lock = StateLock::acquire(self.dir())?;
         let mut errors = Vec::new();
-        let mut rules = Vec::new();
         for net in self.list()? {
             let mut leases = self.leases(&net.name)?;
-            if let Some(l) = leases.release(container_id) {
-                rules.extend(firewall::container_rules(
-                    container_id,
-                    &net.bridge,
-                    l.address,
-                    &l.ports,
-                ));
-                if let Err(e) = self.save_leases(&net.name, &leases) {
+            let Some(l) = leases.release(container_id) else {
+                continue;
+            };
+            // Rules first, the lease after: a crash or an `iptables`
+            // failure in between leaves the lease, which names the rules,
+            // for the next detach or `prune` to finish with. The other
+            // order could lose the rules' owner for good.
+            let rules = firewall::container_rules(container_id, &net.bridge, l.address, &l.ports);
+            if !rules.is_empty() {
+                if let Err(e) = Firewall::new().and_then(|fw| fw.remove(&rules)) {
                     errors.push(e);
+                    continue;
                 }
-                refresh_hosts(&net, &leases);
             }
+            if let Err(e) = self.save_leases(&net.name, &leases) {
+                errors.push(e);
+            }
+            refresh_hosts(&net, &leases);
         }
         // The host end of the veth is not deleted here: detach runs once
         // the container's processes are gone, and with its network
@@ -254,11 +259,6 @@ impl Networks {
         // background. Deleting it here waited for RCU grace periods, about
         // 35 ms of every `run --rm`. A pair whose namespace someone pins
         // is removed by `prune` (it deletes the veths of gone containers).
-        if !rules.is_empty() {
-            if let Err(e) = Firewall::new().and_then(|fw| fw.remove(&rules)) {
-                errors.push(e);
-            }
-        }
         NetError::collect(errors)
     }
 
@@ -289,16 +289,16 @@ impl Networks {
         let _lock = StateLock::acquire(self.dir())?;
         let mut errors = Vec::new();
         let nets = self.list()?;
+        // Leases name the rules: they are saved without the gone
+        // containers only once those rules are deleted (as in `detach`).
         let mut gone = Vec::new();
+        let mut pruned = Vec::new();
         for net in &nets {
             let mut leases = self.leases(&net.name)?;
             let reclaimed = leases.reclaim(&|id| live.contains(id));
             if !reclaimed.is_empty() {
-                if let Err(e) = self.save_leases(&net.name, &leases) {
-                    errors.push(e);
-                }
-                refresh_hosts(net, &leases);
                 gone.extend(reclaimed);
+                pruned.push((net, leases));
             }
         }
         let live_veths: HashSet<String> = live.iter().map(|id| host_veth(id)).collect();
@@ -334,7 +334,14 @@ impl Networks {
             if let Err(e) = Firewall::new().and_then(|fw| fw.remove_where(&|o| owners.contains(o)))
             {
                 errors.push(e);
+                return NetError::collect(errors);
             }
+        }
+        for (net, leases) in pruned {
+            if let Err(e) = self.save_leases(&net.name, &leases) {
+                errors.push(e);
+            }
+            refresh_hosts(net, &leases);
         }
         NetError::collect(errors)
     }
