@@ -54,7 +54,15 @@ pub fn create(
         }
         None => generate_name(store)?,
     };
-    let hostname = args.hostname.clone().unwrap_or_else(|| id[..12].to_owned());
+    // With the host's network the host's name too, as Docker does.
+    let hostname = match (&args.hostname, network) {
+        (Some(h), _) => h.clone(),
+        (None, NetworkMode::Host) => nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| id[..12].to_owned()),
+        (None, _) => id[..12].to_owned(),
+    };
     let opts = RunOptions {
         hostname: hostname.clone(),
         entrypoint: args.entrypoint.as_ref().map(|e| {

@@ -109,6 +109,11 @@ pub fn settings(
     if s.network == pocky_net::DEFAULT_NETWORK && !s.aliases.is_empty() {
         bail!("--network-alias needs a user network (the default bridge has no name resolution)");
     }
+    if s.network == pocky_net::DEFAULT_NETWORK && s.ip.is_some() {
+        // Docker's rule: the default network's addresses are the engine's
+        // to hand out; a fixed one belongs on a network made for it.
+        bail!("user specified IP address is supported on user defined networks only");
+    }
     Ok(s)
 }
 

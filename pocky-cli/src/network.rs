@@ -96,6 +96,13 @@ pub fn run(root: &Path, cmd: &NetworkCommand) -> Result<ExitCode> {
             let mut failed = false;
             let exists = |id: &str| store.container_dir(id).is_ok_and(|d| d.exists());
             for name in &a.names {
+                if matches!(name.as_str(), "bridge" | "none" | "host") {
+                    // As Docker: the default networks are not the user's
+                    // to remove (`system prune` keeps them too).
+                    eprintln!("pocky: {name} is a pre-defined network and cannot be removed");
+                    failed = true;
+                    continue;
+                }
                 match nets.remove(name, &exists) {
                     Ok(()) => println!("{name}"),
                     Err(e) => {

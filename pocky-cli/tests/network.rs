@@ -355,6 +355,27 @@ fn user_network_names_and_modes() {
     assert_eq!(none.lines().count(), 1, "{none}");
     let host = c.run_busybox(&["--rm", "--network", "host"], &["ip", "-o", "link"]);
     assert!(host.contains("vout"), "{host}");
+    // Docker's rules: the host's name with its network; no fixed address
+    // on the default network; the pre-defined networks stay.
+    let name = c.run_busybox(&["--rm", "--network", "host"], &["hostname"]);
+    assert_eq!(
+        name.trim(),
+        nix::unistd::gethostname().unwrap().to_str().unwrap()
+    );
+    let img = c.busybox();
+    let o = c.run(&["--rm", "--ip", "10.88.0.77", &img, "true"]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("user defined networks only"),
+        "{}",
+        stderr(&o)
+    );
+    let o = pocky(c.root(), &["network", "rm", "bridge"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("pre-defined"),
+        "{}",
+        stderr(&o)
+    );
 
     ok(c.root(), &["rm", "-f", "srv"]);
     ok(c.root(), &["network", "rm", "app"]);
