@@ -701,3 +701,46 @@ fn rules_outlive_a_failed_teardown_only_until_prune() {
     ));
     assert!(!leases.contains(&id), "{leases}");
 }
+
+#[test]
+fn a_peer_reaches_a_published_port_at_the_hosts_address() {
+    let Some((c, _serial)) = ctx("a_peer_reaches_a_published_port_at_the_hosts_address") else {
+        return;
+    };
+    let srv = c
+        .run_busybox(
+            &["-d", "-p", "8095:80"],
+            &["httpd", "-f", "-p", "80", "-h", "/etc"],
+        )
+        .trim()
+        .to_owned();
+    // Same bridge, through the gateway's address and the DNAT: the reply
+    // must come back through the host to be un-NATed. Without br_netfilter
+    // (this machine has it; many hosts do not) bridged frames skip
+    // iptables, so the sandbox switches it off for this test.
+    let brnf = "/proc/sys/net/bridge/bridge-nf-call-iptables";
+    let saved = std::fs::read_to_string(brnf).ok();
+    if saved.is_some() {
+        std::fs::write(brnf, "0").unwrap();
+    }
+    let out = c.run_busybox(
+        &["--rm"],
+        &[
+            "sh",
+            "-c",
+            "gw=$(ip route | awk '/default/{print $3}'); \
+             for i in 1 2 3 4 5; do printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | timeout 3 nc $gw 8095 \
+               | tail -n1 | grep . && break; sleep 0.2; done",
+        ],
+    );
+    if let Some(v) = &saved {
+        std::fs::write(brnf, v.trim()).unwrap();
+    }
+    assert!(out.contains(&srv[..12]), "{out}");
+    ok(c.root(), &["rm", "-f", &srv]);
+    let (links, rules) = leftovers();
+    assert!(
+        links.trim().is_empty() && rules.trim().is_empty(),
+        "{links} {rules}"
+    );
+}

@@ -137,6 +137,17 @@ pub fn network_rules(bridge: &str, subnet: &Subnet) -> Vec<Rule> {
             format!("-i {bridge} -d 127.0.0.0/8 -j DROP"),
             &o,
         ),
+        // A member reaching a peer's (or its own) published port at a host
+        // address: the DNATed packet goes back into the bridge, and the
+        // peer's reply would go straight to the member, past the host
+        // that must undo the NAT, unless br_netfilter happens to be loaded.
+        // Masquerading it makes the reply come to the gateway.
+        rule(
+            "nat",
+            POSTROUTING,
+            format!("-s {subnet} -o {bridge} -m conntrack --ctstate DNAT -j MASQUERADE"),
+            &o,
+        ),
     ]
 }
 
@@ -376,6 +387,7 @@ mod tests {
                 "filter POCKY-ISOLATION -i pocky0 -o pocky0 -j RETURN -m comment --comment pocky:net:pocky0",
                 "filter POCKY-ISOLATION -i pocky0 -o pocky+ -m conntrack ! --ctstate DNAT -j DROP -m comment --comment pocky:net:pocky0",
                 "raw POCKY-PREROUTING -i pocky0 -d 127.0.0.0/8 -j DROP -m comment --comment pocky:net:pocky0",
+                "nat POCKY-POSTROUTING -s 10.88.0.0/16 -o pocky0 -m conntrack --ctstate DNAT -j MASQUERADE -m comment --comment pocky:net:pocky0",
             ]
         );
     }
