@@ -85,6 +85,24 @@ fn leftovers() -> (String, String) {
     (links, rules)
 }
 
+/// No container veth and no container rule is left.
+fn assert_nothing_left() {
+    let (links, rules) = leftovers();
+    assert!(
+        links.trim().is_empty() && rules.trim().is_empty(),
+        "{links} {rules}"
+    );
+}
+
+/// A shell loop that fetches `/hostname` from `host:port` over HTTP
+/// (busybox httpd serving /etc), retrying while the server starts.
+fn fetch_hostname(host: &str, port: u16) -> String {
+    format!(
+        "for i in 1 2 3 4 5; do printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' \
+         | timeout 3 nc {host} {port} | tail -n1 | grep . && break; sleep 0.2; done"
+    )
+}
+
 #[test]
 fn bridge_reaches_gateway_outside_with_nat_and_host_reaches_it() {
     let Some((c, _serial)) = ctx("bridge_reaches_gateway_outside_with_nat_and_host_reaches_it")
@@ -141,11 +159,7 @@ fn bridge_reaches_gateway_outside_with_nat_and_host_reaches_it() {
         .to_owned();
     sh_ok(&format!("busybox ping -c1 -W2 {addr}"));
     ok(c.root(), &["rm", "-f", &id]);
-    let (links, rules) = leftovers();
-    assert!(
-        links.trim().is_empty() && rules.trim().is_empty(),
-        "{links} {rules}"
-    );
+    assert_nothing_left();
 }
 
 #[test]
@@ -287,11 +301,7 @@ fn published_ports_from_outside_host_localhost_and_udp() {
     assert_eq!(ping("", HOST).trim(), "pong:ping");
     assert_eq!(ping("", "127.0.0.1").trim(), "pong:ping");
     ok(c.root(), &["rm", "-f", &udp]);
-    let (links, rules) = leftovers();
-    assert!(
-        links.trim().is_empty() && rules.trim().is_empty(),
-        "{links} {rules}"
-    );
+    assert_nothing_left();
 }
 
 #[test]
@@ -379,11 +389,7 @@ fn user_network_names_and_modes() {
 
     ok(c.root(), &["rm", "-f", "srv"]);
     ok(c.root(), &["network", "rm", "app"]);
-    let (links, rules) = leftovers();
-    assert!(
-        links.trim().is_empty() && rules.trim().is_empty(),
-        "{links} {rules}"
-    );
+    assert_nothing_left();
     // User networks' bridges are pocky-<hash>: none of their rules remain.
     assert!(!sh_ok("iptables-save").contains("pocky:net:pocky-"));
 }
@@ -427,11 +433,7 @@ fn fifty_concurrent_runs_get_distinct_addresses() {
     let mut args = vec!["rm", "-f"];
     args.extend(ids.iter().map(String::as_str));
     ok(c.root(), &args);
-    let (links, rules) = leftovers();
-    assert!(
-        links.trim().is_empty() && rules.trim().is_empty(),
-        "{links} {rules}"
-    );
+    assert_nothing_left();
 }
 
 #[test]
@@ -534,9 +536,8 @@ fn networks_are_apart_and_the_hosts_loopback_is_out_of_reach() {
             &format!(
                 "gw=$(ip route | awk '/default/{{print $3}}'); \
                  printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | timeout 3 nc {srv_ip} 80 | grep -q . \
-                   && echo direct-reached || echo direct-blocked; \
-                 for i in 1 2 3 4 5; do printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | timeout 3 nc $gw 8098 \
-                   | tail -n1 | grep . && break; sleep 0.2; done"
+                   && echo direct-reached || echo direct-blocked; {}",
+                fetch_hostname("$gw", 8098)
             ),
         ],
     );
@@ -574,11 +575,7 @@ fn networks_are_apart_and_the_hosts_loopback_is_out_of_reach() {
 
     ok(c.root(), &["rm", "-f", &srv]);
     ok(c.root(), &["network", "rm", "iso"]);
-    let (links, rules) = leftovers();
-    assert!(
-        links.trim().is_empty() && rules.trim().is_empty(),
-        "{links} {rules}"
-    );
+    assert_nothing_left();
 }
 
 #[test]
@@ -635,11 +632,7 @@ fn a_host_port_is_published_once() {
     let o = c.run(&["--rm", "-p", "8097:80", &img, "true"]);
     assert!(o.status.success(), "{}", stderr(&o));
     ok(c.root(), &["network", "rm", "other"]);
-    let (links, rules) = leftovers();
-    assert!(
-        links.trim().is_empty() && rules.trim().is_empty(),
-        "{links} {rules}"
-    );
+    assert_nothing_left();
 }
 
 #[test]
@@ -690,11 +683,7 @@ fn rules_outlive_a_failed_teardown_only_until_prune() {
     // The lease that names the rules is still there, so prune finds and
     // removes them.
     ok(c.root(), &["system", "prune", "-f"]);
-    let (links, rules) = leftovers();
-    assert!(
-        links.trim().is_empty() && rules.trim().is_empty(),
-        "{links} {rules}"
-    );
+    assert_nothing_left();
     let leases = sh_ok(&format!(
         "cat {}/networks/bridge.leases.json",
         c.root().display()
@@ -728,9 +717,10 @@ fn a_peer_reaches_a_published_port_at_the_hosts_address() {
         &[
             "sh",
             "-c",
-            "gw=$(ip route | awk '/default/{print $3}'); \
-             for i in 1 2 3 4 5; do printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | timeout 3 nc $gw 8095 \
-               | tail -n1 | grep . && break; sleep 0.2; done",
+            &format!(
+                "gw=$(ip route | awk '/default/{{print $3}}'); {}",
+                fetch_hostname("$gw", 8095)
+            ),
         ],
     );
     if let Some(v) = &saved {
@@ -738,9 +728,5 @@ fn a_peer_reaches_a_published_port_at_the_hosts_address() {
     }
     assert!(out.contains(&srv[..12]), "{out}");
     ok(c.root(), &["rm", "-f", &srv]);
-    let (links, rules) = leftovers();
-    assert!(
-        links.trim().is_empty() && rules.trim().is_empty(),
-        "{links} {rules}"
-    );
+    assert_nothing_left();
 }

@@ -1,7 +1,7 @@
 //! Overlay mounts: layering, copy-up, whiteouts, many layers.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::sys::stat::{Mode, SFlag, makedev, mknod};
 use pocky_fs::{Overlay, mount_overlay};
@@ -71,6 +71,20 @@ fn two_lowers_and_an_upper_with_a_whiteout() {
     assert!(!top.join("new.txt").exists() && !bottom.join("new.txt").exists());
 }
 
+/// Layer `i` of the test stacks holds `f{i}` and its own `which`: every
+/// `f{i}` shows through `merged`, and `which` from the top-most layer.
+fn stacked_in_order(merged: &Path, layers: impl IntoIterator<Item = usize>) -> Result<(), String> {
+    for i in layers {
+        let got = fs::read_to_string(merged.join(format!("f{i}"))).unwrap_or_default();
+        ensure(got == i.to_string(), format!("f{i} visible"))?;
+    }
+    let top = fs::read_to_string(merged.join("which")).unwrap_or_default();
+    ensure(
+        top == "0",
+        format!("the first lower is the top one, got {top}"),
+    )
+}
+
 #[test]
 fn sixty_lowers_under_a_long_path_mount() {
     if !pocky_testkit::privileged("sixty_lowers_under_a_long_path_mount") {
@@ -106,15 +120,7 @@ fn sixty_lowers_under_a_long_path_mount() {
         let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
         mount_overlay(&overlay, &merged).map_err(|e| e.to_string())?;
         ensure(std::env::current_dir().ok() == Some(cwd), "cwd restored")?;
-        for i in 0..60 {
-            let got = fs::read_to_string(merged.join(format!("f{i}"))).unwrap_or_default();
-            ensure(got == i.to_string(), format!("f{i} visible"))?;
-        }
-        let top = fs::read_to_string(merged.join("which")).unwrap_or_default();
-        ensure(
-            top == "0",
-            format!("the first lower is the top one, got {top}"),
-        )
+        stacked_in_order(&merged, 0..60)
     }));
 }
 
@@ -163,15 +169,7 @@ fn three_hundred_lowers_mount_through_short_links() {
             "300 layers fit without links?",
         )?;
         mount_overlay(&overlay, &merged).map_err(|e| e.to_string())?;
-        for i in [0, 1, 150, 299] {
-            let got = fs::read_to_string(merged.join(format!("f{i}"))).unwrap_or_default();
-            ensure(got == i.to_string(), format!("f{i} visible"))?;
-        }
-        let top = fs::read_to_string(merged.join("which")).unwrap_or_default();
-        ensure(
-            top == "0",
-            format!("the first lower is the top one, got {top}"),
-        )
+        stacked_in_order(&merged, [0, 1, 150, 299])
     }));
     assert_eq!(fs::read_link(links.join("0")).unwrap(), lowers[0]);
 }
