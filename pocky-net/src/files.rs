@@ -76,10 +76,40 @@ fn tmp_path(path: &Path) -> PathBuf {
 /// Replaces a file's content in place, keeping its inode: the file is
 /// bind-mounted into containers, and a rename would leave them the old one.
 pub fn rewrite_in_place(path: &Path, content: &[u8]) -> Result<(), NetError> {
-    let mut f = OpenOptions::new()
+    // Written over the old bytes, then cut to length: a resolver reading
+    // meanwhile never finds the file empty, as it could between an
+    // O_TRUNC open and the write.
+    let f = OpenOptions::new()
         .write(true)
-        .truncate(true)
         .open(path)
         .map_err(|e| NetError::io(path, e))?;
-    f.write_all(content).map_err(|e| NetError::io(path, e))
+    std::os::unix::fs::FileExt::write_all_at(&f, content, 0).map_err(|e| NetError::io(path, e))?;
+    f.set_len(content.len() as u64)
+        .map_err(|e| NetError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn rewrite_keeps_the_inode_and_leaves_exactly_the_new_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hosts");
+        std::fs::write(&path, "127.0.0.1 localhost\n10.0.0.2 a-long-old-name\n").unwrap();
+        let ino = std::fs::metadata(&path).unwrap().ino();
+        rewrite_in_place(&path, b"10.0.0.3 b\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "10.0.0.3 b\n");
+        rewrite_in_place(
+            &path,
+            b"10.0.0.3 b\n10.0.0.4 a-much-longer-name-than-before\n",
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "10.0.0.3 b\n10.0.0.4 a-much-longer-name-than-before\n"
+        );
+        assert_eq!(std::fs::metadata(&path).unwrap().ino(), ino);
+    }
 }
