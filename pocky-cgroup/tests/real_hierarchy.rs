@@ -16,6 +16,8 @@ struct Guard {
     parent: Cgroup,
     leaf: Cgroup,
     child: Option<Child>,
+    /// A write to a root's `cgroup.subtree_control` that undoes the test's.
+    restore_root: Option<(PathBuf, &'static str)>,
 }
 
 impl Guard {
@@ -25,6 +27,7 @@ impl Guard {
             parent: Cgroup::new(hierarchy, &parent).unwrap(),
             leaf: Cgroup::new(hierarchy, format!("{parent}/c1")).unwrap(),
             child: None,
+            restore_root: None,
         }
     }
 
@@ -53,10 +56,14 @@ impl Drop for Guard {
         }
         let leaf = self.leaf.remove();
         let parent = self.parent.remove();
+        let root = self
+            .restore_root
+            .take()
+            .map(|(dir, undo)| std::fs::write(dir.join("cgroup.subtree_control"), undo));
         // Not an assert: a panic inside a panic would abort and hide the
         // first failure.
-        if leaf.is_err() || parent.is_err() {
-            eprintln!("cleanup failed: {leaf:?} {parent:?}");
+        if leaf.is_err() || parent.is_err() || root.as_ref().is_some_and(Result::is_err) {
+            eprintln!("cleanup failed: {leaf:?} {parent:?} {root:?}");
         }
     }
 }
@@ -196,6 +203,70 @@ fn real_v2_core_on_hybrid_unified() {
     assert_eq!(cg.pids().unwrap(), vec![pid]);
     // Whatever controllers this mount lacks show as None, not as errors.
     cg.stats().unwrap();
+    // A limit of a controller the mount has (hugetlb, on this machine's
+    // unified hierarchy) is enabled down the tree and written; one it
+    // lacks is named.
+    let offered = read(
+        Path::new(pocky_cgroup::DEFAULT_ROOT)
+            .join("unified")
+            .as_path(),
+        "cgroup.controllers",
+    );
+    if offered.split_whitespace().any(|c| c == "hugetlb") {
+        let size = std::fs::read_dir("/sys/kernel/mm/hugepages")
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .and_then(|e| e.file_name().into_string().ok())
+            .and_then(|n| n.strip_prefix("hugepages-").map(str::to_owned))
+            .map(|kb| {
+                let kb: u64 = kb.trim_end_matches("kB").parse().unwrap();
+                if kb >= 1 << 20 {
+                    format!("{}GB", kb >> 20)
+                } else {
+                    format!("{}MB", kb >> 10)
+                }
+            });
+        // The root's subtree_control is the host's: put it back after.
+        let root = Path::new(pocky_cgroup::DEFAULT_ROOT).join("unified");
+        let had = read(&root, "cgroup.subtree_control")
+            .split_whitespace()
+            .any(|c| c == "hugetlb");
+        if let Some(size) = size {
+            let limits = Limits {
+                more: pocky_cgroup::Resources {
+                    hugepages: vec![(size.clone(), 0)],
+                    ..Default::default()
+                },
+                ..Limits::default()
+            };
+            cg.apply(&limits).unwrap();
+            assert_eq!(read(&cg.dir(), &format!("hugetlb.{size}.max")), "0");
+        }
+        if !had {
+            // Only once the test's own cgroups are gone may the root let
+            // the controller go: done after the removal below.
+            g.restore_root = Some((root, "-hugetlb"));
+        }
+    }
+    if !offered.split_whitespace().any(|c| c == "pids") {
+        let err = cg
+            .apply(&Limits {
+                pids: Some(8),
+                ..Limits::default()
+            })
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CgroupError::MissingController {
+                    controller: "pids",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
 
     if cg.dir().join("cgroup.freeze").exists() {
         cg.freeze().unwrap();
