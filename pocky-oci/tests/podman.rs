@@ -1,6 +1,6 @@
 //! podman (with conmon) running busybox through pocky-runtime, inside
-//! `ci/sandbox`: run with output, detached then exec, exec with a tty,
-//! pause/unpause, kill, stop, rm.
+//! `ci/sandbox`: run with output, in a user namespace (`--uidmap`),
+//! detached then exec, exec with a tty, pause/unpause, kill, stop, rm.
 
 use std::process::{Command, Output};
 
@@ -84,6 +84,19 @@ fn podman_runs_busybox_through_pocky_runtime() {
     args.extend(ULIMITS);
     args.extend([img.as_str(), "echo", "hi"]);
     assert_eq!(p.ok(&args), "hi\n");
+
+    // A user namespace: podman chowns its copy of the image to the
+    // mapped ids and asks the runtime for the maps.
+    let mut args = vec!["run", "--rm", "--cgroup-parent", &parent];
+    args.extend(ULIMITS);
+    args.extend(["--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536"]);
+    args.extend([
+        img.as_str(),
+        "sh",
+        "-c",
+        "tr -s ' ' < /proc/self/uid_map; id -u; touch /x && echo writable",
+    ]);
+    assert_eq!(p.ok(&args), " 0 100000 65536\n0\nwritable\n");
 
     let mut args = vec!["run", "-d", "--name", "bg", "--cgroup-parent", &parent];
     args.extend(ULIMITS);
