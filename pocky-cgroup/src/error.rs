@@ -45,6 +45,9 @@ pub enum CgroupError {
         what: &'static str,
         version: &'static str,
     },
+    /// Loading or attaching the v2 device program failed.
+    #[error("{op}: {detail}")]
+    Bpf { op: &'static str, detail: String },
     /// Creating a cgroup directory failed.
     #[error("creating {path}: {source}")]
     Create {

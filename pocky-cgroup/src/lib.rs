@@ -50,6 +50,7 @@
 mod cgroup;
 mod detect;
 mod devices;
+mod devices_bpf;
 mod error;
 mod fsio;
 mod limits;

@@ -209,10 +209,7 @@ impl CgroupManager for V2Cgroup {
         if rules.is_empty() {
             return Ok(());
         }
-        Err(CgroupError::Unsupported {
-            what: "device rules (they need an eBPF program)",
-            version: "v2",
-        })
+        crate::devices_bpf::attach(&self.dir(), rules)
     }
 
     fn stats(&self) -> Result<Stats> {

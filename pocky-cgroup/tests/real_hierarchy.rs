@@ -330,3 +330,53 @@ fn real_oom_is_reported() {
     drop(g);
     assert!(dirs.iter().all(|d| !d.exists()), "left behind: {dirs:?}");
 }
+
+/// The v2 device rules are an eBPF program the kernel runs on every open
+/// of a device node: a task in the cgroup gets /dev/null, allowed, and not
+/// /dev/zero. On this hybrid machine the unified hierarchy is the v2 one;
+/// the kernel checks its programs besides the v1 device cgroup.
+#[test]
+fn real_v2_device_program_is_enforced() {
+    if !pocky_testkit::privileged("real_v2_device_program_is_enforced") {
+        return;
+    }
+    let root = Path::new(pocky_cgroup::DEFAULT_ROOT);
+    let unified = if nix::sys::statfs::statfs(root)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+    {
+        root.to_path_buf()
+    } else {
+        root.join("unified")
+    };
+    if !nix::sys::statfs::statfs(&unified)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+    {
+        assert!(std::env::var("CI").is_err(), "no cgroup2 mount under CI");
+        eprintln!("SKIPPED real_v2_device_program_is_enforced: no cgroup2");
+        return;
+    }
+    let h = Hierarchy::V2 { root: unified };
+    let g = Guard::new(&h, "v2dev");
+    g.leaf.create().unwrap();
+    let rules = [
+        DeviceRule::parse(false, "a *:* rwm").unwrap(),
+        DeviceRule::parse(true, "c 1:3 rwm").unwrap(),
+    ];
+    g.leaf.apply_devices(&rules).unwrap();
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            "read go; head -c1 /dev/null; echo null=$?; \
+             head -c1 /dev/zero >/dev/null 2>&1; echo zero=$?",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    g.leaf.add_task(i32::try_from(child.id()).unwrap()).unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"go\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "null=0\nzero=1\n");
+    // The cgroup goes, and its program with it.
+    g.leaf.remove().unwrap();
+}

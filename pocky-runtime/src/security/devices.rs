@@ -1,11 +1,9 @@
 //! Devices: `--device` requests become nodes in the container
 //! (`linux.devices`) and rules of the device allow-list
 //! (`linux.resources.devices`: Docker's list, deny everything else),
-//! applied through the v1 devices controller.
-//!
-//! cgroup v2 has no devices file: the allow-list there needs an eBPF
-//! program attached to the cgroup, which pocky does not load yet. On v2 the
-//! list is kept in the spec but not enforced (docs/SECURITY.md).
+//! applied through the v1 devices controller, or on cgroup v2, which has no
+//! devices file, as an eBPF program attached to the cgroup
+//! (`pocky-cgroup`'s `devices_bpf`).
 
 use std::path::PathBuf;
 
@@ -162,7 +160,7 @@ pub fn cgroup_rules(spec: &Spec) -> Result<Vec<DeviceRule>, CgroupError> {
 /// controller; on v2 not at all (a documented gap).
 pub fn apply_cgroup(cg: &Cgroup, spec: &Spec) -> Result<(), CgroupError> {
     let rules = cgroup_rules(spec)?;
-    if rules.is_empty() || cg.version() != "v1" {
+    if rules.is_empty() {
         return Ok(());
     }
     cg.apply_devices(&rules)
