@@ -109,6 +109,10 @@ pub fn settings(
     if s.network == pocky_net::DEFAULT_NETWORK && !s.aliases.is_empty() {
         bail!("--network-alias needs a user network (the default bridge has no name resolution)");
     }
+    if s.network == "host" && !s.dns.is_empty() {
+        // Docker's refusal: the host's resolver is the container's.
+        bail!("conflicting options: dns and the network mode");
+    }
     if s.network == pocky_net::DEFAULT_NETWORK && s.ip.is_some() {
         // Docker's rule: the default network's addresses are the engine's
         // to hand out; a fixed one belongs on a network made for it.
@@ -151,6 +155,13 @@ pub fn write_files(
     if s.network != "host" {
         pocky_store::write_derived(&dir.join("hosts"), hosts(hostname, None, s).as_bytes())?;
         pocky_store::write_derived(&dir.join("resolv.conf"), resolv(s).as_bytes())?;
+    } else if !s.add_hosts.is_empty() {
+        // The host's hosts file, copied in, plus `--add-host`, as Docker.
+        let mut text = std::fs::read_to_string(dir.join("hosts")).unwrap_or_default();
+        for (name, ip) in &s.add_hosts {
+            text.push_str(&format!("{ip}\t{name}\n"));
+        }
+        pocky_store::write_derived(&dir.join("hosts"), text.as_bytes())?;
     }
     save(store, id, s)
 }

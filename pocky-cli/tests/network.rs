@@ -380,6 +380,22 @@ fn user_network_names_and_modes() {
         "{}",
         stderr(&o)
     );
+    let hosts = c.run_busybox(
+        &["--rm", "--network", "host", "--add-host", "db:10.1.2.3"],
+        &["cat", "/etc/hosts"],
+    );
+    assert!(hosts.contains("10.1.2.3\tdb"), "{hosts}");
+    let o = c.run(&[
+        "--rm",
+        "--network",
+        "host",
+        "--dns",
+        "192.0.2.53",
+        &img,
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(stderr(&o).contains("conflicting options"), "{}", stderr(&o));
     let o = pocky(c.root(), &["network", "rm", "bridge"]);
     assert!(
         !o.status.success() && stderr(&o).contains("pre-defined"),
