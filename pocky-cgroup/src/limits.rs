@@ -53,14 +53,14 @@ impl Limits {
                 });
             }
         }
-        if let Some(nano) = self.nano_cpus.filter(|&n| n != 0) {
-            if cpu_quota_us(nano) < CPU_QUOTA_MIN_US {
-                return Err(CgroupError::InvalidLimit {
-                    limit: "cpus (nano_cpus)",
-                    value: nano,
-                    reason: "below the kernel's minimum of 0.01 CPU",
-                });
-            }
+        if let Some(nano) = self.nano_cpus.filter(|&n| n != 0)
+            && cpu_quota_us(nano) < CPU_QUOTA_MIN_US
+        {
+            return Err(CgroupError::InvalidLimit {
+                limit: "cpus (nano_cpus)",
+                value: nano,
+                reason: "below the kernel's minimum of 0.01 CPU",
+            });
         }
         Ok(())
     }

@@ -191,10 +191,10 @@ pub(crate) fn plan(limits: &Limits, mem: MemoryState) -> Result<Vec<Write>> {
 /// (Linux 4.13+), else whether the limit was ever hit (`memory.failcnt`),
 /// which is what older Docker reported.
 pub(crate) fn oom_killed(oom_control: (&Path, Option<&str>), failcnt: Option<u64>) -> Result<bool> {
-    if let Some(text) = oom_control.1 {
-        if let Some(n) = fsio::keyed_u64(oom_control.0, text, "oom_kill")? {
-            return Ok(n > 0);
-        }
+    if let Some(text) = oom_control.1
+        && let Some(n) = fsio::keyed_u64(oom_control.0, text, "oom_kill")?
+    {
+        return Ok(n > 0);
     }
     Ok(failcnt.is_some_and(|n| n > 0))
 }

@@ -138,7 +138,10 @@ pub struct RmiArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Images, by name[:tag], id or unique id prefix.
+    /// Format each object with a Go template (`{{.State.Pid}}`, `{{json .Config}}`).
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Containers or images, by name[:tag], id or unique id prefix.
     #[arg(required = true)]
     pub names: Vec<String>,
 }

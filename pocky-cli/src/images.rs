@@ -169,12 +169,12 @@ pub fn remove(root: &Path, args: &RmiArgs) -> Result<ExitCode> {
 
 fn remove_one(store: &Store, name: &str, force: bool) -> Result<()> {
     let (image, named) = lookup::find(store, name)?;
-    if let Named::Tag(tag) = &named {
-        if image.repo_tags.len() > 1 {
-            store.untag_image(&image.id, tag)?;
-            println!("Untagged: {}", familiar_tag(tag));
-            return Ok(());
-        }
+    if let Named::Tag(tag) = &named
+        && image.repo_tags.len() > 1
+    {
+        store.untag_image(&image.id, tag)?;
+        println!("Untagged: {}", familiar_tag(tag));
+        return Ok(());
     }
     if image.repo_tags.len() > 1 && !force {
         bail!(
@@ -215,8 +215,7 @@ pub fn inspect(root: &Path, args: &InspectArgs) -> Result<ExitCode> {
         let (image, _) = lookup::find(&store, name)?;
         out.push(inspect_json(&store, &image)?);
     }
-    println!("{}", serde_json::to_string_pretty(&Value::Array(out))?);
-    Ok(ExitCode::SUCCESS)
+    crate::template::print_inspect(args.format.as_deref(), out)
 }
 
 pub(crate) fn inspect_json(store: &Store, image: &ImageRecord) -> Result<Value> {

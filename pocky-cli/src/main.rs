@@ -26,6 +26,7 @@ mod pull;
 mod run;
 mod security_flags;
 mod state;
+mod template;
 mod volume;
 mod volume_seed;
 mod volumes_setup;

@@ -185,8 +185,7 @@ pub fn inspect(root: &Path, args: &InspectArgs) -> Result<ExitCode> {
             Err(_) => bail!("no such object: {name}"),
         }
     }
-    println!("{}", serde_json::to_string_pretty(&Value::Array(out))?);
-    Ok(ExitCode::SUCCESS)
+    crate::template::print_inspect(args.format.as_deref(), out)
 }
 
 fn container_json(store: &Store, r: &ContainerRecord) -> Result<Value> {

@@ -354,6 +354,22 @@ fn user_network_names_and_modes() {
     assert_eq!(net["Networks"].as_object().unwrap().len(), 1, "{net}");
     assert_eq!(net["IPAddress"], "", "{net}");
     assert_eq!(info[0]["HostConfig"]["NetworkMode"], "app");
+    // Docker's -f: a Go template over the same object.
+    let ip = ok(
+        c.root(),
+        &[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.app.IPAddress}}",
+            "srv",
+        ],
+    );
+    assert_eq!(ip.trim(), app["IPAddress"].as_str().unwrap());
+    let cmd = ok(
+        c.root(),
+        &["inspect", "-f", "{{json .Config.Cmd}}", &c.busybox()],
+    );
+    assert_eq!(cmd.trim(), r#"["/bin/sh"]"#);
     let o = pocky(c.root(), &["network", "rm", "app"]);
     assert!(
         !o.status.success() && stderr(&o).contains("in use"),

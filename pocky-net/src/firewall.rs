@@ -237,10 +237,10 @@ impl Firewall {
                 .map_err(|e| ipt_err(table, chain, "", e))?;
             if !exists {
                 // A concurrent pocky may win the race: check again on error.
-                if let Err(e) = self.ipt.new_chain(table, chain) {
-                    if !self.chain_exists(table, chain).unwrap_or(false) {
-                        return Err(ipt_err(table, chain, "-N", e));
-                    }
+                if let Err(e) = self.ipt.new_chain(table, chain)
+                    && !self.chain_exists(table, chain).unwrap_or(false)
+                {
+                    return Err(ipt_err(table, chain, "-N", e));
                 }
             }
         }
@@ -262,10 +262,10 @@ impl Firewall {
     /// list is present, all are (they are appended in order), which saves
     /// an `iptables` run per rule on every container start.
     pub fn apply(&self, rules: &[Rule]) -> Result<(), NetError> {
-        if let Some(last) = rules.last() {
-            if self.exists(last)? {
-                return Ok(());
-            }
+        if let Some(last) = rules.last()
+            && self.exists(last)?
+        {
+            return Ok(());
         }
         for r in rules {
             if !self.exists(r)? {
@@ -315,10 +315,10 @@ impl Firewall {
     pub fn remove(&self, rules: &[Rule]) -> Result<(), NetError> {
         let mut errors = Vec::new();
         for r in rules {
-            if let Err(e) = self.ipt.delete(r.table, r.chain, &r.rule) {
-                if self.exists(r).unwrap_or(true) {
-                    errors.push(ipt_err(r.table, r.chain, &r.rule, e));
-                }
+            if let Err(e) = self.ipt.delete(r.table, r.chain, &r.rule)
+                && self.exists(r).unwrap_or(true)
+            {
+                errors.push(ipt_err(r.table, r.chain, &r.rule, e));
             }
         }
         NetError::collect(errors)
@@ -335,10 +335,10 @@ impl Firewall {
         let mut errors = Vec::new();
         for (table, chain, r) in self.ours()? {
             let Some(owner) = owner_of(&r) else { continue };
-            if doomed(owner) {
-                if let Err(e) = self.ipt.delete(table, chain, &r) {
-                    errors.push(ipt_err(table, chain, &r, e));
-                }
+            if doomed(owner)
+                && let Err(e) = self.ipt.delete(table, chain, &r)
+            {
+                errors.push(ipt_err(table, chain, &r, e));
             }
         }
         NetError::collect(errors)

@@ -109,10 +109,10 @@ impl Networks {
 
     /// The network called `name` (or whose id starts with it).
     pub fn get(&self, name: &str) -> Result<Network, NetError> {
-        if check_name(name).is_ok() {
-            if let Some(n) = read_json(&self.def_path(name))? {
-                return Ok(n);
-            }
+        if check_name(name).is_ok()
+            && let Some(n) = read_json(&self.def_path(name))?
+        {
+            return Ok(n);
         }
         let by_id: Vec<Network> = self
             .list()?

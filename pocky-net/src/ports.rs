@@ -130,10 +130,10 @@ pub fn free_port(proto: Proto, avoid: &[u16]) -> Result<u16, NetError> {
                 .and_then(|l| l.local_addr())
                 .map(|a| a.port()),
         };
-        if let Ok(p) = port {
-            if !avoid.contains(&p) {
-                return Ok(p);
-            }
+        if let Ok(p) = port
+            && !avoid.contains(&p)
+        {
+            return Ok(p);
         }
     }
     Err(NetError::NoFreePort)

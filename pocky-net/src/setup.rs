@@ -242,11 +242,11 @@ impl Networks {
             // for the next detach or `prune` to finish with. The other
             // order could lose the rules' owner for good.
             let rules = firewall::container_rules(container_id, &net.bridge, l.address, &l.ports);
-            if !rules.is_empty() {
-                if let Err(e) = Firewall::new().and_then(|fw| fw.remove(&rules)) {
-                    errors.push(e);
-                    continue;
-                }
+            if !rules.is_empty()
+                && let Err(e) = Firewall::new().and_then(|fw| fw.remove(&rules))
+            {
+                errors.push(e);
+                continue;
             }
             if let Err(e) = self.save_leases(&net.name, &leases) {
                 errors.push(e);
@@ -317,10 +317,8 @@ impl Networks {
                     let leaked = l.name.starts_with("vp")
                         && l.controller.is_some_and(|c| ours.contains(&c))
                         && !live_veths.contains(&l.name);
-                    if leaked {
-                        if let Err(e) = nl.delete_link(&l.name) {
-                            errors.push(e);
-                        }
+                    if leaked && let Err(e) = nl.delete_link(&l.name) {
+                        errors.push(e);
                     }
                 }
             }
@@ -411,10 +409,8 @@ fn plug(
 /// Best-effort removal of a container's veth and rules.
 fn clean_container(nl: &mut Netlink, id: &str, rules: bool) {
     let _ = nl.delete_link(&host_veth(id));
-    if rules {
-        if let Ok(fw) = Firewall::new() {
-            let _ = fw.remove_owner(&firewall::container_owner(id));
-        }
+    if rules && let Ok(fw) = Firewall::new() {
+        let _ = fw.remove_owner(&firewall::container_owner(id));
     }
 }
 

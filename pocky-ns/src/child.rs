@@ -95,22 +95,22 @@ fn body(
             let msg = format!("joining {} namespace {}: {errno}", j.ns, j.path.display());
             return report(ch, ChildError::setup("setns", errno, msg));
         }
-        if j.ns == crate::namespace::Namespace::User {
-            if let Err(err) = crate::userns::become_root() {
-                return report(ch, err);
-            }
-        }
-    }
-    if !unshare.is_empty() {
-        if let Err(errno) = nix::sched::unshare(unshare) {
-            let msg = format!("unshare({unshare:?}): {errno}");
-            return report(ch, ChildError::setup("unshare", errno, msg));
-        }
-    }
-    if let Some(prepare) = prepare {
-        if let Err(err) = prepare(ch) {
+        if j.ns == crate::namespace::Namespace::User
+            && let Err(err) = crate::userns::become_root()
+        {
             return report(ch, err);
         }
+    }
+    if !unshare.is_empty()
+        && let Err(errno) = nix::sched::unshare(unshare)
+    {
+        let msg = format!("unshare({unshare:?}): {errno}");
+        return report(ch, ChildError::setup("unshare", errno, msg));
+    }
+    if let Some(prepare) = prepare
+        && let Err(err) = prepare(ch)
+    {
+        return report(ch, err);
     }
     if ch.send(&ToParent::Ready).is_err() {
         return ABORTED_EXIT_CODE;
@@ -119,11 +119,9 @@ fn body(
         Ok(Some(ToChild::Go)) => {}
         Ok(Some(ToChild::Abort | ToChild::Mapped) | None) | Err(_) => return ABORTED_EXIT_CODE,
     }
-    if new_cgroup {
-        if let Err(errno) = nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP) {
-            let msg = format!("unshare(CLONE_NEWCGROUP): {errno}");
-            return report(ch, ChildError::setup("unshare", errno, msg));
-        }
+    if new_cgroup && let Err(errno) = nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP) {
+        let msg = format!("unshare(CLONE_NEWCGROUP): {errno}");
+        return report(ch, ChildError::setup("unshare", errno, msg));
     }
     let err = child_fn(ch);
     report(ch, err)

@@ -309,10 +309,11 @@ pub fn relay(master: OwnedFd, interactive: bool) -> std::io::Result<()> {
             }
             i += 1;
         }
-        if let Some(w) = &winch {
-            if fds[i].revents != 0 && w.drain() {
-                let _ = copy_winsize(stdin.as_fd(), master_file.as_fd());
-            }
+        if let Some(w) = &winch
+            && fds[i].revents != 0
+            && w.drain()
+        {
+            let _ = copy_winsize(stdin.as_fd(), master_file.as_fd());
         }
     }
 }

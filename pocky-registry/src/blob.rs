@@ -108,15 +108,15 @@ impl BlobReader {
             .and_then(|v| v.trim().parse::<u64>().ok());
         let full = status != 206;
         let expected = if full { self.size } else { self.size - offset };
-        if let Some(len) = length {
-            if len != expected {
-                return Err(RegistryError::SizeMismatch {
-                    what: "blob",
-                    digest: self.digest.to_string(),
-                    expected,
-                    actual: len,
-                });
-            }
+        if let Some(len) = length
+            && len != expected
+        {
+            return Err(RegistryError::SizeMismatch {
+                what: "blob",
+                digest: self.digest.to_string(),
+                expected,
+                actual: len,
+            });
         }
         if !full {
             let range = resp

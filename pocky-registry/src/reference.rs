@@ -223,10 +223,10 @@ fn check_domain(domain: &str) -> Result<(), String> {
             return Err(format!("registry host {:?} is not valid", shorten(host)));
         }
     }
-    if let Some(port) = port {
-        if port.is_empty() || port.parse::<u16>().is_err() {
-            return Err(format!("registry port {:?} is not valid", shorten(port)));
-        }
+    if let Some(port) = port
+        && (port.is_empty() || port.parse::<u16>().is_err())
+    {
+        return Err(format!("registry port {:?} is not valid", shorten(port)));
     }
     Ok(())
 }

@@ -144,10 +144,10 @@ impl Transport {
                 429 | 500..=599 => {
                     let retry_after = retry_after(&resp);
                     let msg = format!("HTTP {status}: {}", error_message(&mut resp));
-                    if let Some(ra) = retry_after {
-                        if ra > MAX_RETRY_AFTER {
-                            return Err(status_error(&final_url, status, msg));
-                        }
+                    if let Some(ra) = retry_after
+                        && ra > MAX_RETRY_AFTER
+                    {
+                        return Err(status_error(&final_url, status, msg));
                     }
                     self.backoff_status(&final_url, &mut attempt, status, msg, retry_after)?;
                 }
@@ -229,10 +229,10 @@ impl Transport {
             for (k, v) in headers {
                 req = req.header(*k, v.as_str());
             }
-            if let Some(a) = auth {
-                if here == *auth_origin {
-                    req = req.header("Authorization", a);
-                }
+            if let Some(a) = auth
+                && here == *auth_origin
+            {
+                req = req.header("Authorization", a);
             }
             let resp = req.call().map_err(SendError::Net)?;
             if !matches!(resp.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
@@ -302,10 +302,10 @@ impl Transport {
             Some(AuthScheme::Bearer { realm, service }) => {
                 let slot = self.tokens.slot(t.host, &Self::scope(t));
                 let mut guard = lock(&slot);
-                if let Some(tok) = guard.as_ref() {
-                    if tok.expires > std::time::Instant::now() {
-                        return Ok(Some(format!("Bearer {}", tok.value)));
-                    }
+                if let Some(tok) = guard.as_ref()
+                    && tok.expires > std::time::Instant::now()
+                {
+                    return Ok(Some(format!("Bearer {}", tok.value)));
                 }
                 let tok = self.fetch_token(t, &realm, service.as_deref(), scheme)?;
                 let header = format!("Bearer {}", tok.value);

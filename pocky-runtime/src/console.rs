@@ -41,12 +41,12 @@ pub fn recv_fd(sock: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
             Err(e) => return Err(e),
         };
         for c in msg.cmsgs().map_err(|_| Errno::EBADMSG)? {
-            if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
-                if let Some(fd) = fds.first() {
-                    // SAFETY: the kernel just installed this descriptor
-                    // for us; nothing else owns it.
-                    return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
-                }
+            if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c
+                && let Some(fd) = fds.first()
+            {
+                // SAFETY: the kernel just installed this descriptor
+                // for us; nothing else owns it.
+                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
             }
         }
         return Err(Errno::ENOMSG);

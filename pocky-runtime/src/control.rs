@@ -29,18 +29,16 @@ pub fn kill(dir: &StateDir, signal: i32, all: bool) -> Result<(), RuntimeError> 
             record.id
         )));
     }
-    if all {
-        if let Some(cg) = cgroup_of(&record)? {
-            for pid in cg.pids().map_err(RuntimeError::Cgroup)? {
-                // SAFETY: kill takes plain integers; a vanished pid is ESRCH.
-                unsafe { libc::kill(pid, signal) };
-            }
-            if status == Status::Paused && signal == libc::SIGKILL {
-                // Frozen tasks act on SIGKILL only once thawed.
-                cg.thaw().map_err(RuntimeError::Cgroup)?;
-            }
-            return Ok(());
+    if all && let Some(cg) = cgroup_of(&record)? {
+        for pid in cg.pids().map_err(RuntimeError::Cgroup)? {
+            // SAFETY: kill takes plain integers; a vanished pid is ESRCH.
+            unsafe { libc::kill(pid, signal) };
         }
+        if status == Status::Paused && signal == libc::SIGKILL {
+            // Frozen tasks act on SIGKILL only once thawed.
+            cg.thaw().map_err(RuntimeError::Cgroup)?;
+        }
+        return Ok(());
     }
     match Pidfd::open(record.pid, record.start_time)? {
         Some(fd) => fd.signal(signal),
@@ -69,19 +67,19 @@ pub fn delete(dir: &StateDir, force: bool) -> Result<Vec<String>, RuntimeError> 
         )));
     }
     let cgroup = cgroup_of(&record)?;
-    if status != Status::Stopped {
-        if let Some(fd) = Pidfd::open(record.pid, record.start_time)? {
-            fd.signal(libc::SIGKILL)?;
-            if let Some(cg) = &cgroup {
-                cg.kill_all().map_err(RuntimeError::Cgroup)?;
-                if status == Status::Paused {
-                    cg.thaw().map_err(RuntimeError::Cgroup)?;
-                }
+    if status != Status::Stopped
+        && let Some(fd) = Pidfd::open(record.pid, record.start_time)?
+    {
+        fd.signal(libc::SIGKILL)?;
+        if let Some(cg) = &cgroup {
+            cg.kill_all().map_err(RuntimeError::Cgroup)?;
+            if status == Status::Paused {
+                cg.thaw().map_err(RuntimeError::Cgroup)?;
             }
-            // The init's parent (a shim, conmon, or pid 1) reaps it; a
-            // zombie counts as gone, so this returns promptly.
-            fd.wait_timeout(Some(Duration::from_secs(10)))?;
         }
+        // The init's parent (a shim, conmon, or pid 1) reaps it; a
+        // zombie counts as gone, so this returns promptly.
+        fd.wait_timeout(Some(Duration::from_secs(10)))?;
     }
     if let Some(cg) = &cgroup {
         // Children of the init may outlive it (they are killed with the

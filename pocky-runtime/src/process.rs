@@ -123,10 +123,10 @@ impl Pidfd {
 
 /// Signal names and numbers as `kill -s` accepts them: `9`, `KILL`, `SIGKILL`.
 pub fn parse_signal(s: &str) -> Result<i32, RuntimeError> {
-    if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
+    if let Ok(n) = s.parse::<i32>()
+        && (1..=64).contains(&n)
+    {
+        return Ok(n);
     }
     let name = s.to_ascii_uppercase();
     let name = name.strip_prefix("SIG").unwrap_or(&name);

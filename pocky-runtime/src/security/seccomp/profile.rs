@@ -148,12 +148,12 @@ impl Profile {
     }
 
     fn architectures_for_host(&self) -> Vec<Arch> {
-        if let (Some(map), Some(native)) = (&self.arch_map, native_arch()) {
-            if let Some(m) = map.iter().find(|m| m.architecture == native) {
-                let mut v = vec![m.architecture];
-                v.extend(m.sub_architectures.iter().flatten().copied());
-                return v;
-            }
+        if let (Some(map), Some(native)) = (&self.arch_map, native_arch())
+            && let Some(m) = map.iter().find(|m| m.architecture == native)
+        {
+            let mut v = vec![m.architecture];
+            v.extend(m.sub_architectures.iter().flatten().copied());
+            return v;
         }
         self.architectures.clone().unwrap_or_default()
     }
@@ -163,15 +163,16 @@ impl Rule {
     fn applies(&self, caps: &Capabilities, host: &Host) -> Result<bool, RuntimeError> {
         let has = |name: &String| parse_name(name).is_ok_and(|c| caps.contains(&c));
         if let Some(inc) = &self.includes {
-            if let Some(list) = &inc.caps {
-                if !list.iter().all(has) {
-                    return Ok(false);
-                }
+            if let Some(list) = &inc.caps
+                && !list.iter().all(has)
+            {
+                return Ok(false);
             }
-            if let Some(arches) = &inc.arches {
-                if !arches.is_empty() && !arches.iter().any(|a| a == host.arch) {
-                    return Ok(false);
-                }
+            if let Some(arches) = &inc.arches
+                && !arches.is_empty()
+                && !arches.iter().any(|a| a == host.arch)
+            {
+                return Ok(false);
             }
             if let Some(min) = &inc.min_kernel {
                 let want = parse_kernel(min).ok_or_else(|| {
@@ -189,10 +190,10 @@ impl Rule {
             if exc.arches.iter().flatten().any(|a| a == host.arch) {
                 return Ok(false);
             }
-            if let Some(min) = &exc.min_kernel {
-                if parse_kernel(min).is_some_and(|want| host.kernel >= want) {
-                    return Ok(false);
-                }
+            if let Some(min) = &exc.min_kernel
+                && parse_kernel(min).is_some_and(|want| host.kernel >= want)
+            {
+                return Ok(false);
             }
         }
         Ok(true)
@@ -205,10 +206,10 @@ impl Rule {
         if let Some(e) = self.errno_ret {
             b = b.errno_ret(e);
         }
-        if let Some(args) = &self.args {
-            if !args.is_empty() {
-                b = b.args(args.clone());
-            }
+        if let Some(args) = &self.args
+            && !args.is_empty()
+        {
+            b = b.args(args.clone());
         }
         b.build().map_err(|e| security_error("seccomp profile", e))
     }
