@@ -116,7 +116,8 @@ pub struct ImagesArgs {
     /// Show only image ids.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Output format: `table` or `json`.
+    /// Output format: `table`, `json`, or a Go template
+    /// (`{{.Repository}}:{{.Tag}}`, `table {{.ID}}\t{{.Size}}`).
     #[arg(long, default_value = "table")]
     pub format: String,
     /// Show full image ids.

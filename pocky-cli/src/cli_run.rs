@@ -145,7 +145,8 @@ pub struct PsArgs {
     /// Show only ids.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Output format: `table` or `json`.
+    /// Output format: `table`, `json`, or a Go template
+    /// (`{{.Names}}`, `table {{.ID}}\t{{.Status}}`).
     #[arg(long, default_value = "table")]
     pub format: String,
     /// Do not truncate ids and commands.

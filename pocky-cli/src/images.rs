@@ -114,7 +114,32 @@ pub fn list(root: &Path, args: &ImagesArgs) -> Result<ExitCode> {
                 &table,
             );
         }
-        other => bail!("unknown --format {other:?}: use table or json"),
+        template => {
+            let items: Vec<Value> = rows
+                .iter()
+                .map(|r| {
+                    json!({
+                        "ID": id(&r.image),
+                        "Repository": r.repository,
+                        "Tag": r.tag,
+                        "Digest": r.image.manifest_digest,
+                        "CreatedAt": r.image.created,
+                        "CreatedSince": created(&r.image),
+                        "Size": format::size(r.image.size),
+                    })
+                })
+                .collect();
+            let titles = [
+                ("ID", "IMAGE ID"),
+                ("Repository", "REPOSITORY"),
+                ("Tag", "TAG"),
+                ("Digest", "DIGEST"),
+                ("CreatedAt", "CREATED AT"),
+                ("CreatedSince", "CREATED"),
+                ("Size", "SIZE"),
+            ];
+            print!("{}", crate::template::listing(template, &titles, &items)?);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -89,7 +89,41 @@ pub fn ps(root: &Path, args: &PsArgs) -> Result<ExitCode> {
                 &rows,
             );
         }
-        other => bail!("unknown --format {other:?}: use table or json"),
+        template => {
+            let rows: Vec<Value> = recs
+                .iter()
+                .map(|r| {
+                    let ports = if r.state.status == Some(Status::Running) {
+                        crate::network::ports_column(&store, &r.id)
+                    } else {
+                        String::new()
+                    };
+                    json!({
+                        "ID": id(r),
+                        "Image": r.image,
+                        "Command": quoted_command(&r.command, !args.no_trunc),
+                        "CreatedAt": r.created as i64,
+                        "RunningFor": format::ago(time(r.created), now),
+                        "Ports": ports,
+                        "Status": status_text(r, now),
+                        "State": state_name(r),
+                        "Names": r.name,
+                    })
+                })
+                .collect();
+            let titles = [
+                ("ID", "CONTAINER ID"),
+                ("Image", "IMAGE"),
+                ("Command", "COMMAND"),
+                ("CreatedAt", "CREATED AT"),
+                ("RunningFor", "CREATED"),
+                ("Ports", "PORTS"),
+                ("Status", "STATUS"),
+                ("State", "STATE"),
+                ("Names", "NAMES"),
+            ];
+            print!("{}", crate::template::listing(template, &titles, &rows)?);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

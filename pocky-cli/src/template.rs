@@ -119,6 +119,73 @@ pub fn print_inspect(
     Ok(std::process::ExitCode::SUCCESS)
 }
 
+/// A listing's `--format TEMPLATE` (`ps`, `images`): one rendered line per
+/// row. With Docker's `table ` prefix, a header row first (the template
+/// rendered over `titles`, field name to column title) and the columns,
+/// which the template separates with tabs, aligned.
+pub fn listing(
+    format: &str,
+    titles: &[(&str, &str)],
+    rows: &[serde_json::Value],
+) -> Result<String> {
+    let (table, src) = match format.strip_prefix("table") {
+        Some(rest) if rest.is_empty() || rest.starts_with(char::is_whitespace) => {
+            (true, rest.trim_start())
+        }
+        _ => (false, format),
+    };
+    let tmpl = parse(src)?;
+    let mut lines: Vec<String> = Vec::new();
+    if table {
+        let header: serde_json::Map<String, serde_json::Value> = titles
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).into()))
+            .collect();
+        lines.push(
+            render_each(&tmpl, &[header.into()])?
+                .trim_end_matches('\n')
+                .to_owned(),
+        );
+    }
+    for line in render_each(&tmpl, rows)?.lines() {
+        lines.push(line.to_owned());
+    }
+    Ok(if table {
+        align_tabs(&lines)
+    } else {
+        lines.join("\n") + if lines.is_empty() { "" } else { "\n" }
+    })
+}
+
+/// Pads tab-separated cells to their column's width, three spaces apart,
+/// as pocky's own tables are.
+fn align_tabs(lines: &[String]) -> String {
+    let cells: Vec<Vec<&str>> = lines.iter().map(|l| l.split('\t').collect()).collect();
+    let mut widths: Vec<usize> = Vec::new();
+    for row in &cells {
+        for (i, c) in row.iter().enumerate() {
+            if widths.len() <= i {
+                widths.push(0);
+            }
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &cells {
+        let mut line = String::new();
+        for (i, c) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(c);
+            } else {
+                line.push_str(&format!("{c:<w$}   ", w = widths[i]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +219,21 @@ mod tests {
             "ABC [A=1][B=2]\n"
         );
         assert_eq!(render("{{index (split \"a:b\" \":\") 1}}", c), "b\n");
+    }
+
+    #[test]
+    fn listings_render_rows_and_tables_align() {
+        let rows = [
+            json!({"ID": "abc", "Names": "web"}),
+            json!({"ID": "defghi", "Names": "db"}),
+        ];
+        let titles = [("ID", "CONTAINER ID"), ("Names", "NAMES")];
+        assert_eq!(listing("{{.Names}}", &titles, &rows).unwrap(), "web\ndb\n");
+        assert_eq!(
+            listing("table {{.ID}}\t{{.Names}}", &titles, &rows).unwrap(),
+            "CONTAINER ID   NAMES\nabc            web\ndefghi         db\n"
+        );
+        assert_eq!(listing("{{.Names}}", &titles, &[]).unwrap(), "");
     }
 
     #[test]

@@ -180,6 +180,18 @@ fn ps_lists_running_and_with_all_the_stopped() {
     assert!(all.contains("Created"), "{all}");
     assert_eq!(ok(root.path(), &["ps", "-aq"]).lines().count(), 3);
     assert_eq!(ok(root.path(), &["ps", "-q", "--no-trunc"]).trim(), rec.id);
+    // Docker's Go-template formats.
+    assert_eq!(
+        ok(root.path(), &["ps", "--format", "{{.Names}} {{.State}}"]),
+        "web running\n"
+    );
+    let t = ok(
+        root.path(),
+        &["ps", "--format", "table {{.Names}}\t{{.Status}}"],
+    );
+    let mut t = t.lines();
+    assert!(t.next().unwrap().starts_with("NAMES   STATUS"), "{all}");
+    assert!(t.next().unwrap().starts_with("web     Up "), "{all}");
 
     let v = ps_json(root.path(), false);
     assert_eq!(v.len(), 1);

@@ -41,6 +41,11 @@ fn pull_busybox_then_list_inspect_and_repull() {
         assert!(header.contains(col), "{header}");
     }
 
+    assert_eq!(
+        ok(root.path(), &["images", "--format", "{{.Tag}} {{len .ID}}"]),
+        "latest 12\n"
+    );
+
     let info = inspect(root.path(), &image);
     assert_eq!(info["Config"]["Cmd"][0], "/bin/sh");
     let chain = info["ChainIDs"][0].as_str().unwrap();
