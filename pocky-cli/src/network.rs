@@ -150,7 +150,11 @@ fn inspect_one(
     Ok(serde_json::json!({
         "Name": n.name,
         "Id": n.id,
-        "Created": n.created,
+        // Docker's form: an RFC 3339 time, not epoch seconds.
+        "Created": humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(n.created)
+        )
+        .to_string(),
         "Driver": "bridge",
         "IPAM": {"Config": [{"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()}]},
         "Options": {"com.docker.network.bridge.name": n.bridge},

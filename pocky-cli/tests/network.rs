@@ -354,6 +354,16 @@ fn user_network_names_and_modes() {
     assert_eq!(net["Networks"].as_object().unwrap().len(), 1, "{net}");
     assert_eq!(net["IPAddress"], "", "{net}");
     assert_eq!(info[0]["HostConfig"]["NetworkMode"], "app");
+    let net_info: serde_json::Value =
+        serde_json::from_str(&ok(c.root(), &["network", "inspect", "app"])).unwrap();
+    let created = net_info[0]["Created"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        created.len() == 20 && created.ends_with('Z') && created.contains('T'),
+        "{created}"
+    );
     // Docker's -f: a Go template over the same object.
     let ip = ok(
         c.root(),
