@@ -135,6 +135,34 @@ impl Networks {
         }
     }
 
+    /// The host ports live containers of this state root publish, on any
+    /// network (host ports are the host's); `leases` are `network`'s, as
+    /// the caller holds them. Read only for a container that publishes.
+    fn published_ports(
+        &self,
+        network: &str,
+        leases: &Leases,
+        container_id: &str,
+        exists: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<PortMapping>, NetError> {
+        let mut taken = Vec::new();
+        let mut collect = |l: &Leases| {
+            taken.extend(
+                l.leases
+                    .iter()
+                    .filter(|(id, _)| id.as_str() != container_id && exists(id))
+                    .flat_map(|(_, lease)| lease.ports.iter().cloned()),
+            );
+        };
+        collect(leases);
+        for other in self.list()? {
+            if other.name != network {
+                collect(&self.leases(&other.name)?);
+            }
+        }
+        Ok(taken)
+    }
+
     /// Attaches a container. `exists` tells which lease owners still exist,
     /// so leases of vanished containers are reclaimed here too.
     pub fn attach(
@@ -147,31 +175,17 @@ impl Networks {
         let net = self.resolve(&mut nl, req.network)?;
         let mut leases = self.leases(&net.name)?;
         let gone = leases.reclaim(exists);
-        // Host ports are the host's, whatever the network: every live
-        // container of this state root counts (the lock covers them all).
-        let mut taken: Vec<PortMapping> = Vec::new();
-        for other in self.list()? {
-            let other_leases = if other.name == net.name {
-                None
-            } else {
-                Some(self.leases(&other.name)?)
-            };
-            let l = other_leases.as_ref().unwrap_or(&leases);
-            taken.extend(
-                l.leases
-                    .iter()
-                    .filter(|(id, _)| id.as_str() != req.container_id && exists(id))
-                    .flat_map(|(_, lease)| lease.ports.iter().cloned()),
-            );
-        }
         let mut ports = req.ports.clone();
-        ports::check_free(&ports, &taken)?;
-        let mut used: Vec<u16> = taken.iter().map(|p| p.host_port).collect();
-        used.extend(ports.iter().map(|p| p.host_port).filter(|&p| p != 0));
-        for p in &mut ports {
-            if p.host_port == 0 {
-                p.host_port = ports::free_port(p.proto, &used)?;
-                used.push(p.host_port);
+        if !ports.is_empty() {
+            let taken = self.published_ports(&net.name, &leases, req.container_id, exists)?;
+            ports::check_free(&ports, &taken)?;
+            let mut used: Vec<u16> = taken.iter().map(|p| p.host_port).collect();
+            used.extend(ports.iter().map(|p| p.host_port).filter(|&p| p != 0));
+            for p in &mut ports {
+                if p.host_port == 0 {
+                    p.host_port = ports::free_port(p.proto, &used)?;
+                    used.push(p.host_port);
+                }
             }
         }
         let lease = Lease {
