@@ -166,14 +166,7 @@ fn inspect_one(
 pub fn port(root: &Path, a: &PortArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
     let rec = crate::state::find(&store, &a.container)?;
-    // A stopped container holds no port (its rules and lease are gone),
-    // whatever its network.json still says: Docker prints nothing then.
-    let running = rec.state.status == Some(pocky_store::Status::Running);
-    let ports = netsetup::load(&store, &rec.id)?
-        .and_then(|s| s.attachment)
-        .filter(|_| running)
-        .map(|att| att.ports)
-        .unwrap_or_default();
+    let ports = published(&store, &rec)?;
     let want = a.port.as_deref().map(|p| match p.split_once('/') {
         Some((n, proto)) => (n.to_owned(), proto.to_owned()),
         None => (p.to_owned(), "tcp".to_owned()),
@@ -209,17 +202,27 @@ pub fn port(root: &Path, a: &PortArgs) -> Result<ExitCode> {
 }
 
 /// The PORTS column of `ps`.
-pub fn ports_column(store: &Store, id: &str) -> String {
-    let Ok(Some(s)) = netsetup::load(store, id) else {
-        return String::new();
-    };
-    s.attachment
-        .map(|a| {
-            a.ports
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
+pub fn ports_column(store: &Store, rec: &pocky_store::ContainerRecord) -> String {
+    published(store, rec)
         .unwrap_or_default()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The ports a container publishes now. A stopped one holds none (its
+/// rules and lease are gone), whatever its network.json still says:
+/// Docker shows nothing then.
+fn published(
+    store: &Store,
+    rec: &pocky_store::ContainerRecord,
+) -> Result<Vec<pocky_net::PortMapping>> {
+    if rec.state.status != Some(pocky_store::Status::Running) {
+        return Ok(Vec::new());
+    }
+    Ok(netsetup::load(store, &rec.id)?
+        .and_then(|s| s.attachment)
+        .map(|att| att.ports)
+        .unwrap_or_default())
 }

@@ -66,12 +66,7 @@ pub fn ps(root: &Path, args: &PsArgs) -> Result<ExitCode> {
                         quoted_command(&r.command, !args.no_trunc),
                         format::ago(time(r.created), now),
                         status_text(r, now),
-                        // As Docker: a stopped container publishes nothing.
-                        if r.state.status == Some(Status::Running) {
-                            crate::network::ports_column(&store, &r.id)
-                        } else {
-                            String::new()
-                        },
+                        crate::network::ports_column(&store, r),
                         r.name.clone(),
                     ]
                 })
@@ -93,11 +88,7 @@ pub fn ps(root: &Path, args: &PsArgs) -> Result<ExitCode> {
             let rows: Vec<Value> = recs
                 .iter()
                 .map(|r| {
-                    let ports = if r.state.status == Some(Status::Running) {
-                        crate::network::ports_column(&store, &r.id)
-                    } else {
-                        String::new()
-                    };
+                    let ports = crate::network::ports_column(&store, r);
                     json!({
                         "ID": id(r),
                         "Image": r.image,

@@ -135,26 +135,21 @@ pub fn listing(
         _ => (false, format),
     };
     let tmpl = parse(src)?;
-    let mut lines: Vec<String> = Vec::new();
-    if table {
-        let header: serde_json::Map<String, serde_json::Value> = titles
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).into()))
-            .collect();
-        lines.push(
-            render_each(&tmpl, &[header.into()])?
-                .trim_end_matches('\n')
-                .to_owned(),
-        );
+    let body = render_each(&tmpl, rows)?;
+    if !table {
+        return Ok(body);
     }
-    for line in render_each(&tmpl, rows)?.lines() {
-        lines.push(line.to_owned());
-    }
-    Ok(if table {
-        align_tabs(&lines)
-    } else {
-        lines.join("\n") + if lines.is_empty() { "" } else { "\n" }
-    })
+    let header: serde_json::Map<String, serde_json::Value> = titles
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).into()))
+        .collect();
+    let header = render_each(&tmpl, &[header.into()])?;
+    let lines: Vec<String> = header
+        .lines()
+        .chain(body.lines())
+        .map(str::to_owned)
+        .collect();
+    Ok(align_tabs(&lines))
 }
 
 /// Pads tab-separated cells to their column's width, three spaces apart,
