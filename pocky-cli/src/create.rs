@@ -126,7 +126,7 @@ pub fn create(
     }
     let dir = store.container_dir(&id)?;
     let prepared = crate::volumes_setup::attach(store, &id, &volumes, image)
-        .and_then(|()| prepare_bundle(store, &dir, &spec, image, &hostname, network))
+        .and_then(|()| prepare_bundle(store, &dir, &spec, image, &hostname))
         .and_then(|o| crate::netsetup::write_files(store, &id, &dir, &hostname, &net).map(|()| o));
     match prepared {
         Ok(overlay) => Ok(Created {
@@ -150,27 +150,15 @@ fn prepare_bundle(
     spec: &oci_spec::runtime::Spec,
     image: &ImageRecord,
     hostname: &str,
-    network: NetworkMode,
 ) -> Result<Overlay> {
     for sub in ["rootfs", "upper", "work"] {
         fs::create_dir(dir.join(sub))
             .with_context(|| format!("creating {sub} of the container"))?;
     }
-    let (hosts, resolv) = match network {
-        // The host's own files: its namespace, its resolver stub included.
-        NetworkMode::Host => (
-            fs::read_to_string("/etc/hosts").unwrap_or_default(),
-            fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-        ),
-        NetworkMode::None => (
-            pocky_fs::rootfs::hosts_file(hostname, None, &[]),
-            pocky_fs::rootfs::resolv_conf(&pocky_fs::rootfs::host_resolv_conf()),
-        ),
-    };
     // The bundle is derived from the record and written once: no fsync.
+    // `/etc/hosts` and `/etc/resolv.conf` are the network settings' to
+    // write (`netsetup::write_files`).
     pocky_store::write_derived(&dir.join("hostname"), format!("{hostname}\n").as_bytes())?;
-    pocky_store::write_derived(&dir.join("hosts"), hosts.as_bytes())?;
-    pocky_store::write_derived(&dir.join("resolv.conf"), resolv.as_bytes())?;
     let json = serde_json::to_vec_pretty(spec)?;
     pocky_store::write_derived(&dir.join("config.json"), &json)?;
     let mut lowers = Vec::new();

@@ -142,9 +142,10 @@ pub fn resolv(s: &NetSettings) -> String {
     out
 }
 
-/// Writes the network settings and, but with `--network host`, the
-/// container's own `/etc/hosts` and `/etc/resolv.conf` (its address joins
-/// the hosts file once attached).
+/// Writes the network settings and the container's `/etc/hosts` and
+/// `/etc/resolv.conf`: with `--network host` the host's own (its namespace,
+/// its resolver stub included) plus `--add-host`; otherwise its own (its
+/// address joins the hosts file once attached).
 pub fn write_files(
     store: &Store,
     id: &str,
@@ -152,17 +153,18 @@ pub fn write_files(
     hostname: &str,
     s: &NetSettings,
 ) -> Result<()> {
-    if s.network != "host" {
-        pocky_store::write_derived(&dir.join("hosts"), hosts(hostname, None, s).as_bytes())?;
-        pocky_store::write_derived(&dir.join("resolv.conf"), resolv(s).as_bytes())?;
-    } else if !s.add_hosts.is_empty() {
-        // The host's hosts file, copied in, plus `--add-host`, as Docker.
-        let mut text = std::fs::read_to_string(dir.join("hosts")).unwrap_or_default();
+    let (hosts, resolv) = if s.network == "host" {
+        let mut hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
         for (name, ip) in &s.add_hosts {
-            text.push_str(&format!("{ip}\t{name}\n"));
+            hosts.push_str(&format!("{ip}\t{name}\n"));
         }
-        pocky_store::write_derived(&dir.join("hosts"), text.as_bytes())?;
-    }
+        let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        (hosts, resolv)
+    } else {
+        (hosts(hostname, None, s), resolv(s))
+    };
+    pocky_store::write_derived(&dir.join("hosts"), hosts.as_bytes())?;
+    pocky_store::write_derived(&dir.join("resolv.conf"), resolv.as_bytes())?;
     save(store, id, s)
 }
 
