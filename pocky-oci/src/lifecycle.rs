@@ -63,11 +63,11 @@ pub fn cgroup_base(spec: &Spec) -> anyhow::Result<Option<String>> {
 pub fn console_socket(terminal: bool, path: Option<&Path>) -> anyhow::Result<Option<OwnedFd>> {
     match (terminal, path) {
         (true, None) => bail!(
-            "process.terminal is true: pass --console-socket to receive the terminal \
-             (or set terminal to false in config.json)"
+            "the process has a terminal (process.terminal): pass --console-socket to \
+             receive it, or give the process no terminal"
         ),
         (false, Some(_)) => {
-            bail!("--console-socket was given but process.terminal is false in config.json")
+            bail!("--console-socket was given but the process has no terminal")
         }
         (true, Some(p)) => {
             let s = UnixStream::connect(p)

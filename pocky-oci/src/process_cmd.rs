@@ -2,7 +2,6 @@
 //! (what containerd and conmon pass) or from a command line.
 
 use std::os::fd::AsFd;
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -65,12 +64,8 @@ pub fn exec(root: &Path, req: ExecArgs) -> anyhow::Result<ExitCode> {
     };
     let process = build_process(spec.process().clone(), &req)?;
     let terminal = process.terminal().unwrap_or(false);
-    if terminal && req.console_socket.is_none() {
-        bail!("a terminal needs --console-socket to receive it");
-    }
-    if !terminal && req.console_socket.is_some() {
-        bail!("--console-socket was given but the process has no terminal");
-    }
+    // create's rules for the socket, and its connection, made up front.
+    let console = crate::lifecycle::console_socket(terminal, req.console_socket.as_deref())?;
     let forwarder = if req.detach {
         None
     } else {
@@ -90,14 +85,12 @@ pub fn exec(root: &Path, req: ExecArgs) -> anyhow::Result<ExitCode> {
             preserve_fds: req.preserve_fds,
         },
     )?;
-    if let Some(path) = &req.console_socket {
+    if let Some(sock) = &console {
         let master = child
             .take_pty_master()
             .context("the process did not send its terminal")?;
-        let sock = UnixStream::connect(path)
-            .with_context(|| format!("connecting to console socket {}", path.display()))?;
         pocky_runtime::console::send_fd(sock.as_fd(), master.as_fd(), "")
-            .with_context(|| format!("sending the terminal to {}", path.display()))?;
+            .context("sending the terminal to the console socket")?;
     }
     if let Some(pf) = &req.pid_file {
         write_pid_file(pf, child.pid.as_raw())?;
