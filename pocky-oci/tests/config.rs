@@ -332,3 +332,37 @@ fn root_propagation_is_what_the_spec_says() {
         assert_eq!(text(&out.stdout).trim(), seen, "{asked}");
     }
 }
+
+/// runtime-tools' `linux_ns_itype` removes every namespace from the config.
+/// Run that way, in a throwaway mount namespace so a regression cannot move
+/// the harness's root, pocky-runtime refuses by name, leaves no state, and
+/// the namespace's `/` is what it was.
+#[test]
+fn a_config_without_a_mount_namespace_leaves_the_callers_root_alone() {
+    let Some(env) = Env::new("oci_no_mountns", &["true"]) else {
+        return;
+    };
+    env.set_cgroup("nomnt");
+    env.edit(|s| s["linux"]["namespaces"] = json!([]));
+    let bundle = env.bundle();
+    let script = format!(
+        "before=$(awk '$5 == \"/\"' /proc/self/mountinfo; ls -id /)
+         {bin} --root {root} run --bundle {bundle} nomnt </dev/null 2>&1; echo rc=$?
+         after=$(awk '$5 == \"/\"' /proc/self/mountinfo; ls -id /)
+         [ \"$before\" = \"$after\" ] && echo root=same || echo root=moved",
+        bin = common::BIN,
+        root = env.root().display(),
+        bundle = bundle.display(),
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = text(&out.stdout);
+    assert!(out.status.success(), "{said}{}", text(&out.stderr));
+    assert!(said.contains("own mount namespace"), "{said}");
+    assert!(said.contains("rc=1"), "{said}");
+    assert!(said.contains("root=same"), "{said}");
+    assert!(!env.root().join("nomnt").exists(), "state left");
+}

@@ -18,8 +18,44 @@ fn text(v: &Option<String>) -> bool {
     v.as_ref().is_some_and(|v| !v.is_empty())
 }
 
+/// Whether the process would stay in the caller's mount namespace: none is
+/// asked for, or the one joined by path is the caller's own. Entering the
+/// rootfs there would pivot the caller's root (on a host, everyone's) into
+/// the bundle, and every mount of the set-up would land on the host.
+fn stays_in_callers_mount_namespace(spec: &Spec) -> bool {
+    let mount_ns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .and_then(|list| list.iter().find(|n| n.typ() == LinuxNamespaceType::Mount));
+    let Some(ns) = mount_ns else {
+        return true;
+    };
+    let Some(path) = ns.path() else {
+        return false;
+    };
+    use std::os::unix::fs::MetadataExt;
+    // An unreadable path fails later, at setns, with its own error.
+    match (
+        std::fs::metadata(path),
+        std::fs::metadata("/proc/self/ns/mnt"),
+    ) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
 /// The container-wide settings.
 pub fn check_spec(spec: &Spec) -> Result<(), RuntimeError> {
+    if stays_in_callers_mount_namespace(spec) {
+        // runc chroots here, but still makes the spec's mounts, which then
+        // land in the caller's namespace; pocky changes nothing outside the
+        // container, so it refuses rather than do half of what is asked.
+        return Err(refuse(
+            "a container without its own mount namespace",
+            "pocky-runtime never changes the caller's mounts or root; add a \"mount\" namespace",
+        ));
+    }
     if let Some(l) = spec.linux() {
         let joined_userns = l
             .namespaces()
@@ -102,6 +138,27 @@ mod tests {
     }
 
     #[test]
+    fn a_spec_in_the_callers_mount_namespace_is_refused() {
+        let mut s = spec(serde_json::json!({}));
+        let mut linux = s.linux().clone().unwrap();
+        let others: Vec<_> = linux
+            .namespaces()
+            .clone()
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.typ() != LinuxNamespaceType::Mount)
+            .collect();
+        linux.set_namespaces(Some(others));
+        s.set_linux(Some(linux));
+        let e = check_spec(&s).unwrap_err().to_string();
+        assert!(e.contains("mount namespace"), "{e}");
+        let own = spec(serde_json::json!({"linux": {
+            "namespaces": [{"type": "mount", "path": "/proc/self/ns/mnt"}]}}));
+        let e = check_spec(&own).unwrap_err().to_string();
+        assert!(e.contains("mount namespace"), "{e}");
+    }
+
+    #[test]
     fn the_default_spec_passes() {
         let s = Spec::default();
         check_spec(&s).unwrap();
@@ -113,7 +170,7 @@ mod tests {
         let cases = [
             (
                 serde_json::json!({"linux": {
-                    "namespaces": [{"type": "user", "path": "/proc/1/ns/user"}],
+                    "namespaces": [{"type": "mount"}, {"type": "user", "path": "/proc/1/ns/user"}],
                     "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}}),
                 "joined user namespace",
             ),
