@@ -366,3 +366,25 @@ fn a_config_without_a_mount_namespace_leaves_the_callers_root_alone() {
     assert!(said.contains("root=same"), "{said}");
     assert!(!env.root().join("nomnt").exists(), "state left");
 }
+
+/// runtime-tools' `misc_props`: unknown properties and annotation keys are
+/// ignored, an invalid `ociVersion` is an error that leaves nothing behind.
+#[test]
+fn unknown_properties_pass_and_an_invalid_version_fails() {
+    let Some(env) = Env::new("oci_misc_props", &["true"]) else {
+        return;
+    };
+    env.set_cgroup("misc");
+    env.edit(|s| {
+        s["unknownProperty"] = json!("unknown");
+        s["annotations"] = json!({"org.unknown.key": ""});
+    });
+    let out = env.on_bundle("run", "misc");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    env.edit(|s| s["ociVersion"] = json!("invalid"));
+    let out = env.on_bundle("create", "misc");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("ociVersion \"invalid\""), "{err}");
+    assert!(!env.root().join("misc").exists(), "state left");
+}

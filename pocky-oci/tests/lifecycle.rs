@@ -263,17 +263,28 @@ fn hooks_run_with_the_state_on_stdin() {
             "poststop": [hook("poststop")],
         });
     });
+    env.edit(|s| s["annotations"] = serde_json::json!({"org.example.hook": "stdin test"}));
     env.create("hooked", &[]);
+    let pid = env.state("hooked")["pid"].as_i64().unwrap();
+    let bundle = env.bundle().to_str().unwrap().to_owned();
     for name in ["prestart", "createRuntime", "createContainer"] {
         let st: Value = serde_json::from_slice(&std::fs::read(marks.join(name)).unwrap()).unwrap();
         assert_eq!(st["id"], "hooked", "{name}");
-        assert!(st["pid"].as_i64().unwrap() > 0, "{name}");
+        assert_eq!(st["pid"], pid, "{name}");
+        assert_eq!(st["status"], "created", "{name}");
+        assert_eq!(st["bundle"], bundle.as_str(), "{name}");
+        assert_eq!(
+            st["annotations"]["org.example.hook"], "stdin test",
+            "{name}"
+        );
     }
     assert!(!marks.join("poststart").exists());
     env.ok(&["start", "hooked"]);
     let st: Value =
         serde_json::from_slice(&std::fs::read(marks.join("poststart")).unwrap()).unwrap();
     assert_eq!(st["status"], "running");
+    assert_eq!(st["pid"], pid);
+    assert_eq!(st["annotations"]["org.example.hook"], "stdin test");
     let inside = env.bundle().join("rootfs/startContainer");
     let st: Value = serde_json::from_slice(&std::fs::read(&inside).unwrap()).unwrap();
     assert_eq!(st["id"], "hooked");
@@ -282,6 +293,8 @@ fn hooks_run_with_the_state_on_stdin() {
     let st: Value =
         serde_json::from_slice(&std::fs::read(marks.join("poststop")).unwrap()).unwrap();
     assert_eq!(st["status"], "stopped");
+    assert_eq!(st["bundle"], bundle.as_str());
+    assert_eq!(st["annotations"]["org.example.hook"], "stdin test");
 }
 
 #[test]
@@ -466,4 +479,56 @@ fn run_in_the_foreground_relays_a_terminal_of_its_own() {
     assert!(seen.contains("/dev/pts/"), "{seen}");
     assert!(seen.contains("got hello"), "{seen}");
     assert!(!env.root().join("tty-run").exists());
+}
+
+/// runtime-tools' `start`: an error without an id, for an unknown id and
+/// for a stopped container (which it leaves as it was); the process runs
+/// once, only at `start`.
+#[test]
+fn start_runs_the_process_once_and_only_when_created() {
+    let Some(env) = Env::new("oci_start", &["sh", "-c", "echo called >> /output"]) else {
+        return;
+    };
+    env.set_cgroup("once");
+    let output = env.bundle().join("rootfs/output");
+    assert_ne!(env.cmd(&["start"]).output().unwrap().status.code(), Some(0));
+    assert!(env.fails(&["start", "once"]).contains("does not exist"));
+    env.create("once", &[]);
+    assert!(!output.exists(), "the process ran at create");
+    env.ok(&["start", "once"]);
+    env.wait_status("once", "stopped");
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), "called\n");
+    assert!(env.fails(&["start", "once"]).contains("stopped"));
+    assert_eq!(env.state("once")["status"], "stopped");
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), "called\n");
+    env.ok(&["delete", "once"]);
+}
+
+/// runtime-tools' `poststart`: the hook runs after the process was
+/// executed. pocky-runtime's `start` runs the hook only once the init's
+/// exec has closed exec.fifo, so the container's pid is in the process's
+/// own program (busybox here, not pocky-runtime's init) when the hook looks.
+#[test]
+fn poststart_runs_after_the_process_is_executed() {
+    let Some(env) = Env::new("oci_poststart", &["sleep", "300"]) else {
+        return;
+    };
+    env.set_cgroup("post");
+    let hook_saw = env.dir.path().join("hook-saw");
+    env.edit(|s| {
+        s["hooks"] = serde_json::json!({"poststart": [{
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!(
+                "pid=$(sed -n 's/.*\"pid\":\\([0-9]*\\).*/\\1/p'); readlink /proc/$pid/exe > {}",
+                hook_saw.display())],
+        }]});
+    });
+    env.create("post", &[]);
+    assert!(!hook_saw.exists(), "poststart ran at create");
+    env.ok(&["start", "post"]);
+    let exe = std::fs::read_to_string(&hook_saw).unwrap();
+    assert!(exe.trim_end().ends_with("busybox"), "the hook saw {exe:?}");
+    env.ok(&["kill", "post", "KILL"]);
+    env.wait_status("post", "stopped");
+    env.ok(&["delete", "post"]);
 }

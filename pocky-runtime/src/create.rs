@@ -231,7 +231,9 @@ fn create_in(opts: CreateOptions<'_>) -> Result<Created, RuntimeError> {
             preserve_fds,
         },
         |pid| {
-            let state = state_of(pid.as_raw(), Status::Creating);
+            // The environment is made (lifecycle step 2), which is what
+            // the spec calls `created`; runtime-tools' hooks_stdin checks it.
+            let state = state_of(pid.as_raw(), Status::Created);
             hooks::run_host(&hooks_of(spec, |h| h.prestart()), &state)?;
             hooks::run_host(&hooks_of(spec, |h| h.create_runtime()), &state)?;
             hooks::run_in_container(

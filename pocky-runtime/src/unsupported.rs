@@ -45,8 +45,24 @@ fn stays_in_callers_mount_namespace(spec: &Spec) -> bool {
     }
 }
 
+/// The spec's `ociVersion` must be SemVer (the spec says so) and of the
+/// major version this runtime implements: a runtime MUST fail on values it
+/// cannot honour rather than guess what a 2.x config means.
+fn check_version(version: &str) -> Result<(), RuntimeError> {
+    match semver::Version::parse(version) {
+        Ok(v) if v.major == 1 => Ok(()),
+        Ok(v) => Err(RuntimeError::Config(format!(
+            "ociVersion {v} is not supported: pocky-runtime implements runtime spec 1.x"
+        ))),
+        Err(e) => Err(RuntimeError::Config(format!(
+            "ociVersion {version:?} is invalid: {e} (the runtime spec wants a SemVer such as 1.0.2)"
+        ))),
+    }
+}
+
 /// The container-wide settings.
 pub fn check_spec(spec: &Spec) -> Result<(), RuntimeError> {
+    check_version(spec.version())?;
     if stays_in_callers_mount_namespace(spec) {
         // runc chroots here, but still makes the spec's mounts, which then
         // land in the caller's namespace; pocky changes nothing outside the
@@ -156,6 +172,22 @@ mod tests {
             "namespaces": [{"type": "mount", "path": "/proc/self/ns/mnt"}]}}));
         let e = check_spec(&own).unwrap_err().to_string();
         assert!(e.contains("mount namespace"), "{e}");
+    }
+
+    #[test]
+    fn oci_version_must_be_a_1_x_semver() {
+        for ok in ["1.0.0", "1.0.2-dev", "1.2.1", "1.3.0+build"] {
+            check_version(ok).unwrap();
+        }
+        for (bad, needle) in [
+            ("invalid", "invalid"),
+            ("", "invalid"),
+            ("1.0", "invalid"),
+            ("2.0.0", "1.x"),
+        ] {
+            let e = check_version(bad).unwrap_err().to_string();
+            assert!(e.contains(needle), "{bad}: {e}");
+        }
     }
 
     #[test]
