@@ -106,6 +106,13 @@ pub struct RunArgs {
     /// Platform to pull if the image is missing.
     #[arg(long)]
     pub platform: Option<String>,
+    /// Signal `stop` sends first (default: the image's StopSignal, else
+    /// SIGTERM).
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Seconds `stop` waits before SIGKILL unless told with -t (default 10).
+    #[arg(long, value_name = "SECONDS")]
+    pub stop_timeout: Option<u64>,
     /// Image, then the command and its arguments.
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
     pub image_and_command: Vec<String>,
@@ -170,9 +177,10 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// Seconds to wait before killing.
-    #[arg(short, long, default_value_t = 10)]
-    pub time: u64,
+    /// Seconds to wait before killing (default: the container's
+    /// --stop-timeout, else 10).
+    #[arg(short, long)]
+    pub time: Option<u64>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }

@@ -42,7 +42,13 @@ pub fn create(
     };
     let env = flags::environment(&args.env, &args.env_file)?;
     flags::check_cgroup_parent(&args.cgroup_parent)?;
-    let defaults = image_defaults(store, image)?;
+    let (defaults, image_stop_signal) = image_defaults(store, image)?;
+    // Checked here so a bad signal fails the run, not a later stop.
+    let stop_signal = args.stop_signal.clone().or(image_stop_signal);
+    if let Some(sig) = &stop_signal {
+        pocky_runtime::process::parse_signal(sig)
+            .with_context(|| format!("stop signal of the container ({sig})"))?;
+    }
     let mount_flags = crate::mount_flags::parse_all(&args.volume, &args.mount, &args.tmpfs)?;
     let image_volumes = crate::volumes_setup::image_volumes(store, image)?;
     let volumes = crate::volumes_setup::plan(store, &mount_flags, &image_volumes)?;
@@ -106,6 +112,8 @@ pub fn create(
         interactive: args.interactive,
         detached: args.detach,
         cgroup: opts.cgroups_path.clone(),
+        stop_signal,
+        stop_timeout: args.stop_timeout,
         state: ContainerState {
             status: Some(Status::Created),
             ..ContainerState::default()
@@ -189,20 +197,24 @@ fn etc_mounts(dir: &Path) -> Result<Vec<Mount>> {
         .collect()
 }
 
-fn image_defaults(store: &Store, image: &ImageRecord) -> Result<ImageDefaults> {
+/// What the image's config gives a container: the spec's defaults, and the
+/// StopSignal that `stop` sends.
+fn image_defaults(store: &Store, image: &ImageRecord) -> Result<(ImageDefaults, Option<String>)> {
     let bytes = store.get_blob(&image.id)?;
     let config: oci_spec::image::ImageConfiguration = serde_json::from_slice(&bytes)
         .with_context(|| format!("parsing the config of image {}", image.short_id()))?;
     let Some(c) = config.config() else {
-        return Ok(ImageDefaults::default());
+        return Ok((ImageDefaults::default(), None));
     };
-    Ok(ImageDefaults {
+    let defaults = ImageDefaults {
         entrypoint: c.entrypoint().clone().unwrap_or_default(),
         cmd: c.cmd().clone().unwrap_or_default(),
         env: c.env().clone().unwrap_or_default(),
         working_dir: c.working_dir().clone().unwrap_or_default(),
         user: c.user().clone().unwrap_or_default(),
-    })
+    };
+    let stop_signal = c.stop_signal().clone().filter(|s| !s.is_empty());
+    Ok((defaults, stop_signal))
 }
 
 /// 64 hex digits from the kernel's random source.

@@ -26,9 +26,8 @@ const OWNER_WAIT: Duration = Duration::from_secs(10);
 
 pub fn stop(root: &Path, args: &StopArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
-    let grace = Duration::from_secs(args.time);
     Ok(each(&args.containers, |name| {
-        stop_one(&store, name, grace)?;
+        stop_one(&store, name, args.time)?;
         println!("{name}");
         Ok(())
     }))
@@ -91,10 +90,21 @@ fn pidfd(rec: &ContainerRecord) -> Result<Option<Pidfd>> {
     Ok(Pidfd::open(rec.state.pid, rec.state.pid_start)?)
 }
 
-fn stop_one(store: &Store, name: &str, grace: Duration) -> Result<()> {
+/// Docker's grace period when neither `-t` nor `--stop-timeout` says.
+const STOP_GRACE: u64 = 10;
+
+/// The container's stop signal (its `--stop-signal` or image StopSignal,
+/// which servers such as nginx and PostgreSQL need for a clean shutdown),
+/// then SIGKILL after the grace period.
+fn stop_one(store: &Store, name: &str, time: Option<u64>) -> Result<()> {
     let rec = state::find(store, name)?;
+    let signal = match &rec.stop_signal {
+        Some(s) => process::parse_signal(s)?,
+        None => libc::SIGTERM,
+    };
+    let grace = Duration::from_secs(time.or(rec.stop_timeout).unwrap_or(STOP_GRACE));
     if let Some(fd) = pidfd(&rec)? {
-        fd.signal(libc::SIGTERM)?;
+        fd.signal(signal)?;
         if !fd.wait_timeout(Some(grace))? {
             kill_and_reap(&fd, name)?;
         }

@@ -298,6 +298,13 @@ fn container_json(store: &Store, r: &ContainerRecord) -> Result<Value> {
         "Bundle": dir,
         "Cgroup": r.cgroup,
     });
+    // Docker leaves both out when nothing set them.
+    if let Some(sig) = &r.stop_signal {
+        v["Config"]["StopSignal"] = json!(sig);
+    }
+    if let Some(t) = r.stop_timeout {
+        v["Config"]["StopTimeout"] = json!(t);
+    }
     if running {
         v["Stats"] = stats_json(&r.cgroup);
     }

@@ -39,6 +39,8 @@ fn record(name: &str, state: ContainerState) -> ContainerRecord {
         tty: false,
         interactive: false,
         detached: true,
+        stop_signal: None,
+        stop_timeout: None,
         state,
     }
 }

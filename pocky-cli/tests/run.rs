@@ -454,3 +454,71 @@ fn an_image_of_eighty_layers_runs_and_leaves_no_links() {
     let containers = ctx.root().join("containers");
     assert!(tree(&containers).is_empty(), "{:?}", tree(&containers));
 }
+
+/// A server that says which signal stopped it, as nginx (SIGQUIT) and
+/// PostgreSQL (SIGINT) need theirs: `stop` sends the image's StopSignal,
+/// `--stop-signal` overrides it, and an image without one gets SIGTERM.
+#[test]
+fn stop_sends_the_images_stop_signal() {
+    let Some(c) = Ctx::new("stop_signal", &["busybox", "config"]) else {
+        return;
+    };
+    let server = "for s in QUIT TERM USR1 INT; do trap \"echo got $s; exit 3\" $s; done; \
+                  echo ready; sleep 300 & wait";
+    let inspect = |name: &str| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(&ok(c.root(), &["inspect", name])).unwrap()[0]
+            .clone()
+    };
+    let started = |name: &str| {
+        for _ in 0..500 {
+            if ok(c.root(), &["logs", name]).contains("ready") {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("{name} never became ready");
+    };
+    let cases = [
+        (
+            "quit",
+            vec![c.image("config"), server.to_owned()],
+            "got QUIT",
+            Some("SIGQUIT"),
+        ),
+        (
+            "usr1",
+            vec![
+                "--stop-signal".into(),
+                "USR1".into(),
+                c.image("config"),
+                server.into(),
+            ],
+            "got USR1",
+            Some("USR1"),
+        ),
+        (
+            "term",
+            vec![c.busybox(), "sh".into(), "-c".into(), server.into()],
+            "got TERM",
+            None,
+        ),
+    ];
+    for (name, rest, said, shown) in cases {
+        let mut args = vec!["run", "-d", "--name", name];
+        args.extend(rest.iter().map(String::as_str));
+        ok(c.root(), &args);
+        started(name);
+        let v = inspect(name);
+        assert_eq!(v["Config"]["StopSignal"].as_str(), shown, "{name}");
+        ok(c.root(), &["stop", "-t", "30", name]);
+        let logs = ok(c.root(), &["logs", name]);
+        assert!(logs.contains(said), "{name}: {logs}");
+        assert_eq!(inspect(name)["State"]["ExitCode"], 3, "{name}");
+        ok(c.root(), &["rm", name]);
+    }
+    // A signal that does not exist fails the run before anything is made.
+    let out = c.run(&["--stop-signal", "SIGNOPE", &c.busybox(), "true"]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(stderr(&out).contains("SIGNOPE"), "{}", stderr(&out));
+    assert!(tree(&c.root().join("containers")).is_empty());
+}

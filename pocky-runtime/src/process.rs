@@ -121,33 +121,41 @@ impl Pidfd {
     }
 }
 
-/// Signal names and numbers as `kill -s` accepts them: `9`, `KILL`, `SIGKILL`.
+/// A signal as Docker and runc take it: a number, a name with or without
+/// `SIG` in any case (`TERM`, `sigquit`), or `RTMIN+n`/`RTMAX-n` (systemd
+/// images stop on `SIGRTMIN+3`).
 pub fn parse_signal(s: &str) -> Result<i32, RuntimeError> {
-    if let Ok(n) = s.parse::<i32>()
-        && (1..=64).contains(&n)
-    {
-        return Ok(n);
+    let invalid = || RuntimeError::Config(format!("invalid signal: {s}"));
+    if let Ok(n) = s.parse::<i32>() {
+        return (1..=libc::SIGRTMAX())
+            .contains(&n)
+            .then_some(n)
+            .ok_or_else(invalid);
     }
-    let name = s.to_ascii_uppercase();
-    let name = name.strip_prefix("SIG").unwrap_or(&name);
-    let sig = match name {
-        "HUP" => libc::SIGHUP,
-        "INT" => libc::SIGINT,
-        "QUIT" => libc::SIGQUIT,
-        "KILL" => libc::SIGKILL,
-        "USR1" => libc::SIGUSR1,
-        "USR2" => libc::SIGUSR2,
-        "TERM" => libc::SIGTERM,
-        "ALRM" => libc::SIGALRM,
-        "CONT" => libc::SIGCONT,
-        "STOP" => libc::SIGSTOP,
-        "TSTP" => libc::SIGTSTP,
-        "WINCH" => libc::SIGWINCH,
-        "PIPE" => libc::SIGPIPE,
-        "ABRT" => libc::SIGABRT,
-        _ => return Err(RuntimeError::Config(format!("invalid signal: {s}"))),
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let realtime = |base: i32, rest: &str, sign: i32| -> Option<i32> {
+        let n: i32 = if rest.is_empty() {
+            0
+        } else {
+            rest.parse().ok()?
+        };
+        let sig = base + sign * n;
+        (libc::SIGRTMIN()..=libc::SIGRTMAX())
+            .contains(&sig)
+            .then_some(sig)
     };
-    Ok(sig)
+    let sig = if let Some(rest) = name.strip_prefix("RTMIN") {
+        realtime(libc::SIGRTMIN(), rest.strip_prefix('+').unwrap_or(rest), 1)
+    } else if let Some(rest) = name.strip_prefix("RTMAX") {
+        realtime(libc::SIGRTMAX(), rest.strip_prefix('-').unwrap_or(rest), -1)
+    } else {
+        use std::str::FromStr;
+        nix::sys::signal::Signal::from_str(&format!("SIG{name}"))
+            .ok()
+            .map(|s| s as i32)
+    };
+    sig.ok_or_else(invalid)
 }
 
 #[cfg(test)]
@@ -165,6 +173,12 @@ mod tests {
         assert_eq!(parse_signal("hup").unwrap(), libc::SIGHUP);
         assert!(parse_signal("NOPE").is_err());
         assert!(parse_signal("0").is_err());
+        assert_eq!(parse_signal("SIGQUIT").unwrap(), libc::SIGQUIT);
+        assert_eq!(parse_signal("pwr").unwrap(), libc::SIGPWR);
+        assert_eq!(parse_signal("SIGRTMIN+3").unwrap(), libc::SIGRTMIN() + 3);
+        assert_eq!(parse_signal("RTMAX-1").unwrap(), libc::SIGRTMAX() - 1);
+        assert!(parse_signal("RTMIN+99").is_err());
+        assert!(parse_signal("SIG").is_err());
     }
 
     #[test]

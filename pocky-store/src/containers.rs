@@ -46,6 +46,14 @@ pub struct ContainerRecord {
     pub detached: bool,
     /// The cgroup path relative to each hierarchy's root.
     pub cgroup: String,
+    /// What `stop` sends first (`--stop-signal`, else the image's
+    /// StopSignal), as given; None is SIGTERM. Older records have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout`: seconds `stop` waits before SIGKILL when `-t` is
+    /// not given; None is Docker's 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u64>,
     pub state: ContainerState,
 }
 

@@ -180,6 +180,8 @@ fn images_in_use_are_kept_and_containers_need_their_image() {
         interactive: false,
         detached: false,
         cgroup: "pocky/x".into(),
+        stop_signal: None,
+        stop_timeout: None,
         state: ContainerState::default(),
     };
     assert!(matches!(

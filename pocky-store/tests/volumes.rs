@@ -45,6 +45,8 @@ fn container(store: &Store, n: u8) -> String {
             interactive: false,
             detached: false,
             cgroup: "pocky/x".into(),
+            stop_signal: None,
+            stop_timeout: None,
             state: ContainerState::default(),
         })
         .unwrap();
