@@ -44,6 +44,7 @@ fn rows(images: Vec<ImageRecord>) -> Vec<Row> {
 
 pub fn list(root: &Path, args: &ImagesArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
+    crate::broken::warn_images(&store.broken_images()?);
     let mut rows = rows(store.images()?);
     if let Some(filter) = &args.reference {
         let (repo, tag) = match filter.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
@@ -193,7 +194,17 @@ pub fn remove(root: &Path, args: &RmiArgs) -> Result<ExitCode> {
 }
 
 fn remove_one(store: &Store, name: &str, force: bool) -> Result<()> {
-    let (image, named) = lookup::find(store, name)?;
+    let (image, named) = match lookup::find(store, name) {
+        Err(e) => match e.downcast_ref::<pocky_store::StoreError>() {
+            Some(pocky_store::StoreError::BrokenImage { id, .. }) => {
+                crate::broken::remove_image(store, id)?;
+                println!("Deleted: {id}");
+                return Ok(());
+            }
+            _ => return Err(e),
+        },
+        Ok(found) => found,
+    };
     if let Named::Tag(tag) = &named
         && image.repo_tags.len() > 1
     {

@@ -152,7 +152,15 @@ fn settle(store: &Store, id: &str) -> Result<(Option<ContainerRecord>, bool)> {
 }
 
 fn rm_one(store: &Store, name: &str, force: bool, volumes: bool) -> Result<()> {
-    let rec = state::find(store, name)?;
+    let rec = match state::find(store, name) {
+        Err(e) => match e.downcast_ref::<StoreError>() {
+            Some(StoreError::BrokenContainer { id, .. }) => {
+                return crate::broken::remove_container(store, id, force);
+            }
+            _ => return Err(e),
+        },
+        Ok(rec) => rec,
+    };
     let busy = state::process_alive(&rec) || state::owner_alive(store, &rec.id)?;
     let rec = if busy {
         if !force {

@@ -15,6 +15,15 @@ pub enum Named {
 }
 
 pub fn find(store: &Store, name: &str) -> Result<(ImageRecord, Named)> {
+    match find_local(store, name)? {
+        Some(found) => Ok(found),
+        None => anyhow::bail!("no such image: {name}"),
+    }
+}
+
+/// None only for a real miss: a store that cannot be read, or a record
+/// that is broken, is an error, so that `run` never pulls over it.
+pub fn find_local(store: &Store, name: &str) -> Result<Option<(ImageRecord, Named)>> {
     if let Ok(r) = Reference::parse(name) {
         let (query, named) = match (&r.digest, &r.tag) {
             (Some(d), _) => (
@@ -27,19 +36,19 @@ pub fn find(store: &Store, name: &str) -> Result<(ImageRecord, Named)> {
             }
         };
         match store.find_image(&query) {
-            Ok(rec) => return Ok((rec, named)),
+            Ok(rec) => return Ok(Some((rec, named))),
             Err(StoreError::NoSuchImage(_)) => {}
             Err(e) => return Err(e.into()),
         }
     }
     if is_id_prefix(name) {
         match store.find_image(&ImageQuery::IdPrefix(name.to_owned())) {
-            Ok(rec) => return Ok((rec, Named::Id)),
+            Ok(rec) => return Ok(Some((rec, Named::Id))),
             Err(StoreError::NoSuchImage(_)) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    anyhow::bail!("no such image: {name}")
+    Ok(None)
 }
 
 fn is_id_prefix(s: &str) -> bool {

@@ -1,6 +1,7 @@
 //! The `pocky` command: argument parsing, output, and the assembly of the
 //! library crates. No kernel logic lives here.
 
+mod broken;
 mod cli;
 mod cli_run;
 mod create;

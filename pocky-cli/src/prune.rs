@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Result;
 
 use pocky_cgroup::{Cgroup, CgroupManager, CgroupPath, Hierarchy};
-use pocky_store::{ContainerStore, Status, Store};
+use pocky_store::{ContainerStore, ImageStore, Status, Store};
 
 use crate::cli::PruneArgs;
 use crate::{format, state};
@@ -39,7 +39,9 @@ pub fn prune(root: &Path, args: &PruneArgs) -> Result<ExitCode> {
         if let Some((parent, _)) = rec.cgroup.trim_matches('/').rsplit_once('/') {
             parents.insert(parent.to_owned());
         }
-        let rec = state::refresh(&store, rec)?;
+        let Some(rec) = state::refresh_listed(&store, rec)? else {
+            continue;
+        };
         if rec.state.status == Some(Status::Running) || state::owner_alive(&store, &rec.id)? {
             continue;
         }
@@ -47,6 +49,26 @@ pub fn prune(root: &Path, args: &PruneArgs) -> Result<ExitCode> {
         state::remove_container(&store, &rec)?;
         reclaimed += size;
         deleted.push(rec.id);
+    }
+
+    // Without a record a live container cannot be told from a dead one:
+    // one with processes in its cgroup stays (and says so) for `rm -f`.
+    for b in store.broken_containers()? {
+        let size = tree_size(&store.container_dir(&b.id)?);
+        match crate::broken::remove_container(&store, &b.id, false) {
+            Ok(()) => {
+                reclaimed += size;
+                deleted.push(b.id);
+            }
+            Err(e) => eprintln!("pocky: {}", crate::one_line(&e)),
+        }
+    }
+    let mut broken_images = Vec::new();
+    for b in store.broken_images()? {
+        match crate::broken::remove_image(&store, &b.id) {
+            Ok(()) => broken_images.push(b.id),
+            Err(e) => eprintln!("pocky: {}", crate::one_line(&e)),
+        }
     }
 
     let mut orphans = HashSet::new();
@@ -89,6 +111,13 @@ pub fn prune(root: &Path, args: &PruneArgs) -> Result<ExitCode> {
         println!("Deleted Containers:");
         for id in &deleted {
             println!("{id}");
+        }
+        println!();
+    }
+    if !broken_images.is_empty() {
+        println!("Deleted Images:");
+        for id in &broken_images {
+            println!("deleted: {id}");
         }
         println!();
     }

@@ -17,10 +17,17 @@ pub fn ps(root: &Path, args: &PsArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
     let mut recs = Vec::new();
     for rec in store.containers()? {
-        let rec = state::refresh(&store, rec)?;
+        let Some(rec) = state::refresh_listed(&store, rec)? else {
+            continue;
+        };
         if args.all || rec.state.status == Some(Status::Running) {
             recs.push(rec);
         }
+    }
+    let broken = store.broken_containers()?;
+    crate::broken::warn_containers(&broken);
+    if args.all {
+        recs.extend(broken.iter().map(crate::broken::placeholder));
     }
     let now = SystemTime::now();
     let id = |r: &ContainerRecord| {
@@ -136,6 +143,7 @@ fn state_name(r: &ContainerRecord) -> &'static str {
         Some(Status::Running) => "running",
         Some(Status::Exited) => "exited",
         Some(Status::Created) | None => "created",
+        Some(Status::Dead) => "dead",
     }
 }
 
@@ -163,6 +171,7 @@ pub fn status_text(r: &ContainerRecord, now: SystemTime) -> String {
             format::ago(time(r.state.finished_at.unwrap_or(r.created)), now)
         ),
         Some(Status::Created) | None => "Created".to_owned(),
+        Some(Status::Dead) => "Dead".to_owned(),
     }
 }
 
@@ -202,6 +211,9 @@ pub fn inspect(root: &Path, args: &InspectArgs) -> Result<ExitCode> {
             }
             Err(e) => match e.downcast_ref::<StoreError>() {
                 Some(StoreError::NoSuchContainer(_)) => {}
+                Some(b @ StoreError::BrokenContainer { id, .. }) => {
+                    bail!("{b}: `pocky rm -f {}` removes it", &id[..id.len().min(12)]);
+                }
                 _ => return Err(e),
             },
         }

@@ -32,7 +32,7 @@ pub fn run(root: &Path, args: RunArgs) -> Result<ExitCode> {
 }
 
 fn find_or_pull(store: &Store, name: &str, platform: Option<&str>) -> Result<ImageRecord> {
-    if let Ok((image, _)) = crate::lookup::find(store, name) {
+    if let Some((image, _)) = crate::lookup::find_local(store, name)? {
         return Ok(image);
     }
     let reference = Reference::parse(name)?;

@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 use pocky_cgroup::{Cgroup, CgroupManager, Hierarchy};
 use pocky_runtime::process;
-use pocky_store::{ContainerRecord, ContainerStore, FileLock, Status, Store};
+use pocky_store::{ContainerRecord, ContainerStore, FileLock, Status, Store, StoreError};
 
 pub fn monitor_lock_path(store: &Store, id: &str) -> Result<PathBuf> {
     Ok(store.container_dir(id)?.join("monitor.lock"))
@@ -75,6 +75,29 @@ pub fn refresh(store: &Store, rec: ContainerRecord) -> Result<ContainerRecord> {
         }
     })?;
     Ok(rec)
+}
+
+/// [`refresh`] for listings: None when the container went away while it
+/// was being read (a `run --rm` finishing, a concurrent `rm`), which a
+/// listing skips rather than fail on.
+pub fn refresh_listed(store: &Store, rec: ContainerRecord) -> Result<Option<ContainerRecord>> {
+    match refresh(store, rec) {
+        Ok(r) => Ok(Some(r)),
+        Err(e) if vanished(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether an error says only that the container's record or directory
+/// is gone.
+pub fn vanished(e: &anyhow::Error) -> bool {
+    match e.downcast_ref::<StoreError>() {
+        Some(StoreError::NoSuchContainer(_)) => true,
+        Some(StoreError::Io { source, .. } | StoreError::Lock { source, .. }) => {
+            source.kind() == std::io::ErrorKind::NotFound
+        }
+        _ => false,
+    }
 }
 
 /// Kills what is left in a container's cgroup and removes it. Errors are

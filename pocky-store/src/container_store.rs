@@ -2,7 +2,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use crate::atomic::write_atomic;
-use crate::containers::{ContainerRecord, ContainerStore};
+use crate::containers::{BrokenContainer, ContainerRecord, ContainerStore};
 use crate::error::{Result, StoreError};
 use crate::store::Store;
 
@@ -30,6 +30,31 @@ impl Store {
             Err(e) => return Err(StoreError::io("reading", &path)(e)),
         };
         serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt { path, source })
+    }
+
+    /// Every container directory: its record, or why it cannot be read.
+    /// A directory whose record is gone (being created or removed right
+    /// now, or debris for prune) is in neither list.
+    fn scan_containers(&self) -> Result<(Vec<ContainerRecord>, Vec<BrokenContainer>)> {
+        let mut good = Vec::new();
+        let mut broken = Vec::new();
+        for id in crate::store::list_names(&self.layout().containers())? {
+            if self.container_dir(&id).is_err() {
+                continue;
+            }
+            match self.read_container(&id) {
+                Ok(rec) => good.push(rec),
+                Err(StoreError::NoSuchContainer(_)) => {}
+                Err(e) => broken.push(BrokenContainer {
+                    modified: modified(&self.record_path(&id)?),
+                    id,
+                    reason: broken_reason(&e),
+                }),
+            }
+        }
+        good.sort_by(|a, b| b.created.total_cmp(&a.created).then(a.id.cmp(&b.id)));
+        broken.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok((good, broken))
     }
 
     fn write_container(&self, rec: &ContainerRecord) -> Result<()> {
@@ -73,22 +98,40 @@ impl ContainerStore for Store {
     }
 
     fn containers(&self) -> Result<Vec<ContainerRecord>> {
-        let mut out = Vec::new();
-        for id in crate::store::list_names(&self.layout().containers())? {
-            match self.read_container(&id) {
-                Ok(rec) => out.push(rec),
-                // A directory without a record is a container being created
-                // or removed right now, or debris that prune removes.
-                Err(StoreError::NoSuchContainer(_)) => {}
-                Err(e) => return Err(e),
-            }
+        Ok(self.scan_containers()?.0)
+    }
+
+    fn broken_containers(&self) -> Result<Vec<BrokenContainer>> {
+        Ok(self.scan_containers()?.1)
+    }
+
+    fn remove_broken_container(&self, id: &str) -> Result<bool> {
+        let _lock = self.lock()?;
+        if self.read_container(id).is_ok() {
+            return Ok(false);
         }
-        out.sort_by(|a, b| b.created.total_cmp(&a.created).then(a.id.cmp(&b.id)));
-        Ok(out)
+        let dir = self.container_dir(id)?;
+        crate::staging::remove_tree(&self.layout().tmp(), &dir)?;
+        Ok(true)
     }
 
     fn find_container(&self, query: &str) -> Result<ContainerRecord> {
-        let all = self.containers()?;
+        let (all, broken) = self.scan_containers()?;
+        // Only ids reach a broken one: its name is what cannot be read.
+        let hit: Vec<_> = broken
+            .iter()
+            .filter(|b| !query.is_empty() && b.id.starts_with(query))
+            .collect();
+        if !all
+            .iter()
+            .any(|c| c.name == query || c.id.starts_with(query))
+            && let [b] = hit[..]
+        {
+            return Err(StoreError::BrokenContainer {
+                id: b.id.clone(),
+                reason: b.reason.clone(),
+            });
+        }
         if let Some(c) = all.iter().find(|c| c.id == query || c.name == query) {
             return Ok(c.clone());
         }
@@ -157,4 +200,21 @@ impl Store {
     pub fn remove_tree(&self, path: &std::path::Path) -> Result<()> {
         crate::staging::remove_tree(&self.layout().tmp(), path)
     }
+}
+
+/// Why a record could not be read, in one line.
+pub(crate) fn broken_reason(e: &StoreError) -> String {
+    match e {
+        StoreError::Corrupt { source, .. } => source.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A file's mtime in Unix seconds; 0 when it cannot be read.
+pub(crate) fn modified(path: &std::path::Path) -> f64 {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0.0, |d| d.as_secs_f64())
 }

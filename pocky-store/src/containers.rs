@@ -7,6 +7,9 @@ pub enum Status {
     Created,
     Running,
     Exited,
+    /// What Docker calls a container it cannot account for: here one whose
+    /// record cannot be read. Listings show it; it is never written.
+    Dead,
 }
 
 /// The mutable part of a container record.
@@ -63,12 +66,30 @@ impl ContainerRecord {
     }
 }
 
+/// A container directory whose record cannot be read (cut short by a full
+/// disk or changed by hand). It must not take the store down: listings
+/// skip it and report it, and it can be removed by its id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BrokenContainer {
+    /// The directory's name: the container's id.
+    pub id: String,
+    pub reason: String,
+    /// When the record was last written (Unix seconds), for `CREATED`.
+    pub modified: f64,
+}
+
 /// Container records, guarded by the store's lock.
 pub trait ContainerStore {
     /// Adds a record and its directory; a taken name is an error.
     fn create_container(&self, record: &ContainerRecord) -> crate::Result<()>;
+    /// The readable records; see [`ContainerStore::broken_containers`].
     fn containers(&self) -> crate::Result<Vec<ContainerRecord>>;
-    /// By full id, unique id prefix, or name.
+    fn broken_containers(&self) -> crate::Result<Vec<BrokenContainer>>;
+    /// Deletes a broken container's directory if its record is still
+    /// unreadable; false (nothing removed) when it has become readable.
+    fn remove_broken_container(&self, id: &str) -> crate::Result<bool>;
+    /// By full id, unique id prefix, or name. A broken container matched
+    /// by id or prefix is [`crate::StoreError::BrokenContainer`].
     fn find_container(&self, query: &str) -> crate::Result<ContainerRecord>;
     /// Changes the record under the lock; `f` sees the current version.
     fn update_container(

@@ -26,6 +26,10 @@ pub enum StoreError {
     ImageInUse { image: String, container: String },
     #[error("no such container: {0}")]
     NoSuchContainer(String),
+    #[error("container {id} has an unreadable record ({reason})")]
+    BrokenContainer { id: String, reason: String },
+    #[error("image {id} has an unreadable record ({reason})")]
+    BrokenImage { id: String, reason: String },
     #[error("the container name {name:?} is already in use by container {id}")]
     NameInUse { name: String, id: String },
     #[error("no such volume: {0}")]

@@ -9,7 +9,8 @@ use crate::store::Store;
 pub struct Collected {
     pub layers: Vec<String>,
     pub blobs: Vec<String>,
-    /// False when a pull was in flight, so nothing was collected this time.
+    /// False when nothing was collected this time: a pull was in flight,
+    /// or an unreadable image record left its layers unknown.
     pub ran: bool,
 }
 
@@ -22,30 +23,55 @@ impl Store {
         };
         let _lock = self.lock()?;
         let images = self.images()?;
-        let layers: HashSet<&str> = images
+        let mut layers: HashSet<String> = images
             .iter()
-            .flat_map(|i| i.chain_ids.iter().map(String::as_str))
+            .flat_map(|i| i.chain_ids.iter().cloned())
             .collect();
-        let blobs: HashSet<&str> = images
+        let mut blobs: HashSet<String> = images
             .iter()
-            .flat_map(|i| [i.id.as_str(), i.manifest_digest.as_str()])
+            .flat_map(|i| [i.id.clone(), i.manifest_digest.clone()])
             .collect();
+        // An unreadable record still owns its layers (a container may run
+        // on them): they are found from its config blob, and if that is
+        // unreadable too, no layer is collected until the record is gone.
+        for b in self.broken_images()? {
+            match self.layers_of_config(&b.id) {
+                Some(chain) => layers.extend(chain),
+                None => return Ok(Collected::default()),
+            }
+            blobs.insert(b.id);
+        }
         let mut out = Collected {
             ran: true,
             ..Collected::default()
         };
         for id in self.layer_ids()? {
-            if !layers.contains(id.as_str()) {
+            if !layers.contains(&id) {
                 self.remove_layer(&id)?;
                 out.layers.push(id);
             }
         }
         for d in self.blob_digests()? {
-            if !blobs.contains(d.as_str()) {
+            if !blobs.contains(&d) {
                 self.remove_blob(&d)?;
                 out.blobs.push(d);
             }
         }
         Ok(out)
+    }
+}
+
+impl Store {
+    /// The chain ids an image config names, when its blob can be read.
+    fn layers_of_config(&self, config_digest: &str) -> Option<Vec<String>> {
+        let bytes = self.get_blob(config_digest).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let diff_ids: Vec<String> = v
+            .pointer("/rootfs/diff_ids")?
+            .as_array()?
+            .iter()
+            .map(|d| d.as_str().map(str::to_owned))
+            .collect::<Option<_>>()?;
+        Some(crate::chain_ids(&diff_ids))
     }
 }

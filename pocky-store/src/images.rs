@@ -55,12 +55,28 @@ pub enum ImageQuery {
     IdPrefix(String),
 }
 
+/// An image record that cannot be read. Listings skip and report it; its
+/// id (the file's name) still finds it for `rmi`, and a pull of the same
+/// image writes a good record over it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokenImage {
+    /// `sha256:<hex>`.
+    pub id: String,
+    pub reason: String,
+}
+
 /// Image records, guarded by the store's lock.
 pub trait ImageStore {
     /// Stores a record; its tags move away from any image that had them.
     fn put_image(&self, record: &ImageRecord) -> crate::Result<()>;
+    /// The readable records; see [`ImageStore::broken_images`].
     fn images(&self) -> crate::Result<Vec<ImageRecord>>;
-    /// Finds one image; several matches of an id prefix are an error.
+    fn broken_images(&self) -> crate::Result<Vec<BrokenImage>>;
+    /// Deletes a broken record if it is still unreadable; false (nothing
+    /// removed) when it has become readable.
+    fn remove_broken_image(&self, id: &str) -> crate::Result<bool>;
+    /// Finds one image; several matches of an id prefix are an error, and
+    /// an id prefix of a broken record is [`crate::StoreError::BrokenImage`].
     fn find_image(&self, query: &ImageQuery) -> crate::Result<ImageRecord>;
     /// Removes one tag; returns the record as it is afterwards.
     fn untag_image(&self, id: &str, tag: &str) -> crate::Result<ImageRecord>;

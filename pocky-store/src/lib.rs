@@ -34,10 +34,10 @@ mod store;
 mod volumes;
 
 pub use atomic::{write_atomic, write_derived};
-pub use containers::{ContainerRecord, ContainerState, ContainerStore, Status};
+pub use containers::{BrokenContainer, ContainerRecord, ContainerState, ContainerStore, Status};
 pub use digest::{chain_ids, sha256_hex, sha256_of};
 pub use error::{Result, StoreError};
-pub use images::{ImageQuery, ImageRecord, ImageStore};
+pub use images::{BrokenImage, ImageQuery, ImageRecord, ImageStore};
 pub use layers::{LayerRecord, LayerStore, staging_diff_dir};
 pub use layout::Layout;
 pub use lock::FileLock;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use crate::atomic::{remove_stale_temps, write_atomic};
 use crate::digest::sha256_hex;
 use crate::error::{Result, StoreError};
-use crate::images::{ImageQuery, ImageRecord, ImageStore};
+use crate::images::{BrokenImage, ImageQuery, ImageRecord, ImageStore};
 use crate::layers::{LayerRecord, LayerStore};
 use crate::layout::Layout;
 use crate::lock::FileLock;
@@ -112,6 +112,50 @@ impl Store {
         write_atomic(&self.image_path(&rec.id)?, &data)
     }
 
+    /// Every image record: readable ones, and why the others are not.
+    fn scan_images(&self) -> Result<(Vec<ImageRecord>, Vec<BrokenImage>)> {
+        let dir = self.layout.images();
+        let mut good = Vec::new();
+        let mut broken = Vec::new();
+        for name in list_names(&dir)? {
+            let Some(hex) = name.strip_suffix(".json") else {
+                continue;
+            };
+            let id = format!("sha256:{hex}");
+            if sha256_hex(&id).is_err() {
+                continue;
+            }
+            let path = dir.join(&name);
+            let data = match fs::read(&path) {
+                Ok(d) => d,
+                // Removed by a concurrent rmi between listing and reading.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    broken.push(BrokenImage {
+                        id,
+                        reason: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            match serde_json::from_slice::<ImageRecord>(&data) {
+                // A record must be what its name says, or lookups by id lie.
+                Ok(rec) if rec.id == id => good.push(rec),
+                Ok(rec) => broken.push(BrokenImage {
+                    id,
+                    reason: format!("it holds image {}", rec.id),
+                }),
+                Err(e) => broken.push(BrokenImage {
+                    id,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        good.sort_by(|a: &ImageRecord, b| b.pulled.cmp(&a.pulled).then(a.id.cmp(&b.id)));
+        broken.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok((good, broken))
+    }
+
     fn layer_dir(&self, chain_id: &str) -> Result<PathBuf> {
         Ok(self.layout.layers().join(sha256_hex(chain_id)?))
     }
@@ -170,29 +214,46 @@ impl ImageStore for Store {
     }
 
     fn images(&self) -> Result<Vec<ImageRecord>> {
-        let dir = self.layout.images();
-        let mut out = Vec::new();
-        for name in list_names(&dir)? {
-            if !name.ends_with(".json") {
-                continue;
-            }
-            let path = dir.join(&name);
-            let data = match fs::read(&path) {
-                Ok(d) => d,
-                // Removed by a concurrent rmi between listing and reading.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(StoreError::io("reading", &path)(e)),
-            };
-            let rec = serde_json::from_slice(&data)
-                .map_err(|source| StoreError::Corrupt { path, source })?;
-            out.push(rec);
+        Ok(self.scan_images()?.0)
+    }
+
+    fn broken_images(&self) -> Result<Vec<BrokenImage>> {
+        Ok(self.scan_images()?.1)
+    }
+
+    fn remove_broken_image(&self, id: &str) -> Result<bool> {
+        let _lock = self.lock()?;
+        if self.read_image(id).is_ok() {
+            return Ok(false);
         }
-        out.sort_by(|a: &ImageRecord, b| b.pulled.cmp(&a.pulled).then(a.id.cmp(&b.id)));
-        Ok(out)
+        let path = self.image_path(id)?;
+        match fs::remove_file(&path) {
+            Ok(()) => crate::atomic::sync_dir(&self.layout.images())?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io("removing", &path)(e)),
+        }
+        Ok(true)
     }
 
     fn find_image(&self, query: &ImageQuery) -> Result<ImageRecord> {
-        let images = self.images()?;
+        let (images, broken) = self.scan_images()?;
+        if let ImageQuery::IdPrefix(p) = query {
+            let hex = p.strip_prefix("sha256:").unwrap_or(p);
+            let hit: Vec<_> = broken
+                .iter()
+                .filter(|b| !hex.is_empty() && b.id["sha256:".len()..].starts_with(hex))
+                .collect();
+            if let [b] = hit[..]
+                && !images
+                    .iter()
+                    .any(|i| i.id["sha256:".len()..].starts_with(hex))
+            {
+                return Err(StoreError::BrokenImage {
+                    id: b.id.clone(),
+                    reason: b.reason.clone(),
+                });
+            }
+        }
         let (matches, what): (Vec<_>, &str) = match query {
             ImageQuery::Tag(t) => (
                 images

@@ -1,0 +1,149 @@
+//! The store under faults: records cut short or scribbled over, and
+//! records that vanish while a listing reads them. None may take the
+//! other containers and images down with it.
+
+mod common;
+
+use std::path::Path;
+
+use common::records::*;
+use common::*;
+use pocky_store::Store;
+
+fn truncate(path: &Path) {
+    let data = std::fs::read(path).unwrap();
+    std::fs::write(path, &data[..data.len() / 2]).unwrap();
+}
+
+#[test]
+fn a_truncated_container_record_does_not_brick_the_store() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    add(r, &exited("good", 0));
+    let bad = exited("bad", 1);
+    let dir = add(r, &bad);
+    truncate(&dir.join("container.json"));
+    let short = &bad.id[..12];
+
+    let out = pocky(r, &["ps", "-a"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(table.contains("good"), "{table}");
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(short))
+        .unwrap_or_default();
+    assert!(row.contains("Dead"), "{table}");
+    assert!(
+        stderr(&out).contains(&format!("pocky rm -f {short}")),
+        "{}",
+        stderr(&out)
+    );
+    // Commands on other containers, and new containers, are unaffected.
+    assert!(ok(r, &["inspect", "good"]).contains("\"exited\""));
+    let err = fails(r, &["inspect", short]);
+    assert!(err.contains("unreadable record"), "{err}");
+    // Without a record pocky cannot tell it runs; -f removes it, and by id.
+    ok(r, &["rm", "-f", short]);
+    assert!(!dir.exists());
+    let out = pocky(r, &["ps", "-a"]);
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+
+    // system prune clears one too.
+    let dir = add(r, &exited("again", 1));
+    truncate(&dir.join("container.json"));
+    let pruned = ok(r, &["system", "prune", "-f"]);
+    assert!(pruned.contains(&id_for("again")), "{pruned}");
+    assert!(!dir.exists());
+}
+
+#[test]
+fn a_garbage_image_record_does_not_brick_the_store() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    add(r, &exited("user", 0));
+    let store = Store::open(r).unwrap();
+    let garbage = store
+        .layout()
+        .images()
+        .join(format!("{}.json", "ab".repeat(32)));
+    std::fs::write(&garbage, b"\x00\x01 not json").unwrap();
+
+    let out = pocky(r, &["images"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("pocky rmi abababababab"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(ok(r, &["ps", "-a"]).contains("user"));
+    ok(r, &["rmi", "abababababab"]);
+    assert!(!garbage.exists());
+
+    std::fs::write(&garbage, b"{").unwrap();
+    let pruned = ok(r, &["system", "prune", "-f"]);
+    assert!(
+        pruned.contains(&format!("sha256:{}", "ab".repeat(32))),
+        "{pruned}"
+    );
+    assert!(!garbage.exists());
+    let out = pocky(r, &["images"]);
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
+/// `run` of an intact image next to a broken record runs it from the
+/// store: only a real miss may send it to the registry.
+#[test]
+fn a_broken_image_record_does_not_make_run_pull() {
+    let Some(c) = Ctx::new("broken_image_run", &["busybox"]) else {
+        return;
+    };
+    let store = Store::open(c.root()).unwrap();
+    let garbage = store
+        .layout()
+        .images()
+        .join(format!("{}.json", "cd".repeat(32)));
+    std::fs::write(&garbage, b"garbage").unwrap();
+    let out = c.run(&["--rm", &c.busybox(), "echo", "ran"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ran\n");
+    assert!(!stderr(&out).contains("Unable to find"), "{}", stderr(&out));
+}
+
+/// Listings while containers come and go: every `ps -a` succeeds while
+/// records and directories vanish under it. The records say running with
+/// a process that is gone and no owner, so each listing also settles them
+/// (an update of a record that may be removed meanwhile).
+#[test]
+fn listings_skip_records_that_vanish_while_they_read() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().to_owned();
+    let churn = {
+        let r = r.clone();
+        std::thread::spawn(move || {
+            for i in 0..150 {
+                let rec = record(
+                    &format!("c{i}"),
+                    pocky_store::ContainerState {
+                        status: Some(pocky_store::Status::Running),
+                        pid: i32::MAX,
+                        pid_start: 1,
+                        ..Default::default()
+                    },
+                );
+                add(&r, &rec);
+                let store = Store::open(&r).unwrap();
+                use pocky_store::ContainerStore;
+                store.remove_container(&rec.id).unwrap();
+            }
+        })
+    };
+    let mut listings = 0;
+    while !churn.is_finished() {
+        let out = pocky(&r, &["ps", "-a"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        listings += 1;
+    }
+    churn.join().unwrap();
+    assert!(listings > 0);
+}
