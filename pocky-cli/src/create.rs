@@ -95,6 +95,9 @@ pub fn create(
     };
     // Built before anything is written: a bad flag leaves no trace.
     let spec = spec::build(&defaults, &opts)?;
+    if let Some(p) = spec.process() {
+        pocky_runtime::unsupported::check_process(p)?;
+    }
     let record = ContainerRecord {
         id: id.clone(),
         name,

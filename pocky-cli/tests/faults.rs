@@ -147,3 +147,20 @@ fn listings_skip_records_that_vanish_while_they_read() {
     churn.join().unwrap();
     assert!(listings > 0);
 }
+
+/// A value execve would refuse (1 MiB, over the kernel's 128 KiB per
+/// string) fails the run with 125 before any container exists, instead of
+/// 126 from a container that was created and could not exec.
+#[test]
+fn an_environment_the_kernel_refuses_fails_before_anything_is_made() {
+    let Some(c) = Ctx::new("huge_env", &["busybox"]) else {
+        return;
+    };
+    let file = c.root().join("big.env");
+    std::fs::write(&file, format!("BIG={}\n", "x".repeat(1 << 20))).unwrap();
+    let out = c.run(&["--env-file", file.to_str().unwrap(), &c.busybox(), "true"]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(stderr(&out).contains("variable BIG is"), "{}", stderr(&out));
+    assert!(tree(&c.root().join("containers")).is_empty());
+    assert!(ok(c.root(), &["ps", "-aq"]).is_empty());
+}

@@ -158,6 +158,41 @@ pub fn parse_signal(s: &str) -> Result<i32, RuntimeError> {
     sig.ok_or_else(invalid)
 }
 
+/// What execve(2) takes, checked before anything is made so that a run
+/// with a huge environment fails at once (125) rather than after its
+/// container exists (126): one string at most `MAX_ARG_STRLEN` (32 pages),
+/// all strings and their pointers at most a quarter of the stack limit
+/// (what `sysconf(_SC_ARG_MAX)` reports).
+pub fn check_exec_size(args: &[String], env: &[String]) -> Result<(), RuntimeError> {
+    // SAFETY: sysconf has no preconditions.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    // SAFETY: as above.
+    let arg_max = usize::try_from(unsafe { libc::sysconf(libc::_SC_ARG_MAX) }).unwrap_or(2 << 20);
+    let per_string = 32 * page;
+    let mut total = 0usize;
+    for (what, list) in [("argument", args), ("environment variable", env)] {
+        for s in list {
+            let len = s.len() + 1;
+            if len > per_string {
+                let name = match what {
+                    "argument" => String::new(),
+                    _ => format!(" {}", s.split('=').next().unwrap_or_default()),
+                };
+                return Err(RuntimeError::Config(format!(
+                    "{what}{name} is {len} bytes: the kernel takes at most {per_string} bytes per argument or variable"
+                )));
+            }
+            total += len + std::mem::size_of::<usize>();
+        }
+    }
+    if total > arg_max {
+        return Err(RuntimeError::Config(format!(
+            "the command and environment are {total} bytes: the kernel takes at most {arg_max}"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +214,20 @@ mod tests {
         assert_eq!(parse_signal("RTMAX-1").unwrap(), libc::SIGRTMAX() - 1);
         assert!(parse_signal("RTMIN+99").is_err());
         assert!(parse_signal("SIG").is_err());
+    }
+
+    #[test]
+    fn exec_size_is_checked_per_string_and_in_total() {
+        let args = vec!["sh".to_owned()];
+        check_exec_size(&args, &["A=1".to_owned()]).unwrap();
+        let big = format!("BIG={}", "x".repeat(1 << 20));
+        let e = check_exec_size(&args, &[big]).unwrap_err().to_string();
+        assert!(e.contains("variable BIG is"), "{e}");
+        let many: Vec<String> = (0..100)
+            .map(|i| format!("V{i}={}", "y".repeat(100_000)))
+            .collect();
+        let e = check_exec_size(&args, &many).unwrap_err().to_string();
+        assert!(e.contains("command and environment"), "{e}");
     }
 
     #[test]

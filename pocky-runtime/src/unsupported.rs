@@ -134,7 +134,10 @@ pub fn check_process(process: &Process) -> Result<(), RuntimeError> {
             "pocky sets CPU affinity through linux.resources.cpu.cpus only",
         ));
     }
-    Ok(())
+    crate::process::check_exec_size(
+        process.args().as_deref().unwrap_or_default(),
+        process.env().as_deref().unwrap_or_default(),
+    )
 }
 
 #[cfg(test)]
