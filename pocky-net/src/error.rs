@@ -49,6 +49,11 @@ pub enum NetError {
     },
     #[error("link {0} not found")]
     NoSuchLink(String),
+    #[error("{link} of the container does not hold its address {address} after set-up")]
+    AddressMissing {
+        link: String,
+        address: std::net::Ipv4Addr,
+    },
     #[error("entering the network namespace {path}: {source}")]
     Netns {
         path: PathBuf,

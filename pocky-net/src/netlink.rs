@@ -308,6 +308,32 @@ impl Netlink {
         }
     }
 
+    /// The IPv4 addresses on the link with `index`.
+    pub fn addresses(&mut self, index: u32, name: &str) -> Result<Vec<Ipv4Addr>, NetError> {
+        let mut msg = AddressMessage::default();
+        msg.header.family = AddressFamily::Inet;
+        msg.header.index = index;
+        let replies = self.request(
+            RouteNetlinkMessage::GetAddress(msg),
+            NLM_F_DUMP,
+            "dump addresses of",
+            name,
+        )?;
+        Ok(replies
+            .iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewAddress(a) if a.header.index == index => Some(a),
+                _ => None,
+            })
+            .flat_map(|a| {
+                a.attributes.iter().filter_map(|attr| match attr {
+                    AddressAttribute::Local(IpAddr::V4(v)) => Some(*v),
+                    _ => None,
+                })
+            })
+            .collect())
+    }
+
     /// Adds `addr/prefix` to a link; an address already there is fine.
     pub fn add_address(
         &mut self,

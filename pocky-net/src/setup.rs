@@ -416,8 +416,24 @@ fn plug(
             inner.add_address(idx, a, net.subnet.prefix(), name)?;
         }
         inner.set_up(idx, name)?;
+        if let Some(a) = addr {
+            check_address(&mut inner, idx, name, a)?;
+        }
     }
     inner.add_default_route(net.gateway)
+}
+
+/// A container that starts without its address looks healthy and reaches
+/// nothing; one was seen under load (issue #17), so the address is read
+/// back and its absence fails the run.
+fn check_address(nl: &mut Netlink, idx: u32, name: &str, addr: Ipv4Addr) -> Result<(), NetError> {
+    if nl.addresses(idx, name)?.contains(&addr) {
+        return Ok(());
+    }
+    Err(NetError::AddressMissing {
+        link: name.to_owned(),
+        address: addr,
+    })
 }
 
 /// Best-effort removal of a container's veth and rules.
@@ -445,5 +461,35 @@ fn refresh_hosts(net: &Network, leases: &Leases) {
             }
         }
         let _ = rewrite_in_place(path, text.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In a new network namespace `lo` holds no address until it is up:
+    /// the check fails, then passes.
+    #[test]
+    fn a_link_without_its_address_fails_the_check() {
+        if !pocky_testkit::privileged("net_check_address") {
+            return;
+        }
+        let r = std::thread::spawn(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            let mut nl = Netlink::open().unwrap();
+            let lo = nl.index_of("lo").unwrap().unwrap();
+            let local = Ipv4Addr::LOCALHOST;
+            let e = check_address(&mut nl, lo, "lo", local).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("does not hold its address 127.0.0.1"),
+                "{e}"
+            );
+            nl.set_up(lo, "lo").unwrap();
+            check_address(&mut nl, lo, "lo", local).unwrap();
+        })
+        .join();
+        assert!(r.is_ok());
     }
 }
