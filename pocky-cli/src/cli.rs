@@ -79,6 +79,9 @@ pub enum Command {
 pub enum SystemCommand {
     /// Remove stopped containers, unused data and what crashed commands left.
     Prune(PruneArgs),
+    /// Remove everything pocky made for this state root: containers
+    /// (killed), images, volumes, networks, firewall rules, cgroups, the root.
+    Reset(ResetArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -213,6 +213,13 @@ pub struct WaitArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Do not ask; needed when stdin is not a terminal.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct PruneArgs {
     /// Do not ask for confirmation (pocky never asks; accepted for Docker compatibility).
     #[arg(short, long)]

@@ -151,6 +151,11 @@ fn settle(store: &Store, id: &str) -> Result<(Option<ContainerRecord>, bool)> {
     }
 }
 
+/// `rm -f -v`: for `system reset`.
+pub fn remove_forced(store: &Store, id: &str) -> Result<()> {
+    rm_one(store, id, true, true)
+}
+
 fn rm_one(store: &Store, name: &str, force: bool, volumes: bool) -> Result<()> {
     let rec = match state::find(store, name) {
         Err(e) => match e.downcast_ref::<StoreError>() {

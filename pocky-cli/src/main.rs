@@ -24,6 +24,7 @@ mod progress;
 mod prune;
 mod ps;
 mod pull;
+mod reset;
 mod run;
 mod security_flags;
 mod state;
@@ -77,6 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rm(a) => lifecycle::rm(&root, &a),
         Command::Wait(a) => lifecycle::wait(&root, &a),
         Command::System(SystemCommand::Prune(a)) => prune::prune(&root, &a),
+        Command::System(SystemCommand::Reset(a)) => reset::reset(&root, &a),
         Command::Volume(c) => volume::run(&root, &c),
         Command::Network(c) => network::run(&root, &c),
         Command::Port(a) => network::port(&root, &a),

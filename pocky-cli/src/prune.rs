@@ -21,8 +21,8 @@ use crate::{format, state};
 
 /// The cgroup parent of `run` unless `--cgroup-parent` (or this variable)
 /// says otherwise.
-const DEFAULT_CGROUP_PARENT: &str = "pocky";
-const CGROUP_PARENT_ENV: &str = "POCKY_CGROUP_PARENT";
+pub(crate) const DEFAULT_CGROUP_PARENT: &str = "pocky";
+pub(crate) const CGROUP_PARENT_ENV: &str = "POCKY_CGROUP_PARENT";
 /// An empty cgroup younger than this may belong to a `run` (of another
 /// state root) that has made it but not yet moved its process in.
 const CGROUP_GRACE: Duration = Duration::from_secs(60);

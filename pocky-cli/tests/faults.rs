@@ -104,7 +104,9 @@ fn a_broken_image_record_does_not_make_run_pull() {
         .images()
         .join(format!("{}.json", "cd".repeat(32)));
     std::fs::write(&garbage, b"garbage").unwrap();
-    let out = c.run(&["--rm", &c.busybox(), "echo", "ran"]);
+    // No network: `system_reset_leaves_nothing` tears down the firewall
+    // chains of this sandbox while the tests of this file run.
+    let out = c.run(&["--rm", "--network", "none", &c.busybox(), "echo", "ran"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "ran\n");
     assert!(!stderr(&out).contains("Unable to find"), "{}", stderr(&out));
@@ -163,4 +165,82 @@ fn an_environment_the_kernel_refuses_fails_before_anything_is_made() {
     assert!(stderr(&out).contains("variable BIG is"), "{}", stderr(&out));
     assert!(tree(&c.root().join("containers")).is_empty());
     assert!(ok(c.root(), &["ps", "-aq"]).is_empty());
+}
+
+/// `system reset` undoes everything of its state root: a running
+/// container on a user network with a published port and a volume leaves
+/// no process, cgroup, veth, bridge, firewall rule or chain, mount or file.
+#[test]
+fn system_reset_leaves_nothing() {
+    let Some(c) = Ctx::new("system_reset", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    ok(r, &["network", "create", "resetnet"]);
+    let bridge = inspect_network(r, "resetnet");
+    let id = ok(
+        r,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "resetnet",
+            "-p",
+            "18080:80",
+            "-v",
+            "keep:/data",
+            &c.busybox(),
+            "sleep",
+            "1000",
+        ],
+    );
+    let id = id.trim().to_owned();
+    let pid: i32 = ok(r, &["inspect", "-f", "{{.State.Pid}}", &id])
+        .trim()
+        .parse()
+        .unwrap();
+    // Without a terminal it will not guess: nothing goes.
+    let out = pocky(r, &["system", "reset"]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    assert!(ok(r, &["ps", "-q"]).contains(&id[..12]));
+
+    ok(r, &["system", "reset", "--force"]);
+    assert!(!r.exists(), "the state root is gone");
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "the container still runs"
+    );
+    let links = String::from_utf8(
+        std::process::Command::new("ip")
+            .args(["-o", "link"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(!links.contains(&format!(" {bridge}:")), "{links}");
+    assert!(!links.contains(&pocky_net::host_veth(&id)), "{links}");
+    for table in ["nat", "filter", "raw"] {
+        let rules = String::from_utf8(
+            std::process::Command::new("iptables")
+                .args(["-t", table, "-S"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        assert!(!rules.contains("POCKY-"), "{table}: {rules}");
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&id), "a mount of the container remains");
+}
+
+fn inspect_network(root: &Path, name: &str) -> String {
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(root, &["network", "inspect", name])).unwrap();
+    v[0]["Options"]["com.docker.network.bridge.name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no bridge name in {v}"))
+        .to_owned()
 }

@@ -344,6 +344,33 @@ impl Firewall {
         NetError::collect(errors)
     }
 
+    /// Deletes pocky's chains and the jumps to them once no rule of any
+    /// state root is left in them (`system reset`); false if some are.
+    pub fn remove_base_if_unused(&self) -> Result<bool, NetError> {
+        if !self.owners()?.is_empty() {
+            return Ok(false);
+        }
+        let mut errors = Vec::new();
+        for (table, chain, r) in base_rules() {
+            if self.ipt.exists(table, chain, &r).unwrap_or(false)
+                && let Err(e) = self.ipt.delete(table, chain, &r)
+            {
+                errors.push(ipt_err(table, chain, &r, e));
+            }
+        }
+        for (table, chain) in CHAINS {
+            if self.chain_exists(table, chain).unwrap_or(false)
+                && let Err(e) = self
+                    .ipt
+                    .flush_chain(table, chain)
+                    .and_then(|()| self.ipt.delete_chain(table, chain))
+            {
+                errors.push(ipt_err(table, chain, "-X", e));
+            }
+        }
+        NetError::collect(errors).map(|()| true)
+    }
+
     /// Every owner tag in pocky's chains.
     pub fn owners(&self) -> Result<Vec<String>, NetError> {
         let mut v: Vec<String> = self
