@@ -118,6 +118,50 @@ pub struct RunArgs {
     pub image_and_command: Vec<String>,
 }
 
+impl RunArgs {
+    /// The engine's request: the same fields, without the parser's types.
+    pub fn into_request(self) -> pocky_engine::RunRequest {
+        pocky_engine::RunRequest {
+            detach: self.detach,
+            interactive: self.interactive,
+            tty: self.tty,
+            rm: self.rm,
+            name: self.name,
+            env: self.env,
+            env_file: self.env_file,
+            workdir: self.workdir,
+            user: self.user,
+            entrypoint: self.entrypoint,
+            hostname: self.hostname,
+            memory: self.memory,
+            cpus: self.cpus,
+            cpu_shares: self.cpu_shares,
+            pids_limit: self.pids_limit,
+            network: self.network,
+            publish: self.publish,
+            publish_all: self.publish_all,
+            network_alias: self.network_alias,
+            ip: self.ip,
+            dns: self.dns,
+            add_host: self.add_host,
+            read_only: self.read_only,
+            volume: self.volume,
+            mount: self.mount,
+            tmpfs: self.tmpfs,
+            cap_add: self.cap_add,
+            cap_drop: self.cap_drop,
+            privileged: self.privileged,
+            security_opt: self.security_opt,
+            device: self.device,
+            cgroup_parent: self.cgroup_parent,
+            platform: self.platform,
+            stop_signal: self.stop_signal,
+            stop_timeout: self.stop_timeout,
+            image_and_command: self.image_and_command,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 #[command(trailing_var_arg = true)]
 pub struct ExecArgs {

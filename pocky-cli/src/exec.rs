@@ -9,7 +9,7 @@ use pocky_runtime::launch::Stdio;
 use pocky_store::Store;
 
 use crate::cli::ExecArgs;
-use crate::state;
+use pocky_engine::state;
 
 pub fn exec(root: &Path, args: &ExecArgs) -> Result<ExitCode> {
     let (name, cmd) = args
@@ -29,7 +29,7 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<ExitCode> {
     process.set_args(Some(cmd.to_vec()));
     process.set_terminal(Some(args.tty));
     let mut env = process.env().clone().unwrap_or_default();
-    for kv in crate::flags::environment(&args.env, &[])? {
+    for kv in pocky_engine::flags::environment(&args.env, &[])? {
         let key = kv
             .split_once('=')
             .map_or(kv.as_str(), |(k, _)| k)

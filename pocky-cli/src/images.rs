@@ -11,7 +11,7 @@ use pocky_store::{ImageRecord, ImageStore, Store};
 
 use crate::cli::{ImagesArgs, InspectArgs, RmiArgs};
 use crate::format;
-use crate::lookup::{self, Named};
+use pocky_engine::lookup::{self, Named};
 
 struct Row {
     repository: String,
@@ -44,7 +44,7 @@ fn rows(images: Vec<ImageRecord>) -> Vec<Row> {
 
 pub fn list(root: &Path, args: &ImagesArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
-    crate::broken::warn_images(&store.broken_images()?);
+    pocky_engine::broken::warn_images(&store.broken_images()?);
     let mut rows = rows(store.images()?);
     if let Some(filter) = &args.reference {
         let (repo, tag) = match filter.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
@@ -197,7 +197,7 @@ fn remove_one(store: &Store, name: &str, force: bool) -> Result<()> {
     let (image, named) = match lookup::find(store, name) {
         Err(e) => match e.downcast_ref::<pocky_store::StoreError>() {
             Some(pocky_store::StoreError::BrokenImage { id, .. }) => {
-                crate::broken::remove_image(store, id)?;
+                pocky_engine::broken::remove_image(store, id)?;
                 println!("Deleted: {id}");
                 return Ok(());
             }

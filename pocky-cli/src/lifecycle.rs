@@ -1,33 +1,18 @@
-//! `pocky stop`, `kill`, `rm` and `wait`.
-//!
-//! Signals go through a pidfd opened against the recorded pid and start
-//! time, so a pid the kernel reused for something else is never hit. Once the
-//! process is gone, these commands wait for its owner (the foreground `run`
-//! or the monitor) to record the exit, so what they print afterwards, and
-//! what `ps` shows, is the owner's account rather than a guess.
+//! `pocky stop`, `kill`, `rm` and `wait`: the engine's calls, one
+//! container after another, going on past failures as Docker does.
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
-
-use pocky_runtime::process::{self, Pidfd};
-use pocky_store::{ContainerRecord, ContainerStore, FileLock, Store, StoreError};
+use anyhow::Result;
+use pocky_store::Store;
 
 use crate::cli::{KillArgs, RmArgs, StopArgs, WaitArgs};
-use crate::state;
-
-/// How long a SIGKILLed process may take to go: past this something is
-/// badly wrong (a task stuck in the kernel), and saying so beats hanging.
-const KILL_WAIT: Duration = Duration::from_secs(30);
-/// How long an owner may take to record an exit it has seen.
-const OWNER_WAIT: Duration = Duration::from_secs(10);
 
 pub fn stop(root: &Path, args: &StopArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
     Ok(each(&args.containers, |name| {
-        stop_one(&store, name, args.time)?;
+        pocky_engine::lifecycle::stop(&store, name, args.time)?;
         println!("{name}");
         Ok(())
     }))
@@ -35,13 +20,10 @@ pub fn stop(root: &Path, args: &StopArgs) -> Result<ExitCode> {
 
 pub fn kill(root: &Path, args: &KillArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
-    let signal = process::parse_signal(&args.signal)?;
+    // A bad signal fails once, not once per container.
+    pocky_runtime::process::parse_signal(&args.signal)?;
     Ok(each(&args.containers, |name| {
-        let rec = state::find(&store, name)?;
-        let Some(fd) = pidfd(&rec)? else {
-            bail!("container {name} is not running");
-        };
-        fd.signal(signal)?;
+        pocky_engine::lifecycle::kill(&store, name, &args.signal)?;
         println!("{name}");
         Ok(())
     }))
@@ -50,7 +32,7 @@ pub fn kill(root: &Path, args: &KillArgs) -> Result<ExitCode> {
 pub fn rm(root: &Path, args: &RmArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
     Ok(each(&args.containers, |name| {
-        rm_one(&store, name, args.force, args.volumes)?;
+        pocky_engine::lifecycle::remove(&store, name, args.force, args.volumes)?;
         println!("{name}");
         Ok(())
     }))
@@ -59,7 +41,7 @@ pub fn rm(root: &Path, args: &RmArgs) -> Result<ExitCode> {
 pub fn wait(root: &Path, args: &WaitArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
     Ok(each(&args.containers, |name| {
-        let code = wait_one(&store, name)?;
+        let code = pocky_engine::lifecycle::wait(&store, name)?;
         println!("{code}");
         Ok(())
     }))
@@ -79,148 +61,5 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> ExitCode {
         ExitCode::from(crate::EXIT_ENGINE)
     } else {
         ExitCode::SUCCESS
-    }
-}
-
-/// A handle on the container's first process while it runs.
-fn pidfd(rec: &ContainerRecord) -> Result<Option<Pidfd>> {
-    if !state::process_alive(rec) {
-        return Ok(None);
-    }
-    Ok(Pidfd::open(rec.state.pid, rec.state.pid_start)?)
-}
-
-/// Docker's grace period when neither `-t` nor `--stop-timeout` says.
-const STOP_GRACE: u64 = 10;
-
-/// The container's stop signal (its `--stop-signal` or image StopSignal,
-/// which servers such as nginx and PostgreSQL need for a clean shutdown),
-/// then SIGKILL after the grace period.
-fn stop_one(store: &Store, name: &str, time: Option<u64>) -> Result<()> {
-    let rec = state::find(store, name)?;
-    let signal = match &rec.stop_signal {
-        Some(s) => process::parse_signal(s)?,
-        None => libc::SIGTERM,
-    };
-    let grace = Duration::from_secs(time.or(rec.stop_timeout).unwrap_or(STOP_GRACE));
-    if let Some(fd) = pidfd(&rec)? {
-        fd.signal(signal)?;
-        if !fd.wait_timeout(Some(grace))? {
-            kill_and_reap(&fd, name)?;
-        }
-    }
-    settle(store, &rec.id)?;
-    Ok(())
-}
-
-fn kill_and_reap(fd: &Pidfd, name: &str) -> Result<()> {
-    fd.signal(libc::SIGKILL)?;
-    if !fd.wait_timeout(Some(KILL_WAIT))? {
-        bail!(
-            "container {name} did not exit {}s after SIGKILL",
-            KILL_WAIT.as_secs()
-        );
-    }
-    Ok(())
-}
-
-/// Waits (bounded) for the owner to record the exit, then settles the
-/// record. Returns the record, or None when the owner removed it (`--rm`),
-/// and whether the owner let go in time.
-fn settle(store: &Store, id: &str) -> Result<(Option<ContainerRecord>, bool)> {
-    let deadline = Instant::now() + OWNER_WAIT;
-    let mut released = false;
-    loop {
-        match state::owner_alive(store, id) {
-            Ok(false) => {
-                released = true;
-                break;
-            }
-            Ok(true) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Ok(true) => break,
-            // The directory went away: the owner removed the container.
-            Err(_) => break,
-        }
-    }
-    match store.find_container(id) {
-        Ok(rec) => Ok((Some(state::refresh(store, rec)?), released)),
-        Err(StoreError::NoSuchContainer(_)) => Ok((None, true)),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// `rm -f -v`: for `system reset`.
-pub fn remove_forced(store: &Store, id: &str) -> Result<()> {
-    rm_one(store, id, true, true)
-}
-
-fn rm_one(store: &Store, name: &str, force: bool, volumes: bool) -> Result<()> {
-    let rec = match state::find(store, name) {
-        Err(e) => match e.downcast_ref::<StoreError>() {
-            Some(StoreError::BrokenContainer { id, .. }) => {
-                return crate::broken::remove_container(store, id, force);
-            }
-            _ => return Err(e),
-        },
-        Ok(rec) => rec,
-    };
-    let busy = state::process_alive(&rec) || state::owner_alive(store, &rec.id)?;
-    let rec = if busy {
-        if !force {
-            bail!(
-                "cannot remove container {name}: container is running: stop the container before removing or force remove"
-            );
-        }
-        if let Some(fd) = pidfd(&rec)? {
-            kill_and_reap(&fd, name)?;
-        }
-        match settle(store, &rec.id)? {
-            (None, _) => return Ok(()),
-            (Some(_), false) => bail!(
-                "cannot remove container {name}: the process that owns it did not let go within {}s",
-                OWNER_WAIT.as_secs()
-            ),
-            (Some(rec), true) => rec,
-        }
-    } else {
-        rec
-    };
-    if state::process_alive(&rec) {
-        bail!("cannot remove container {name}: it is still running");
-    }
-    let used = match volumes {
-        true => store.container_volumes(&rec.id)?,
-        false => vec![],
-    };
-    state::remove_container(store, &rec)?;
-    crate::volumes_setup::remove_anonymous(store, &used);
-    Ok(())
-}
-
-fn wait_one(store: &Store, name: &str) -> Result<i32> {
-    let rec = state::find(store, name)?;
-    let lock = state::monitor_lock_path(store, &rec.id)?;
-    if lock.exists() {
-        // Blocks for as long as the owner runs: it lets go only once the
-        // exit is recorded.
-        drop(FileLock::shared(&lock)?);
-    }
-    loop {
-        let rec = match store.find_container(&rec.id) {
-            Ok(r) => state::refresh(store, r)?,
-            Err(StoreError::NoSuchContainer(_)) => {
-                bail!("container {name} was removed before its exit code could be read")
-            }
-            Err(e) => return Err(e.into()),
-        };
-        // A process that outlived its owner: wait for it directly, then
-        // let refresh settle the record.
-        if let Some(fd) = pidfd(&rec)? {
-            fd.wait_timeout(None)?;
-            continue;
-        }
-        return Ok(rec.state.exit_code.unwrap_or(0));
     }
 }

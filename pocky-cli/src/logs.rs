@@ -14,7 +14,7 @@ use serde::Deserialize;
 use pocky_store::Store;
 
 use crate::cli::LogsArgs;
-use crate::state;
+use pocky_engine::state;
 
 /// How often `-f` looks for new output; the writer gives no other signal.
 const POLL: Duration = Duration::from_millis(100);

@@ -1,37 +1,24 @@
 //! The `pocky` command: argument parsing, output, and the assembly of the
 //! library crates. No kernel logic lives here.
 
-mod broken;
 mod cli;
 mod cli_run;
-mod create;
 mod exec;
-mod flags;
 mod format;
 mod images;
 mod lifecycle;
 mod log;
 mod logs;
-mod logwriter;
-mod lookup;
-mod monitor;
-mod mount_flags;
 mod netinspect;
-mod netsetup;
 mod network;
-mod owner;
 mod progress;
 mod prune;
 mod ps;
 mod pull;
 mod reset;
 mod run;
-mod security_flags;
-mod state;
 mod template;
 mod volume;
-mod volume_seed;
-mod volumes_setup;
 
 use std::process::ExitCode;
 
@@ -39,8 +26,7 @@ use clap::Parser;
 
 use cli::{Cli, Command, ImageCommand, SystemCommand};
 
-/// Docker's exit code for a failure of the engine itself.
-const EXIT_ENGINE: u8 = 125;
+use pocky_engine::{EXIT_ENGINE, one_line};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -52,6 +38,7 @@ fn main() -> ExitCode {
         }
     };
     log::set_level(cli.log_level);
+    pocky_engine::log::set_debug(log::enabled(cli::LogLevel::Debug));
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -83,10 +70,4 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Network(c) => network::run(&root, &c),
         Command::Port(a) => network::port(&root, &a),
     }
-}
-
-/// The error and its causes on one line, without repeating a cause that the
-/// outer message already quotes.
-fn one_line(e: &anyhow::Error) -> String {
-    pocky_runtime::one_line_error(e.as_ref())
 }

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use pocky_net::{Network, Subnet};
 use pocky_store::{ContainerStore, Store};
 
-use crate::netsetup;
+use pocky_engine::netsetup;
 
 #[derive(Debug, Subcommand)]
 pub enum NetworkCommand {
@@ -165,7 +165,7 @@ fn inspect_one(
 /// `pocky port CONTAINER [PORT]`: the published ports, as Docker prints them.
 pub fn port(root: &Path, a: &PortArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
-    let rec = crate::state::find(&store, &a.container)?;
+    let rec = pocky_engine::state::find(&store, &a.container)?;
     let ports = published(&store, &rec)?;
     let want = a.port.as_deref().map(|p| match p.split_once('/') {
         Some((n, proto)) => (n.to_owned(), proto.to_owned()),

@@ -2,7 +2,7 @@
 //! one plain line per state change on stdout, as Docker prints them (logs and
 //! CI stay readable, and stderr keeps only errors).
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -58,8 +58,18 @@ impl Progress {
     }
 }
 
-impl LayerProgress {
-    pub fn state(&self, msg: &'static str) {
+impl pocky_engine::progress::PullProgress for Progress {
+    fn line(&self, msg: &str) {
+        Progress::line(self, msg);
+    }
+
+    fn layer(&self, short_id: &str, size: u64) -> Box<dyn pocky_engine::progress::LayerProgress> {
+        Box::new(Progress::layer(self, short_id, size))
+    }
+}
+
+impl pocky_engine::progress::LayerProgress for LayerProgress {
+    fn state(&self, msg: &'static str) {
         match &self.bar {
             Some(b) => b.set_message(msg),
             None if !self.quiet => println!("{}: {msg}", self.id),
@@ -67,7 +77,7 @@ impl LayerProgress {
         }
     }
 
-    pub fn finish(&self, msg: &'static str) {
+    fn finish(&self, msg: &'static str) {
         match &self.bar {
             Some(b) => b.finish_with_message(msg),
             None if !self.quiet => println!("{}: {msg}", self.id),
@@ -75,26 +85,9 @@ impl LayerProgress {
         }
     }
 
-    /// Counts bytes read through `inner` onto the bar.
-    pub fn wrap<R: Read>(&self, inner: R) -> Counting<R> {
-        Counting {
-            inner,
-            bar: self.bar.clone(),
-        }
-    }
-}
-
-pub struct Counting<R> {
-    inner: R,
-    bar: Option<ProgressBar>,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
+    fn advance(&self, n: u64) {
         if let Some(b) = &self.bar {
-            b.inc(n as u64);
+            b.inc(n);
         }
-        Ok(n)
     }
 }

@@ -11,7 +11,8 @@ use pocky_cgroup::{Cgroup, CgroupManager, Hierarchy};
 use pocky_store::{ContainerRecord, ContainerStore, Status, Store, StoreError};
 
 use crate::cli::{InspectArgs, PsArgs};
-use crate::{format, images, lookup, netinspect, state};
+use crate::{format, images, netinspect};
+use pocky_engine::{lookup, state};
 
 pub fn ps(root: &Path, args: &PsArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
@@ -25,9 +26,9 @@ pub fn ps(root: &Path, args: &PsArgs) -> Result<ExitCode> {
         }
     }
     let broken = store.broken_containers()?;
-    crate::broken::warn_containers(&broken);
+    pocky_engine::broken::warn_containers(&broken);
     if args.all {
-        recs.extend(broken.iter().map(crate::broken::placeholder));
+        recs.extend(broken.iter().map(pocky_engine::broken::placeholder));
     }
     let now = SystemTime::now();
     let id = |r: &ContainerRecord| {

@@ -7,45 +7,34 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use anyhow::{Context, Result};
-use pocky_registry::{Client, ClientOptions, Platform, Reference};
+use pocky_engine::RunRequest;
+use pocky_engine::create::{self, Created};
+use pocky_engine::owner;
 use pocky_runtime::launch::Stdio;
-use pocky_store::{ImageRecord, Store};
+use pocky_store::Store;
 
 use crate::cli::RunArgs;
-use crate::create::{self, Created};
-use crate::owner;
-use crate::progress::Progress;
 
 pub fn run(root: &Path, args: RunArgs) -> Result<ExitCode> {
+    let args = args.into_request();
     let (image_name, cmd) = args
         .image_and_command
         .split_first()
         .context("an image is required")?;
     let store = Store::open(root)?;
-    let image = find_or_pull(&store, image_name, args.platform.as_deref())?;
+    // Progress goes to stderr here, if at all: stdout belongs to the container.
+    let image = pocky_engine::pull::find_or_pull(
+        &store,
+        image_name,
+        args.platform.as_deref(),
+        &pocky_engine::progress::Silent,
+    )?;
     let created = create::create(&store, &args, image_name, &image, cmd)?;
     if args.detach {
-        crate::monitor::start_detached(&store, created)
+        pocky_engine::monitor::start_detached(&store, created)
     } else {
         foreground(&store, &created, &args)
     }
-}
-
-fn find_or_pull(store: &Store, name: &str, platform: Option<&str>) -> Result<ImageRecord> {
-    if let Some((image, _)) = crate::lookup::find_local(store, name)? {
-        return Ok(image);
-    }
-    let reference = Reference::parse(name)?;
-    eprintln!("Unable to find image '{name}' locally");
-    let platform = match platform {
-        Some(p) => Platform::parse(p)?,
-        None => Platform::host(),
-    };
-    let client = Client::new(ClientOptions::default())?;
-    // Progress goes to stderr here: stdout belongs to the container.
-    let progress = Progress::new(true);
-    crate::pull::pull(store, &client, &reference, &platform, &progress)?;
-    Ok(crate::lookup::find(store, name)?.0)
 }
 
 static CHILD: AtomicI32 = AtomicI32::new(0);
@@ -79,7 +68,7 @@ fn dev_null() -> Result<OwnedFd> {
     Ok(std::fs::File::open("/dev/null")?.into())
 }
 
-fn foreground(store: &Store, created: &Created, args: &RunArgs) -> Result<ExitCode> {
+fn foreground(store: &Store, created: &Created, args: &RunRequest) -> Result<ExitCode> {
     let _lock = owner::lock(store, &created.record.id)?;
     let stdio = if args.tty {
         Stdio {

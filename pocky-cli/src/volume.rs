@@ -96,7 +96,7 @@ fn create(store: &Store, args: &CreateArgs) -> Result<ExitCode> {
     }
     let name = match &args.name {
         Some(n) => n.clone(),
-        None => crate::create::random_id()?,
+        None => pocky_engine::create::random_id()?,
     };
     store.create_volume(&name, &labels)?;
     println!("{name}");

@@ -13,7 +13,7 @@ use pocky_runtime::spec::NetworkMode;
 use pocky_store::Store;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::RunArgs;
+use crate::request::RunRequest;
 
 const FILE: &str = "network.json";
 
@@ -54,7 +54,7 @@ pub fn networks(store: &Store) -> Networks {
 /// Parses the network flags of `run`; checks the network exists.
 pub fn settings(
     store: &Store,
-    args: &RunArgs,
+    args: &RunRequest,
     image: &pocky_store::ImageRecord,
 ) -> Result<NetSettings> {
     let mut ports = args

@@ -4,10 +4,10 @@
 use anyhow::{Context, Result, bail};
 use pocky_runtime::security::{DeviceRequest, SeccompChoice, SecurityOptions};
 
-use crate::cli::RunArgs;
+use crate::request::RunRequest;
 
 /// The security options of `pocky run`/`create`.
-pub fn options(args: &RunArgs) -> Result<SecurityOptions> {
+pub fn options(args: &RunRequest) -> Result<SecurityOptions> {
     let mut opts = SecurityOptions {
         cap_add: args.cap_add.clone(),
         cap_drop: args.cap_drop.clone(),

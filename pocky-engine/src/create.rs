@@ -14,8 +14,8 @@ use pocky_store::{
     ContainerRecord, ContainerState, ContainerStore, ImageRecord, LayerStore, Status, Store,
 };
 
-use crate::cli::RunArgs;
 use crate::flags;
+use crate::request::RunRequest;
 
 /// A created container, ready to start.
 pub struct Created {
@@ -27,7 +27,7 @@ pub struct Created {
 
 pub fn create(
     store: &Store,
-    args: &RunArgs,
+    args: &RunRequest,
     image_name: &str,
     image: &ImageRecord,
     cmd: &[String],

@@ -1,0 +1,41 @@
+//! pocky's engine: every operation on containers, images, volumes and
+//! networks, as plain calls on plain request types, for the two front ends
+//! (the `pocky` CLI and, next, the Docker API service). It assembles the
+//! isolation crates: the store, the registry client, the network stack,
+//! and pocky-runtime, which takes the OCI spec the engine builds.
+//!
+//! Moved out of pocky-cli whole; what is left to do (typed errors instead
+//! of `anyhow`, the flag mapping moving up from pocky-runtime, one reader
+//! of the image config) is listed in docs/ARCHITECTURE.md.
+
+pub mod broken;
+pub mod create;
+pub mod flags;
+pub mod lifecycle;
+pub mod log;
+pub mod logwriter;
+pub mod lookup;
+pub mod monitor;
+pub mod mount_flags;
+pub mod netsetup;
+pub mod owner;
+pub mod progress;
+pub mod prune;
+pub mod pull;
+pub mod request;
+pub mod reset;
+pub mod security_flags;
+pub mod state;
+pub mod volume_seed;
+pub mod volumes_setup;
+
+pub use request::RunRequest;
+
+/// Docker's exit code for a failure of the engine itself.
+pub const EXIT_ENGINE: u8 = 125;
+
+/// The error and its causes on one line, without repeating a cause that the
+/// outer message already quotes.
+pub fn one_line(e: &anyhow::Error) -> String {
+    pocky_runtime::one_line_error(e.as_ref())
+}

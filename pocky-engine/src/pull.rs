@@ -1,0 +1,275 @@
+//! The pull pipeline: resolve, download and unpack layers in parallel (one
+//! streaming pass per layer: network -> digest -> decompress -> diff_id ->
+//! files), then publish the image record. Nothing becomes visible before the
+//! record is written, and each layer appears whole or not at all.
+
+use std::io::{self, Read};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use pocky_fs::{UnpackLimits, unpack_layer};
+use pocky_registry::{Client, ClientOptions, LayerDescriptor, Platform, Reference, Resolved};
+use pocky_store::{ImageRecord, ImageStore, LayerRecord, LayerStore, Store, chain_ids};
+
+use crate::log::debug;
+use crate::progress::{Counting, PullProgress};
+
+/// Layers downloaded at once, as Docker does.
+const PARALLEL_LAYERS: usize = 3;
+
+/// The image `name` from the store, pulled first if (and only if) the
+/// store has no such image: `run`'s rule.
+pub fn find_or_pull(
+    store: &Store,
+    name: &str,
+    platform: Option<&str>,
+    progress: &dyn PullProgress,
+) -> Result<ImageRecord> {
+    if let Some((image, _)) = crate::lookup::find_local(store, name)? {
+        return Ok(image);
+    }
+    let reference = Reference::parse(name)?;
+    eprintln!("Unable to find image '{name}' locally");
+    let platform = match platform {
+        Some(p) => Platform::parse(p)?,
+        None => Platform::host(),
+    };
+    let client = Client::new(ClientOptions::default())?;
+    pull(store, &client, &reference, &platform, progress)?;
+    Ok(crate::lookup::find(store, name)?.0)
+}
+
+pub struct Outcome {
+    pub manifest_digest: String,
+    pub downloaded: bool,
+}
+
+/// Pulls `reference` into `store`. Also used by `run` for missing images.
+pub fn pull(
+    store: &Store,
+    client: &Client,
+    reference: &Reference,
+    platform: &Platform,
+    progress: &dyn PullProgress,
+) -> Result<Outcome> {
+    // Held until the record is written, so a concurrent `rmi` does not
+    // collect the layers this pull has just unpacked.
+    let _pin = store.pin()?;
+    progress.line(&format!(
+        "{}: Pulling from {}",
+        reference
+            .digest
+            .as_ref()
+            .map_or_else(|| reference.tag_or_latest().to_owned(), |d| d.to_string()),
+        reference.repository
+    ));
+    let resolved = client
+        .resolve(reference, platform)
+        .with_context(|| format!("pulling {reference}"))?;
+    let diff_ids: Vec<String> = resolved
+        .config
+        .rootfs()
+        .diff_ids()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if diff_ids.len() != resolved.layers.len() {
+        bail!(
+            "image {reference} is inconsistent: its manifest lists {} layers but its config {} diff ids",
+            resolved.layers.len(),
+            diff_ids.len()
+        );
+    }
+    for d in &diff_ids {
+        pocky_store::sha256_hex(d).with_context(|| format!("image {reference} config"))?;
+    }
+    let chains = chain_ids(&diff_ids);
+
+    let mut todo = Vec::new();
+    for (i, layer) in resolved.layers.iter().enumerate() {
+        if store.has_layer(&chains[i])? {
+            progress.line(&format!(
+                "{}: Already exists",
+                short(&layer.digest.to_string())
+            ));
+        } else {
+            todo.push(i);
+        }
+    }
+    let downloaded = !todo.is_empty();
+    fetch_layers(
+        store, client, reference, &resolved, &diff_ids, &chains, &todo, progress,
+    )?;
+
+    let config_digest = resolved.config_digest.to_string();
+    let manifest_digest = resolved.manifest_digest.to_string();
+    store.put_blob(&config_digest, &resolved.config_bytes)?;
+    store.put_blob(&manifest_digest, &resolved.manifest_bytes)?;
+    let mut size = 0;
+    for c in &chains {
+        size += layer_size(store, c)?;
+    }
+    let repo = format!("{}/{}", reference.registry, reference.repository);
+    let record = ImageRecord {
+        id: config_digest,
+        repo_tags: match (&reference.tag, &reference.digest) {
+            (None, Some(_)) => vec![],
+            _ => vec![format!("{repo}:{}", reference.tag_or_latest())],
+        },
+        repo_digests: vec![format!("{repo}@{manifest_digest}")],
+        manifest_digest: manifest_digest.clone(),
+        diff_ids,
+        chain_ids: chains,
+        size,
+        created: resolved.config.created().clone(),
+        pulled: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        platform: platform_of(&resolved),
+    };
+    store.put_image(&record)?;
+    Ok(Outcome {
+        manifest_digest,
+        downloaded,
+    })
+}
+
+fn platform_of(resolved: &Resolved) -> String {
+    let c = &resolved.config;
+    let mut p = format!("{}/{}", c.os(), c.architecture());
+    if let Some(v) = c.variant() {
+        p.push('/');
+        p.push_str(v);
+    }
+    p
+}
+
+fn layer_size(store: &Store, chain_id: &str) -> Result<u64> {
+    let dir = store.layer_diff_dir(chain_id)?;
+    let meta = dir.with_file_name("layer.json");
+    let data = std::fs::read(&meta).with_context(|| format!("reading {}", meta.display()))?;
+    let rec: LayerRecord =
+        serde_json::from_slice(&data).with_context(|| format!("parsing {}", meta.display()))?;
+    Ok(rec.size)
+}
+
+fn short(digest: &str) -> String {
+    let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
+    hex[..hex.len().min(12)].to_owned()
+}
+
+/// Downloads and unpacks the layers at `todo` with a bounded pool of
+/// threads. The first failure stops the pool from starting more layers and
+/// is the error reported; staging directories of failed layers are dropped.
+#[allow(clippy::too_many_arguments)]
+fn fetch_layers(
+    store: &Store,
+    client: &Client,
+    reference: &Reference,
+    resolved: &Resolved,
+    diff_ids: &[String],
+    chains: &[String],
+    todo: &[usize],
+    progress: &dyn PullProgress,
+) -> Result<()> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let bars: Vec<_> = todo
+        .iter()
+        .map(|&i| {
+            let l = &resolved.layers[i];
+            progress.layer(&short(&l.digest.to_string()), l.size)
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for _ in 0..PARALLEL_LAYERS.min(todo.len()) {
+            s.spawn(|| {
+                loop {
+                    if failed.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = todo.get(k) else { return };
+                    let bar = &bars[k];
+                    bar.state("Downloading");
+                    let layer = &resolved.layers[i];
+                    let result = fetch_layer(
+                        store,
+                        client,
+                        reference,
+                        layer,
+                        &diff_ids[i],
+                        &chains[i],
+                        |r| Counting {
+                            inner: r,
+                            progress: bar.as_ref(),
+                        },
+                    );
+                    match result {
+                        Ok(()) => bar.finish("Pull complete"),
+                        Err(e) => {
+                            bar.finish("Failed");
+                            failed.store(true, Ordering::Relaxed);
+                            let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                            slot.get_or_insert(e);
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn fetch_layer<W, R>(
+    store: &Store,
+    client: &Client,
+    reference: &Reference,
+    layer: &LayerDescriptor,
+    diff_id: &str,
+    chain_id: &str,
+    wrap: W,
+) -> Result<()>
+where
+    W: FnOnce(pocky_registry::BlobReader) -> R,
+    R: Read,
+{
+    let ctx = || format!("layer {}", layer.digest);
+    let staging = store.stage_layer()?;
+    let dest = pocky_store::staging_diff_dir(&staging);
+    let blob = client
+        .open_blob(reference, &layer.digest, layer.size)
+        .with_context(ctx)?;
+    let mut reader = wrap(blob);
+    let unpacked = unpack_layer(&mut reader, &dest, &UnpackLimits::default()).with_context(ctx)?;
+    // The digest of the compressed blob is checked when its reader reaches
+    // the end; the decompressor may stop short of it.
+    io::copy(&mut reader, &mut io::sink()).with_context(ctx)?;
+    if unpacked.diff_id != diff_id {
+        bail!(
+            "layer {}: content hashes to {} but the image config says {diff_id}",
+            layer.digest,
+            unpacked.diff_id
+        );
+    }
+    debug!(
+        "layer {} unpacked: {} entries, {} bytes",
+        layer.digest, unpacked.entries, unpacked.file_bytes
+    );
+    store.commit_layer(
+        staging,
+        &LayerRecord {
+            chain_id: chain_id.to_owned(),
+            diff_id: diff_id.to_owned(),
+            size: unpacked.file_bytes,
+        },
+    )?;
+    Ok(())
+}

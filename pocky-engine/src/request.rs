@@ -1,0 +1,84 @@
+//! What a front end asks of the engine, as plain data: no parser's types.
+//! The fields are Docker's `run`/`create` flags, with Docker's syntax in the
+//! strings (`-v`, `--mount`, `-p`, `--memory 64m`), which the API's
+//! HostConfig carries the same way (`Binds`, `Mounts`) or converts to.
+
+use std::path::PathBuf;
+
+/// `run` and `create`: the container to make and how to run it.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// Run in the background and print the container id.
+    pub detach: bool,
+    /// Keep stdin open.
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal.
+    pub tty: bool,
+    /// Remove the container when it exits.
+    pub rm: bool,
+    /// Name of the container.
+    pub name: Option<String>,
+    /// Set an environment variable (KEY=VALUE, or KEY to copy the host's).
+    pub env: Vec<String>,
+    /// Read environment variables from a file.
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container.
+    pub workdir: Option<String>,
+    /// User: name|uid[:group|gid].
+    pub user: Option<String>,
+    /// Override the image's entrypoint ("" clears it).
+    pub entrypoint: Option<String>,
+    /// Container hostname (default: the short id).
+    pub hostname: Option<String>,
+    /// Memory limit, e.g. 64m, 1g.
+    pub memory: Option<String>,
+    /// Number of CPUs, e.g. 1.5.
+    pub cpus: Option<f64>,
+    /// Relative CPU weight.
+    pub cpu_shares: Option<u64>,
+    /// Maximum number of processes (-1 for unlimited).
+    pub pids_limit: Option<i64>,
+    /// Network: bridge, none, host, or a network made by `pocky network create`.
+    pub network: String,
+    /// Publish a port: [[ip:]hostPort:]containerPort[/tcp|/udp].
+    pub publish: Vec<String>,
+    /// Publish every port the image exposes, on random host ports.
+    pub publish_all: bool,
+    /// Another name of the container on a user network.
+    pub network_alias: Vec<String>,
+    /// Fixed IPv4 address on the network.
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// DNS server for /etc/resolv.conf.
+    pub dns: Vec<std::net::IpAddr>,
+    /// Add a line to /etc/hosts: NAME:IP.
+    pub add_host: Vec<String>,
+    /// Mount the container's root filesystem read-only.
+    pub read_only: bool,
+    /// Bind mount or volume: [HOST-DIR|NAME:]CONTAINER-DIR[:ro|rw,nocopy].
+    pub volume: Vec<String>,
+    /// Mount: type=bind|volume|tmpfs,source=...,target=...,readonly,...
+    pub mount: Vec<String>,
+    /// Mount a tmpfs: PATH[:size=64m,mode=1777,...].
+    pub tmpfs: Vec<String>,
+    /// Add a Linux capability (or ALL).
+    pub cap_add: Vec<String>,
+    /// Drop a Linux capability (or ALL).
+    pub cap_drop: Vec<String>,
+    /// Every capability, no seccomp filter, no masked paths, every device allowed.
+    pub privileged: bool,
+    /// seccomp=unconfined, seccomp=PROFILE.json or no-new-privileges.
+    pub security_opt: Vec<String>,
+    /// Give the container a host device: HOST[:CONTAINER][:rwm].
+    pub device: Vec<String>,
+    /// Parent cgroup of the container's cgroup.
+    pub cgroup_parent: String,
+    /// Platform to pull if the image is missing.
+    pub platform: Option<String>,
+    /// Signal `stop` sends first (default: the image's StopSignal, else
+    /// SIGTERM).
+    pub stop_signal: Option<String>,
+    /// Seconds `stop` waits before SIGKILL unless told with -t (default 10).
+    pub stop_timeout: Option<u64>,
+    /// Image, then the command and its arguments.
+    pub image_and_command: Vec<String>,
+}
