@@ -48,13 +48,19 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Create and run a container from an image.
     Run(Box<RunArgs>),
+    /// Create a container from an image without starting it; prints its id.
+    Create(Box<RunArgs>),
+    /// Start created or stopped containers (detached).
+    Start(StartArgs),
+    /// Stop, then start containers.
+    Restart(RestartArgs),
     /// Run a command in a running container.
     Exec(ExecArgs),
     /// List containers.
     Ps(PsArgs),
     /// Show a container's output.
     Logs(LogsArgs),
-    /// Stop running containers: SIGTERM, then SIGKILL after a grace period.
+    /// Stop running containers: their stop signal, then SIGKILL after a grace period.
     Stop(StopArgs),
     /// Send a signal to running containers.
     Kill(KillArgs),

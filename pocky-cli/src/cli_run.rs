@@ -220,10 +220,26 @@ pub struct LogsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct StartArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Seconds to wait for the stop before killing (default: the
+    /// container's --stop-timeout, else 10).
+    #[arg(short, long, alias = "timeout")]
+    pub time: Option<u64>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct StopArgs {
     /// Seconds to wait before killing (default: the container's
     /// --stop-timeout, else 10).
-    #[arg(short, long)]
+    #[arg(short, long, alias = "timeout")]
     pub time: Option<u64>,
     #[arg(required = true)]
     pub containers: Vec<String>,

@@ -1,4 +1,4 @@
-//! `pocky stop`, `kill`, `rm` and `wait`: the engine's calls, one
+//! `pocky start`, `restart`, `stop`, `kill`, `rm` and `wait`: the engine's calls, one
 //! container after another, going on past failures as Docker does.
 
 use std::path::Path;
@@ -7,7 +7,65 @@ use std::process::ExitCode;
 use anyhow::Result;
 use pocky_store::Store;
 
-use crate::cli::{KillArgs, RmArgs, StopArgs, WaitArgs};
+use pocky_engine::monitor::Detached;
+
+use crate::cli::{KillArgs, RestartArgs, RmArgs, StartArgs, StopArgs, WaitArgs};
+
+pub fn start(root: &Path, args: &StartArgs) -> Result<ExitCode> {
+    let store = Store::open(root)?;
+    Ok(each_detached(&args.containers, |name| {
+        pocky_engine::lifecycle::start(&store, name)
+    }))
+}
+
+pub fn restart(root: &Path, args: &RestartArgs) -> Result<ExitCode> {
+    let store = Store::open(root)?;
+    Ok(each_detached(&args.containers, |name| {
+        pocky_engine::lifecycle::restart(&store, name, args.time)
+    }))
+}
+
+/// Prints what a detached start did, as Docker does: `shown` (the id for
+/// `run -d`, the name given for `start`) or the error; the exit code.
+pub fn report_detached(shown: &str, outcome: Detached) -> ExitCode {
+    match outcome {
+        Detached::Started | Detached::AlreadyRunning => {
+            println!("{shown}");
+            ExitCode::SUCCESS
+        }
+        Detached::Failed { code, message } => {
+            eprintln!("pocky: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// [`each`] for starts: a failed start's own code is kept when it is the
+/// only container, as Docker reports it.
+fn each_detached(names: &[String], mut f: impl FnMut(&str) -> Result<Detached>) -> ExitCode {
+    let mut worst = ExitCode::SUCCESS;
+    let mut failed = false;
+    for name in names {
+        match f(name) {
+            Ok(outcome) => {
+                let failed_start = matches!(outcome, Detached::Failed { .. });
+                let code = report_detached(name, outcome);
+                if failed_start && !failed {
+                    worst = code;
+                    failed = true;
+                }
+            }
+            Err(e) => {
+                eprintln!("pocky: {}", crate::one_line(&e));
+                if !failed {
+                    worst = ExitCode::from(crate::EXIT_ENGINE);
+                    failed = true;
+                }
+            }
+        }
+    }
+    worst
+}
 
 pub fn stop(root: &Path, args: &StopArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;

@@ -15,6 +15,25 @@ use pocky_store::Store;
 
 use crate::cli::RunArgs;
 
+/// `pocky create`: `run` up to the start.
+pub fn create(root: &Path, args: RunArgs) -> Result<ExitCode> {
+    let args = args.into_request();
+    let (image_name, cmd) = args
+        .image_and_command
+        .split_first()
+        .context("an image is required")?;
+    let store = Store::open(root)?;
+    let image = pocky_engine::pull::find_or_pull(
+        &store,
+        image_name,
+        args.platform.as_deref(),
+        &pocky_engine::progress::Silent,
+    )?;
+    let created = create::create(&store, &args, image_name, &image, cmd)?;
+    println!("{}", created.record.id);
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(root: &Path, args: RunArgs) -> Result<ExitCode> {
     let args = args.into_request();
     let (image_name, cmd) = args
@@ -31,7 +50,11 @@ pub fn run(root: &Path, args: RunArgs) -> Result<ExitCode> {
     )?;
     let created = create::create(&store, &args, image_name, &image, cmd)?;
     if args.detach {
-        pocky_engine::monitor::start_detached(&store, created)
+        let id = created.record.id.clone();
+        Ok(crate::lifecycle::report_detached(
+            &id,
+            pocky_engine::monitor::start_detached(&store, created)?,
+        ))
     } else {
         foreground(&store, &created, &args)
     }

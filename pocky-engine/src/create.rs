@@ -11,7 +11,8 @@ use oci_spec::runtime::{Mount, MountBuilder};
 use pocky_fs::rootfs::Overlay;
 use pocky_runtime::spec::{self, ImageDefaults, NetworkMode, Resources, RunOptions};
 use pocky_store::{
-    ContainerRecord, ContainerState, ContainerStore, ImageRecord, LayerStore, Status, Store,
+    ContainerRecord, ContainerState, ContainerStore, ImageRecord, ImageStore, LayerStore, Status,
+    Store,
 };
 
 use crate::flags;
@@ -155,6 +156,36 @@ pub fn create(
     }
 }
 
+/// A container made before, ready to start again: its bundle, upper
+/// layer, volumes and network settings as they are on disk.
+pub fn reopen(store: &Store, record: ContainerRecord) -> Result<Created> {
+    let dir = store.container_dir(&record.id)?;
+    let spec = crate::state::bundle_spec(store, &record.id)?;
+    let image = store
+        .find_image(&pocky_store::ImageQuery::IdPrefix(record.image_id.clone()))
+        .with_context(|| format!("the image of container {}", record.name))?;
+    Ok(Created {
+        overlay: overlay_of(store, &dir, &image)?,
+        record,
+        dir,
+        spec,
+    })
+}
+
+fn overlay_of(store: &Store, dir: &Path, image: &ImageRecord) -> Result<Overlay> {
+    let mut lowers = Vec::new();
+    for chain in image.chain_ids.iter().rev() {
+        lowers.push(store.layer_diff_dir(chain)?);
+    }
+    Ok(Overlay {
+        lowers,
+        upper: dir.join("upper"),
+        work: dir.join("work"),
+        // Used only by images with too many layers for one mount option.
+        links: Some(dir.join("l")),
+    })
+}
+
 fn prepare_bundle(
     store: &Store,
     dir: &Path,
@@ -172,17 +203,7 @@ fn prepare_bundle(
     pocky_store::write_derived(&dir.join("hostname"), format!("{hostname}\n").as_bytes())?;
     let json = serde_json::to_vec_pretty(spec)?;
     pocky_store::write_derived(&dir.join("config.json"), &json)?;
-    let mut lowers = Vec::new();
-    for chain in image.chain_ids.iter().rev() {
-        lowers.push(store.layer_diff_dir(chain)?);
-    }
-    Ok(Overlay {
-        lowers,
-        upper: dir.join("upper"),
-        work: dir.join("work"),
-        // Used only by images with too many layers for one mount option.
-        links: Some(dir.join("l")),
-    })
+    overlay_of(store, dir, image)
 }
 
 fn etc_mounts(dir: &Path) -> Result<Vec<Mount>> {

@@ -28,6 +28,28 @@ pub fn stop(store: &Store, name: &str, timeout: Option<u64>) -> Result<()> {
     stop_one(store, name, timeout)
 }
 
+/// Starts a created or stopped container again, detached: the same
+/// rootfs and upper layer, name, id, volumes and network settings, a new
+/// process (Docker's `start`). A running one is left as it is.
+pub fn start(store: &Store, name: &str) -> Result<crate::monitor::Detached> {
+    let rec = state::find(store, name)?;
+    if state::process_alive(&rec) || state::owner_alive(store, &rec.id)? {
+        return Ok(crate::monitor::Detached::AlreadyRunning);
+    }
+    let created = crate::create::reopen(store, rec)?;
+    crate::monitor::start_detached(store, created)
+}
+
+/// `stop`, then `start`: a stopped container just starts.
+pub fn restart(
+    store: &Store,
+    name: &str,
+    timeout: Option<u64>,
+) -> Result<crate::monitor::Detached> {
+    stop_one(store, name, timeout)?;
+    start(store, name)
+}
+
 /// Sends `signal` (a name or number) to a running container.
 pub fn kill(store: &Store, name: &str, signal: &str) -> Result<()> {
     let signal = process::parse_signal(signal)?;

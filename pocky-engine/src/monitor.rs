@@ -5,20 +5,31 @@
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use nix::unistd::{ForkResult, fork, pipe2, setsid};
 use pocky_runtime::launch::Stdio;
-use pocky_store::Store;
+use pocky_store::{ContainerStore, Store};
 
 use crate::create::Created;
 use crate::owner;
 use crate::state;
 
-/// Forks the monitor and returns once the container started (printing its
-/// id) or failed (with Docker's exit code).
-pub fn start_detached(store: &Store, created: Created) -> Result<ExitCode> {
+/// How a detached start went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detached {
+    Started,
+    /// Another owner holds the container (it runs, or is starting).
+    AlreadyRunning,
+    /// The container could not start; `code` is Docker's exit code.
+    Failed {
+        code: u8,
+        message: String,
+    },
+}
+
+/// Forks the monitor and returns once the container started or failed.
+pub fn start_detached(store: &Store, created: Created) -> Result<Detached> {
     let (ready_r, ready_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     // SAFETY: pocky is single-threaded here (pocky-ns checks again before
     // cloning); the child only runs Rust code of this process and exits.
@@ -46,15 +57,16 @@ pub fn start_detached(store: &Store, created: Created) -> Result<ExitCode> {
             let _ = nix::sys::wait::waitpid(child, None);
             let mut answer = String::new();
             std::fs::File::from(ready_r).read_to_string(&mut answer)?;
-            if answer == "ok" {
-                println!("{}", created.record.id);
-                return Ok(ExitCode::SUCCESS);
+            match answer.as_str() {
+                "ok" => return Ok(Detached::Started),
+                "running" => return Ok(Detached::AlreadyRunning),
+                _ => {}
             }
             match answer.split_once(' ') {
-                Some((code, message)) => {
-                    eprintln!("pocky: {message}");
-                    Ok(ExitCode::from(code.parse::<u8>().unwrap_or(125)))
-                }
+                Some((code, message)) => Ok(Detached::Failed {
+                    code: code.parse::<u8>().unwrap_or(125),
+                    message: message.to_owned(),
+                }),
                 None => bail!("the container's monitor died before starting it"),
             }
         }
@@ -64,10 +76,30 @@ pub fn start_detached(store: &Store, created: Created) -> Result<ExitCode> {
 fn monitor(store: &Store, created: &Created, ready: OwnedFd) -> i32 {
     let mut ready = std::fs::File::from(ready);
     detach_stdio();
-    let Ok(_lock) = owner::lock(store, &created.record.id) else {
-        let _ = write!(ready, "125 cannot lock the container");
-        return 1;
+    // Whoever holds the lock owns the container: a second `start` of the
+    // same container, racing this one, finds it held and leaves it be.
+    let _lock = match state::monitor_lock_path(store, &created.record.id)
+        .and_then(|p| Ok(pocky_store::FileLock::try_exclusive(&p)?))
+    {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            let _ = write!(ready, "running");
+            return 0;
+        }
+        Err(e) => {
+            let _ = write!(ready, "125 cannot lock the container: {e}");
+            return 1;
+        }
     };
+    // Under the lock: a start that lost a race to one that has finished
+    // already sees the process running.
+    if store
+        .find_container(&created.record.id)
+        .is_ok_and(|r| state::process_alive(&r))
+    {
+        let _ = write!(ready, "running");
+        return 0;
+    }
     let io = match make_pipes(created.record.tty) {
         Ok(io) => io,
         Err(e) => {

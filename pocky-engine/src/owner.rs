@@ -63,6 +63,10 @@ pub fn start(store: &Store, created: &Created, stdio: Stdio) -> Result<Launched,
         r.state.pid = pid;
         r.state.pid_start = pid_start;
         r.state.started_at = Some(state::now());
+        // What the last run ended with is not this run's.
+        r.state.exit_code = None;
+        r.state.error = None;
+        r.state.oom_killed = false;
     });
     Ok(launched)
 }

@@ -1,0 +1,79 @@
+//! The container lifecycle past `run`: `create`, `start` of a created or
+//! stopped container, `restart`; each start a new process on the same
+//! rootfs, upper layer, name, id and network settings.
+
+mod common;
+
+use common::*;
+
+fn inspect(root: &std::path::Path, name: &str) -> serde_json::Value {
+    serde_json::from_str::<serde_json::Value>(&ok(root, &["inspect", name])).unwrap()[0].clone()
+}
+
+#[test]
+fn a_container_started_again_keeps_its_writes_and_its_network() {
+    let Some(c) = Ctx::new("start_again", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    let script = "echo x >> /count; echo runs=$(wc -l < /count); \
+                  ip -4 addr show eth0 | grep -q 'inet ' && echo addressed";
+    let id = ok(
+        r,
+        &[
+            "create",
+            "--name",
+            "again",
+            &c.busybox(),
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    let id = id.trim();
+    assert_eq!(inspect(r, "again")["State"]["Status"], "created");
+    for run in 1..=6 {
+        assert_eq!(ok(r, &["start", "again"]).trim(), "again");
+        assert_eq!(ok(r, &["wait", "again"]).trim(), "0");
+        let v = inspect(r, "again");
+        assert_eq!(v["Id"], id);
+        assert_eq!(v["State"]["Status"], "exited");
+        let logs = ok(r, &["logs", "again"]);
+        assert!(logs.contains(&format!("runs={run}\n")), "{logs}");
+        assert_eq!(logs.matches("addressed").count(), run, "{logs}");
+    }
+    ok(r, &["rm", "again"]);
+    assert!(tree(&r.join("containers")).is_empty());
+}
+
+#[test]
+fn start_of_a_running_container_is_a_no_op_and_restart_makes_a_new_process() {
+    let Some(c) = Ctx::new("restart", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    ok(
+        r,
+        &["run", "-d", "--name", "svc", &c.busybox(), "sleep", "1000"],
+    );
+    let pid = inspect(r, "svc")["State"]["Pid"].as_i64().unwrap();
+    assert!(pid > 0);
+    assert_eq!(ok(r, &["start", "svc"]).trim(), "svc");
+    assert_eq!(inspect(r, "svc")["State"]["Pid"].as_i64(), Some(pid));
+
+    assert_eq!(ok(r, &["restart", "-t", "1", "svc"]).trim(), "svc");
+    let v = inspect(r, "svc");
+    assert_eq!(v["State"]["Status"], "running");
+    let new_pid = v["State"]["Pid"].as_i64().unwrap();
+    assert!(new_pid > 0 && new_pid != pid, "{pid} -> {new_pid}");
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    // A stopped container restarts too.
+    ok(r, &["stop", "-t", "1", "svc"]);
+    ok(r, &["restart", "svc"]);
+    assert_eq!(inspect(r, "svc")["State"]["Status"], "running");
+
+    let err = fails(r, &["start", "nosuch"]);
+    assert!(err.contains("no such container"), "{err}");
+    ok(r, &["rm", "-f", "svc"]);
+    assert!(tree(&r.join("containers")).is_empty());
+}
