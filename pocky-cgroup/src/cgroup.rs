@@ -60,6 +60,17 @@ impl Cgroup {
             Self::V2(c) => vec![c.dir()],
         }
     }
+
+    /// Whether the freezer holds the cgroup's tasks (`pause`): v1's
+    /// `freezer.state` says FROZEN, or v2's `cgroup.freeze` is 1. A cgroup
+    /// that is gone is not frozen.
+    pub fn is_frozen(&self) -> bool {
+        self.dirs().iter().any(|d| {
+            let v1 = std::fs::read_to_string(d.join("freezer.state"));
+            let v2 = std::fs::read_to_string(d.join("cgroup.freeze"));
+            v1.is_ok_and(|s| s.trim() == "FROZEN") || v2.is_ok_and(|s| s.trim() == "1")
+        })
+    }
 }
 
 /// Forwards a trait method to the backend in use.

@@ -54,6 +54,10 @@ pub enum Command {
     Start(StartArgs),
     /// Stop, then start containers.
     Restart(RestartArgs),
+    /// Freeze every process of running containers.
+    Pause(ContainersArgs),
+    /// Let paused containers run again.
+    Unpause(ContainersArgs),
     /// Run a command in a running container.
     Exec(ExecArgs),
     /// List containers.

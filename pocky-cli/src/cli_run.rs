@@ -219,6 +219,13 @@ pub struct LogsArgs {
     pub container: String,
 }
 
+/// Commands that take only container names.
+#[derive(Debug, Args)]
+pub struct ContainersArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct StartArgs {
     #[arg(required = true)]

@@ -21,6 +21,9 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<ExitCode> {
     if !state::process_alive(&rec) {
         bail!("container {name} is not running");
     }
+    if state::paused(&rec) {
+        bail!("container {name} is paused, unpause the container before exec");
+    }
     let spec = state::bundle_spec(&store, &rec.id)?;
     let mut process = spec
         .process()

@@ -9,7 +9,25 @@ use pocky_store::Store;
 
 use pocky_engine::monitor::Detached;
 
-use crate::cli::{KillArgs, RestartArgs, RmArgs, StartArgs, StopArgs, WaitArgs};
+use crate::cli::{ContainersArgs, KillArgs, RestartArgs, RmArgs, StartArgs, StopArgs, WaitArgs};
+
+pub fn pause(root: &Path, args: &ContainersArgs) -> Result<ExitCode> {
+    let store = Store::open(root)?;
+    Ok(each(&args.containers, |name| {
+        pocky_engine::lifecycle::pause(&store, name)?;
+        println!("{name}");
+        Ok(())
+    }))
+}
+
+pub fn unpause(root: &Path, args: &ContainersArgs) -> Result<ExitCode> {
+    let store = Store::open(root)?;
+    Ok(each(&args.containers, |name| {
+        pocky_engine::lifecycle::unpause(&store, name)?;
+        println!("{name}");
+        Ok(())
+    }))
+}
 
 pub fn start(root: &Path, args: &StartArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;

@@ -60,6 +60,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Create(a) => run::create(&root, *a),
         Command::Start(a) => lifecycle::start(&root, &a),
         Command::Restart(a) => lifecycle::restart(&root, &a),
+        Command::Pause(a) => lifecycle::pause(&root, &a),
+        Command::Unpause(a) => lifecycle::unpause(&root, &a),
         Command::Exec(a) => exec::exec(&root, &a),
         Command::Ps(a) => ps::ps(&root, &a),
         Command::Logs(a) => logs::logs(&root, &a),

@@ -141,6 +141,7 @@ fn rfc3339(unix_secs: Option<f64>) -> String {
 
 fn state_name(r: &ContainerRecord) -> &'static str {
     match r.state.status {
+        Some(Status::Running) if state::paused(r) => "paused",
         Some(Status::Running) => "running",
         Some(Status::Exited) => "exited",
         Some(Status::Created) | None => "created",
@@ -161,8 +162,9 @@ pub fn status_text(r: &ContainerRecord, now: SystemTime) -> String {
     match r.state.status {
         Some(Status::Running) => {
             let since = time(r.state.started_at.unwrap_or(r.created));
+            let paused = if state::paused(r) { " (Paused)" } else { "" };
             format!(
-                "Up {}",
+                "Up {}{paused}",
                 format::duration(now.duration_since(since).unwrap_or_default())
             )
         }
@@ -276,7 +278,7 @@ fn container_json(store: &Store, r: &ContainerRecord) -> Result<Value> {
         "State": {
             "Status": state_name(r),
             "Running": running,
-            "Paused": false,
+            "Paused": state::paused(r),
             "Restarting": false,
             "OOMKilled": r.state.oom_killed,
             "Dead": false,

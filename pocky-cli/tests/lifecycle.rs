@@ -77,3 +77,58 @@ fn start_of_a_running_container_is_a_no_op_and_restart_makes_a_new_process() {
     ok(r, &["rm", "-f", "svc"]);
     assert!(tree(&r.join("containers")).is_empty());
 }
+
+/// `pause` freezes the container (it stops writing), `ps`/`inspect` say
+/// so, `exec` is refused, `unpause` lets it go on; `stop` of a paused
+/// container still stops it.
+#[test]
+fn pause_freezes_and_unpause_thaws() {
+    let Some(c) = Ctx::new("pause", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    let ticks = "while true; do echo t >> /ticks; sleep 0.05; done";
+    ok(
+        r,
+        &["run", "-d", "--name", "pz", &c.busybox(), "sh", "-c", ticks],
+    );
+    let count = || {
+        ok(r, &["exec", "pz", "wc", "-l", "/ticks"])
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    while count() < 2 {}
+    assert_eq!(ok(r, &["pause", "pz"]).trim(), "pz");
+    let v = inspect(r, "pz");
+    assert_eq!(v["State"]["Status"], "paused");
+    assert_eq!(v["State"]["Paused"], true);
+    assert!(ok(r, &["ps"]).contains("(Paused)"));
+    let err = fails(r, &["exec", "pz", "true"]);
+    assert!(err.contains("paused"), "{err}");
+    let err = fails(r, &["pause", "pz"]);
+    assert!(err.contains("already paused"), "{err}");
+    // Frozen: the file does not grow, whatever time passes.
+    let upper = r
+        .join("containers")
+        .join(v["Id"].as_str().unwrap())
+        .join("upper/ticks");
+    let frozen = std::fs::read(&upper).unwrap().len();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(std::fs::read(&upper).unwrap().len(), frozen);
+    assert_eq!(ok(r, &["unpause", "pz"]).trim(), "pz");
+    let before = count();
+    while count() == before {}
+    assert_eq!(inspect(r, "pz")["State"]["Status"], "running");
+    let err = fails(r, &["unpause", "pz"]);
+    assert!(err.contains("not paused"), "{err}");
+
+    ok(r, &["pause", "pz"]);
+    ok(r, &["stop", "-t", "1", "pz"]);
+    assert_eq!(inspect(r, "pz")["State"]["Status"], "exited");
+    let err = fails(r, &["pause", "pz"]);
+    assert!(err.contains("not running"), "{err}");
+    ok(r, &["rm", "pz"]);
+}

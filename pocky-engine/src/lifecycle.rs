@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
+use pocky_cgroup::CgroupManager;
 
 use pocky_runtime::process::{self, Pidfd};
 use pocky_store::{ContainerRecord, ContainerStore, FileLock, Store, StoreError};
@@ -50,6 +51,42 @@ pub fn restart(
     start(store, name)
 }
 
+/// Freezes every process of a running container (Docker's `pause`).
+pub fn pause(store: &Store, name: &str) -> Result<()> {
+    let rec = state::find(store, name)?;
+    if !state::process_alive(&rec) {
+        bail!("container {name} is not running");
+    }
+    let cg = pocky_cgroup::Cgroup::detect(&rec.cgroup)?;
+    if cg.is_frozen() {
+        bail!("container {name} is already paused");
+    }
+    cg.freeze()?;
+    Ok(())
+}
+
+/// Lets a paused container's processes run again.
+pub fn unpause(store: &Store, name: &str) -> Result<()> {
+    let rec = state::find(store, name)?;
+    let cg = pocky_cgroup::Cgroup::detect(&rec.cgroup)?;
+    if !state::process_alive(&rec) || !cg.is_frozen() {
+        bail!("container {name} is not paused");
+    }
+    cg.thaw()?;
+    Ok(())
+}
+
+/// A signal reaches a frozen task only once it is thawed: after sending
+/// one to a paused container, let it run (Docker does the same).
+fn thaw_after_signal(rec: &ContainerRecord) {
+    if let Ok(cg) = pocky_cgroup::Cgroup::detect(&rec.cgroup)
+        && cg.is_frozen()
+        && let Err(e) = cg.thaw()
+    {
+        crate::log::debug!("thawing {}: {e}", rec.id);
+    }
+}
+
 /// Sends `signal` (a name or number) to a running container.
 pub fn kill(store: &Store, name: &str, signal: &str) -> Result<()> {
     let signal = process::parse_signal(signal)?;
@@ -58,6 +95,7 @@ pub fn kill(store: &Store, name: &str, signal: &str) -> Result<()> {
         bail!("container {name} is not running");
     };
     fd.signal(signal)?;
+    thaw_after_signal(&rec);
     Ok(())
 }
 
@@ -95,16 +133,18 @@ fn stop_one(store: &Store, name: &str, time: Option<u64>) -> Result<()> {
     let grace = Duration::from_secs(time.or(rec.stop_timeout).unwrap_or(STOP_GRACE));
     if let Some(fd) = pidfd(&rec)? {
         fd.signal(signal)?;
+        thaw_after_signal(&rec);
         if !fd.wait_timeout(Some(grace))? {
-            kill_and_reap(&fd, name)?;
+            kill_and_reap(&fd, &rec, name)?;
         }
     }
     settle(store, &rec.id)?;
     Ok(())
 }
 
-fn kill_and_reap(fd: &Pidfd, name: &str) -> Result<()> {
+fn kill_and_reap(fd: &Pidfd, rec: &ContainerRecord, name: &str) -> Result<()> {
     fd.signal(libc::SIGKILL)?;
+    thaw_after_signal(rec);
     if !fd.wait_timeout(Some(KILL_WAIT))? {
         bail!(
             "container {name} did not exit {}s after SIGKILL",
@@ -164,7 +204,7 @@ fn rm_one(store: &Store, name: &str, force: bool, volumes: bool) -> Result<()> {
             );
         }
         if let Some(fd) = pidfd(&rec)? {
-            kill_and_reap(&fd, name)?;
+            kill_and_reap(&fd, &rec, name)?;
         }
         match settle(store, &rec.id)? {
             (None, _) => return Ok(()),

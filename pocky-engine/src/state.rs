@@ -77,6 +77,11 @@ pub fn refresh(store: &Store, rec: ContainerRecord) -> Result<ContainerRecord> {
     Ok(rec)
 }
 
+/// Whether a running container's cgroup is frozen by `pause`.
+pub fn paused(rec: &ContainerRecord) -> bool {
+    process_alive(rec) && Cgroup::detect(&rec.cgroup).is_ok_and(|c| c.is_frozen())
+}
+
 /// [`refresh`] for listings: None when the container went away while it
 /// was being read (a `run --rm` finishing, a concurrent `rm`), which a
 /// listing skips rather than fail on.

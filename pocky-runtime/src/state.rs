@@ -265,11 +265,7 @@ fn is_frozen(record: &Record) -> bool {
     let Ok(Some(cg)) = crate::control::cgroup_of(record) else {
         return false;
     };
-    cg.dirs().iter().any(|d| {
-        let v1 = std::fs::read_to_string(d.join("freezer.state"));
-        let v2 = std::fs::read_to_string(d.join("cgroup.freeze"));
-        v1.is_ok_and(|s| s.trim() == "FROZEN") || v2.is_ok_and(|s| s.trim() == "1")
-    })
+    cg.is_frozen()
 }
 
 #[cfg(test)]
