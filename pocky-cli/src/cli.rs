@@ -54,6 +54,8 @@ pub enum Command {
     Start(StartArgs),
     /// Stop, then start containers.
     Restart(RestartArgs),
+    /// Rename a container.
+    Rename(RenameArgs),
     /// Freeze every process of running containers.
     Pause(ContainersArgs),
     /// Let paused containers run again.

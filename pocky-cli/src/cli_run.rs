@@ -219,6 +219,12 @@ pub struct LogsArgs {
     pub container: String,
 }
 
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    pub container: String,
+    pub new_name: String,
+}
+
 /// Commands that take only container names.
 #[derive(Debug, Args)]
 pub struct ContainersArgs {

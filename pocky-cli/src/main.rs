@@ -60,6 +60,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Create(a) => run::create(&root, *a),
         Command::Start(a) => lifecycle::start(&root, &a),
         Command::Restart(a) => lifecycle::restart(&root, &a),
+        Command::Rename(a) => {
+            let store = pocky_store::Store::open(&root)?;
+            pocky_engine::lifecycle::rename(&store, &a.container, &a.new_name)?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
         Command::Pause(a) => lifecycle::pause(&root, &a),
         Command::Unpause(a) => lifecycle::unpause(&root, &a),
         Command::Exec(a) => exec::exec(&root, &a),

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::records::*;
 use common::*;
 
 fn inspect(root: &std::path::Path, name: &str) -> serde_json::Value {
@@ -131,4 +132,20 @@ fn pause_freezes_and_unpause_thaws() {
     let err = fails(r, &["pause", "pz"]);
     assert!(err.contains("not running"), "{err}");
     ok(r, &["rm", "pz"]);
+}
+
+#[test]
+fn rename_takes_a_free_valid_name_only() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    add(r, &exited("first", 0));
+    add(r, &exited("second", 0));
+    ok(r, &["rename", "first", "renamed"]);
+    assert_eq!(inspect(r, "renamed")["Id"], id_for("first"));
+    assert!(fails(r, &["inspect", "first"]).contains("no such"));
+    let err = fails(r, &["rename", "renamed", "second"]);
+    assert!(err.contains("already in use"), "{err}");
+    let err = fails(r, &["rename", "renamed", "bad name"]);
+    assert!(err.contains("invalid container name"), "{err}");
+    assert_eq!(inspect(r, "renamed")["Name"], "/renamed");
 }

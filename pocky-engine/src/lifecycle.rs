@@ -51,6 +51,15 @@ pub fn restart(
     start(store, name)
 }
 
+/// Gives a container a new name (running or not). Its peers on a user
+/// network resolve the new name from its next start.
+pub fn rename(store: &Store, name: &str, new_name: &str) -> Result<()> {
+    crate::flags::check_name(new_name)?;
+    let rec = state::find(store, name)?;
+    store.rename_container(&rec.id, new_name)?;
+    Ok(())
+}
+
 /// Freezes every process of a running container (Docker's `pause`).
 pub fn pause(store: &Store, name: &str) -> Result<()> {
     let rec = state::find(store, name)?;

@@ -165,6 +165,25 @@ impl ContainerStore for Store {
         Ok(rec)
     }
 
+    fn rename_container(&self, id: &str, name: &str) -> Result<ContainerRecord> {
+        let _lock = self.lock()?;
+        if let Some(other) = self
+            .scan_containers()?
+            .0
+            .into_iter()
+            .find(|c| c.name == name && c.id != id)
+        {
+            return Err(StoreError::NameInUse {
+                name: name.to_owned(),
+                id: other.id,
+            });
+        }
+        let mut rec = self.read_container(id)?;
+        rec.name = name.to_owned();
+        self.write_container(&rec)?;
+        Ok(rec)
+    }
+
     fn remove_container(&self, id: &str) -> Result<()> {
         let _lock = self.lock()?;
         let dir = self.container_dir(id)?;

@@ -99,4 +99,7 @@ pub trait ContainerStore {
     ) -> crate::Result<ContainerRecord>;
     /// Deletes the record and the container's directory.
     fn remove_container(&self, id: &str) -> crate::Result<()>;
+    /// Gives the container `id` the name `name`, unless another has it;
+    /// checked and written under the lock, so two renames cannot both win.
+    fn rename_container(&self, id: &str, name: &str) -> crate::Result<ContainerRecord>;
 }
