@@ -113,6 +113,9 @@ pub struct RunArgs {
     /// Seconds `stop` waits before SIGKILL unless told with -t (default 10).
     #[arg(long, value_name = "SECONDS")]
     pub stop_timeout: Option<u64>,
+    /// Restart policy: no, always, unless-stopped, on-failure[:max-retries].
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<String>,
     /// Image, then the command and its arguments.
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
     pub image_and_command: Vec<String>,
@@ -157,6 +160,7 @@ impl RunArgs {
             platform: self.platform,
             stop_signal: self.stop_signal,
             stop_timeout: self.stop_timeout,
+            restart: self.restart,
             image_and_command: self.image_and_command,
         }
     }

@@ -142,6 +142,7 @@ fn rfc3339(unix_secs: Option<f64>) -> String {
 fn state_name(r: &ContainerRecord) -> &'static str {
     match r.state.status {
         Some(Status::Running) if state::paused(r) => "paused",
+        Some(Status::Exited) if r.state.restarting => "restarting",
         Some(Status::Running) => "running",
         Some(Status::Exited) => "exited",
         Some(Status::Created) | None => "created",
@@ -168,6 +169,11 @@ pub fn status_text(r: &ContainerRecord, now: SystemTime) -> String {
                 format::duration(now.duration_since(since).unwrap_or_default())
             )
         }
+        Some(Status::Exited) if r.state.restarting => format!(
+            "Restarting ({}) {}",
+            r.state.exit_code.unwrap_or(0),
+            format::ago(time(r.state.finished_at.unwrap_or(r.created)), now)
+        ),
         Some(Status::Exited) => format!(
             "Exited ({}) {}",
             r.state.exit_code.unwrap_or(0),
@@ -279,7 +285,7 @@ fn container_json(store: &Store, r: &ContainerRecord) -> Result<Value> {
             "Status": state_name(r),
             "Running": running,
             "Paused": state::paused(r),
-            "Restarting": false,
+            "Restarting": r.state.restarting,
             "OOMKilled": r.state.oom_killed,
             "Dead": false,
             "Pid": running_pid(r),
@@ -289,6 +295,7 @@ fn container_json(store: &Store, r: &ContainerRecord) -> Result<Value> {
             "FinishedAt": rfc3339(r.state.finished_at),
         },
         "Image": r.image_id,
+        "RestartCount": r.state.restart_count,
         "Config": {
             "Hostname": r.hostname,
             "Env": spec.pointer("/process/env").cloned().unwrap_or_else(|| json!([])),
@@ -305,6 +312,7 @@ fn container_json(store: &Store, r: &ContainerRecord) -> Result<Value> {
             "CpuShares": res.pointer("/cpu/shares").and_then(Value::as_u64).unwrap_or(0),
             "PidsLimit": res.pointer("/pids/limit").and_then(Value::as_i64),
             "AutoRemove": r.auto_remove,
+            "RestartPolicy": restart_policy_json(r.restart_policy.as_deref()),
             "NetworkMode": network_mode,
             "ReadonlyRootfs": spec.pointer("/root/readonly").and_then(Value::as_bool).unwrap_or(false),
         },
@@ -324,6 +332,13 @@ fn container_json(store: &Store, r: &ContainerRecord) -> Result<Value> {
         v["Stats"] = stats_json(&r.cgroup);
     }
     Ok(v)
+}
+
+/// `{"Name": "on-failure", "MaximumRetryCount": 3}`, as Docker shows it.
+fn restart_policy_json(policy: Option<&str>) -> Value {
+    let policy = policy.unwrap_or("no");
+    let (name, max) = policy.split_once(':').unwrap_or((policy, "0"));
+    json!({"Name": name, "MaximumRetryCount": max.parse::<u32>().unwrap_or(0)})
 }
 
 fn stats_json(cgroup: &str) -> Value {

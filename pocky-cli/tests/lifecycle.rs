@@ -149,3 +149,83 @@ fn rename_takes_a_free_valid_name_only() {
     assert!(err.contains("invalid container name"), "{err}");
     assert_eq!(inspect(r, "renamed")["Name"], "/renamed");
 }
+
+/// `--restart on-failure:2`: a command that fails runs three times (the
+/// start and two restarts), then the container stays exited with its code.
+#[test]
+fn a_restart_policy_gives_up_after_its_retries() {
+    let Some(c) = Ctx::new("restart_policy", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    let b = c.busybox();
+    ok(
+        r,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "flaky",
+            "--restart",
+            "on-failure:2",
+            &b,
+            "sh",
+            "-c",
+            "echo ran; exit 3",
+        ],
+    );
+    // wait returns once the monitor lets go: after the last restart.
+    assert_eq!(ok(r, &["wait", "flaky"]).trim(), "3");
+    let v = inspect(r, "flaky");
+    assert_eq!(v["RestartCount"], 2);
+    assert_eq!(v["State"]["Status"], "exited");
+    assert_eq!(v["State"]["ExitCode"], 3);
+    assert_eq!(v["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
+    assert_eq!(v["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 2);
+    assert_eq!(ok(r, &["logs", "flaky"]).matches("ran").count(), 3);
+    ok(r, &["rm", "flaky"]);
+
+    // `always` restarts a clean exit too, until a stop by hand.
+    ok(
+        r,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "loop",
+            "--restart",
+            "always",
+            &b,
+            "sh",
+            "-c",
+            "echo ran; sleep 0.1",
+        ],
+    );
+    while ok(r, &["logs", "loop"]).matches("ran").count() < 3 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    ok(r, &["stop", "-t", "1", "loop"]);
+    assert_eq!(inspect(r, "loop")["State"]["Status"], "exited");
+    ok(r, &["wait", "loop"]);
+    let runs = ok(r, &["logs", "loop"]).matches("ran").count();
+    assert_eq!(inspect(r, "loop")["State"]["Restarting"], false);
+    // A start by hand lifts the stop: it loops again.
+    ok(r, &["start", "loop"]);
+    while ok(r, &["logs", "loop"]).matches("ran").count() < runs + 2 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    ok(r, &["rm", "-f", "loop"]);
+    assert!(tree(&r.join("containers")).is_empty());
+
+    for (flags, needle) in [
+        (vec!["--restart", "always", "--rm"], "conflicting options"),
+        (vec!["--restart", "sometimes"], "invalid restart policy"),
+    ] {
+        let mut args = flags.clone();
+        args.extend([b.as_str(), "true"]);
+        let out = c.run(&args);
+        assert_eq!(out.status.code(), Some(125), "{flags:?}");
+        assert!(stderr(&out).contains(needle), "{flags:?}: {}", stderr(&out));
+    }
+    assert!(tree(&r.join("containers")).is_empty());
+}

@@ -56,6 +56,7 @@ pub fn placeholder(b: &BrokenContainer) -> ContainerRecord {
         cgroup: String::new(),
         stop_signal: None,
         stop_timeout: None,
+        restart_policy: None,
         state: ContainerState {
             status: Some(Status::Dead),
             error: Some(format!("unreadable record: {}", b.reason)),

@@ -43,6 +43,13 @@ pub fn create(
     };
     let env = flags::environment(&args.env, &args.env_file)?;
     flags::check_cgroup_parent(&args.cgroup_parent)?;
+    let restart_policy = args.restart.clone().filter(|p| p != "no");
+    if let Some(p) = &restart_policy {
+        crate::restart::Policy::parse(p)?;
+        if args.rm {
+            anyhow::bail!("conflicting options: --restart and --rm");
+        }
+    }
     let (defaults, image_stop_signal) = image_defaults(store, image)?;
     // Checked here so a bad signal fails the run, not a later stop.
     let stop_signal = args.stop_signal.clone().or(image_stop_signal);
@@ -118,6 +125,7 @@ pub fn create(
         cgroup: opts.cgroups_path.clone(),
         stop_signal,
         stop_timeout: args.stop_timeout,
+        restart_policy,
         state: ContainerState {
             status: Some(Status::Created),
             ..ContainerState::default()

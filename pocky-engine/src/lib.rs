@@ -24,6 +24,7 @@ pub mod prune;
 pub mod pull;
 pub mod request;
 pub mod reset;
+pub mod restart;
 pub mod security_flags;
 pub mod state;
 pub mod volume_seed;

@@ -37,6 +37,11 @@ pub fn start(store: &Store, name: &str) -> Result<crate::monitor::Detached> {
     if state::process_alive(&rec) || state::owner_alive(store, &rec.id)? {
         return Ok(crate::monitor::Detached::AlreadyRunning);
     }
+    // A start by hand lifts a stop by hand, and counts restarts afresh.
+    let rec = store.update_container(&rec.id, &mut |r| {
+        r.state.manually_stopped = false;
+        r.state.restart_count = 0;
+    })?;
     let created = crate::create::reopen(store, rec)?;
     crate::monitor::start_detached(store, created)
 }
@@ -103,6 +108,7 @@ pub fn kill(store: &Store, name: &str, signal: &str) -> Result<()> {
     let Some(fd) = pidfd(&rec)? else {
         bail!("container {name} is not running");
     };
+    mark_stopped(store, &rec);
     fd.signal(signal)?;
     thaw_after_signal(&rec);
     Ok(())
@@ -140,6 +146,7 @@ fn stop_one(store: &Store, name: &str, time: Option<u64>) -> Result<()> {
         None => libc::SIGTERM,
     };
     let grace = Duration::from_secs(time.or(rec.stop_timeout).unwrap_or(STOP_GRACE));
+    mark_stopped(store, &rec);
     if let Some(fd) = pidfd(&rec)? {
         fd.signal(signal)?;
         thaw_after_signal(&rec);
@@ -149,6 +156,14 @@ fn stop_one(store: &Store, name: &str, time: Option<u64>) -> Result<()> {
     }
     settle(store, &rec.id)?;
     Ok(())
+}
+
+/// Tells the container's monitor not to restart it (its policy yields to
+/// a stop by hand until the next `start`).
+fn mark_stopped(store: &Store, rec: &ContainerRecord) {
+    if rec.restart_policy.is_some() {
+        let _ = store.update_container(&rec.id, &mut |r| r.state.manually_stopped = true);
+    }
 }
 
 fn kill_and_reap(fd: &Pidfd, rec: &ContainerRecord, name: &str) -> Result<()> {
@@ -212,6 +227,7 @@ fn rm_one(store: &Store, name: &str, force: bool, volumes: bool) -> Result<()> {
                 "cannot remove container {name}: container is running: stop the container before removing or force remove"
             );
         }
+        mark_stopped(store, &rec);
         if let Some(fd) = pidfd(&rec)? {
             kill_and_reap(&fd, &rec, name)?;
         }

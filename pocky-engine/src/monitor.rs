@@ -100,39 +100,90 @@ fn monitor(store: &Store, created: &Created, ready: OwnedFd) -> i32 {
         let _ = write!(ready, "running");
         return 0;
     }
-    let io = match make_pipes(created.record.tty) {
-        Ok(io) => io,
-        Err(e) => {
-            let _ = write!(ready, "125 {e}");
-            return 1;
+    let policy = created
+        .record
+        .restart_policy
+        .as_deref()
+        .and_then(|p| crate::restart::Policy::parse(p).ok())
+        .unwrap_or(crate::restart::Policy::No);
+    let mut ready = Some(ready);
+    let mut backoff = crate::restart::Backoff::default();
+    loop {
+        let started = std::time::Instant::now();
+        let launched = make_pipes(created.record.tty)
+            .map_err(|e| owner::StartError {
+                code: 125,
+                message: e.to_string(),
+            })
+            .and_then(|(stdio, readers)| Ok((owner::start(store, created, stdio)?, readers)));
+        let (mut launched, mut readers) = match launched {
+            Ok(l) => l,
+            Err(e) => {
+                // A restart that cannot start ends the loop; its record
+                // says why (owner::start wrote it).
+                if let Some(mut ready) = ready.take() {
+                    owner::discard_failed(store, created);
+                    let _ = write!(ready, "{} {}", e.code, e.message);
+                }
+                return 1;
+            }
+        };
+        if let Some(master) = launched.child.take_pty_master() {
+            readers.push((master, "stdout"));
         }
-    };
-    let (stdio, mut readers) = io;
-    let mut launched = match owner::start(store, created, stdio) {
-        Ok(l) => l,
-        Err(e) => {
-            owner::discard_failed(store, created);
-            let _ = write!(ready, "{} {}", e.code, e.message);
-            return 1;
+        if let Some(mut ready) = ready.take() {
+            let _ = write!(ready, "ok");
         }
-    };
-    if let Some(master) = launched.child.take_pty_master() {
-        readers.push((master, "stdout"));
+        if let Ok(path) = state::log_path(store, &created.record.id) {
+            crate::logwriter::copy_to_log(&path, readers);
+        }
+        let status = match launched.child.wait() {
+            Ok(s) => s,
+            Err(_) => pocky_ns::ExitStatus {
+                code: 255,
+                signal: None,
+            },
+        };
+        owner::finish(store, created, &launched, status);
+        let Ok(rec) = store.find_container(&created.record.id) else {
+            return 0; // removed (--rm, or rm -f)
+        };
+        let s = &rec.state;
+        if !policy.restarts(status.code, s.restart_count, s.manually_stopped) {
+            return 0;
+        }
+        if !wait_to_restart(store, &rec.id, backoff.after(started.elapsed())) {
+            return 0;
+        }
     }
-    let _ = write!(ready, "ok");
-    drop(ready);
-    if let Ok(path) = state::log_path(store, &created.record.id) {
-        crate::logwriter::copy_to_log(&path, readers);
+}
+
+/// Waits out the back-off, marked `restarting`; false when a `stop` (or a
+/// removal) came meanwhile. Polled, so a stop waits at most a tick.
+fn wait_to_restart(store: &Store, id: &str, wait: std::time::Duration) -> bool {
+    let tick = std::time::Duration::from_millis(100);
+    let _ = store.update_container(id, &mut |r| r.state.restarting = true);
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match store.find_container(id) {
+            Ok(r) if r.state.manually_stopped => break,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            let go = store.update_container(id, &mut |r| {
+                r.state.restarting = false;
+                if !r.state.manually_stopped {
+                    r.state.restart_count += 1;
+                }
+            });
+            return go.is_ok_and(|r| !r.state.manually_stopped);
+        }
+        std::thread::sleep(tick.min(deadline - now));
     }
-    let status = match launched.child.wait() {
-        Ok(s) => s,
-        Err(_) => pocky_ns::ExitStatus {
-            code: 255,
-            signal: None,
-        },
-    };
-    owner::finish(store, created, &launched, status);
-    0
+    let _ = store.update_container(id, &mut |r| r.state.restarting = false);
+    false
 }
 
 type Readers = Vec<(OwnedFd, &'static str)>;

@@ -79,6 +79,8 @@ pub struct RunRequest {
     pub stop_signal: Option<String>,
     /// Seconds `stop` waits before SIGKILL unless told with -t (default 10).
     pub stop_timeout: Option<u64>,
+    /// `--restart`: no, always, unless-stopped, on-failure[:N].
+    pub restart: Option<String>,
     /// Image, then the command and its arguments.
     pub image_and_command: Vec<String>,
 }

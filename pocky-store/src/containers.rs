@@ -28,6 +28,16 @@ pub struct ContainerState {
     pub oom_killed: bool,
     /// Why pocky could not start it, when it could not.
     pub error: Option<String>,
+    /// Starts made by the restart policy since the last `start`.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// Between an exit and the policy's next start (Docker's `restarting`).
+    #[serde(default)]
+    pub restarting: bool,
+    /// Set by `stop`, `kill` and `rm -f`: the restart policy leaves the
+    /// container stopped until the next `start`.
+    #[serde(default)]
+    pub manually_stopped: bool,
 }
 
 /// A container as `ps` and `inspect` show it. The OCI spec that runs it
@@ -57,6 +67,9 @@ pub struct ContainerRecord {
     /// not given; None is Docker's 10.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<u64>,
+    /// `--restart` as given (`always`, `on-failure:3`); None is `no`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<String>,
     pub state: ContainerState,
 }
 

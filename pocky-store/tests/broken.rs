@@ -41,6 +41,7 @@ fn container(id: char, name: &str, image_id: &str) -> ContainerRecord {
         cgroup: "pocky/x".into(),
         stop_signal: None,
         stop_timeout: None,
+        restart_policy: None,
         state: ContainerState::default(),
     }
 }

@@ -182,6 +182,7 @@ fn images_in_use_are_kept_and_containers_need_their_image() {
         cgroup: "pocky/x".into(),
         stop_signal: None,
         stop_timeout: None,
+        restart_policy: None,
         state: ContainerState::default(),
     };
     assert!(matches!(

@@ -47,6 +47,7 @@ fn container(store: &Store, n: u8) -> String {
             cgroup: "pocky/x".into(),
             stop_signal: None,
             stop_timeout: None,
+            restart_policy: None,
             state: ContainerState::default(),
         })
         .unwrap();

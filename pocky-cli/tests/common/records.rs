@@ -27,6 +27,7 @@ pub fn record(name: &str, state: ContainerState) -> ContainerRecord {
         detached: true,
         stop_signal: None,
         stop_timeout: None,
+        restart_policy: None,
         state,
     }
 }
