@@ -5,8 +5,12 @@ use std::path::PathBuf;
 use clap::Args;
 
 #[derive(Debug, Args)]
-#[command(trailing_var_arg = true)]
+// `-h` is `--hostname`, as in Docker's run; help is `--help` only.
+#[command(trailing_var_arg = true, disable_help_flag = true)]
 pub struct RunArgs {
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
     /// Run in the background and print the container id.
     #[arg(short, long)]
     pub detach: bool,
@@ -38,7 +42,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub entrypoint: Option<String>,
     /// Container hostname (default: the short id).
-    #[arg(long)]
+    #[arg(short = 'h', long)]
     pub hostname: Option<String>,
     /// Memory limit, e.g. 64m, 1g.
     #[arg(short, long)]
@@ -248,6 +252,9 @@ pub struct RestartArgs {
     /// container's --stop-timeout, else 10).
     #[arg(short, long, alias = "timeout")]
     pub time: Option<u64>,
+    /// Signal to stop with (default: the container's stop signal).
+    #[arg(short, long)]
+    pub signal: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -258,6 +265,9 @@ pub struct StopArgs {
     /// --stop-timeout, else 10).
     #[arg(short, long, alias = "timeout")]
     pub time: Option<u64>,
+    /// Signal to stop with (default: the container's stop signal).
+    #[arg(short, long)]
+    pub signal: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }

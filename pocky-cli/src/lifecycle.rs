@@ -39,7 +39,7 @@ pub fn start(root: &Path, args: &StartArgs) -> Result<ExitCode> {
 pub fn restart(root: &Path, args: &RestartArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
     Ok(each_detached(&args.containers, |name| {
-        pocky_engine::lifecycle::restart(&store, name, args.time)
+        pocky_engine::lifecycle::restart(&store, name, args.time, args.signal.as_deref())
     }))
 }
 
@@ -88,7 +88,7 @@ fn each_detached(names: &[String], mut f: impl FnMut(&str) -> Result<Detached>) 
 pub fn stop(root: &Path, args: &StopArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
     Ok(each(&args.containers, |name| {
-        pocky_engine::lifecycle::stop(&store, name, args.time)?;
+        pocky_engine::lifecycle::stop(&store, name, args.time, args.signal.as_deref())?;
         println!("{name}");
         Ok(())
     }))

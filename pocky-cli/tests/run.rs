@@ -516,6 +516,21 @@ fn stop_sends_the_images_stop_signal() {
         assert_eq!(inspect(name)["State"]["ExitCode"], 3, "{name}");
         ok(c.root(), &["rm", name]);
     }
+    // `stop -s` overrides the image's signal for that stop.
+    let mut args = vec!["run", "-d", "--name", "int"];
+    let image = c.image("config");
+    args.extend([image.as_str(), server]);
+    ok(c.root(), &args);
+    started("int");
+    ok(c.root(), &["stop", "-s", "INT", "int"]);
+    assert!(ok(c.root(), &["logs", "int"]).contains("got INT"));
+    ok(c.root(), &["rm", "int"]);
+    // `-h` is --hostname, as in Docker's run.
+    let name = ok(
+        c.root(),
+        &["run", "--rm", "-h", "boxy", &c.busybox(), "hostname"],
+    );
+    assert_eq!(name.trim(), "boxy");
     // A signal that does not exist fails the run before anything is made.
     let out = c.run(&["--stop-signal", "SIGNOPE", &c.busybox(), "true"]);
     assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));

@@ -22,11 +22,11 @@ const KILL_WAIT: Duration = Duration::from_secs(30);
 /// How long an owner may take to record an exit it has seen.
 const OWNER_WAIT: Duration = Duration::from_secs(10);
 
-/// Stops a container: its stop signal, then SIGKILL after `timeout`
-/// seconds (default: its `--stop-timeout`, else 10). A stopped container
-/// is no error.
-pub fn stop(store: &Store, name: &str, timeout: Option<u64>) -> Result<()> {
-    stop_one(store, name, timeout)
+/// Stops a container: `signal` (default: its stop signal), then SIGKILL
+/// after `timeout` seconds (default: its `--stop-timeout`, else 10). A
+/// stopped container is no error.
+pub fn stop(store: &Store, name: &str, timeout: Option<u64>, signal: Option<&str>) -> Result<()> {
+    stop_one(store, name, timeout, signal)
 }
 
 /// Starts a created or stopped container again, detached: the same
@@ -51,8 +51,9 @@ pub fn restart(
     store: &Store,
     name: &str,
     timeout: Option<u64>,
+    signal: Option<&str>,
 ) -> Result<crate::monitor::Detached> {
-    stop_one(store, name, timeout)?;
+    stop_one(store, name, timeout, signal)?;
     start(store, name)
 }
 
@@ -139,9 +140,9 @@ const STOP_GRACE: u64 = 10;
 /// The container's stop signal (its `--stop-signal` or image StopSignal,
 /// which servers such as nginx and PostgreSQL need for a clean shutdown),
 /// then SIGKILL after the grace period.
-fn stop_one(store: &Store, name: &str, time: Option<u64>) -> Result<()> {
+fn stop_one(store: &Store, name: &str, time: Option<u64>, signal: Option<&str>) -> Result<()> {
     let rec = state::find(store, name)?;
-    let signal = match &rec.stop_signal {
+    let signal = match signal.or(rec.stop_signal.as_deref()) {
         Some(s) => process::parse_signal(s)?,
         None => libc::SIGTERM,
     };
