@@ -117,6 +117,12 @@ pub struct RunArgs {
     /// Seconds `stop` waits before SIGKILL unless told with -t (default 10).
     #[arg(long, value_name = "SECONDS")]
     pub stop_timeout: Option<u64>,
+    /// Set a label: KEY=VALUE.
+    #[arg(short = 'l', long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Read labels from a file of KEY=VALUE lines.
+    #[arg(long)]
+    pub label_file: Vec<PathBuf>,
     /// Restart policy: no, always, unless-stopped, on-failure[:max-retries].
     #[arg(long, value_name = "POLICY")]
     pub restart: Option<String>,
@@ -164,6 +170,8 @@ impl RunArgs {
             platform: self.platform,
             stop_signal: self.stop_signal,
             stop_timeout: self.stop_timeout,
+            label: self.label,
+            label_file: self.label_file,
             restart: self.restart,
             image_and_command: self.image_and_command,
         }
@@ -211,6 +219,16 @@ pub struct PsArgs {
     /// Do not truncate ids and commands.
     #[arg(long)]
     pub no_trunc: bool,
+    /// Only containers that match: name=, id=, label=KEY[=VALUE],
+    /// status=, ancestor=, exited=CODE (one key given twice: either).
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
+    /// The N containers created last (all states).
+    #[arg(short = 'n', long)]
+    pub last: Option<usize>,
+    /// The container created last (all states).
+    #[arg(short, long)]
+    pub latest: bool,
 }
 
 #[derive(Debug, Args)]

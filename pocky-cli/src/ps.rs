@@ -15,20 +15,28 @@ use crate::{format, images, netinspect};
 use pocky_engine::{lookup, state};
 
 pub fn ps(root: &Path, args: &PsArgs) -> Result<ExitCode> {
+    let filter = pocky_engine::filters::ContainerFilter::parse(&args.filter)?;
     let store = Store::open(root)?;
+    // As Docker: -n and -l look at every state.
+    let all = args.all || args.last.is_some() || args.latest;
     let mut recs = Vec::new();
     for rec in store.containers()? {
         let Some(rec) = state::refresh_listed(&store, rec)? else {
             continue;
         };
-        if args.all || rec.state.status == Some(Status::Running) {
+        if all || rec.state.status == Some(Status::Running) {
             recs.push(rec);
         }
     }
     let broken = store.broken_containers()?;
     pocky_engine::broken::warn_containers(&broken);
-    if args.all {
+    if all {
         recs.extend(broken.iter().map(pocky_engine::broken::placeholder));
+    }
+    recs.retain(|r| filter.matches(r, state_name(r)));
+    // Newest first already: the last N are the first N.
+    if let Some(n) = args.last.or(args.latest.then_some(1)) {
+        recs.truncate(n);
     }
     let now = SystemTime::now();
     let id = |r: &ContainerRecord| {
@@ -305,6 +313,7 @@ fn container_json(store: &Store, r: &ContainerRecord) -> Result<Value> {
             "User": user,
             "Tty": r.tty,
             "OpenStdin": r.interactive,
+            "Labels": r.labels,
         },
         "HostConfig": {
             "Memory": res.pointer("/memory/limit").and_then(Value::as_i64).unwrap_or(0),

@@ -229,3 +229,79 @@ fn a_restart_policy_gives_up_after_its_retries() {
     }
     assert!(tree(&r.join("containers")).is_empty());
 }
+
+#[test]
+fn ps_filters_as_docker_and_shows_the_last_ones() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let mut web = exited("web1", 0);
+    web.labels.insert("tier".into(), "front".into());
+    web.created -= 30.0;
+    add(r, &web);
+    let mut db = exited("db1", 2);
+    db.labels.insert("tier".into(), "back".into());
+    db.image = "postgres".into();
+    add(r, &db);
+    let names = |filters: &[&str]| -> Vec<String> {
+        let mut args = vec!["ps", "-a", "--format", "{{.Names}}"];
+        for f in filters {
+            args.extend(["--filter", f]);
+        }
+        ok(r, &args).lines().map(str::to_owned).collect()
+    };
+    assert_eq!(names(&["label=tier=front"]), ["web1"]);
+    assert_eq!(names(&["label=tier"]), ["db1", "web1"]);
+    assert_eq!(names(&["name=db", "name=web"]), ["db1", "web1"]);
+    assert_eq!(
+        names(&["name=db", "label=tier=front"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(names(&["exited=2"]), ["db1"]);
+    assert_eq!(names(&["status=exited", "ancestor=postgres"]), ["db1"]);
+    assert_eq!(names(&["status=running"]), Vec::<String>::new());
+    assert_eq!(names(&[&format!("id={}", &id_for("web1")[..6])]), ["web1"]);
+    let err = fails(r, &["ps", "--filter", "colour=red"]);
+    assert!(err.contains("invalid filter"), "{err}");
+    // -n/-l see every state, newest first.
+    assert_eq!(ok(r, &["ps", "-l", "--format", "{{.Names}}"]).trim(), "db1");
+    assert_eq!(ok(r, &["ps", "-n", "2", "-q"]).lines().count(), 2);
+}
+
+/// Labels: the image's, then --label-file, then --label, the later winning.
+#[test]
+fn labels_merge_over_the_images() {
+    let Some(c) = Ctx::new("labels", &["config"]) else {
+        return;
+    };
+    let r = c.root();
+    let file = r.join("labels");
+    std::fs::write(&file, "# comment\nfrom=file\nio.pocky.fixture=file\n").unwrap();
+    let image = c.image("config");
+    let args = [
+        "create",
+        "--name",
+        "lab",
+        "-l",
+        "from=flag",
+        "--label",
+        "only",
+        "--label-file",
+    ];
+    let mut args = args.to_vec();
+    args.extend([file.to_str().unwrap(), image.as_str()]);
+    ok(r, &args);
+    let labels = inspect(r, "lab")["Config"]["Labels"].clone();
+    assert_eq!(
+        labels["org.opencontainers.image.title"],
+        "pocky-config-fixture"
+    );
+    assert_eq!(labels["io.pocky.fixture"], "file");
+    assert_eq!(labels["from"], "flag");
+    assert_eq!(labels["only"], "");
+    let listed = ok(
+        r,
+        &["ps", "-a", "-q", "--filter", "label=io.pocky.fixture=file"],
+    );
+    assert_eq!(listed.lines().count(), 1);
+    ok(r, &["rm", "lab"]);
+}

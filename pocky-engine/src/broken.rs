@@ -57,6 +57,7 @@ pub fn placeholder(b: &BrokenContainer) -> ContainerRecord {
         stop_signal: None,
         stop_timeout: None,
         restart_policy: None,
+        labels: Default::default(),
         state: ContainerState {
             status: Some(Status::Dead),
             error: Some(format!("unreadable record: {}", b.reason)),

@@ -50,7 +50,10 @@ pub fn create(
             anyhow::bail!("conflicting options: --restart and --rm");
         }
     }
-    let (defaults, image_stop_signal) = image_defaults(store, image)?;
+    let (defaults, extras) = image_defaults(store, image)?;
+    let image_stop_signal = extras.stop_signal;
+    let mut labels = extras.labels;
+    labels.extend(flags::labels(&args.label, &args.label_file)?);
     // Checked here so a bad signal fails the run, not a later stop.
     let stop_signal = args.stop_signal.clone().or(image_stop_signal);
     if let Some(sig) = &stop_signal {
@@ -126,6 +129,7 @@ pub fn create(
         stop_signal,
         stop_timeout: args.stop_timeout,
         restart_policy,
+        labels,
         state: ContainerState {
             status: Some(Status::Created),
             ..ContainerState::default()
@@ -229,14 +233,21 @@ fn etc_mounts(dir: &Path) -> Result<Vec<Mount>> {
         .collect()
 }
 
-/// What the image's config gives a container: the spec's defaults, and the
-/// StopSignal that `stop` sends.
-fn image_defaults(store: &Store, image: &ImageRecord) -> Result<(ImageDefaults, Option<String>)> {
+/// What an image's config gives a container beside the spec's defaults.
+#[derive(Default)]
+struct ImageExtras {
+    /// The StopSignal that `stop` sends.
+    stop_signal: Option<String>,
+    labels: std::collections::BTreeMap<String, String>,
+}
+
+/// What the image's config gives a container.
+fn image_defaults(store: &Store, image: &ImageRecord) -> Result<(ImageDefaults, ImageExtras)> {
     let bytes = store.get_blob(&image.id)?;
     let config: oci_spec::image::ImageConfiguration = serde_json::from_slice(&bytes)
         .with_context(|| format!("parsing the config of image {}", image.short_id()))?;
     let Some(c) = config.config() else {
-        return Ok((ImageDefaults::default(), None));
+        return Ok((ImageDefaults::default(), ImageExtras::default()));
     };
     let defaults = ImageDefaults {
         entrypoint: c.entrypoint().clone().unwrap_or_default(),
@@ -245,8 +256,11 @@ fn image_defaults(store: &Store, image: &ImageRecord) -> Result<(ImageDefaults, 
         working_dir: c.working_dir().clone().unwrap_or_default(),
         user: c.user().clone().unwrap_or_default(),
     };
-    let stop_signal = c.stop_signal().clone().filter(|s| !s.is_empty());
-    Ok((defaults, stop_signal))
+    let extras = ImageExtras {
+        stop_signal: c.stop_signal().clone().filter(|s| !s.is_empty()),
+        labels: c.labels().clone().unwrap_or_default().into_iter().collect(),
+    };
+    Ok((defaults, extras))
 }
 
 /// 64 hex digits from the kernel's random source.

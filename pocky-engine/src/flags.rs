@@ -53,19 +53,42 @@ pub fn environment(env: &[String], files: &[PathBuf]) -> Result<Vec<String>> {
         }
         Ok(())
     };
-    for f in files {
-        let text = std::fs::read_to_string(f)
-            .with_context(|| format!("reading env file {}", f.display()))?;
-        for line in text.lines() {
-            let line = line.trim_start();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            add(line)?;
-        }
+    for line in file_lines(files, "env")? {
+        add(&line)?;
     }
     for kv in env {
         add(kv)?;
+    }
+    Ok(out)
+}
+
+/// The lines of `--env-file`/`--label-file` files, without blanks and
+/// `#` comments.
+fn file_lines(files: &[PathBuf], what: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("reading {what} file {}", f.display()))?;
+        out.extend(
+            text.lines()
+                .map(str::trim_start)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    Ok(out)
+}
+
+/// `--label-file` lines, then `--label`s: KEY=VALUE, or KEY for an empty
+/// value; later ones win.
+pub fn labels(labels: &[String], files: &[PathBuf]) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for kv in file_lines(files, "label")?.iter().chain(labels) {
+        let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
+        if k.is_empty() {
+            bail!("invalid label {kv:?}: the key is empty");
+        }
+        out.push((k.to_owned(), v.to_owned()));
     }
     Ok(out)
 }

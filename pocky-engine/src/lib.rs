@@ -10,6 +10,7 @@
 
 pub mod broken;
 pub mod create;
+pub mod filters;
 pub mod flags;
 pub mod lifecycle;
 pub mod log;

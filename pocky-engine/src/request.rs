@@ -79,6 +79,10 @@ pub struct RunRequest {
     pub stop_signal: Option<String>,
     /// Seconds `stop` waits before SIGKILL unless told with -t (default 10).
     pub stop_timeout: Option<u64>,
+    /// `-l/--label`: KEY=VALUE (or KEY, for an empty value).
+    pub label: Vec<String>,
+    /// `--label-file`: a file of such lines.
+    pub label_file: Vec<PathBuf>,
     /// `--restart`: no, always, unless-stopped, on-failure[:N].
     pub restart: Option<String>,
     /// Image, then the command and its arguments.

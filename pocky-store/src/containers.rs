@@ -70,6 +70,9 @@ pub struct ContainerRecord {
     /// `--restart` as given (`always`, `on-failure:3`); None is `no`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_policy: Option<String>,
+    /// The image's labels, overridden by `--label-file` and `--label`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
     pub state: ContainerState,
 }
 

@@ -42,6 +42,7 @@ fn container(id: char, name: &str, image_id: &str) -> ContainerRecord {
         stop_signal: None,
         stop_timeout: None,
         restart_policy: None,
+        labels: Default::default(),
         state: ContainerState::default(),
     }
 }

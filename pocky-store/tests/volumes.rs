@@ -48,6 +48,7 @@ fn container(store: &Store, n: u8) -> String {
             stop_signal: None,
             stop_timeout: None,
             restart_policy: None,
+            labels: Default::default(),
             state: ContainerState::default(),
         })
         .unwrap();

@@ -28,6 +28,7 @@ pub fn record(name: &str, state: ContainerState) -> ContainerRecord {
         stop_signal: None,
         stop_timeout: None,
         restart_policy: None,
+        labels: Default::default(),
         state,
     }
 }

@@ -1,0 +1,94 @@
+//! `ps --filter`, with Docker's rules: `key=value` pairs; values of one key
+//! are alternatives, different keys must all match; an unknown key or a
+//! bad value is an error, not an empty listing.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use pocky_store::ContainerRecord;
+
+const KEYS: [&str; 6] = ["name", "id", "label", "status", "ancestor", "exited"];
+const STATUSES: [&str; 7] = [
+    "created",
+    "restarting",
+    "running",
+    "removing",
+    "paused",
+    "exited",
+    "dead",
+];
+
+/// Parsed filters: key -> the values given for it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ContainerFilter(BTreeMap<String, Vec<String>>);
+
+impl ContainerFilter {
+    pub fn parse(args: &[String]) -> Result<ContainerFilter> {
+        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for a in args {
+            let Some((k, v)) = a.split_once('=') else {
+                bail!("bad format of filter {a:?} (expected name=value)");
+            };
+            if !KEYS.contains(&k) {
+                bail!("invalid filter {k:?}");
+            }
+            if k == "status" && !STATUSES.contains(&v) {
+                bail!(
+                    "invalid filter 'status={v}': use one of {}",
+                    STATUSES.join(", ")
+                );
+            }
+            if k == "exited" && v.parse::<i32>().is_err() {
+                bail!("invalid filter 'exited={v}': not an exit code");
+            }
+            map.entry(k.to_owned()).or_default().push(v.to_owned());
+        }
+        Ok(ContainerFilter(map))
+    }
+
+    /// Whether `rec`, whose state is called `status` (`running`,
+    /// `exited`...), passes every key.
+    pub fn matches(&self, rec: &ContainerRecord, status: &str) -> bool {
+        self.0.iter().all(|(k, vals)| {
+            vals.iter().any(|v| match k.as_str() {
+                "name" => rec.name.contains(v.trim_start_matches('/')),
+                "id" => rec.id.starts_with(v.as_str()),
+                "label" => match v.split_once('=') {
+                    Some((k, want)) => rec.labels.get(k).is_some_and(|have| have == want),
+                    None => rec.labels.contains_key(v.as_str()),
+                },
+                "status" => status == v,
+                "ancestor" => ancestor(rec, v),
+                "exited" => {
+                    status == "exited"
+                        && rec.state.exit_code.map(|c| c.to_string()).as_deref() == Some(v.as_str())
+                }
+                _ => false,
+            })
+        })
+    }
+}
+
+/// The image as the user named it (with or without the `:latest` a bare
+/// name means), or a prefix of its id.
+fn ancestor(rec: &ContainerRecord, v: &str) -> bool {
+    let hex = rec
+        .image_id
+        .strip_prefix("sha256:")
+        .unwrap_or(&rec.image_id);
+    let named = |n: &str| n == v || n == format!("{v}:latest") || format!("{n}:latest") == v;
+    named(&rec.image) || (!v.is_empty() && (hex.starts_with(v) || rec.image_id.starts_with(v)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        for bad in ["nope=1", "status=sleeping", "exited=x", "name"] {
+            assert!(ContainerFilter::parse(&[bad.to_owned()]).is_err(), "{bad}");
+        }
+        ContainerFilter::parse(&["status=running".into(), "label=a=b".into()]).unwrap();
+    }
+}
