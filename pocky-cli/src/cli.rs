@@ -74,6 +74,9 @@ pub enum Command {
     Rm(RmArgs),
     /// Block until containers stop, then print their exit codes.
     Wait(WaitArgs),
+    /// Manage containers (Docker's `container` verbs).
+    #[command(subcommand)]
+    Container(ContainerCommand),
     /// Manage pocky as a whole.
     #[command(subcommand)]
     System(SystemCommand),
@@ -85,6 +88,45 @@ pub enum Command {
     Network(crate::network::NetworkCommand),
     /// Show a container's published ports.
     Port(crate::network::PortArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// List containers.
+    #[command(alias = "ps", alias = "list")]
+    Ls(PsArgs),
+    /// Create and run a container from an image.
+    Run(Box<RunArgs>),
+    /// Create a container without starting it.
+    Create(Box<RunArgs>),
+    /// Start created or stopped containers.
+    Start(StartArgs),
+    /// Stop running containers.
+    Stop(StopArgs),
+    /// Stop, then start containers.
+    Restart(RestartArgs),
+    /// Send a signal to running containers.
+    Kill(KillArgs),
+    /// Remove containers.
+    Rm(RmArgs),
+    /// Freeze every process of running containers.
+    Pause(ContainersArgs),
+    /// Let paused containers run again.
+    Unpause(ContainersArgs),
+    /// Rename a container.
+    Rename(RenameArgs),
+    /// Show containers as JSON.
+    Inspect(InspectArgs),
+    /// Show a container's output.
+    Logs(LogsArgs),
+    /// Run a command in a running container.
+    Exec(ExecArgs),
+    /// Block until containers stop, then print their exit codes.
+    Wait(WaitArgs),
+    /// Show a container's published ports.
+    Port(crate::network::PortArgs),
+    /// Remove every stopped container.
+    Prune(PruneArgs),
 }
 
 #[derive(Debug, Subcommand)]

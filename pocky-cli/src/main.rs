@@ -24,7 +24,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, ImageCommand, SystemCommand};
+use cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
 
 use pocky_engine::{EXIT_ENGINE, one_line};
 
@@ -49,8 +49,34 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let root = cli.root;
-    match cli.command {
+    dispatch(&cli.root, cli.command)
+}
+
+fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode> {
+    let root = root.to_path_buf();
+    match command {
+        Command::Container(c) => dispatch(
+            &root,
+            match c {
+                ContainerCommand::Ls(a) => Command::Ps(a),
+                ContainerCommand::Run(a) => Command::Run(a),
+                ContainerCommand::Create(a) => Command::Create(a),
+                ContainerCommand::Start(a) => Command::Start(a),
+                ContainerCommand::Stop(a) => Command::Stop(a),
+                ContainerCommand::Restart(a) => Command::Restart(a),
+                ContainerCommand::Kill(a) => Command::Kill(a),
+                ContainerCommand::Rm(a) => Command::Rm(a),
+                ContainerCommand::Pause(a) => Command::Pause(a),
+                ContainerCommand::Unpause(a) => Command::Unpause(a),
+                ContainerCommand::Rename(a) => Command::Rename(a),
+                ContainerCommand::Inspect(a) => Command::Inspect(a),
+                ContainerCommand::Logs(a) => Command::Logs(a),
+                ContainerCommand::Exec(a) => Command::Exec(a),
+                ContainerCommand::Wait(a) => Command::Wait(a),
+                ContainerCommand::Port(a) => Command::Port(a),
+                ContainerCommand::Prune(a) => return prune::prune_containers(&root, &a),
+            },
+        ),
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::run(&root, &a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&root, &a),
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => images::remove(&root, &a),

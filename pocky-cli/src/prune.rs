@@ -44,3 +44,19 @@ pub fn prune(root: &Path, args: &PruneArgs) -> Result<ExitCode> {
     println!("Total reclaimed space: {}", format::size(report.reclaimed));
     Ok(ExitCode::SUCCESS)
 }
+
+/// `pocky container prune`: the stopped containers only.
+pub fn prune_containers(root: &Path, args: &PruneArgs) -> Result<ExitCode> {
+    let _ = args.force; // pocky never asks
+    let store = Store::open(root)?;
+    let report = pocky_engine::prune::prune_containers(&store)?;
+    if !report.containers.is_empty() {
+        println!("Deleted Containers:");
+        for id in &report.containers {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", format::size(report.reclaimed));
+    Ok(ExitCode::SUCCESS)
+}

@@ -305,3 +305,29 @@ fn labels_merge_over_the_images() {
     assert_eq!(listed.lines().count(), 1);
     ok(r, &["rm", "lab"]);
 }
+
+/// `pocky container VERB` is the top-level verb; `container prune` takes
+/// the stopped containers only.
+#[test]
+fn the_container_group_has_dockers_verbs() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    add(r, &exited("gone1", 0));
+    add(r, &exited("gone2", 1));
+    let listed = ok(r, &["container", "ls", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert_eq!(ok(r, &["container", "list", "-aq"]).lines().count(), 2);
+    ok(r, &["container", "rename", "gone1", "kept"]);
+    assert_eq!(
+        ok(r, &["container", "inspect", "kept"])
+            .matches("\"Id\"")
+            .count(),
+        1
+    );
+    let pruned = ok(r, &["container", "prune", "-f"]);
+    assert!(
+        pruned.contains(&id_for("gone2")) && pruned.contains(&id_for("gone1")),
+        "{pruned}"
+    );
+    assert!(ok(r, &["ps", "-aq"]).is_empty());
+}

@@ -43,24 +43,10 @@ pub struct PruneReport {
 pub fn prune(store: &Store, volumes: bool) -> Result<PruneReport> {
     let mut reclaimed = 0u64;
 
-    let mut deleted = Vec::new();
     let mut parents: HashSet<String> = [DEFAULT_CGROUP_PARENT.to_owned()].into();
     parents.extend(std::env::var(CGROUP_PARENT_ENV).ok());
-    for rec in store.containers()? {
-        if let Some((parent, _)) = rec.cgroup.trim_matches('/').rsplit_once('/') {
-            parents.insert(parent.to_owned());
-        }
-        let Some(rec) = state::refresh_listed(store, rec)? else {
-            continue;
-        };
-        if rec.state.status == Some(Status::Running) || state::owner_alive(store, &rec.id)? {
-            continue;
-        }
-        let size = tree_size(&store.container_dir(&rec.id)?);
-        state::remove_container(store, &rec)?;
-        reclaimed += size;
-        deleted.push(rec.id);
-    }
+    let (mut deleted, size) = remove_stopped(store, &mut parents)?;
+    reclaimed += size;
 
     // Without a record a live container cannot be told from a dead one:
     // one with processes in its cgroup stays (and says so) for `rm -f`.
@@ -126,6 +112,40 @@ pub fn prune(store: &Store, volumes: bool) -> Result<PruneReport> {
         layers: collected.layers,
         reclaimed,
     })
+}
+
+/// `container prune`: the stopped containers only.
+pub fn prune_containers(store: &Store) -> Result<PruneReport> {
+    let (containers, reclaimed) = remove_stopped(store, &mut HashSet::new())?;
+    Ok(PruneReport {
+        containers,
+        reclaimed,
+        ..PruneReport::default()
+    })
+}
+
+/// Removes every container that neither runs nor has an owner; notes the
+/// cgroup parents the containers used. Returns their ids and the bytes freed.
+fn remove_stopped(store: &Store, parents: &mut HashSet<String>) -> Result<(Vec<String>, u64)> {
+    let mut deleted = Vec::new();
+    let mut reclaimed = 0u64;
+    for rec in store.containers()? {
+        if let Some((parent, _)) = rec.cgroup.trim_matches('/').rsplit_once('/') {
+            parents.insert(parent.to_owned());
+        }
+        let Some(rec) = state::refresh_listed(store, rec)? else {
+            continue;
+        };
+        if rec.state.status == Some(Status::Running) || state::owner_alive(store, &rec.id)? {
+            continue;
+        }
+        let size = tree_size(&store.container_dir(&rec.id)?);
+        state::remove_container(store, &rec)?;
+        reclaimed += size;
+        deleted.push(rec.id);
+    }
+
+    Ok((deleted, reclaimed))
 }
 
 /// Removes cgroups under the cgroup parents pocky uses that no container
