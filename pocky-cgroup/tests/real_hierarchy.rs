@@ -304,9 +304,14 @@ fn real_oom_is_reported() {
 
     // The shell waits for a line so that it is inside the cgroup before it
     // starts the hog (`tail` keeps a newline-free input whole in memory).
+    // The hog marks itself the OOM killer's first choice: left to the
+    // kernel's heuristics, a CI run saw the shell picked instead.
     let mut child = Command::new("sh")
         .arg("-c")
-        .arg("read go; head -c 256m /dev/zero | tail; echo survived")
+        .arg(
+            "read go; head -c 256m /dev/zero | \
+             (echo 1000 > /proc/self/oom_score_adj; exec tail); echo survived",
+        )
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
