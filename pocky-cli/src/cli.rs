@@ -88,6 +88,8 @@ pub enum Command {
     Network(crate::network::NetworkCommand),
     /// Show a container's published ports.
     Port(crate::network::PortArgs),
+    /// Show what running containers use: CPU, memory, network, tasks.
+    Stats(crate::stats::StatsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,6 +127,8 @@ pub enum ContainerCommand {
     Wait(WaitArgs),
     /// Show a container's published ports.
     Port(crate::network::PortArgs),
+    /// Show what running containers use.
+    Stats(crate::stats::StatsArgs),
     /// Remove every stopped container.
     Prune(PruneArgs),
 }

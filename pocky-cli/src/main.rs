@@ -17,6 +17,7 @@ mod ps;
 mod pull;
 mod reset;
 mod run;
+mod stats;
 mod template;
 mod volume;
 
@@ -74,6 +75,7 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
                 ContainerCommand::Exec(a) => Command::Exec(a),
                 ContainerCommand::Wait(a) => Command::Wait(a),
                 ContainerCommand::Port(a) => Command::Port(a),
+                ContainerCommand::Stats(a) => Command::Stats(a),
                 ContainerCommand::Prune(a) => return prune::prune_containers(&root, &a),
             },
         ),
@@ -105,5 +107,6 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::Volume(c) => volume::run(&root, &c),
         Command::Network(c) => network::run(&root, &c),
         Command::Port(a) => network::port(&root, &a),
+        Command::Stats(a) => stats::stats(&root, &a),
     }
 }

@@ -28,6 +28,7 @@ pub mod reset;
 pub mod restart;
 pub mod security_flags;
 pub mod state;
+pub mod stats;
 pub mod volume_seed;
 pub mod volumes_setup;
 

@@ -1,0 +1,102 @@
+//! Watching containers from outside: `stats` reads what they use.
+
+mod common;
+
+use common::*;
+
+fn stats_rows(root: &std::path::Path, names: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["stats", "--no-stream", "--format", "json"];
+    args.extend_from_slice(names);
+    ok(root, &args)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn stats_shows_the_busy_and_the_idle_container() {
+    let Some(c) = Ctx::new("stats", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    ok(
+        r,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "busy",
+            "-m",
+            "64m",
+            &c.busybox(),
+            "sh",
+            "-c",
+            "while :; do :; done",
+        ],
+    );
+    ok(
+        r,
+        &["run", "-d", "--name", "idle", &c.busybox(), "sleep", "1000"],
+    );
+
+    let rows = stats_rows(r, &[]);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let by_name = |n: &str| rows.iter().find(|v| v["Name"] == n).unwrap().clone();
+    let busy = by_name("busy");
+    let cpu: f64 = busy["CPUPerc"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('%')
+        .parse()
+        .unwrap();
+    // A spinning shell uses a visible share of a CPU; no exact figure is
+    // asserted, only that the counter was read and divided by time.
+    assert!(cpu > 1.0, "{busy}");
+    assert!(
+        busy["MemUsage"].as_str().unwrap().ends_with("/ 64.00MiB"),
+        "{busy}"
+    );
+    assert_eq!(busy["PIDs"], "1", "{busy}");
+    let idle = by_name("idle");
+    assert_eq!(idle["PIDs"], "1", "{idle}");
+    assert!(idle["MemPerc"].as_str().unwrap().ends_with('%'), "{idle}");
+
+    // The table has Docker's columns; a named stopped container shows
+    // zeros, a missing one is an error.
+    let table = ok(r, &["stats", "--no-stream", "idle"]);
+    let header = table.lines().next().unwrap();
+    for col in [
+        "CONTAINER ID",
+        "NAME",
+        "CPU %",
+        "MEM USAGE / LIMIT",
+        "MEM %",
+        "NET I/O",
+        "PIDS",
+    ] {
+        assert!(header.contains(col), "{table}");
+    }
+    assert_eq!(table.lines().count(), 2, "{table}");
+    ok(r, &["stop", "-t", "1", "busy"]);
+    let stopped = stats_rows(r, &["busy"]);
+    assert_eq!(stopped[0]["CPUPerc"], "0.00%", "{stopped:?}");
+    assert_eq!(stopped[0]["PIDs"], "0", "{stopped:?}");
+    assert_eq!(stats_rows(r, &[]).len(), 1);
+    let err = fails(r, &["stats", "--no-stream", "nosuch"]);
+    assert!(err.contains("no such container"), "{err}");
+    let tmpl = ok(
+        r,
+        &[
+            "container",
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Name}}:{{.PIDs}}",
+            "idle",
+        ],
+    );
+    assert_eq!(tmpl.trim(), "idle:1");
+
+    ok(r, &["rm", "-f", "busy", "idle"]);
+    assert!(tree(&r.join("containers")).is_empty());
+}
