@@ -195,14 +195,12 @@ pub fn remove(root: &Path, args: &RmiArgs) -> Result<ExitCode> {
 
 fn remove_one(store: &Store, name: &str, force: bool) -> Result<()> {
     let (image, named) = match lookup::find(store, name) {
-        Err(e) => match e.downcast_ref::<pocky_store::StoreError>() {
-            Some(pocky_store::StoreError::BrokenImage { id, .. }) => {
-                pocky_engine::broken::remove_image(store, id)?;
-                println!("Deleted: {id}");
-                return Ok(());
-            }
-            _ => return Err(e),
-        },
+        Err(pocky_engine::Error::BrokenImage { id, .. }) => {
+            pocky_engine::broken::remove_image(store, &id)?;
+            println!("Deleted: {id}");
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
         Ok(found) => found,
     };
     if let Named::Tag(tag) = &named

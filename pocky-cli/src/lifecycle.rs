@@ -32,14 +32,19 @@ pub fn unpause(root: &Path, args: &ContainersArgs) -> Result<ExitCode> {
 pub fn start(root: &Path, args: &StartArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
     Ok(each_detached(&args.containers, |name| {
-        pocky_engine::lifecycle::start(&store, name)
+        Ok(pocky_engine::lifecycle::start(&store, name)?)
     }))
 }
 
 pub fn restart(root: &Path, args: &RestartArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
     Ok(each_detached(&args.containers, |name| {
-        pocky_engine::lifecycle::restart(&store, name, args.time, args.signal.as_deref())
+        Ok(pocky_engine::lifecycle::restart(
+            &store,
+            name,
+            args.time,
+            args.signal.as_deref(),
+        )?)
     }))
 }
 

@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
 use pocky_cgroup::{Cgroup, CgroupManager, Hierarchy};
-use pocky_store::{ContainerRecord, ContainerStore, Status, Store, StoreError};
+use pocky_store::{ContainerRecord, ContainerStore, Status, Store};
 
 use crate::cli::{InspectArgs, PsArgs};
 use crate::{format, images, netinspect};
@@ -226,13 +226,14 @@ pub fn inspect(root: &Path, args: &InspectArgs) -> Result<ExitCode> {
                 out.push(container_json(&store, &rec)?);
                 continue;
             }
-            Err(e) => match e.downcast_ref::<StoreError>() {
-                Some(StoreError::NoSuchContainer(_)) => {}
-                Some(b @ StoreError::BrokenContainer { id, .. }) => {
-                    bail!("{b}: `pocky rm -f {}` removes it", &id[..id.len().min(12)]);
-                }
-                _ => return Err(e),
-            },
+            Err(pocky_engine::Error::NoSuchContainer(_)) => {}
+            Err(pocky_engine::Error::BrokenContainer { id, reason }) => {
+                let short = &id[..id.len().min(12)];
+                bail!(
+                    "container {id} has an unreadable record ({reason}): `pocky rm -f {short}` removes it"
+                );
+            }
+            Err(e) => return Err(e.into()),
         }
         match lookup::find(&store, name) {
             Ok((image, _)) => out.push(images::inspect_json(&store, &image)?),

@@ -32,6 +32,16 @@ pub fn create(
     image_name: &str,
     image: &ImageRecord,
     cmd: &[String],
+) -> crate::Result<Created> {
+    create_inner(store, args, image_name, image, cmd).map_err(crate::Error::from)
+}
+
+fn create_inner(
+    store: &Store,
+    args: &RunRequest,
+    image_name: &str,
+    image: &ImageRecord,
+    cmd: &[String],
 ) -> Result<Created> {
     let net = crate::netsetup::settings(store, args, image)?;
     let network = net.mode();
@@ -47,7 +57,7 @@ pub fn create(
     if let Some(p) = &restart_policy {
         crate::restart::Policy::parse(p)?;
         if args.rm {
-            anyhow::bail!("conflicting options: --restart and --rm");
+            anyhow::bail!(crate::invalid!("conflicting options: --restart and --rm"));
         }
     }
     let (defaults, extras) = image_defaults(store, image)?;
@@ -170,7 +180,11 @@ pub fn create(
 
 /// A container made before, ready to start again: its bundle, upper
 /// layer, volumes and network settings as they are on disk.
-pub fn reopen(store: &Store, record: ContainerRecord) -> Result<Created> {
+pub fn reopen(store: &Store, record: ContainerRecord) -> crate::Result<Created> {
+    reopen_inner(store, record).map_err(crate::Error::from)
+}
+
+fn reopen_inner(store: &Store, record: ContainerRecord) -> Result<Created> {
     let dir = store.container_dir(&record.id)?;
     let spec = crate::state::bundle_spec(store, &record.id)?;
     let image = store

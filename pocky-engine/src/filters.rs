@@ -27,19 +27,23 @@ impl ContainerFilter {
         let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for a in args {
             let Some((k, v)) = a.split_once('=') else {
-                bail!("bad format of filter {a:?} (expected name=value)");
+                bail!(crate::invalid!(
+                    "bad format of filter {a:?} (expected name=value)"
+                ));
             };
             if !KEYS.contains(&k) {
-                bail!("invalid filter {k:?}");
+                bail!(crate::invalid!("invalid filter {k:?}"));
             }
             if k == "status" && !STATUSES.contains(&v) {
-                bail!(
+                bail!(crate::invalid!(
                     "invalid filter 'status={v}': use one of {}",
                     STATUSES.join(", ")
-                );
+                ));
             }
             if k == "exited" && v.parse::<i32>().is_err() {
-                bail!("invalid filter 'exited={v}': not an exit code");
+                bail!(crate::invalid!(
+                    "invalid filter 'exited={v}': not an exit code"
+                ));
             }
             map.entry(k.to_owned()).or_default().push(v.to_owned());
         }

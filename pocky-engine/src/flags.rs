@@ -20,11 +20,13 @@ pub fn memory(s: &str) -> Result<i64> {
         "m" => 1024.0 * 1024.0,
         "g" => 1024.0 * 1024.0 * 1024.0,
         "t" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        _ => bail!("invalid size {s:?}: unknown unit {unit:?}"),
+        _ => bail!(crate::invalid!("invalid size {s:?}: unknown unit {unit:?}")),
     };
     let bytes = (value * mult) as i64;
     if bytes < 6 * 1024 * 1024 {
-        bail!("minimum memory limit allowed is 6MB (got {s:?})");
+        bail!(crate::invalid!(
+            "minimum memory limit allowed is 6MB (got {s:?})"
+        ));
     }
     Ok(bytes)
 }
@@ -33,7 +35,9 @@ pub fn memory(s: &str) -> Result<i64> {
 pub fn nano_cpus(cpus: f64) -> Result<u64> {
     let max = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     if cpus.is_nan() || cpus <= 0.0 || cpus > max {
-        bail!("range of CPUs is from 0.01 to {max:.2}, as there are only {max} CPUs available");
+        bail!(crate::invalid!(
+            "range of CPUs is from 0.01 to {max:.2}, as there are only {max} CPUs available"
+        ));
     }
     Ok((cpus * 1e9) as u64)
 }
@@ -44,7 +48,7 @@ pub fn environment(env: &[String], files: &[PathBuf]) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut add = |kv: &str| -> Result<()> {
         if kv.is_empty() || kv.starts_with('=') {
-            bail!("invalid environment variable {kv:?}");
+            bail!(crate::invalid!("invalid environment variable {kv:?}"));
         }
         if kv.contains('=') {
             out.push(kv.to_owned());
@@ -86,7 +90,7 @@ pub fn labels(labels: &[String], files: &[PathBuf]) -> Result<Vec<(String, Strin
     for kv in file_lines(files, "label")?.iter().chain(labels) {
         let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
         if k.is_empty() {
-            bail!("invalid label {kv:?}: the key is empty");
+            bail!(crate::invalid!("invalid label {kv:?}: the key is empty"));
         }
         out.push((k.to_owned(), v.to_owned()));
     }
@@ -97,7 +101,7 @@ pub fn labels(labels: &[String], files: &[PathBuf]) -> Result<Vec<(String, Strin
 pub fn check_cgroup_parent(parent: &str) -> Result<()> {
     let p = parent.trim_matches('/');
     if p.is_empty() || p.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
-        bail!("invalid cgroup parent {parent:?}");
+        bail!(crate::invalid!("invalid cgroup parent {parent:?}"));
     }
     Ok(())
 }
@@ -110,7 +114,9 @@ pub fn check_name(name: &str) -> Result<()> {
         && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
     if !ok {
-        bail!("invalid container name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+        bail!(crate::invalid!(
+            "invalid container name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        ));
     }
     Ok(())
 }

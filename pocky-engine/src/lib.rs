@@ -4,12 +4,15 @@
 //! isolation crates: the store, the registry client, the network stack,
 //! and pocky-runtime, which takes the OCI spec the engine builds.
 //!
-//! Moved out of pocky-cli whole; what is left to do (typed errors instead
-//! of `anyhow`, the flag mapping moving up from pocky-runtime, one reader
-//! of the image config) is listed in docs/ARCHITECTURE.md.
+//! The operations a front end calls return [`Error`], whose kind decides
+//! the exit or status code; the internals use `anyhow` for context and
+//! raise typed errors where the kind matters. What is left to do (the flag
+//! mapping moving up from pocky-runtime, one reader of the image config) is
+//! listed in docs/ARCHITECTURE.md.
 
 pub mod broken;
 pub mod create;
+pub mod error;
 pub mod filters;
 pub mod flags;
 pub mod lifecycle;
@@ -32,6 +35,7 @@ pub mod stats;
 pub mod volume_seed;
 pub mod volumes_setup;
 
+pub use error::{Error, Kind, Result};
 pub use request::RunRequest;
 
 /// Docker's exit code for a failure of the engine itself.
@@ -39,6 +43,23 @@ pub const EXIT_ENGINE: u8 = 125;
 
 /// The error and its causes on one line, without repeating a cause that the
 /// outer message already quotes.
-pub fn one_line(e: &anyhow::Error) -> String {
-    pocky_runtime::one_line_error(e.as_ref())
+pub fn one_line(e: &impl AsCause) -> String {
+    pocky_runtime::one_line_error(e.as_cause())
+}
+
+/// An error whose chain of causes can be walked: the engine's and anyhow's.
+pub trait AsCause {
+    fn as_cause(&self) -> &(dyn std::error::Error + 'static);
+}
+
+impl AsCause for anyhow::Error {
+    fn as_cause(&self) -> &(dyn std::error::Error + 'static) {
+        self.as_ref()
+    }
+}
+
+impl AsCause for Error {
+    fn as_cause(&self) -> &(dyn std::error::Error + 'static) {
+        self
+    }
 }

@@ -8,13 +8,12 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
 use pocky_cgroup::CgroupManager;
 
 use pocky_runtime::process::{self, Pidfd};
 use pocky_store::{ContainerRecord, ContainerStore, FileLock, Store, StoreError};
 
-use crate::state;
+use crate::{Error, Result, conflict, state};
 
 /// How long a SIGKILLed process may take to go: past this something is
 /// badly wrong (a task stuck in the kernel), and saying so beats hanging.
@@ -70,11 +69,11 @@ pub fn rename(store: &Store, name: &str, new_name: &str) -> Result<()> {
 pub fn pause(store: &Store, name: &str) -> Result<()> {
     let rec = state::find(store, name)?;
     if !state::process_alive(&rec) {
-        bail!("container {name} is not running");
+        return Err(Error::NotRunning(name.into()));
     }
     let cg = pocky_cgroup::Cgroup::detect(&rec.cgroup)?;
     if cg.is_frozen() {
-        bail!("container {name} is already paused");
+        return Err(conflict!("container {name} is already paused"));
     }
     cg.freeze()?;
     Ok(())
@@ -85,7 +84,7 @@ pub fn unpause(store: &Store, name: &str) -> Result<()> {
     let rec = state::find(store, name)?;
     let cg = pocky_cgroup::Cgroup::detect(&rec.cgroup)?;
     if !state::process_alive(&rec) || !cg.is_frozen() {
-        bail!("container {name} is not paused");
+        return Err(conflict!("container {name} is not paused"));
     }
     cg.thaw()?;
     Ok(())
@@ -107,7 +106,7 @@ pub fn kill(store: &Store, name: &str, signal: &str) -> Result<()> {
     let signal = process::parse_signal(signal)?;
     let rec = state::find(store, name)?;
     let Some(fd) = pidfd(&rec)? else {
-        bail!("container {name} is not running");
+        return Err(Error::NotRunning(name.into()));
     };
     mark_stopped(store, &rec);
     fd.signal(signal)?;
@@ -171,10 +170,10 @@ fn kill_and_reap(fd: &Pidfd, rec: &ContainerRecord, name: &str) -> Result<()> {
     fd.signal(libc::SIGKILL)?;
     thaw_after_signal(rec);
     if !fd.wait_timeout(Some(KILL_WAIT))? {
-        bail!(
+        return Err(Error::Internal(anyhow::anyhow!(
             "container {name} did not exit {}s after SIGKILL",
             KILL_WAIT.as_secs()
-        );
+        )));
     }
     Ok(())
 }
@@ -212,21 +211,19 @@ pub fn remove_forced(store: &Store, id: &str) -> Result<()> {
 }
 
 fn rm_one(store: &Store, name: &str, force: bool, volumes: bool) -> Result<()> {
-    let rec = match state::find(store, name) {
-        Err(e) => match e.downcast_ref::<StoreError>() {
-            Some(StoreError::BrokenContainer { id, .. }) => {
-                return crate::broken::remove_container(store, id, force);
-            }
-            _ => return Err(e),
-        },
-        Ok(rec) => rec,
+    let rec = match store.find_container(name) {
+        Err(StoreError::BrokenContainer { id, .. }) => {
+            return Ok(crate::broken::remove_container(store, &id, force)?);
+        }
+        Err(e) => return Err(e.into()),
+        Ok(rec) => state::refresh(store, rec)?,
     };
     let busy = state::process_alive(&rec) || state::owner_alive(store, &rec.id)?;
     let rec = if busy {
         if !force {
-            bail!(
+            return Err(conflict!(
                 "cannot remove container {name}: container is running: stop the container before removing or force remove"
-            );
+            ));
         }
         mark_stopped(store, &rec);
         if let Some(fd) = pidfd(&rec)? {
@@ -234,17 +231,21 @@ fn rm_one(store: &Store, name: &str, force: bool, volumes: bool) -> Result<()> {
         }
         match settle(store, &rec.id)? {
             (None, _) => return Ok(()),
-            (Some(_), false) => bail!(
-                "cannot remove container {name}: the process that owns it did not let go within {}s",
-                OWNER_WAIT.as_secs()
-            ),
+            (Some(_), false) => {
+                return Err(conflict!(
+                    "cannot remove container {name}: the process that owns it did not let go within {}s",
+                    OWNER_WAIT.as_secs()
+                ));
+            }
             (Some(rec), true) => rec,
         }
     } else {
         rec
     };
     if state::process_alive(&rec) {
-        bail!("cannot remove container {name}: it is still running");
+        return Err(conflict!(
+            "cannot remove container {name}: it is still running"
+        ));
     }
     let used = match volumes {
         true => store.container_volumes(&rec.id)?,
@@ -267,7 +268,9 @@ fn wait_one(store: &Store, name: &str) -> Result<i32> {
         let rec = match store.find_container(&rec.id) {
             Ok(r) => state::refresh(store, r)?,
             Err(StoreError::NoSuchContainer(_)) => {
-                bail!("container {name} was removed before its exit code could be read")
+                return Err(conflict!(
+                    "container {name} was removed before its exit code could be read"
+                ));
             }
             Err(e) => return Err(e.into()),
         };

@@ -14,10 +14,10 @@ pub enum Named {
     Id,
 }
 
-pub fn find(store: &Store, name: &str) -> Result<(ImageRecord, Named)> {
+pub fn find(store: &Store, name: &str) -> crate::Result<(ImageRecord, Named)> {
     match find_local(store, name)? {
         Some(found) => Ok(found),
-        None => anyhow::bail!("no such image: {name}"),
+        None => Err(crate::Error::NoSuchImage(name.to_owned())),
     }
 }
 

@@ -29,7 +29,11 @@ pub enum Detached {
 }
 
 /// Forks the monitor and returns once the container started or failed.
-pub fn start_detached(store: &Store, created: Created) -> Result<Detached> {
+pub fn start_detached(store: &Store, created: Created) -> crate::Result<Detached> {
+    start_detached_inner(store, created).map_err(crate::Error::from)
+}
+
+fn start_detached_inner(store: &Store, created: Created) -> Result<Detached> {
     let (ready_r, ready_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     // SAFETY: pocky is single-threaded here (pocky-ns checks again before
     // cloning); the child only runs Rust code of this process and exits.

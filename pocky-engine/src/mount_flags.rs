@@ -67,7 +67,9 @@ const TMPFS_FLAGS: [&str; 12] = [
 /// kernel resolves it inside the rootfs). Relative paths are refused.
 fn clean_target(target: &str, spec: &str) -> Result<String> {
     if !target.starts_with('/') {
-        bail!("invalid mount config: invalid mount path: {target:?} mount path must be absolute");
+        bail!(crate::invalid!(
+            "invalid mount config: invalid mount path: {target:?} mount path must be absolute"
+        ));
     }
     let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
     for c in Path::new(target).components() {
@@ -80,9 +82,9 @@ fn clean_target(target: &str, spec: &str) -> Result<String> {
         }
     }
     if parts.is_empty() {
-        bail!(
+        bail!(crate::invalid!(
             "invalid volume specification: {spec:?}: invalid mount config: destination can't be '/'"
-        );
+        ));
     }
     let mut out = PathBuf::from("/");
     out.extend(parts);
@@ -91,17 +93,17 @@ fn clean_target(target: &str, spec: &str) -> Result<String> {
 
 fn check_volume_name(name: &str) -> Result<()> {
     pocky_store::check_volume_name(name).map_err(|_| {
-        anyhow::anyhow!(
+        anyhow::Error::new(crate::invalid!(
             "{name:?} includes invalid characters for a local volume name, only \
              \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host \
              directory, use absolute path"
-        )
+        ))
     })
 }
 
 /// `-v [SOURCE:]TARGET[:OPTIONS]`.
 pub fn parse_volume(spec: &str) -> Result<MountFlag> {
-    let invalid = || anyhow::anyhow!("invalid volume specification: {spec:?}");
+    let invalid = || anyhow::Error::new(crate::invalid!("invalid volume specification: {spec:?}"));
     let parts: Vec<&str> = spec.split(':').collect();
     let (source, target, mode) = match parts.as_slice() {
         [target] => (None, *target, ""),
@@ -128,14 +130,18 @@ pub fn parse_volume(spec: &str) -> Result<MountFlag> {
             p if PROPAGATIONS.contains(&p) && propagation.is_none() => {
                 propagation = Some(p.to_owned());
             }
-            _ => bail!("invalid volume specification: {spec:?}: invalid mode: {mode}"),
+            _ => bail!(crate::invalid!(
+                "invalid volume specification: {spec:?}: invalid mode: {mode}"
+            )),
         }
     }
     let source = match source {
         None => Source::Volume { name: None, nocopy },
         Some(s) if s.starts_with('/') => {
             if nocopy {
-                bail!("invalid volume specification: {spec:?}: nocopy is for volumes only");
+                bail!(crate::invalid!(
+                    "invalid volume specification: {spec:?}: nocopy is for volumes only"
+                ));
             }
             Source::Bind {
                 path: PathBuf::from(s),
@@ -145,9 +151,9 @@ pub fn parse_volume(spec: &str) -> Result<MountFlag> {
         Some(name) => {
             check_volume_name(name)?;
             if propagation.is_some() {
-                bail!(
+                bail!(crate::invalid!(
                     "invalid volume specification: {spec:?}: propagation is for bind mounts only"
-                );
+                ));
             }
             Source::Volume {
                 name: Some(name.to_owned()),
@@ -167,7 +173,7 @@ fn parse_bool(key: &str, value: Option<&str>) -> Result<bool> {
     match value {
         None | Some("true" | "1") => Ok(true),
         Some("false" | "0") => Ok(false),
-        Some(v) => bail!("invalid value for {key}: {v}"),
+        Some(v) => bail!(crate::invalid!("invalid value for {key}: {v}")),
     }
 }
 
@@ -181,17 +187,17 @@ fn parse_size(s: &str) -> Result<u64> {
     let (num, unit) = lower.split_at(end);
     let n: u64 = num
         .parse()
-        .map_err(|_| anyhow::anyhow!("invalid size: {s:?}"))?;
+        .map_err(|_| anyhow::Error::new(crate::invalid!("invalid size: {s:?}")))?;
     let shift = match unit.strip_suffix('b').unwrap_or(unit) {
         "" => 0,
         "k" => 10,
         "m" => 20,
         "g" => 30,
         "t" => 40,
-        _ => bail!("invalid size: {s:?}"),
+        _ => bail!(crate::invalid!("invalid size: {s:?}")),
     };
     n.checked_mul(1 << shift)
-        .ok_or_else(|| anyhow::anyhow!("invalid size: {s:?}"))
+        .ok_or_else(|| anyhow::Error::new(crate::invalid!("invalid size: {s:?}")))
 }
 
 /// `--mount type=bind|volume|tmpfs,source=...,target=...,readonly,...`.
@@ -209,7 +215,11 @@ pub fn parse_mount(spec: &str) -> Result<MountFlag> {
             None => (field.trim().to_ascii_lowercase(), None),
         };
         let need = || {
-            value.ok_or_else(|| anyhow::anyhow!("invalid field '{field}' must be a key=value pair"))
+            value.ok_or_else(|| {
+                anyhow::Error::new(crate::invalid!(
+                    "invalid field '{field}' must be a key=value pair"
+                ))
+            })
         };
         match key.as_str() {
             "type" => typ = need()?.to_owned(),
@@ -220,7 +230,7 @@ pub fn parse_mount(spec: &str) -> Result<MountFlag> {
             "bind-propagation" => {
                 let p = need()?;
                 if !PROPAGATIONS.contains(&p) {
-                    bail!("invalid value for {key}: {p}");
+                    bail!(crate::invalid!("invalid value for {key}: {p}"));
                 }
                 propagation = Some(p.to_owned());
             }
@@ -229,22 +239,27 @@ pub fn parse_mount(spec: &str) -> Result<MountFlag> {
             "tmpfs-size" => tmpfs.push(format!("size={}", parse_size(need()?)?)),
             "tmpfs-mode" => {
                 let m = need()?;
-                u32::from_str_radix(m, 8)
-                    .map_err(|_| anyhow::anyhow!("invalid value for {key}: {m}"))?;
+                u32::from_str_radix(m, 8).map_err(|_| {
+                    anyhow::Error::new(crate::invalid!("invalid value for {key}: {m}"))
+                })?;
                 tmpfs.push(format!("mode={m}"));
             }
-            _ => bail!("unexpected key '{key}' in '{field}'"),
+            _ => bail!(crate::invalid!("unexpected key '{key}' in '{field}'")),
         }
     }
     let Some(raw_target) = target else {
-        bail!("invalid argument {spec:?} for \"--mount\" flag: target is required");
+        bail!(crate::invalid!(
+            "invalid argument {spec:?} for \"--mount\" flag: target is required"
+        ));
     };
     let target = clean_target(&raw_target, spec)?;
     let only = |what: &str, ok: bool| -> Result<()> {
         if ok {
             Ok(())
         } else {
-            bail!("invalid mount config for type \"{typ}\": {what}")
+            bail!(crate::invalid!(
+                "invalid mount config for type \"{typ}\": {what}"
+            ))
         }
     };
     let source = match typ.as_str() {
@@ -252,12 +267,14 @@ pub fn parse_mount(spec: &str) -> Result<MountFlag> {
             only("tmpfs options are for tmpfs mounts only", tmpfs.is_empty())?;
             only("nocopy is for volumes only", !nocopy)?;
             let Some(path) = source else {
-                bail!("invalid mount config for type \"bind\": field Source must not be empty");
+                bail!(crate::invalid!(
+                    "invalid mount config for type \"bind\": field Source must not be empty"
+                ));
             };
             if !path.starts_with('/') {
-                bail!(
+                bail!(crate::invalid!(
                     "invalid mount config for type \"bind\": invalid mount path: {path:?} mount path must be absolute"
-                );
+                ));
             }
             Source::Bind {
                 path: PathBuf::from(path),
@@ -280,7 +297,9 @@ pub fn parse_mount(spec: &str) -> Result<MountFlag> {
             only("propagation is for bind mounts only", propagation.is_none())?;
             Source::Tmpfs { options: tmpfs }
         }
-        other => bail!("invalid mount config: mount type unknown: {other:?}"),
+        other => bail!(crate::invalid!(
+            "invalid mount config: mount type unknown: {other:?}"
+        )),
     };
     Ok(MountFlag {
         source,
@@ -307,7 +326,7 @@ pub fn parse_tmpfs(spec: &str) -> Result<MountFlag> {
                 }
             }
         } else if !TMPFS_FLAGS.contains(&opt) {
-            bail!("invalid tmpfs option {opt:?} in {spec:?}");
+            bail!(crate::invalid!("invalid tmpfs option {opt:?} in {spec:?}"));
         }
         match opt {
             "ro" => readonly = true,
@@ -339,7 +358,7 @@ pub fn parse_all(
     for flag in parsed {
         let flag = flag?;
         if out.iter().any(|f| f.target == flag.target) {
-            bail!("Duplicate mount point: {}", flag.target);
+            bail!(crate::invalid!("Duplicate mount point: {}", flag.target));
         }
         out.push(flag);
     }

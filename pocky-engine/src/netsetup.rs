@@ -98,25 +98,31 @@ pub fn settings(
         attachment: None,
     };
     if !s.attaches() && (!s.ports.is_empty() || s.ip.is_some() || !s.aliases.is_empty()) {
-        bail!(
+        bail!(crate::invalid!(
             "--publish, --ip and --network-alias need a bridge or user network, not {}",
             s.network
-        );
+        ));
     }
     if s.attaches() && s.network != pocky_net::DEFAULT_NETWORK {
         networks(store).get(&s.network)?;
     }
     if s.network == pocky_net::DEFAULT_NETWORK && !s.aliases.is_empty() {
-        bail!("--network-alias needs a user network (the default bridge has no name resolution)");
+        bail!(crate::invalid!(
+            "--network-alias needs a user network (the default bridge has no name resolution)"
+        ));
     }
     if s.network == "host" && !s.dns.is_empty() {
         // Docker's refusal: the host's resolver is the container's.
-        bail!("conflicting options: dns and the network mode");
+        bail!(crate::invalid!(
+            "conflicting options: dns and the network mode"
+        ));
     }
     if s.network == pocky_net::DEFAULT_NETWORK && s.ip.is_some() {
         // Docker's rule: the default network's addresses are the engine's
         // to hand out; a fixed one belongs on a network made for it.
-        bail!("user specified IP address is supported on user defined networks only");
+        bail!(crate::invalid!(
+            "user specified IP address is supported on user defined networks only"
+        ));
     }
     Ok(s)
 }

@@ -40,7 +40,11 @@ pub struct PruneReport {
 /// Stopped containers, broken records, the debris of crashed commands,
 /// unused layers and blobs, and with `volumes` the anonymous volumes no
 /// container uses.
-pub fn prune(store: &Store, volumes: bool) -> Result<PruneReport> {
+pub fn prune(store: &Store, volumes: bool) -> crate::Result<PruneReport> {
+    prune_inner(store, volumes).map_err(crate::Error::from)
+}
+
+fn prune_inner(store: &Store, volumes: bool) -> Result<PruneReport> {
     let mut reclaimed = 0u64;
 
     let mut parents: HashSet<String> = [DEFAULT_CGROUP_PARENT.to_owned()].into();
@@ -115,7 +119,11 @@ pub fn prune(store: &Store, volumes: bool) -> Result<PruneReport> {
 }
 
 /// `container prune`: the stopped containers only.
-pub fn prune_containers(store: &Store) -> Result<PruneReport> {
+pub fn prune_containers(store: &Store) -> crate::Result<PruneReport> {
+    prune_containers_inner(store).map_err(crate::Error::from)
+}
+
+fn prune_containers_inner(store: &Store) -> Result<PruneReport> {
     let (containers, reclaimed) = remove_stopped(store, &mut HashSet::new())?;
     Ok(PruneReport {
         containers,

@@ -26,6 +26,15 @@ pub fn find_or_pull(
     name: &str,
     platform: Option<&str>,
     progress: &dyn PullProgress,
+) -> crate::Result<ImageRecord> {
+    find_or_pull_inner(store, name, platform, progress).map_err(crate::Error::from)
+}
+
+fn find_or_pull_inner(
+    store: &Store,
+    name: &str,
+    platform: Option<&str>,
+    progress: &dyn PullProgress,
 ) -> Result<ImageRecord> {
     if let Some((image, _)) = crate::lookup::find_local(store, name)? {
         return Ok(image);
@@ -48,6 +57,16 @@ pub struct Outcome {
 
 /// Pulls `reference` into `store`. Also used by `run` for missing images.
 pub fn pull(
+    store: &Store,
+    client: &Client,
+    reference: &Reference,
+    platform: &Platform,
+    progress: &dyn PullProgress,
+) -> crate::Result<Outcome> {
+    pull_inner(store, client, reference, platform, progress).map_err(crate::Error::from)
+}
+
+fn pull_inner(
     store: &Store,
     client: &Client,
     reference: &Reference,

@@ -25,7 +25,11 @@ pub struct ResetReport {
 
 /// Undoes everything of the state root `root`; a root that does not exist
 /// is nothing to do.
-pub fn reset(root: &Path) -> Result<ResetReport> {
+pub fn reset(root: &Path) -> crate::Result<ResetReport> {
+    reset_inner(root).map_err(crate::Error::from)
+}
+
+fn reset_inner(root: &Path) -> Result<ResetReport> {
     let mut report = ResetReport::default();
     if !root.exists() {
         report.done.push(format!(

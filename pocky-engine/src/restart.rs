@@ -34,18 +34,22 @@ impl Policy {
                 let max = count
                     .map(|c| {
                         c.parse::<u32>().map_err(|_| {
-                            anyhow::anyhow!("invalid restart policy {s:?}: {c:?} is not a count")
+                            anyhow::Error::new(crate::invalid!(
+                                "invalid restart policy {s:?}: {c:?} is not a count"
+                            ))
                         })
                     })
                     .transpose()?;
                 return Ok(Policy::OnFailure(max));
             }
-            _ => bail!(
+            _ => bail!(crate::invalid!(
                 "invalid restart policy {s:?}: use no, always, unless-stopped or on-failure[:max-retries]"
-            ),
+            )),
         };
         if count.is_some() {
-            bail!("invalid restart policy {s:?}: only on-failure takes a maximum retry count");
+            bail!(crate::invalid!(
+                "invalid restart policy {s:?}: only on-failure takes a maximum retry count"
+            ));
         }
         Ok(policy)
     }

@@ -37,7 +37,9 @@ fn apply_security_opt(opts: &mut SecurityOptions, opt: &str) -> Result<()> {
             opts.no_new_privileges = match value {
                 "" | "true" => true,
                 "false" => false,
-                other => bail!("invalid --security-opt no-new-privileges value {other:?}"),
+                other => bail!(crate::invalid!(
+                    "invalid --security-opt no-new-privileges value {other:?}"
+                )),
             };
         }
         "seccomp" if value == "unconfined" => opts.seccomp = SeccompChoice::Unconfined,
@@ -50,11 +52,13 @@ fn apply_security_opt(opts: &mut SecurityOptions, opt: &str) -> Result<()> {
             };
         }
         "apparmor" | "label" => {
-            bail!("--security-opt {key} is not supported: pocky has no AppArmor or SELinux support")
+            bail!(crate::invalid!(
+                "--security-opt {key} is not supported: pocky has no AppArmor or SELinux support"
+            ))
         }
-        _ => bail!(
+        _ => bail!(crate::invalid!(
             "invalid --security-opt {opt:?}: use seccomp=unconfined, seccomp=PROFILE.json or no-new-privileges"
-        ),
+        )),
     }
     Ok(())
 }

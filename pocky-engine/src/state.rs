@@ -175,9 +175,9 @@ fn unescape_mount_path(s: &str) -> String {
 }
 
 /// Finds a container by id, unique id prefix or name, settled.
-pub fn find(store: &Store, query: &str) -> Result<ContainerRecord> {
+pub fn find(store: &Store, query: &str) -> crate::Result<ContainerRecord> {
     let rec = store.find_container(query)?;
-    refresh(store, rec)
+    Ok(refresh(store, rec)?)
 }
 
 pub fn bundle_spec(store: &Store, id: &str) -> Result<oci_spec::runtime::Spec> {

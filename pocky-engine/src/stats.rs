@@ -47,7 +47,11 @@ pub fn sample(rec: &ContainerRecord) -> Option<Sample> {
 }
 
 /// The running containers named, or all running ones for no names.
-pub fn running(store: &Store, names: &[String]) -> Result<Vec<ContainerRecord>> {
+pub fn running(store: &Store, names: &[String]) -> crate::Result<Vec<ContainerRecord>> {
+    running_inner(store, names).map_err(crate::Error::from)
+}
+
+fn running_inner(store: &Store, names: &[String]) -> Result<Vec<ContainerRecord>> {
     if names.is_empty() {
         use pocky_store::ContainerStore;
         let mut out = Vec::new();
@@ -60,7 +64,10 @@ pub fn running(store: &Store, names: &[String]) -> Result<Vec<ContainerRecord>> 
         }
         return Ok(out);
     }
-    names.iter().map(|n| state::find(store, n)).collect()
+    Ok(names
+        .iter()
+        .map(|n| state::find(store, n))
+        .collect::<crate::Result<_>>()?)
 }
 
 /// CPU use between two samples of one container, in percent of one CPU
