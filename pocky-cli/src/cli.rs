@@ -90,6 +90,8 @@ pub enum Command {
     Port(crate::network::PortArgs),
     /// Show what running containers use: CPU, memory, network, tasks.
     Stats(crate::stats::StatsArgs),
+    /// Show the processes of a running container.
+    Top(crate::top::TopArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,6 +131,8 @@ pub enum ContainerCommand {
     Port(crate::network::PortArgs),
     /// Show what running containers use.
     Stats(crate::stats::StatsArgs),
+    /// Show the processes of a running container.
+    Top(crate::top::TopArgs),
     /// Remove every stopped container.
     Prune(PruneArgs),
 }

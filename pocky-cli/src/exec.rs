@@ -50,7 +50,26 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<ExitCode> {
         }
         process.set_cwd(PathBuf::from(w));
     }
-    let stdio = if args.tty {
+    let stdio = if args.detach {
+        // Nothing of the caller's may stay with a detached process: a
+        // held stdout keeps a reader of pocky's output waiting for its
+        // end. Docker drops a detached exec's output too.
+        let null = || -> Result<Option<OwnedFd>> {
+            Ok(Some(
+                std::fs::File::options()
+                    .read(true)
+                    .write(true)
+                    .open("/dev/null")?
+                    .into(),
+            ))
+        };
+        Stdio {
+            stdin: null()?,
+            stdout: null()?,
+            stderr: null()?,
+            terminal: false,
+        }
+    } else if args.tty {
         Stdio {
             terminal: true,
             ..Stdio::default()

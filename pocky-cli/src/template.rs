@@ -154,7 +154,7 @@ pub fn listing(
 
 /// Pads tab-separated cells to their column's width, three spaces apart,
 /// as pocky's own tables are.
-fn align_tabs(lines: &[String]) -> String {
+pub fn align_tabs(lines: &[String]) -> String {
     let cells: Vec<Vec<&str>> = lines.iter().map(|l| l.split('\t').collect()).collect();
     let mut widths: Vec<usize> = Vec::new();
     for row in &cells {

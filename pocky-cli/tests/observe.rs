@@ -100,3 +100,57 @@ fn stats_shows_the_busy_and_the_idle_container() {
     ok(r, &["rm", "-f", "busy", "idle"]);
     assert!(tree(&r.join("containers")).is_empty());
 }
+
+#[test]
+fn top_lists_every_process_of_the_container_with_host_pids() {
+    let Some(c) = Ctx::new("top", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    ok(
+        r,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "tp",
+            &c.busybox(),
+            "sh",
+            "-c",
+            "sleep 1001 & sleep 1002",
+        ],
+    );
+    // `exec`'d processes belong to the container too.
+    ok(r, &["exec", "-d", "tp", "sleep", "1003"]);
+    let pid =
+        serde_json::from_str::<serde_json::Value>(&ok(r, &["inspect", "tp"])).unwrap()[0]["State"]
+            ["Pid"]
+            .as_i64()
+            .unwrap();
+    let out = ok(r, &["top", "tp"]);
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
+    for sleep in ["1001", "1002", "1003"] {
+        assert!(rows.iter().any(|r| r.ends_with(&["sleep", sleep])), "{out}");
+    }
+    let first = rows.iter().find(|r| r[1] == pid.to_string()).unwrap();
+    assert_eq!(first[0], "root", "{out}");
+    // busybox sh execs its last command: the first process is that sleep.
+    assert!(first.ends_with(&["sleep", "1002"]), "{out}");
+
+    let aux = ok(r, &["container", "top", "tp", "aux"]);
+    assert!(aux.starts_with("USER"), "{aux}");
+    assert!(aux.lines().next().unwrap().contains("%MEM"), "{aux}");
+    let err = fails(r, &["top", "tp", "-o", "pid"]);
+    assert!(err.contains("not supported"), "{err}");
+    ok(r, &["stop", "-t", "1", "tp"]);
+    let err = fails(r, &["top", "tp"]);
+    assert!(err.contains("is not running"), "{err}");
+    ok(r, &["rm", "tp"]);
+    assert!(tree(&r.join("containers")).is_empty());
+}

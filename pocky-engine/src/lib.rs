@@ -32,6 +32,7 @@ pub mod restart;
 pub mod security_flags;
 pub mod state;
 pub mod stats;
+pub mod top;
 pub mod volume_seed;
 pub mod volumes_setup;
 

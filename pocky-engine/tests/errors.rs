@@ -9,7 +9,10 @@ fn operations_say_what_kind_of_failure() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let e = lifecycle::pause(&store, "nosuch").unwrap_err();
-    assert!(matches!(e, Error::NoSuchContainer(ref n) if n == "nosuch"), "{e:?}");
+    assert!(
+        matches!(e, Error::NoSuchContainer(ref n) if n == "nosuch"),
+        "{e:?}"
+    );
     assert_eq!(e.status(), 404);
     let e = lifecycle::rename(&store, "nosuch", "bad name!").unwrap_err();
     assert_eq!(e.kind(), Kind::Invalid, "{e:?}");
