@@ -184,7 +184,7 @@ pub fn reopen(store: &Store, record: ContainerRecord) -> Result<Created> {
     })
 }
 
-fn overlay_of(store: &Store, dir: &Path, image: &ImageRecord) -> Result<Overlay> {
+pub(crate) fn overlay_of(store: &Store, dir: &Path, image: &ImageRecord) -> Result<Overlay> {
     let mut lowers = Vec::new();
     for chain in image.chain_ids.iter().rev() {
         lowers.push(store.layer_diff_dir(chain)?);

@@ -9,6 +9,7 @@
 //! of the image config) is listed in docs/ARCHITECTURE.md.
 
 pub mod broken;
+pub mod copy;
 pub mod create;
 pub mod filters;
 pub mod flags;
