@@ -90,6 +90,8 @@ pub enum Command {
     Port(crate::network::PortArgs),
     /// Show what running containers use: CPU, memory, network, tasks.
     Stats(crate::stats::StatsArgs),
+    /// Copy files between a container and the host (or a tar stream).
+    Cp(crate::cp::CpArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,6 +131,8 @@ pub enum ContainerCommand {
     Port(crate::network::PortArgs),
     /// Show what running containers use.
     Stats(crate::stats::StatsArgs),
+    /// Copy files between a container and the host.
+    Cp(crate::cp::CpArgs),
     /// Remove every stopped container.
     Prune(PruneArgs),
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod cli_run;
+mod cp;
 mod exec;
 mod format;
 mod images;
@@ -76,6 +77,7 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
                 ContainerCommand::Wait(a) => Command::Wait(a),
                 ContainerCommand::Port(a) => Command::Port(a),
                 ContainerCommand::Stats(a) => Command::Stats(a),
+                ContainerCommand::Cp(a) => Command::Cp(a),
                 ContainerCommand::Prune(a) => return prune::prune_containers(&root, &a),
             },
         ),
@@ -108,5 +110,6 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::Network(c) => network::run(&root, &c),
         Command::Port(a) => network::port(&root, &a),
         Command::Stats(a) => stats::stats(&root, &a),
+        Command::Cp(a) => cp::cp(&root, &a),
     }
 }
