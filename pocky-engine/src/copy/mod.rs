@@ -88,9 +88,6 @@ fn open_container(
     name: &str,
     path: &str,
 ) -> Result<(ContainerRecord, ContainerRoot)> {
-    if path.is_empty() {
-        bail!("the path in container {name} can not be empty");
-    }
     let rec = state::find(store, name)?;
     let root = root::open_root(store, &rec, name)?;
     if !root.running {
@@ -178,6 +175,9 @@ fn copy_out(
     req: &CopyRequest,
     output: &mut dyn Write,
 ) -> Result<u64> {
+    if path.is_empty() {
+        bail!("the path in container {name} can not be empty");
+    }
     let path = paths::container_path(path);
     let (_rec, root) = open_container(store, name, &path)?;
     let flags = if paths::asserts_dir(&path) {
@@ -251,6 +251,9 @@ fn copy_in(
     req: &CopyRequest,
     input: &mut dyn Read,
 ) -> Result<u64> {
+    if path.is_empty() {
+        bail!("the path in container {name} can not be empty");
+    }
     let path = paths::container_path(path);
     let (_rec, root) = open_container(store, name, &path)?;
     let dst = match resolve(&root, &path, OFlag::empty()) {
