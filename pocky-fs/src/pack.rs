@@ -258,11 +258,10 @@ impl<R: Read> Read for ReadErrors<R> {
 
 /// procfs and sysfs inside a running container's tree.
 fn skip_contents(dir: &OwnedFd) -> bool {
-    const PROC: i64 = 0x9fa0;
-    const SYSFS: i64 = 0x6265_6572;
-    nix::sys::statfs::fstatfs(dir.as_fd()).is_ok_and(|s| {
-        let t = i64::from(s.filesystem_type().0);
-        t == PROC || t == SYSFS
+    use nix::sys::statfs::{PROC_SUPER_MAGIC, SYSFS_MAGIC, fstatfs};
+    fstatfs(dir.as_fd()).is_ok_and(|s| {
+        let t = s.filesystem_type();
+        t == PROC_SUPER_MAGIC || t == SYSFS_MAGIC
     })
 }
 
