@@ -92,6 +92,8 @@ pub enum Command {
     Stats(crate::stats::StatsArgs),
     /// Show the processes of a running container.
     Top(crate::top::TopArgs),
+    /// Copy files between a container and the host (or a tar stream).
+    Cp(crate::cp::CpArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,6 +135,8 @@ pub enum ContainerCommand {
     Stats(crate::stats::StatsArgs),
     /// Show the processes of a running container.
     Top(crate::top::TopArgs),
+    /// Copy files between a container and the host.
+    Cp(crate::cp::CpArgs),
     /// Remove every stopped container.
     Prune(PruneArgs),
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod cli_run;
+mod cp;
 mod exec;
 mod format;
 mod images;
@@ -78,6 +79,7 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
                 ContainerCommand::Port(a) => Command::Port(a),
                 ContainerCommand::Stats(a) => Command::Stats(a),
                 ContainerCommand::Top(a) => Command::Top(a),
+                ContainerCommand::Cp(a) => Command::Cp(a),
                 ContainerCommand::Prune(a) => return prune::prune_containers(&root, &a),
             },
         ),
@@ -111,5 +113,6 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::Port(a) => network::port(&root, &a),
         Command::Stats(a) => stats::stats(&root, &a),
         Command::Top(a) => top::top(&root, &a),
+        Command::Cp(a) => cp::cp(&root, &a),
     }
 }

@@ -198,7 +198,7 @@ fn reopen_inner(store: &Store, record: ContainerRecord) -> Result<Created> {
     })
 }
 
-fn overlay_of(store: &Store, dir: &Path, image: &ImageRecord) -> Result<Overlay> {
+pub(crate) fn overlay_of(store: &Store, dir: &Path, image: &ImageRecord) -> Result<Overlay> {
     let mut lowers = Vec::new();
     for chain in image.chain_ids.iter().rev() {
         lowers.push(store.layer_diff_dir(chain)?);

@@ -11,6 +11,7 @@
 //! listed in docs/ARCHITECTURE.md.
 
 pub mod broken;
+pub mod copy;
 pub mod create;
 pub mod error;
 pub mod filters;

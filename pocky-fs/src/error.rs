@@ -76,6 +76,13 @@ pub enum FsError {
         #[source]
         source: io::Error,
     },
+    /// Writing an archive failed (the reader went away, the disk is full).
+    #[error("writing the archive at {entry}: {source}")]
+    Write {
+        entry: String,
+        #[source]
+        source: io::Error,
+    },
     /// A system call while preparing or entering a container's rootfs
     /// failed; `op` names the step.
     #[error("rootfs: {op} {path}: {source}")]

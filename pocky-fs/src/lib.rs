@@ -3,18 +3,24 @@
 //! [`unpack`]: streaming, hostile-input-safe extraction of OCI image layers
 //! into directories that later serve as overlayfs lower layers.
 //!
+//! [`pack`]: a tar of a tree, read with fd-relative calls that never follow
+//! a symlink (`pocky cp`); [`unpack_archive`] is its hostile-input-safe
+//! inverse.
+//!
 //! [`rootfs`]: in the container's child, before exec, the overlay mount, the
 //! spec's mounts resolved inside the rootfs, `/dev`, and `pivot_root`; plus
 //! the default mount list and the `/etc` files pocky writes per container.
 
 mod error;
+pub mod pack;
 pub mod rootfs;
 pub mod unpack;
 
 pub use error::FsError;
+pub use pack::{Packed, pack};
 pub use rootfs::{
     CreateKind, Overlay, Prepared, create_in_root, default_masked_paths, default_mounts,
     default_readonly_paths, enter_rootfs, finish_rootfs, hosts_file, mount_overlay, open_in_root,
     prepare_rootfs, prepare_rootfs_early, resolv_conf, setup_rootfs,
 };
-pub use unpack::{UnpackLimits, Unpacked, unpack_layer};
+pub use unpack::{ArchiveOptions, UnpackLimits, Unpacked, unpack_archive, unpack_layer};

@@ -20,9 +20,18 @@ use super::metadata::{self, Meta, Policy};
 use super::whiteout::{self, Whiteout};
 use crate::FsError;
 
+/// What the entries are: a layer's (whiteouts, xattrs and owners as
+/// written) or plain files' (`pocky cp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavour {
+    Layer,
+    Archive { owner: Option<(u32, u32)> },
+}
+
 /// State that lives across the entries of one layer.
 pub(crate) struct Ctx {
     root: OwnedFd,
+    flavour: Flavour,
     policy: Policy,
     /// Directory times, applied last: creating children bumps them.
     dir_times: Vec<(PathBuf, TimeSpec)>,
@@ -38,9 +47,10 @@ struct Named<'a> {
 }
 
 impl Ctx {
-    pub(crate) fn new(root: OwnedFd) -> Self {
+    pub(crate) fn new(root: OwnedFd, flavour: Flavour) -> Self {
         Self {
             root,
+            flavour,
             policy: Policy::detect(),
             dir_times: Vec::new(),
             skipped_devices: 0,
@@ -74,7 +84,8 @@ impl Ctx {
                 Err(FsError::RootNotDirectory { entry: display })
             };
         };
-        if path.parents().iter().any(|p| whiteout::is_aufs_meta(p)) {
+        let layer = self.flavour == Flavour::Layer;
+        if layer && path.parents().iter().any(|p| whiteout::is_aufs_meta(p)) {
             // Contents of aufs bookkeeping directories (`.wh..wh.plnk/...`).
             return Ok(0);
         }
@@ -84,13 +95,25 @@ impl Ctx {
             name: &name,
             display: &display,
         };
-        match whiteout::classify(&name, &display)? {
+        let class = if layer {
+            whiteout::classify(&name, &display)?
+        } else {
+            Whiteout::None
+        };
+        match class {
             Whiteout::None => {}
             Whiteout::Skip => return Ok(0),
             Whiteout::Opaque => return self.opaque(&named).map(|()| 0),
             Whiteout::Remove(target) => return self.whiteout(&named, target).map(|()| 0),
         }
-        let meta = read_meta(entry, &display)?;
+        let mut meta = read_meta(entry, &display)?;
+        if let Flavour::Archive { owner } = self.flavour {
+            meta.xattrs.clear();
+            if let Some((uid, gid)) = owner {
+                meta.uid = uid;
+                meta.gid = gid;
+            }
+        }
         match kind {
             EntryType::Regular | EntryType::Continuous => {
                 let size = entry.size();
@@ -278,7 +301,7 @@ impl Ctx {
         };
         let major = header.device_major().map_err(bad_header)?.unwrap_or(0);
         let minor = header.device_minor().map_err(bad_header)?.unwrap_or(0);
-        if kind == EntryType::Char && major == 0 && minor == 0 {
+        if kind == EntryType::Char && major == 0 && minor == 0 && self.flavour == Flavour::Layer {
             let (parent, _) = self.prepare(n, false)?;
             return whiteout::make_whiteout(&parent, n.name)
                 .map_err(|e| io_err("mknod", n.display, e));

@@ -36,6 +36,7 @@ mod metadata;
 mod whiteout;
 
 use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::path::Path;
 
 use nix::fcntl::{OFlag, open};
@@ -43,7 +44,7 @@ use nix::sys::stat::Mode;
 
 use crate::FsError;
 use compression::Decoder;
-use create::Ctx;
+use create::{Ctx, Flavour};
 use hashing::HashingReader;
 
 /// Bounds on what one layer may expand to.
@@ -100,6 +101,49 @@ pub fn unpack_layer<R: Read>(
         path: dest.to_owned(),
         source: e.into(),
     })?;
+    unpack_stream(reader, Ctx::new(root, Flavour::Layer), limits)
+}
+
+/// How [`unpack_archive`] treats an archive that is plain files, not a
+/// layer (`pocky cp`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchiveOptions {
+    pub limits: UnpackLimits,
+    /// Owner (uid, gid) of every entry instead of the archive's own.
+    pub owner: Option<(u32, u32)>,
+}
+
+/// Unpacks a tar (gzip, zstd or plain) beneath the directory `dest`, with
+/// the same resolution rules as [`unpack_layer`] but none of a layer's
+/// meanings: `.wh.` names are ordinary files, every device node is left
+/// out (a 0:0 one too: in a container's merged view it would hide a file),
+/// and extended attributes are not applied (a hostile archive could carry
+/// `security.capability` or overlayfs's own `trusted.overlay.*`).
+///
+/// `dest` may be an `O_PATH` descriptor. On error, what was unpacked so
+/// far stays; nothing outside `dest` has been touched.
+pub fn unpack_archive<R: Read>(
+    reader: R,
+    dest: &impl AsFd,
+    options: &ArchiveOptions,
+) -> Result<Unpacked, FsError> {
+    let root = dest
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|source| FsError::OpenDest {
+            path: ".".into(),
+            source,
+        })?;
+    let ctx = Ctx::new(
+        root,
+        Flavour::Archive {
+            owner: options.owner,
+        },
+    );
+    unpack_stream(reader, ctx, &options.limits)
+}
+
+fn unpack_stream<R: Read>(reader: R, ctx: Ctx, limits: &UnpackLimits) -> Result<Unpacked, FsError> {
     let decoder = Decoder::detect(reader).map_err(|source| FsError::Read { source })?;
     let mut tap = HashingReader::new(decoder, limits.max_bytes);
     let over = |tap: &HashingReader<_>, e| {
@@ -111,7 +155,7 @@ pub fn unpack_layer<R: Read>(
             e
         }
     };
-    let counts = unpack_entries(&mut tap, Ctx::new(root), limits);
+    let counts = unpack_entries(&mut tap, ctx, limits);
     let (entries, file_bytes, skipped_devices) = counts.map_err(|e| over(&tap, e))?;
     // Whatever follows the end-of-archive blocks is part of the diff_id too,
     // and the blob reader must reach EOF for its own digest check.

@@ -1,5 +1,6 @@
 //! Integration tests of `unpack_layer`, hostile layers included.
 
+mod archive;
 mod compression;
 mod escapes;
 mod limits;
