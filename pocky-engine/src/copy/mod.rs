@@ -58,12 +58,21 @@ pub fn copy(
     req: &CopyRequest,
     input: &mut dyn Read,
     output: &mut dyn Write,
+) -> crate::Result<CopyReport> {
+    copy_inner(store, req, input, output).map_err(crate::Error::from)
+}
+
+fn copy_inner(
+    store: &Store,
+    req: &CopyRequest,
+    input: &mut dyn Read,
+    output: &mut dyn Write,
 ) -> Result<CopyReport> {
     if req.src.is_empty() {
-        bail!("source can not be empty");
+        bail!(crate::invalid!("source can not be empty"));
     }
     if req.dst.is_empty() {
-        bail!("destination can not be empty");
+        bail!(crate::invalid!("destination can not be empty"));
     }
     let report = |bytes| CopyReport {
         bytes,
@@ -71,7 +80,9 @@ pub fn copy(
     };
     match (paths::endpoint(&req.src), paths::endpoint(&req.dst)) {
         (Endpoint::Container { .. }, Endpoint::Container { .. }) => {
-            bail!("copying between containers is not supported")
+            bail!(crate::invalid!(
+                "copying between containers is not supported"
+            ))
         }
         (Endpoint::Container { container, path }, dst) => {
             copy_out(store, &container, &path, &dst, req, output).map(report)
@@ -79,7 +90,9 @@ pub fn copy(
         (src, Endpoint::Container { container, path }) => {
             copy_in(store, &src, &container, &path, req, input).map(report)
         }
-        _ => bail!("must specify at least one container source"),
+        _ => bail!(crate::invalid!(
+            "must specify at least one container source"
+        )),
     }
 }
 
@@ -140,7 +153,9 @@ fn errno(e: &std::io::Error) -> Option<Errno> {
 }
 
 fn not_found(path: &str, name: &str) -> anyhow::Error {
-    anyhow::anyhow!("Could not find the file {path} in container {name}")
+    anyhow::Error::new(crate::Error::NotFound(format!(
+        "Could not find the file {path} in container {name}"
+    )))
 }
 
 fn kind_of(fd: &impl AsFd) -> Result<SFlag> {
@@ -176,7 +191,9 @@ fn copy_out(
     output: &mut dyn Write,
 ) -> Result<u64> {
     if path.is_empty() {
-        bail!("the path in container {name} can not be empty");
+        bail!(crate::invalid!(
+            "the path in container {name} can not be empty"
+        ));
     }
     let path = paths::container_path(path);
     let (_rec, root) = open_container(store, name, &path)?;
@@ -210,7 +227,9 @@ fn copy_out(
             return Ok(counted.bytes);
         }
         Endpoint::Local(p) => p,
-        Endpoint::Container { .. } => bail!("copying between containers is not supported"),
+        Endpoint::Container { .. } => bail!(crate::invalid!(
+            "copying between containers is not supported"
+        )),
     };
     let shown = local.to_string_lossy();
     let state = match std::fs::metadata(local) {
@@ -252,7 +271,9 @@ fn copy_in(
     input: &mut dyn Read,
 ) -> Result<u64> {
     if path.is_empty() {
-        bail!("the path in container {name} can not be empty");
+        bail!(crate::invalid!(
+            "the path in container {name} can not be empty"
+        ));
     }
     let path = paths::container_path(path);
     let (_rec, root) = open_container(store, name, &path)?;
@@ -285,7 +306,9 @@ fn copy_in(
             return Ok(unpacked.tar_bytes);
         }
         Endpoint::Local(p) => p,
-        Endpoint::Container { .. } => bail!("copying between containers is not supported"),
+        Endpoint::Container { .. } => bail!(crate::invalid!(
+            "copying between containers is not supported"
+        )),
     };
     let shown = local.to_string_lossy();
     let mut flags = OFlag::O_PATH | OFlag::O_CLOEXEC;

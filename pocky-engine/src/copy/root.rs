@@ -69,7 +69,9 @@ pub fn open_root(store: &Store, rec: &ContainerRecord, name: &str) -> Result<Con
                 _scratch: None,
             });
         }
-        bail!("container {name} is starting or stopping; try again");
+        bail!(crate::conflict!(
+            "container {name} is starting or stopping; try again"
+        ));
     };
     // Under the lock: a start that finished just before it took the lock.
     let rec = store.find_container(&rec.id)?;
