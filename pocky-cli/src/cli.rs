@@ -92,6 +92,8 @@ pub enum Command {
     Stats(crate::stats::StatsArgs),
     /// Show the processes of a running container.
     Top(crate::top::TopArgs),
+    /// Show what happens to containers, images, volumes and networks.
+    Events(crate::events::EventsArgs),
     /// Copy files between a container and the host (or a tar stream).
     Cp(crate::cp::CpArgs),
 }
@@ -148,6 +150,8 @@ pub enum SystemCommand {
     /// Remove everything pocky made for this state root: containers
     /// (killed), images, volumes, networks, firewall rules, cgroups, the root.
     Reset(ResetArgs),
+    /// Show what happens to containers, images, volumes and networks.
+    Events(crate::events::EventsArgs),
 }
 
 #[derive(Debug, Subcommand)]

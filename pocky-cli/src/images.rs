@@ -4,14 +4,14 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
 use pocky_store::{ImageRecord, ImageStore, Store};
 
 use crate::cli::{ImagesArgs, InspectArgs, RmiArgs};
 use crate::format;
-use pocky_engine::lookup::{self, Named};
+use pocky_engine::lookup;
 
 struct Row {
     repository: String,
@@ -173,8 +173,13 @@ pub fn remove(root: &Path, args: &RmiArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
     let mut failures = Vec::new();
     for name in &args.images {
-        if let Err(e) = remove_one(&store, name, args.force) {
-            failures.push(format!("{name}: {}", crate::one_line(&e)));
+        match pocky_engine::images::remove(&store, name, args.force) {
+            Ok(done) => {
+                for d in done {
+                    println!("{d}");
+                }
+            }
+            Err(e) => failures.push(format!("{name}: {}", crate::one_line(&e))),
         }
     }
     let collected = store.collect_garbage()?;
@@ -191,50 +196,6 @@ pub fn remove(root: &Path, args: &RmiArgs) -> Result<ExitCode> {
         }
         Ok(ExitCode::from(crate::EXIT_ENGINE))
     }
-}
-
-fn remove_one(store: &Store, name: &str, force: bool) -> Result<()> {
-    let (image, named) = match lookup::find(store, name) {
-        Err(pocky_engine::Error::BrokenImage { id, .. }) => {
-            pocky_engine::broken::remove_image(store, &id)?;
-            println!("Deleted: {id}");
-            return Ok(());
-        }
-        Err(e) => return Err(e.into()),
-        Ok(found) => found,
-    };
-    if let Named::Tag(tag) = &named
-        && image.repo_tags.len() > 1
-    {
-        store.untag_image(&image.id, tag)?;
-        println!("Untagged: {}", familiar_tag(tag));
-        return Ok(());
-    }
-    if image.repo_tags.len() > 1 && !force {
-        bail!(
-            "conflict: unable to delete {} (must be forced): image is referenced in multiple repositories",
-            image.short_id()
-        );
-    }
-    match store.remove_image(&image.id) {
-        Err(pocky_store::StoreError::ImageInUse { .. }) if force => {
-            // As Docker: the tags go, the image stays for its containers.
-            store.untag_all(&image.id)?;
-            for t in &image.repo_tags {
-                println!("Untagged: {}", familiar_tag(t));
-            }
-            return Ok(());
-        }
-        other => other?,
-    }
-    for t in &image.repo_tags {
-        println!("Untagged: {}", familiar_tag(t));
-    }
-    for d in &image.repo_digests {
-        println!("Untagged: {}", lookup::familiar_digest(d));
-    }
-    println!("Deleted: {}", image.id);
-    Ok(())
 }
 
 fn familiar_tag(canonical: &str) -> String {

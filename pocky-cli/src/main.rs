@@ -4,6 +4,7 @@
 mod cli;
 mod cli_run;
 mod cp;
+mod events;
 mod exec;
 mod format;
 mod images;
@@ -113,6 +114,7 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::Port(a) => network::port(&root, &a),
         Command::Stats(a) => stats::stats(&root, &a),
         Command::Top(a) => top::top(&root, &a),
+        Command::Events(a) | Command::System(SystemCommand::Events(a)) => events::events(&root, &a),
         Command::Cp(a) => cp::cp(&root, &a),
     }
 }

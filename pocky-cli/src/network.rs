@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use pocky_net::{Network, Subnet};
+use pocky_net::Network;
 use pocky_store::{ContainerStore, Store};
 
 use pocky_engine::netsetup;
@@ -60,15 +60,9 @@ pub fn run(root: &Path, cmd: &NetworkCommand) -> Result<ExitCode> {
     let nets = netsetup::networks(&store);
     match cmd {
         NetworkCommand::Create(a) => {
-            if a.driver != "bridge" {
-                bail!("driver {:?} is not supported: only bridge", a.driver);
-            }
-            if matches!(a.name.as_str(), "bridge" | "none" | "host") {
-                bail!("{} is a predefined network name", a.name);
-            }
-            let subnet = a.subnet.as_deref().map(str::parse::<Subnet>).transpose()?;
-            let n = nets.create(&a.name, subnet)?;
-            println!("{}", n.id);
+            let id =
+                pocky_engine::networks::create(&store, &a.name, &a.driver, a.subnet.as_deref())?;
+            println!("{id}");
         }
         NetworkCommand::Ls(a) => {
             if a.quiet {
@@ -94,16 +88,8 @@ pub fn run(root: &Path, cmd: &NetworkCommand) -> Result<ExitCode> {
         }
         NetworkCommand::Rm(a) => {
             let mut failed = false;
-            let exists = |id: &str| store.container_dir(id).is_ok_and(|d| d.exists());
             for name in &a.names {
-                if matches!(name.as_str(), "bridge" | "none" | "host") {
-                    // As Docker: the default networks are not the user's
-                    // to remove (`system prune` keeps them too).
-                    eprintln!("pocky: {name} is a pre-defined network and cannot be removed");
-                    failed = true;
-                    continue;
-                }
-                match nets.remove(name, &exists) {
+                match pocky_engine::networks::remove(&store, name) {
                     Ok(()) => println!("{name}"),
                     Err(e) => {
                         eprintln!("pocky: {e}");

@@ -1,11 +1,10 @@
 //! `pocky volume create|ls|inspect|rm|prune`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use pocky_store::{Store, VolumeRecord};
 
@@ -80,25 +79,8 @@ pub fn run(root: &Path, cmd: &VolumeCommand) -> Result<ExitCode> {
 }
 
 fn create(store: &Store, args: &CreateArgs) -> Result<ExitCode> {
-    if args.driver != pocky_store::LOCAL_DRIVER {
-        bail!(
-            "volume driver {:?} is not supported: only local",
-            args.driver
-        );
-    }
-    let mut labels = BTreeMap::new();
-    for l in &args.labels {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        if k.is_empty() {
-            bail!("invalid label {l:?}");
-        }
-        labels.insert(k.to_owned(), v.to_owned());
-    }
-    let name = match &args.name {
-        Some(n) => n.clone(),
-        None => pocky_engine::create::random_id()?,
-    };
-    store.create_volume(&name, &labels)?;
+    let name =
+        pocky_engine::volumes::create(store, args.name.as_deref(), &args.driver, &args.labels)?;
     println!("{name}");
     Ok(ExitCode::SUCCESS)
 }
@@ -166,7 +148,7 @@ fn remove(store: &Store, args: &RmArgs) -> Result<ExitCode> {
     let _ = args.force;
     let mut failed = false;
     for name in &args.names {
-        match store.remove_volume(name) {
+        match pocky_engine::volumes::remove(store, name) {
             Ok(()) => println!("{name}"),
             Err(e) => {
                 eprintln!("pocky: {e}");
@@ -183,7 +165,7 @@ fn remove(store: &Store, args: &RmArgs) -> Result<ExitCode> {
 
 fn prune(store: &Store, args: &PruneArgs) -> Result<ExitCode> {
     let _ = args.force;
-    let removed = store.prune_volumes(args.all)?;
+    let removed = pocky_engine::volumes::prune(store, args.all)?;
     if !removed.is_empty() {
         println!("Deleted Volumes:");
         for n in &removed {

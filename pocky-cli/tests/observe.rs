@@ -154,3 +154,127 @@ fn top_lists_every_process_of_the_container_with_host_pids() {
     ok(r, &["rm", "tp"]);
     assert!(tree(&r.join("containers")).is_empty());
 }
+
+fn actions(root: &std::path::Path, args: &[&str]) -> Vec<(String, String)> {
+    let mut all = vec!["events", "--format", "json"];
+    all.extend_from_slice(args);
+    ok(root, &all)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["Type"].as_str().unwrap().to_owned(),
+                v["Action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn events_record_the_lifecycle_and_follow_new_ones() {
+    let Some(c) = Ctx::new("events", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        .to_string();
+    ok(
+        r,
+        &["run", "-d", "--name", "ev", &c.busybox(), "sleep", "1000"],
+    );
+    // sleep as PID 1 ignores SIGTERM: the stop ends in SIGKILL.
+    ok(r, &["stop", "-t", "1", "ev"]);
+    ok(r, &["rm", "ev"]);
+    ok(r, &["volume", "create", "evvol"]);
+    ok(r, &["volume", "rm", "evvol"]);
+    let seen = actions(r, &["--since", &t0, "--until", "0s"]);
+    let container: Vec<&str> = seen
+        .iter()
+        .filter(|(t, _)| t == "container")
+        .map(|(_, a)| a.as_str())
+        .collect();
+    assert_eq!(
+        container,
+        ["create", "start", "kill", "die", "stop", "destroy"],
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&("volume".into(), "create".into())),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&("volume".into(), "destroy".into())),
+        "{seen:?}"
+    );
+
+    // Filters, and Docker's plain line with the attributes.
+    let die = ok(
+        r,
+        &["events", "--since", &t0, "--until", "0s", "-f", "event=die"],
+    );
+    assert_eq!(die.lines().count(), 1, "{die}");
+    assert!(die.contains(" container die "), "{die}");
+    assert!(
+        die.contains("exitCode=137") && die.contains("name=ev"),
+        "{die}"
+    );
+    let none = ok(
+        r,
+        &[
+            "events",
+            "--since",
+            &t0,
+            "--until",
+            "0s",
+            "-f",
+            "container=other",
+        ],
+    );
+    assert!(none.is_empty(), "{none}");
+    let err = fails(r, &["events", "-f", "colour=red"]);
+    assert!(err.contains("invalid filter"), "{err}");
+
+    // A follower sees what happens after it starts.
+    let mut follower = std::process::Command::new(env!("CARGO_BIN_EXE_pocky"))
+        .args([
+            "--root",
+            r.to_str().unwrap(),
+            "events",
+            "-f",
+            "container=fol",
+        ])
+        .args(["--format", "{{.Action}}"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = follower.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    // The follower starts at the log's end; the container may come before
+    // it looked, so keep making events until one arrives.
+    let mut got = Vec::new();
+    for _ in 0..20 {
+        ok(r, &["run", "--rm", "--name", "fol", &c.busybox(), "true"]);
+        while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(2)) {
+            got.push(line);
+        }
+        if got.iter().any(|a| a == "destroy") {
+            break;
+        }
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert!(got.iter().any(|a| a == "start"), "{got:?}");
+    assert!(got.iter().any(|a| a == "die"), "{got:?}");
+    assert!(tree(&r.join("containers")).is_empty());
+}

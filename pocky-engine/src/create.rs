@@ -163,12 +163,15 @@ fn create_inner(
         .and_then(|()| prepare_bundle(store, &dir, &spec, image, &hostname))
         .and_then(|o| crate::netsetup::write_files(store, &id, &dir, &hostname, &net).map(|()| o));
     match prepared {
-        Ok(overlay) => Ok(Created {
-            record,
-            dir,
-            spec,
-            overlay,
-        }),
+        Ok(overlay) => {
+            crate::events::container(store, &record, "create", &[]);
+            Ok(Created {
+                record,
+                dir,
+                spec,
+                overlay,
+            })
+        }
         Err(e) => {
             let used = store.container_volumes(&id).unwrap_or_default();
             let _ = store.remove_container(&id);

@@ -121,6 +121,8 @@ impl From<anyhow::Error> for Error {
                 Some(typed.kind())
             } else if let Some(store) = c.downcast_ref::<StoreError>() {
                 Some(store_kind(store))
+            } else if let Some(net) = c.downcast_ref::<pocky_net::NetError>() {
+                Some(net_kind(net))
             } else {
                 c.downcast_ref::<pocky_registry::RegistryError>()
                     .map(registry_kind)
@@ -167,7 +169,6 @@ internal_from!(
     std::io::Error,
     pocky_cgroup::CgroupError,
     pocky_fs::FsError,
-    pocky_net::NetError,
     pocky_ns::NsError,
     pocky_runtime::RuntimeError,
 );
@@ -181,6 +182,33 @@ impl From<pocky_registry::RegistryError> for Error {
             Kind::NotFound => Error::NotFound(e.to_string()),
             _ => Error::Internal(e.into()),
         }
+    }
+}
+
+impl From<pocky_net::NetError> for Error {
+    fn from(e: pocky_net::NetError) -> Self {
+        match (net_kind(&e), e) {
+            (_, pocky_net::NetError::NoSuchNetwork(n)) => Error::NoSuchNetwork(n),
+            (Kind::Conflict, e) => Error::Conflict(e.to_string()),
+            (Kind::Invalid, e) => Error::Invalid(e.to_string()),
+            (_, e) => Error::Internal(e.into()),
+        }
+    }
+}
+
+fn net_kind(e: &pocky_net::NetError) -> Kind {
+    use pocky_net::NetError as N;
+    match e {
+        N::NoSuchNetwork(_) => Kind::NotFound,
+        N::NetworkExists(_)
+        | N::InUse { .. }
+        | N::PortAllocated { .. }
+        | N::AddressTaken { .. }
+        | N::SubnetOverlaps(_) => Kind::Conflict,
+        N::BadSubnet(_) | N::BadPort { .. } | N::BadName(_) | N::AddressOutside { .. } => {
+            Kind::Invalid
+        }
+        _ => Kind::Internal,
     }
 }
 

@@ -53,7 +53,11 @@ pub fn restart(
     signal: Option<&str>,
 ) -> Result<crate::monitor::Detached> {
     stop_one(store, name, timeout, signal)?;
-    start(store, name)
+    let started = start(store, name)?;
+    if let Ok(rec) = state::find(store, name) {
+        crate::events::container(store, &rec, "restart", &[]);
+    }
+    Ok(started)
 }
 
 /// Gives a container a new name (running or not). Its peers on a user
@@ -61,7 +65,8 @@ pub fn restart(
 pub fn rename(store: &Store, name: &str, new_name: &str) -> Result<()> {
     crate::flags::check_name(new_name)?;
     let rec = state::find(store, name)?;
-    store.rename_container(&rec.id, new_name)?;
+    let renamed = store.rename_container(&rec.id, new_name)?;
+    crate::events::container(store, &renamed, "rename", &[("oldName", rec.name.clone())]);
     Ok(())
 }
 
@@ -76,6 +81,7 @@ pub fn pause(store: &Store, name: &str) -> Result<()> {
         return Err(conflict!("container {name} is already paused"));
     }
     cg.freeze()?;
+    crate::events::container(store, &rec, "pause", &[]);
     Ok(())
 }
 
@@ -87,6 +93,7 @@ pub fn unpause(store: &Store, name: &str) -> Result<()> {
         return Err(conflict!("container {name} is not paused"));
     }
     cg.thaw()?;
+    crate::events::container(store, &rec, "unpause", &[]);
     Ok(())
 }
 
@@ -110,6 +117,7 @@ pub fn kill(store: &Store, name: &str, signal: &str) -> Result<()> {
     };
     mark_stopped(store, &rec);
     fd.signal(signal)?;
+    crate::events::container(store, &rec, "kill", &[("signal", signal.to_string())]);
     thaw_after_signal(&rec);
     Ok(())
 }
@@ -149,12 +157,14 @@ fn stop_one(store: &Store, name: &str, time: Option<u64>, signal: Option<&str>) 
     mark_stopped(store, &rec);
     if let Some(fd) = pidfd(&rec)? {
         fd.signal(signal)?;
+        crate::events::container(store, &rec, "kill", &[("signal", signal.to_string())]);
         thaw_after_signal(&rec);
         if !fd.wait_timeout(Some(grace))? {
             kill_and_reap(&fd, &rec, name)?;
         }
     }
     settle(store, &rec.id)?;
+    crate::events::container(store, &rec, "stop", &[]);
     Ok(())
 }
 
@@ -252,6 +262,7 @@ fn rm_one(store: &Store, name: &str, force: bool, volumes: bool) -> Result<()> {
         false => vec![],
     };
     state::remove_container(store, &rec)?;
+    crate::events::container(store, &rec, "destroy", &[]);
     crate::volumes_setup::remove_anonymous(store, &used);
     Ok(())
 }

@@ -68,6 +68,7 @@ pub fn start(store: &Store, created: &Created, stdio: Stdio) -> Result<Launched,
         r.state.error = None;
         r.state.oom_killed = false;
     });
+    crate::events::container(store, &created.record, "start", &[]);
     Ok(launched)
 }
 
@@ -85,6 +86,15 @@ pub fn finish(store: &Store, created: &Created, launched: &Launched, status: Exi
         }
     }
     let id = &created.record.id;
+    if oom {
+        crate::events::container(store, &created.record, "oom", &[]);
+    }
+    crate::events::container(
+        store,
+        &created.record,
+        "die",
+        &[("exitCode", status.code.to_string())],
+    );
     crate::netsetup::teardown(store, id);
     if created.record.auto_remove {
         // Its record goes now: recording the exit first would be wasted.
@@ -93,6 +103,7 @@ pub fn finish(store: &Store, created: &Created, launched: &Launched, status: Exi
             crate::log::debug!("removing container {id}: {e}");
         }
         crate::volumes_setup::remove_anonymous(store, &used);
+        crate::events::container(store, &created.record, "destroy", &[]);
         return;
     }
     let _ = store.update_container(id, &mut |r| {

@@ -99,7 +99,7 @@ fn prune_inner(store: &Store, volumes: bool) -> Result<PruneReport> {
     let mut volumes = Vec::new();
     if prune_volumes {
         let before = tree_size(&store.layout().volumes());
-        volumes = store.prune_volumes(false)?;
+        volumes = crate::volumes::prune(store, false)?;
         reclaimed += before.saturating_sub(tree_size(&store.layout().volumes()));
     }
 
@@ -149,6 +149,7 @@ fn remove_stopped(store: &Store, parents: &mut HashSet<String>) -> Result<(Vec<S
         }
         let size = tree_size(&store.container_dir(&rec.id)?);
         state::remove_container(store, &rec)?;
+        crate::events::container(store, &rec, "destroy", &[]);
         reclaimed += size;
         deleted.push(rec.id);
     }

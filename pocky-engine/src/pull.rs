@@ -149,6 +149,8 @@ fn pull_inner(
         platform: platform_of(&resolved),
     };
     store.put_image(&record)?;
+    let name = format!("{repo}:{}", reference.tag_or_latest());
+    crate::events::object(store, "image", "pull", &name, &name);
     Ok(Outcome {
         manifest_digest,
         downloaded,

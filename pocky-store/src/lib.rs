@@ -10,6 +10,7 @@
 //!                       volumes.json (the volumes it uses)
 //! volumes/<name>/       volume.json + _data/ (what containers mount)
 //! tmp/                  staging directories and trash
+//! events.log[.1]        what happened, one JSON line each (bounded, rotated)
 //! ```
 //!
 //! Records are replaced atomically (temp file, fsync, rename) under the
@@ -23,6 +24,7 @@ mod container_store;
 mod containers;
 mod digest;
 mod error;
+mod events;
 mod gc;
 pub use gc::Collected;
 mod images;
@@ -37,6 +39,7 @@ pub use atomic::{write_atomic, write_derived};
 pub use containers::{BrokenContainer, ContainerRecord, ContainerState, ContainerStore, Status};
 pub use digest::{chain_ids, sha256_hex, sha256_of};
 pub use error::{Result, StoreError};
+pub use events::{EVENT_MAX_LINE, EVENTS_MAX_BYTES};
 pub use images::{BrokenImage, ImageQuery, ImageRecord, ImageStore};
 pub use layers::{LayerRecord, LayerStore, staging_diff_dir};
 pub use layout::Layout;

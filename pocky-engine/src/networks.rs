@@ -1,0 +1,41 @@
+//! User networks as objects of their own: create and remove. A
+//! container's attachment to one is `netsetup`'s.
+
+use pocky_net::Subnet;
+use pocky_store::Store;
+
+use crate::{Error, Result, invalid};
+
+/// The networks every engine has, which users neither make nor remove.
+pub const PREDEFINED: [&str; 3] = ["bridge", "none", "host"];
+
+/// Creates a bridge network; returns its id.
+pub fn create(store: &Store, name: &str, driver: &str, subnet: Option<&str>) -> Result<String> {
+    if driver != "bridge" {
+        return Err(invalid!("driver {driver:?} is not supported: only bridge"));
+    }
+    if PREDEFINED.contains(&name) {
+        return Err(crate::conflict!("{name} is a predefined network name"));
+    }
+    let subnet = subnet.map(str::parse::<Subnet>).transpose()?;
+    let n = crate::netsetup::networks(store).create(name, subnet)?;
+    crate::events::object(store, "network", "create", &n.id, name);
+    Ok(n.id)
+}
+
+/// Removes a network no container is attached to.
+pub fn remove(store: &Store, name: &str) -> Result<()> {
+    if PREDEFINED.contains(&name) {
+        // As Docker: the default networks are not the user's to remove
+        // (`system prune` keeps them too).
+        return Err(Error::Conflict(format!(
+            "{name} is a pre-defined network and cannot be removed"
+        )));
+    }
+    let nets = crate::netsetup::networks(store);
+    let id = nets.get(name).map(|n| n.id)?;
+    let exists = |id: &str| store.container_dir(id).is_ok_and(|d| d.exists());
+    nets.remove(name, &exists)?;
+    crate::events::object(store, "network", "destroy", &id, name);
+    Ok(())
+}
