@@ -94,6 +94,8 @@ pub enum Command {
     Top(crate::top::TopArgs),
     /// Show what happens to containers, images, volumes and networks.
     Events(crate::events::EventsArgs),
+    /// Show the files a container added, changed or deleted.
+    Diff(crate::diff::DiffArgs),
     /// Copy files between a container and the host (or a tar stream).
     Cp(crate::cp::CpArgs),
 }
@@ -137,6 +139,8 @@ pub enum ContainerCommand {
     Stats(crate::stats::StatsArgs),
     /// Show the processes of a running container.
     Top(crate::top::TopArgs),
+    /// Show the files a container added, changed or deleted.
+    Diff(crate::diff::DiffArgs),
     /// Copy files between a container and the host.
     Cp(crate::cp::CpArgs),
     /// Remove every stopped container.

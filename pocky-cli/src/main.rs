@@ -4,6 +4,7 @@
 mod cli;
 mod cli_run;
 mod cp;
+mod diff;
 mod events;
 mod exec;
 mod format;
@@ -80,6 +81,7 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
                 ContainerCommand::Port(a) => Command::Port(a),
                 ContainerCommand::Stats(a) => Command::Stats(a),
                 ContainerCommand::Top(a) => Command::Top(a),
+                ContainerCommand::Diff(a) => Command::Diff(a),
                 ContainerCommand::Cp(a) => Command::Cp(a),
                 ContainerCommand::Prune(a) => return prune::prune_containers(&root, &a),
             },
@@ -114,6 +116,7 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::Port(a) => network::port(&root, &a),
         Command::Stats(a) => stats::stats(&root, &a),
         Command::Top(a) => top::top(&root, &a),
+        Command::Diff(a) => diff::diff(&root, &a),
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => events::events(&root, &a),
         Command::Cp(a) => cp::cp(&root, &a),
     }

@@ -278,3 +278,45 @@ fn events_record_the_lifecycle_and_follow_new_ones() {
     assert!(got.iter().any(|a| a == "die"), "{got:?}");
     assert!(tree(&r.join("containers")).is_empty());
 }
+
+#[test]
+fn diff_shows_what_the_container_changed_and_not_its_mount_points() {
+    let Some(c) = Ctx::new("diff", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    ok(
+        r,
+        &[
+            "run",
+            "--name",
+            "df",
+            "-v",
+            "dfvol:/data",
+            &c.busybox(),
+            "sh",
+            "-c",
+            "echo hi > /tmp/x; rm /bin/ls; mkdir -p /srv/a; echo v > /data/v",
+        ],
+    );
+    let out = ok(r, &["diff", "df"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "C /bin",
+            "D /bin/ls",
+            "A /srv",
+            "A /srv/a",
+            "C /tmp",
+            "A /tmp/x"
+        ],
+        "{out}"
+    );
+    assert_eq!(ok(r, &["container", "diff", "df"]), out);
+    let err = fails(r, &["diff", "nosuch"]);
+    assert!(err.contains("no such container"), "{err}");
+    ok(r, &["rm", "-v", "df"]);
+    ok(r, &["volume", "rm", "dfvol"]);
+    assert!(tree(&r.join("containers")).is_empty());
+}

@@ -13,6 +13,7 @@
 pub mod broken;
 pub mod copy;
 pub mod create;
+pub mod diff;
 pub mod error;
 pub mod events;
 pub mod filters;

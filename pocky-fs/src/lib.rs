@@ -7,15 +7,20 @@
 //! a symlink (`pocky cp`); [`unpack_archive`] is its hostile-input-safe
 //! inverse.
 //!
+//! [`changes`]: what a container's overlay upper directory changed over
+//! the image's layers (`pocky diff`).
+//!
 //! [`rootfs`]: in the container's child, before exec, the overlay mount, the
 //! spec's mounts resolved inside the rootfs, `/dev`, and `pivot_root`; plus
 //! the default mount list and the `/etc` files pocky writes per container.
 
+pub mod changes;
 mod error;
 pub mod pack;
 pub mod rootfs;
 pub mod unpack;
 
+pub use changes::{Change, ChangeKind, changes};
 pub use error::FsError;
 pub use pack::{Packed, pack};
 pub use rootfs::{

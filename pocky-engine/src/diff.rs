@@ -1,0 +1,27 @@
+//! `diff`: what a container changed in its filesystem, from its overlay
+//! upper directory (which is a plain directory on the host whether the
+//! container runs or not) against its image's layers.
+
+use std::path::PathBuf;
+
+use pocky_fs::Change;
+use pocky_store::{ImageQuery, ImageStore, Store};
+
+use crate::{Result, state};
+
+pub fn diff(store: &Store, name: &str) -> Result<Vec<Change>> {
+    let rec = state::find(store, name)?;
+    let dir = store.container_dir(&rec.id)?;
+    let image = store.find_image(&ImageQuery::IdPrefix(rec.image_id.clone()))?;
+    let overlay = crate::create::overlay_of(store, &dir, &image)?;
+    // The spec's mount points (/etc/hosts, volumes, tmpfs) are made in the
+    // upper directory by the runtime; what is mounted there is not the
+    // container's layer.
+    let skip: Vec<PathBuf> = state::bundle_spec(store, &rec.id)?
+        .mounts()
+        .iter()
+        .flatten()
+        .map(|m| m.destination().clone())
+        .collect();
+    Ok(pocky_fs::changes(&overlay.upper, &overlay.lowers, &skip)?)
+}
