@@ -76,7 +76,7 @@ fn walk(
     for entry in entries {
         let rel = rel.join(entry.file_name());
         let shown = Path::new("/").join(&rel);
-        if skip.iter().any(|s| *s == shown) {
+        if skip.contains(&shown) {
             skipped = true;
             continue;
         }
