@@ -96,6 +96,8 @@ pub enum Command {
     Events(crate::events::EventsArgs),
     /// Show the files a container added, changed or deleted.
     Diff(crate::diff::DiffArgs),
+    /// Change the limits or restart policy of containers.
+    Update(crate::update::UpdateArgs),
     /// Copy files between a container and the host (or a tar stream).
     Cp(crate::cp::CpArgs),
 }
@@ -141,6 +143,8 @@ pub enum ContainerCommand {
     Top(crate::top::TopArgs),
     /// Show the files a container added, changed or deleted.
     Diff(crate::diff::DiffArgs),
+    /// Change the limits or restart policy of containers.
+    Update(crate::update::UpdateArgs),
     /// Copy files between a container and the host.
     Cp(crate::cp::CpArgs),
     /// Remove every stopped container.

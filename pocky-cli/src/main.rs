@@ -23,6 +23,7 @@ mod run;
 mod stats;
 mod template;
 mod top;
+mod update;
 mod volume;
 
 use std::process::ExitCode;
@@ -82,6 +83,7 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
                 ContainerCommand::Stats(a) => Command::Stats(a),
                 ContainerCommand::Top(a) => Command::Top(a),
                 ContainerCommand::Diff(a) => Command::Diff(a),
+                ContainerCommand::Update(a) => Command::Update(a),
                 ContainerCommand::Cp(a) => Command::Cp(a),
                 ContainerCommand::Prune(a) => return prune::prune_containers(&root, &a),
             },
@@ -117,6 +119,7 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::Stats(a) => stats::stats(&root, &a),
         Command::Top(a) => top::top(&root, &a),
         Command::Diff(a) => diff::diff(&root, &a),
+        Command::Update(a) => update::update(&root, &a),
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => events::events(&root, &a),
         Command::Cp(a) => cp::cp(&root, &a),
     }

@@ -331,3 +331,72 @@ fn the_container_group_has_dockers_verbs() {
     );
     assert!(ok(r, &["ps", "-aq"]).is_empty());
 }
+
+#[test]
+fn update_changes_a_running_containers_limits_and_they_last() {
+    let Some(c) = Ctx::new("update", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    ok(
+        r,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "up",
+            "-m",
+            "64m",
+            &c.busybox(),
+            "sleep",
+            "1000",
+        ],
+    );
+    let limit = |r: &std::path::Path| {
+        let s = ok(
+            r,
+            &["stats", "--no-stream", "--format", "{{.MemUsage}}", "up"],
+        );
+        s.trim().rsplit(" / ").next().unwrap().to_owned()
+    };
+    assert_eq!(limit(r), "64.00MiB");
+    assert_eq!(
+        ok(
+            r,
+            &[
+                "update",
+                "-m",
+                "128m",
+                "--cpus",
+                "0.5",
+                "--pids-limit",
+                "50",
+                "--restart",
+                "on-failure:3",
+                "up"
+            ]
+        )
+        .trim(),
+        "up"
+    );
+    // The running cgroup has it now, and the record says so.
+    assert_eq!(limit(r), "128.00MiB");
+    let v = inspect(r, "up");
+    assert_eq!(v["HostConfig"]["Memory"], 128 << 20);
+    assert_eq!(v["HostConfig"]["NanoCpus"], 500_000_000);
+    assert_eq!(v["HostConfig"]["PidsLimit"], 50);
+    assert_eq!(v["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
+    // A new start of the container keeps the new limits.
+    ok(r, &["restart", "-t", "1", "up"]);
+    assert_eq!(limit(r), "128.00MiB");
+
+    let err = fails(r, &["update", "-m", "1k", "up"]);
+    assert!(err.contains("minimum memory limit"), "{err}");
+    let err = fails(r, &["update", "up"]);
+    assert!(err.contains("one or more flags"), "{err}");
+    let err = fails(r, &["update", "-m", "64m", "nosuch"]);
+    assert!(err.contains("no such container"), "{err}");
+    assert_eq!(inspect(r, "up")["HostConfig"]["Memory"], 128 << 20);
+    ok(r, &["rm", "-f", "up"]);
+    assert!(tree(&r.join("containers")).is_empty());
+}

@@ -38,6 +38,7 @@ pub mod security_flags;
 pub mod state;
 pub mod stats;
 pub mod top;
+pub mod update;
 pub mod volume_seed;
 pub mod volumes;
 pub mod volumes_setup;

@@ -33,7 +33,7 @@ pub fn start_detached(store: &Store, created: Created) -> crate::Result<Detached
     start_detached_inner(store, created).map_err(crate::Error::from)
 }
 
-fn start_detached_inner(store: &Store, created: Created) -> Result<Detached> {
+fn start_detached_inner(store: &Store, mut created: Created) -> Result<Detached> {
     let (ready_r, ready_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     // SAFETY: pocky is single-threaded here (pocky-ns checks again before
     // cloning); the child only runs Rust code of this process and exits.
@@ -46,7 +46,7 @@ fn start_detached_inner(store: &Store, created: Created) -> Result<Detached> {
             // SAFETY: as above; still single-threaded.
             match unsafe { fork() } {
                 Ok(ForkResult::Child) => {
-                    let code = monitor(store, &created, ready_w);
+                    let code = monitor(store, &mut created, ready_w);
                     // SAFETY: leaves without running the CLI's exit path.
                     unsafe { libc::_exit(code) };
                 }
@@ -77,7 +77,7 @@ fn start_detached_inner(store: &Store, created: Created) -> Result<Detached> {
     }
 }
 
-fn monitor(store: &Store, created: &Created, ready: OwnedFd) -> i32 {
+fn monitor(store: &Store, created: &mut Created, ready: OwnedFd) -> i32 {
     let mut ready = std::fs::File::from(ready);
     detach_stdio();
     // Whoever holds the lock owns the container: a second `start` of the
@@ -104,12 +104,12 @@ fn monitor(store: &Store, created: &Created, ready: OwnedFd) -> i32 {
         let _ = write!(ready, "running");
         return 0;
     }
-    let policy = created
-        .record
-        .restart_policy
-        .as_deref()
-        .and_then(|p| crate::restart::Policy::parse(p).ok())
-        .unwrap_or(crate::restart::Policy::No);
+    let policy_of = |r: &pocky_store::ContainerRecord| {
+        r.restart_policy
+            .as_deref()
+            .and_then(|p| crate::restart::Policy::parse(p).ok())
+            .unwrap_or(crate::restart::Policy::No)
+    };
     let mut ready = Some(ready);
     let mut backoff = crate::restart::Backoff::default();
     loop {
@@ -152,12 +152,17 @@ fn monitor(store: &Store, created: &Created, ready: OwnedFd) -> i32 {
         let Ok(rec) = store.find_container(&created.record.id) else {
             return 0; // removed (--rm, or rm -f)
         };
+        // `update` may have changed the policy and the limits meanwhile:
+        // the record and the bundle say what holds now.
         let s = &rec.state;
-        if !policy.restarts(status.code, s.restart_count, s.manually_stopped) {
+        if !policy_of(&rec).restarts(status.code, s.restart_count, s.manually_stopped) {
             return 0;
         }
         if !wait_to_restart(store, &rec.id, backoff.after(started.elapsed())) {
             return 0;
+        }
+        if let Ok(spec) = state::bundle_spec(store, &rec.id) {
+            created.spec = spec;
         }
     }
 }
