@@ -1,6 +1,6 @@
 //! `pocky exec`: a further process in a running container.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -83,6 +83,10 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<ExitCode> {
             ..Stdio::default()
         }
     };
+    let forwarder = match args.detach {
+        true => None,
+        false => Some(crate::foreground::forwarder()?),
+    };
     let mut child = match pocky_runtime::exec::exec_in(
         rec.state.pid,
         &spec,
@@ -101,14 +105,11 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
-    if args.detach {
+    let Some(forwarder) = forwarder else {
         return Ok(ExitCode::SUCCESS);
-    }
-    if let Some(master) = child.take_pty_master() {
-        let _ = pocky_ns::pty::copy_winsize(std::io::stdin().as_fd(), master.as_fd());
-        pocky_ns::pty::relay(master, args.interactive)?;
-    }
-    let status = child.wait()?;
+    };
+    let pty = child.take_pty_master();
+    let status = crate::foreground::attend(&forwarder, child.pid, pty, args.interactive)?;
     Ok(ExitCode::from(
         u8::try_from(status.code & 0xff).unwrap_or(255),
     ))

@@ -7,6 +7,7 @@ mod cp;
 mod diff;
 mod events;
 mod exec;
+mod foreground;
 mod format;
 mod images;
 mod lifecycle;

@@ -1,10 +1,9 @@
 //! `pocky run`: find or pull the image, create the container, then own it
 //! in the foreground or hand it to a detached monitor.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use anyhow::{Context, Result};
 use pocky_engine::RunRequest;
@@ -60,33 +59,6 @@ pub fn run(root: &Path, args: RunArgs) -> Result<ExitCode> {
     }
 }
 
-static CHILD: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn forward(sig: libc::c_int) {
-    let pid = CHILD.load(Ordering::Relaxed);
-    if pid > 0 {
-        // SAFETY: kill is async-signal-safe; the pid is our own child.
-        unsafe { libc::kill(pid, sig) };
-    }
-}
-
-/// Signals a user sends to `pocky run` go to the container, as with Docker.
-fn forward_signals(pid: i32) {
-    CHILD.store(pid, Ordering::Relaxed);
-    use nix::sys::signal::{SigHandler, Signal, signal};
-    for sig in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-    ] {
-        // SAFETY: the handler only calls kill(2), which is async-signal-safe.
-        let _ = unsafe { signal(sig, SigHandler::Handler(forward)) };
-    }
-}
-
 fn dev_null() -> Result<OwnedFd> {
     Ok(std::fs::File::open("/dev/null")?.into())
 }
@@ -106,6 +78,8 @@ fn foreground(store: &Store, created: &Created, args: &RunRequest) -> Result<Exi
             ..Stdio::default()
         }
     };
+    // Before the start: a signal while it starts waits for the container.
+    let forwarder = crate::foreground::forwarder()?;
     let mut launched = match owner::start(store, created, stdio) {
         Ok(l) => l,
         Err(e) => {
@@ -114,12 +88,8 @@ fn foreground(store: &Store, created: &Created, args: &RunRequest) -> Result<Exi
             return Ok(ExitCode::from(u8::try_from(e.code).unwrap_or(125)));
         }
     };
-    forward_signals(launched.pid());
-    if let Some(master) = launched.child.take_pty_master() {
-        let _ = pocky_ns::pty::copy_winsize(std::io::stdin().as_fd(), master.as_fd());
-        pocky_ns::pty::relay(master, args.interactive)?;
-    }
-    let status = launched.child.wait()?;
+    let pty = launched.child.take_pty_master();
+    let status = crate::foreground::attend(&forwarder, launched.child.pid, pty, args.interactive)?;
     owner::finish(store, created, &launched, status);
     Ok(ExitCode::from(
         u8::try_from(status.code & 0xff).unwrap_or(255),

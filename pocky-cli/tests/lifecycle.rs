@@ -400,3 +400,81 @@ fn update_changes_a_running_containers_limits_and_they_last() {
     ok(r, &["rm", "-f", "up"]);
     assert!(tree(&r.join("containers")).is_empty());
 }
+
+/// Waits (bounded) until `cond` holds; the bound only stops a hung test.
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("never happened: {what}");
+}
+
+/// Signals sent to a foreground `run` or `exec` reach the container's
+/// process, which decides what they mean; pocky exits with its status.
+#[test]
+fn run_and_exec_pass_signals_on() {
+    let Some(c) = Ctx::new("forward", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    let script = "trap 'echo got-$0; exit 3' TERM; trap 'echo usr1' USR1; echo ready; \
+                  while :; do sleep 0.1; done";
+    let spawn = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pocky"))
+            .arg("--root")
+            .arg(r)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let read_line = |child: &mut std::process::Child| {
+        use std::io::BufRead;
+        let out = child.stdout.as_mut().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(out).read_line(&mut line).unwrap();
+        line
+    };
+    let mut run = spawn(&[
+        "run",
+        "--name",
+        "fw",
+        &c.busybox(),
+        "sh",
+        "-c",
+        script,
+        "run",
+    ]);
+    assert_eq!(read_line(&mut run), "ready\n");
+    let mut exec = spawn(&["exec", "fw", "sh", "-c", script, "exec"]);
+    assert_eq!(read_line(&mut exec), "ready\n");
+    for (child, name) in [(&mut exec, "exec"), (&mut run, "run")] {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGUSR1).unwrap();
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let out = child.wait_with_output_ref();
+        assert_eq!(out.0.code(), Some(3), "{name}: {}", out.1);
+        assert!(out.1.contains(&format!("got-{name}")), "{name}: {}", out.1);
+    }
+    eventually("the run's record says exited", || {
+        inspect(r, "fw")["State"]["Status"] == "exited"
+    });
+    assert_eq!(inspect(r, "fw")["State"]["ExitCode"], 3);
+    ok(r, &["rm", "fw"]);
+    assert!(tree(&r.join("containers")).is_empty());
+}
+
+trait WaitRef {
+    fn wait_with_output_ref(&mut self) -> (std::process::ExitStatus, String);
+}
+
+impl WaitRef for std::process::Child {
+    fn wait_with_output_ref(&mut self) -> (std::process::ExitStatus, String) {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(self.stdout.as_mut().unwrap(), &mut rest).unwrap();
+        (self.wait().unwrap(), rest)
+    }
+}
