@@ -7,7 +7,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
-use pocky_cgroup::{Cgroup, CgroupManager, Hierarchy};
 use pocky_store::{ContainerRecord, ContainerStore, Status, Store};
 
 use crate::cli::{InspectArgs, PsArgs};
@@ -339,7 +338,7 @@ fn container_json(store: &Store, r: &ContainerRecord) -> Result<Value> {
         v["Config"]["StopTimeout"] = json!(t);
     }
     if running {
-        v["Stats"] = stats_json(&r.cgroup);
+        v["Stats"] = stats_json(r);
     }
     Ok(v)
 }
@@ -351,16 +350,10 @@ fn restart_policy_json(policy: Option<&str>) -> Value {
     json!({"Name": name, "MaximumRetryCount": max.parse::<u32>().unwrap_or(0)})
 }
 
-fn stats_json(cgroup: &str) -> Value {
-    let stats = Hierarchy::detect()
-        .and_then(|h| Cgroup::new(&h, cgroup))
-        .and_then(|c| c.stats());
-    match stats {
-        Ok(s) => json!({"memory": s.memory_bytes, "pids": s.pids}),
-        Err(e) => {
-            crate::log::debug!("reading stats of cgroup {cgroup}: {e}");
-            json!({"memory": null, "pids": null})
-        }
+fn stats_json(rec: &ContainerRecord) -> Value {
+    match pocky_engine::stats::sample(rec) {
+        Some(s) => json!({"memory": s.memory, "pids": s.pids}),
+        None => json!({"memory": null, "pids": null}),
     }
 }
 
