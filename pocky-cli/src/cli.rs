@@ -160,6 +160,9 @@ pub enum SystemCommand {
     Reset(ResetArgs),
     /// Show what happens to containers, images, volumes and networks.
     Events(crate::events::EventsArgs),
+    /// Start the containers whose restart policy says so, as Docker's
+    /// daemon does when it starts: run it at boot.
+    Boot,
 }
 
 #[derive(Debug, Subcommand)]

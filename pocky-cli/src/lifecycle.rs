@@ -144,3 +144,19 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> ExitCode {
         ExitCode::SUCCESS
     }
 }
+
+/// `pocky system boot`: the restart policies' starts after a reboot.
+pub fn boot(root: &Path) -> Result<ExitCode> {
+    let store = Store::open(root)?;
+    let report = pocky_engine::boot::boot(&store)?;
+    for name in &report.started {
+        println!("{name}");
+    }
+    for (name, e) in &report.failed {
+        eprintln!("pocky: starting {name}: {e}");
+    }
+    Ok(match report.failed.is_empty() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(crate::EXIT_ENGINE),
+    })
+}

@@ -114,6 +114,7 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::Wait(a) => lifecycle::wait(&root, &a),
         Command::System(SystemCommand::Prune(a)) => prune::prune(&root, &a),
         Command::System(SystemCommand::Reset(a)) => reset::reset(&root, &a),
+        Command::System(SystemCommand::Boot) => lifecycle::boot(&root),
         Command::Volume(c) => volume::run(&root, &c),
         Command::Network(c) => network::run(&root, &c),
         Command::Port(a) => network::port(&root, &a),

@@ -478,3 +478,84 @@ impl WaitRef for std::process::Child {
         (self.wait().unwrap(), rest)
     }
 }
+
+/// The parent of a container's first process: its owner (the monitor).
+fn parent_of(pid: i64) -> i32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    after.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+/// A reboot, simulated: every monitor and container process SIGKILLed.
+/// `system boot` then starts what the restart policies say, as Docker's
+/// daemon does when it comes up.
+#[test]
+fn system_boot_starts_what_the_restart_policies_say() {
+    let Some(c) = Ctx::new("boot", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    let run = |name: &str, policy: &str| {
+        ok(
+            r,
+            &[
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--restart",
+                policy,
+                &c.busybox(),
+                "sleep",
+                "1000",
+            ],
+        );
+    };
+    run("al", "always");
+    run("us", "unless-stopped");
+    run("of", "on-failure");
+    run("np", "no");
+    run("al-stopped", "always");
+    run("us-stopped", "unless-stopped");
+    ok(r, &["stop", "-t", "1", "al-stopped", "us-stopped"]);
+    for name in ["al", "us", "of", "np"] {
+        let pid = inspect(r, name)["State"]["Pid"].as_i64().unwrap();
+        let monitor = nix::unistd::Pid::from_raw(parent_of(pid));
+        let _ = nix::sys::signal::kill(monitor, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        eventually("the process is gone", || {
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|s| s.contains(") Z "))
+        });
+    }
+    let started = ok(r, &["system", "boot"]);
+    let mut started: Vec<&str> = started.lines().collect();
+    started.sort_unstable();
+    assert_eq!(started, ["al", "al-stopped", "of", "us"]);
+    for name in ["al", "al-stopped", "of", "us"] {
+        assert_eq!(inspect(r, name)["State"]["Status"], "running", "{name}");
+    }
+    for name in ["np", "us-stopped"] {
+        assert_eq!(inspect(r, name)["State"]["Status"], "exited", "{name}");
+    }
+    // A second boot finds them running and starts nothing.
+    assert_eq!(ok(r, &["system", "boot"]), "");
+    ok(
+        r,
+        &[
+            "rm",
+            "-f",
+            "al",
+            "al-stopped",
+            "of",
+            "us",
+            "np",
+            "us-stopped",
+        ],
+    );
+    assert!(tree(&r.join("containers")).is_empty());
+}

@@ -10,6 +10,7 @@
 //! mapping moving up from pocky-runtime, one reader of the image config) is
 //! listed in docs/ARCHITECTURE.md.
 
+pub mod boot;
 pub mod broken;
 pub mod copy;
 pub mod create;
