@@ -209,6 +209,16 @@ pub struct ImagesArgs {
     pub no_trunc: bool,
     /// Only images of this repository[:tag].
     pub reference: Option<String>,
+    /// dangling=true|false, reference=GLOB, before=IMAGE, since=IMAGE,
+    /// label=KEY[=VALUE].
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+    /// Show the manifest digest of each image.
+    #[arg(long)]
+    pub digests: bool,
+    /// Accepted for Docker compatibility: pocky keeps no intermediate images.
+    #[arg(short, long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

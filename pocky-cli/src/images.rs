@@ -45,7 +45,14 @@ fn rows(images: Vec<ImageRecord>) -> Vec<Row> {
 pub fn list(root: &Path, args: &ImagesArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
     pocky_engine::broken::warn_images(&store.broken_images()?);
-    let mut rows = rows(store.images()?);
+    let filter = pocky_engine::image_filter::ImageFilter::parse(&store, &args.filter)?;
+    let images = store
+        .images()?
+        .into_iter()
+        .filter(|i| filter.keeps_image(&store, i))
+        .collect();
+    let mut rows = rows(images);
+    rows.retain(|r| filter.keeps_row(&r.repository, (r.tag != "<none>").then_some(r.tag.as_str())));
     if let Some(filter) = &args.reference {
         let (repo, tag) = match filter.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
             Some((r, t)) => (r.to_owned(), Some(t.to_owned())),
@@ -96,6 +103,25 @@ pub fn list(root: &Path, args: &ImagesArgs) -> Result<ExitCode> {
                 })
                 .collect();
             println!("{}", serde_json::to_string_pretty(&items)?);
+        }
+        "table" if args.digests => {
+            let table: Vec<[String; 6]> = rows
+                .iter()
+                .map(|r| {
+                    [
+                        r.repository.clone(),
+                        r.tag.clone(),
+                        r.image.manifest_digest.clone(),
+                        id(&r.image),
+                        created(&r.image),
+                        format::size(r.image.size),
+                    ]
+                })
+                .collect();
+            print_table(
+                &["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"],
+                &table,
+            );
         }
         "table" => {
             let table: Vec<[String; 5]> = rows

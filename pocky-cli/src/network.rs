@@ -40,6 +40,9 @@ pub struct LsArgs {
     /// Show only ids.
     #[arg(short, long)]
     pub quiet: bool,
+    /// name=TEXT, id=PREFIX, driver=bridge, type=custom|builtin, label=.
+    #[arg(short, long)]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -65,8 +68,9 @@ pub fn run(root: &Path, cmd: &NetworkCommand) -> Result<ExitCode> {
             println!("{id}");
         }
         NetworkCommand::Ls(a) => {
+            let listed = pocky_engine::networks::list(&store, &a.filter)?;
             if a.quiet {
-                for n in nets.list()? {
+                for n in &listed {
                     println!("{}", &n.id[..12]);
                 }
                 return Ok(ExitCode::SUCCESS);
@@ -75,7 +79,7 @@ pub fn run(root: &Path, cmd: &NetworkCommand) -> Result<ExitCode> {
                 "{:<14}{:<20}{:<10}{:<18}BRIDGE",
                 "NETWORK ID", "NAME", "DRIVER", "SUBNET"
             );
-            for n in nets.list()? {
+            for n in &listed {
                 println!(
                     "{:<14}{:<20}{:<10}{:<18}{}",
                     &n.id[..12],

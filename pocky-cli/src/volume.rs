@@ -40,6 +40,9 @@ pub struct LsArgs {
     /// Only volume names.
     #[arg(short, long)]
     pub quiet: bool,
+    /// dangling=true|false, name=TEXT, label=KEY[=VALUE], driver=local.
+    #[arg(short, long)]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -86,7 +89,7 @@ fn create(store: &Store, args: &CreateArgs) -> Result<ExitCode> {
 }
 
 fn list(store: &Store, args: &LsArgs) -> Result<ExitCode> {
-    let volumes = store.volumes()?;
+    let volumes = pocky_engine::volumes::list(store, &args.filter)?;
     if args.quiet {
         for v in &volumes {
             println!("{}", v.name);

@@ -122,38 +122,26 @@ const FILTER_KEYS: [&str; 8] = [
 
 impl EventFilter {
     pub fn parse(args: &[String]) -> Result<EventFilter> {
-        let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for a in args {
-            let Some((k, v)) = a.split_once('=') else {
-                return Err(invalid!("bad format of filter {a:?} (expected name=value)"));
-            };
-            if !FILTER_KEYS.contains(&k) {
-                return Err(invalid!("invalid filter {k:?}"));
-            }
-            by_key.entry(k.to_owned()).or_default().push(v.to_owned());
-        }
-        Ok(EventFilter { by_key })
+        Ok(EventFilter {
+            by_key: crate::filter_args::parse_pairs(args, &FILTER_KEYS)?,
+        })
     }
 
     pub fn matches(&self, e: &Event) -> bool {
-        self.by_key.iter().all(|(k, wanted)| {
-            wanted.iter().any(|w| match k.as_str() {
-                "type" => e.typ == *w,
-                "event" => e.action == *w || e.action.split(':').next() == Some(w),
-                "scope" => e.scope == *w,
-                "label" => match w.split_once('=') {
-                    Some((lk, lv)) => e.actor.attributes.get(lk) == Some(&lv.to_owned()),
-                    None => e.actor.attributes.contains_key(w),
-                },
-                "image" if e.typ == "container" => {
-                    e.actor.attributes.get("image") == Some(w) || e.from.as_ref() == Some(w)
-                }
-                typ => {
-                    e.typ == typ
-                        && (e.actor.id.starts_with(w.as_str())
-                            || e.actor.attributes.get("name") == Some(w))
-                }
-            })
+        crate::filter_args::all_keys(&self.by_key, |k, w| match k {
+            "type" => e.typ == w,
+            "event" => e.action == w || e.action.split(':').next() == Some(w),
+            "scope" => e.scope == w,
+            "label" => crate::filter_args::label_matches(&e.actor.attributes, w),
+            "image" if e.typ == "container" => {
+                e.actor.attributes.get("image").is_some_and(|i| i == w)
+                    || e.from.as_deref() == Some(w)
+            }
+            typ => {
+                e.typ == typ
+                    && (e.actor.id.starts_with(w)
+                        || e.actor.attributes.get("name").is_some_and(|n| n == w))
+            }
         })
     }
 }

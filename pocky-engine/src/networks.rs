@@ -39,3 +39,27 @@ pub fn remove(store: &Store, name: &str) -> Result<()> {
     crate::events::object(store, "network", "destroy", &id, name);
     Ok(())
 }
+
+/// `network ls --filter`: `name` (substring), `id` (prefix), `driver`
+/// (pocky's are all `bridge`), `type` (`custom` or `builtin`), `label`
+/// (pocky's networks carry none, so it matches none).
+pub fn list(store: &Store, filters: &[String]) -> Result<Vec<pocky_net::Network>> {
+    use crate::filter_args;
+    let map = filter_args::parse_pairs(filters, &["name", "id", "driver", "type", "label"])?;
+    for t in map.get("type").into_iter().flatten() {
+        if t != "custom" && t != "builtin" {
+            return Err(invalid!("invalid filter 'type={t}': use custom or builtin"));
+        }
+    }
+    let mut out = crate::netsetup::networks(store).list()?;
+    out.retain(|n| {
+        filter_args::all_keys(&map, |k, v| match k {
+            "name" => n.name.contains(v),
+            "id" => n.id.starts_with(v),
+            "driver" => v == "bridge",
+            "type" => (v == "custom") == n.user_defined,
+            _ => false,
+        })
+    });
+    Ok(out)
+}

@@ -55,3 +55,30 @@ pub fn prune(store: &Store, all: bool) -> Result<Vec<String>> {
     }
     Ok(removed)
 }
+
+/// `volume ls --filter`: `dangling` (used by no container), `name`
+/// (substring, as Docker), `label`, `driver`.
+pub fn list(store: &Store, filters: &[String]) -> Result<Vec<pocky_store::VolumeRecord>> {
+    use crate::filter_args::{self, boolean, label_matches};
+    let map = filter_args::parse_pairs(filters, &["dangling", "name", "label", "driver"])?;
+    for v in map.get("dangling").into_iter().flatten() {
+        boolean("dangling", v)?;
+    }
+    let users = match map.contains_key("dangling") {
+        true => store.volume_users()?,
+        false => BTreeMap::new(),
+    };
+    let mut out = store.volumes()?;
+    out.retain(|vol| {
+        filter_args::all_keys(&map, |k, v| match k {
+            "dangling" => {
+                boolean(k, v).is_ok_and(|d| d == users.get(&vol.name).is_none_or(Vec::is_empty))
+            }
+            "name" => vol.name.contains(v),
+            "label" => label_matches(&vol.labels, v),
+            "driver" => vol.driver == v,
+            _ => false,
+        })
+    });
+    Ok(out)
+}

@@ -208,7 +208,7 @@ impl Store {
     }
 
     /// Volume name → ids of the containers (with a record) that use it.
-    fn volume_users(&self) -> Result<BTreeMap<String, Vec<String>>> {
+    pub fn volume_users(&self) -> Result<BTreeMap<String, Vec<String>>> {
         let dir = self.layout().containers();
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let Ok(entries) = fs::read_dir(&dir) else {
