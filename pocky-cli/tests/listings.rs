@@ -19,20 +19,20 @@ fn images_filter_and_show_digests_as_docker() {
     };
     let r = c.root();
     let (busybox, config) = (c.image("busybox"), c.image("config"));
-    assert_eq!(repos(r, &[]), [busybox.clone(), config.clone()]);
+    assert_eq!(repos(r, &[]), [busybox.as_str(), config.as_str()]);
     assert_eq!(
         repos(r, &["-f", "label=io.pocky.fixture=config"]),
-        [config.clone()]
+        [config.as_str()]
     );
     assert_eq!(
         repos(r, &["-f", "label=io.pocky.fixture"]),
-        [config.clone()]
+        [config.as_str()]
     );
     assert!(repos(r, &["-f", "label=io.pocky.fixture=other"]).is_empty());
-    assert_eq!(repos(r, &["-f", "reference=*/busybox"]), [busybox.clone()]);
+    assert_eq!(repos(r, &["-f", "reference=*/busybox"]), [busybox.as_str()]);
     assert_eq!(
         repos(r, &["-f", "reference=*/busy*:latest"]),
-        [busybox.clone()]
+        [busybox.as_str()]
     );
     // `*` does not cross a `/`, as Docker's path.Match.
     assert!(repos(r, &["-f", "reference=*"]).is_empty());
@@ -104,10 +104,10 @@ fn volumes_and_networks_filter_as_docker() {
     };
     let short = id[..12].to_owned();
     assert!(nets(&[]).contains(&short));
-    assert_eq!(nets(&["name=lst"]), [short.clone()]);
+    assert_eq!(nets(&["name=lst"]), [short.as_str()]);
     let by_id = format!("id={}", &short[..6]);
-    assert_eq!(nets(&[by_id.as_str()]), [short.clone()]);
-    assert_eq!(nets(&["type=custom"]), [short.clone()]);
+    assert_eq!(nets(&[by_id.as_str()]), [short.as_str()]);
+    assert_eq!(nets(&["type=custom"]), [short.as_str()]);
     assert!(!nets(&["type=builtin"]).contains(&short));
     assert!(nets(&["label=x"]).is_empty());
     let err = fails(r, &["network", "ls", "-f", "type=odd"]);
