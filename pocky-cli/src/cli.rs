@@ -98,6 +98,8 @@ pub enum Command {
     Diff(crate::diff::DiffArgs),
     /// Change the limits or restart policy of containers.
     Update(crate::update::UpdateArgs),
+    /// Follow a running container's output, passing signals on to it.
+    Attach(crate::attach::AttachArgs),
     /// Copy files between a container and the host (or a tar stream).
     Cp(crate::cp::CpArgs),
 }
@@ -145,6 +147,8 @@ pub enum ContainerCommand {
     Diff(crate::diff::DiffArgs),
     /// Change the limits or restart policy of containers.
     Update(crate::update::UpdateArgs),
+    /// Follow a running container's output, passing signals on to it.
+    Attach(crate::attach::AttachArgs),
     /// Copy files between a container and the host.
     Cp(crate::cp::CpArgs),
     /// Remove every stopped container.

@@ -242,6 +242,13 @@ pub struct LogsArgs {
     /// Show timestamps.
     #[arg(short, long)]
     pub timestamps: bool,
+    /// Only output from this time: Unix time, RFC 3339, or a duration
+    /// before now (10m).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only output up to this time (same forms).
+    #[arg(long)]
+    pub until: Option<String>,
     pub container: String,
 }
 

@@ -1,6 +1,7 @@
 //! The `pocky` command: argument parsing, output, and the assembly of the
 //! library crates. No kernel logic lives here.
 
+mod attach;
 mod cli;
 mod cli_run;
 mod cp;
@@ -85,6 +86,7 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
                 ContainerCommand::Top(a) => Command::Top(a),
                 ContainerCommand::Diff(a) => Command::Diff(a),
                 ContainerCommand::Update(a) => Command::Update(a),
+                ContainerCommand::Attach(a) => Command::Attach(a),
                 ContainerCommand::Cp(a) => Command::Cp(a),
                 ContainerCommand::Prune(a) => return prune::prune_containers(&root, &a),
             },
@@ -122,6 +124,7 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::Top(a) => top::top(&root, &a),
         Command::Diff(a) => diff::diff(&root, &a),
         Command::Update(a) => update::update(&root, &a),
+        Command::Attach(a) => attach::attach(&root, &a),
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => events::events(&root, &a),
         Command::Cp(a) => cp::cp(&root, &a),
     }

@@ -320,3 +320,89 @@ fn diff_shows_what_the_container_changed_and_not_its_mount_points() {
     ok(r, &["volume", "rm", "dfvol"]);
     assert!(tree(&r.join("containers")).is_empty());
 }
+
+#[test]
+fn logs_since_and_until_and_attach_follows_until_the_exit() {
+    let Some(c) = Ctx::new("attach", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    ok(
+        r,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "lg",
+            &c.busybox(),
+            "sh",
+            "-c",
+            "echo one; echo two >&2",
+        ],
+    );
+    ok(r, &["wait", "lg"]);
+    assert_eq!(ok(r, &["logs", "lg"]), "one\n");
+    assert_eq!(ok(r, &["logs", "--since", "1h", "lg"]), "one\n");
+    assert_eq!(ok(r, &["logs", "--until", "1h", "lg"]), "");
+    assert_eq!(ok(r, &["logs", "--since", "0s", "--until", "0s", "lg"]), "");
+    let err = fails(r, &["logs", "--since", "soon", "lg"]);
+    assert!(err.contains("invalid time"), "{err}");
+    let err = fails(r, &["attach", "lg"]);
+    assert!(err.contains("start it first"), "{err}");
+
+    let script = "trap 'echo bye; exit 4' TERM; echo started; \
+                  while :; do sleep 0.1; done";
+    ok(
+        r,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "at",
+            &c.busybox(),
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    wait_for("the first line in the log", || {
+        ok(r, &["logs", "at"]) == "started\n"
+    });
+    let mut attach = std::process::Command::new(env!("CARGO_BIN_EXE_pocky"))
+        .args(["--root", r.to_str().unwrap(), "attach", "at"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // attach proxies signals once it has blocked them (SigBlk in /proc):
+    // only then is a SIGTERM for the container, not for attach itself.
+    let status_path = format!("/proc/{}/status", attach.id());
+    wait_for("attach blocking SIGTERM", || {
+        std::fs::read_to_string(&status_path).is_ok_and(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("SigBlk:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+                .is_some_and(|m| m & (1 << (libc::SIGTERM - 1)) != 0)
+        })
+    });
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(attach.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(attach.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let status = attach.wait().unwrap();
+    assert_eq!(status.code(), Some(4), "{out}");
+    // What was written before the attach is not shown again.
+    assert_eq!(out, "bye\n");
+    ok(r, &["rm", "lg", "at"]);
+    assert!(tree(&r.join("containers")).is_empty());
+}
+
+/// Waits (bounded) until `cond` holds; the bound only stops a hung test.
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("never happened: {what}");
+}

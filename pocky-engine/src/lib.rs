@@ -24,6 +24,7 @@ pub mod image_filter;
 pub mod images;
 pub mod lifecycle;
 pub mod log;
+pub mod logreader;
 pub mod logwriter;
 pub mod lookup;
 pub mod monitor;
