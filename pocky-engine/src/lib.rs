@@ -14,6 +14,7 @@ pub mod broken;
 pub mod copy;
 pub mod create;
 pub mod error;
+pub mod exec;
 pub mod filters;
 pub mod flags;
 pub mod lifecycle;
