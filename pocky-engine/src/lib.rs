@@ -17,6 +17,7 @@ pub mod error;
 pub mod exec;
 pub mod filters;
 pub mod flags;
+pub mod health;
 pub mod lifecycle;
 pub mod log;
 pub mod logwriter;

@@ -1,0 +1,3 @@
+//! Healthchecks, as Docker defines them.
+
+pub mod config;
