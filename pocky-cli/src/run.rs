@@ -114,12 +114,16 @@ fn foreground(store: &Store, created: &Created, args: &RunRequest) -> Result<Exi
             return Ok(ExitCode::from(u8::try_from(e.code).unwrap_or(125)));
         }
     };
+    // Forked before the forwarding handlers are installed, so the prober
+    // never has them (it resets its signals anyway).
+    let prober = pocky_engine::health::start(store, created, launched.pid());
     forward_signals(launched.pid());
     if let Some(master) = launched.child.take_pty_master() {
         let _ = pocky_ns::pty::copy_winsize(std::io::stdin().as_fd(), master.as_fd());
         pocky_ns::pty::relay(master, args.interactive)?;
     }
     let status = launched.child.wait()?;
+    drop(prober);
     owner::finish(store, created, &launched, status);
     Ok(ExitCode::from(
         u8::try_from(status.code & 0xff).unwrap_or(255),

@@ -101,6 +101,7 @@ pub fn finish(store: &Store, created: &Created, launched: &Launched, status: Exi
         r.state.oom_killed = oom;
         r.state.finished_at = Some(state::now());
         r.state.pid = 0;
+        crate::health::on_exit(r);
     });
 }
 
