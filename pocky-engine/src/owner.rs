@@ -67,6 +67,7 @@ pub fn start(store: &Store, created: &Created, stdio: Stdio) -> Result<Launched,
         r.state.exit_code = None;
         r.state.error = None;
         r.state.oom_killed = false;
+        crate::health::on_start(r);
     });
     Ok(launched)
 }

@@ -56,6 +56,21 @@ pub fn record(h: &mut Health, result: HealthResult, started_at: f64, settings: &
     h.log.drain(..extra);
 }
 
+/// A start of a container with a healthcheck: `starting` with a new
+/// streak; the log goes on, as in Docker. Called inside the update that
+/// records the start, so no listing sees the last run's health meanwhile.
+pub fn on_start(r: &mut ContainerRecord) {
+    if Settings::of(r.healthcheck.as_ref()).is_none() {
+        return;
+    }
+    let log = r.state.health.take().map(|h| h.log).unwrap_or_default();
+    r.state.health = Some(Health {
+        status: HealthStatus::Starting,
+        failing_streak: 0,
+        log,
+    });
+}
+
 /// The exit of a container with a healthcheck: no more probes, and Docker
 /// reports such a container `unhealthy` (for compatibility, its source
 /// says). Called inside the update that records the exit.
@@ -72,7 +87,8 @@ pub struct Prober {
     stop: Option<OwnedFd>,
 }
 
-/// Marks the container `starting` and forks its prober. None when the
+/// Forks the prober of a container just started (marked `starting` by
+/// [`on_start`]). None when the
 /// container has no healthcheck (or the fork failed, which leaves it
 /// `starting`: logged, not fatal to a container that runs). Call it while
 /// single-threaded, after the start was reported (the prober must not
@@ -80,17 +96,7 @@ pub struct Prober {
 pub fn start(store: &Store, created: &Created, pid: i32) -> Option<Prober> {
     let settings = Settings::of(created.record.healthcheck.as_ref())?;
     let id = created.record.id.as_str();
-    // A new start begins a new streak; the log goes on, as in Docker.
-    let rec = store
-        .update_container(id, &mut |r| {
-            let log = r.state.health.take().map(|h| h.log).unwrap_or_default();
-            r.state.health = Some(Health {
-                status: HealthStatus::Starting,
-                failing_streak: 0,
-                log,
-            });
-        })
-        .ok()?;
+    let rec = store.find_container(id).ok()?;
     let started_at = rec.state.started_at.unwrap_or_else(state::now);
     let (stop_r, stop_w) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
         Ok(p) => p,
