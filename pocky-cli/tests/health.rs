@@ -388,3 +388,46 @@ fn a_foreground_run_is_probed_too() {
     ok(&r, &["rm", "fg"]);
     assert!(tree(&r.join("containers")).is_empty());
 }
+
+#[test]
+fn a_paused_container_is_not_probed() {
+    let Some(c) = Ctx::new("health_pause", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    ok(
+        r,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "frozen",
+            "--health-cmd",
+            "echo up",
+            "--health-interval",
+            "1s",
+            "--health-timeout",
+            "1s",
+            &c.busybox(),
+            "sleep",
+            "1000",
+        ],
+    );
+    wait_for(r, "frozen", "healthy", |v| health_is(v, "healthy"));
+    ok(r, &["pause", "frozen"]);
+    let before = inspect(r, "frozen")["State"]["Health"]["Log"].clone();
+    // A probe of the frozen container would hang in the freezer and be
+    // recorded as a timeout a second later; none may appear.
+    std::thread::sleep(Duration::from_secs(4));
+    let v = inspect(r, "frozen");
+    assert_eq!(v["State"]["Health"]["Log"], before, "probed while paused");
+    assert!(health_is(&v, "healthy"));
+    let status = ok(r, &["ps", "--format", "{{.Status}}"]);
+    assert!(status.trim().ends_with("(Paused)"), "{status}");
+    ok(r, &["unpause", "frozen"]);
+    wait_for(r, "frozen", "a probe after unpause", |v| {
+        v["State"]["Health"]["Log"] != before
+    });
+    ok(r, &["rm", "-f", "frozen"]);
+    assert!(tree(&r.join("containers")).is_empty());
+}
