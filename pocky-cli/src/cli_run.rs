@@ -126,6 +126,27 @@ pub struct RunArgs {
     /// Restart policy: no, always, unless-stopped, on-failure[:max-retries].
     #[arg(long, value_name = "POLICY")]
     pub restart: Option<String>,
+    /// Command to run to check health (in the container's /bin/sh -c).
+    #[arg(long, value_name = "CMD")]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h), default 30s.
+    #[arg(long, value_name = "DURATION")]
+    pub health_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h), default 30s.
+    #[arg(long, value_name = "DURATION")]
+    pub health_timeout: Option<String>,
+    /// Consecutive failures needed to report unhealthy, default 3.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub health_retries: Option<i64>,
+    /// Start period for the container to initialize before failures count (ms|s|m|h), default 0s.
+    #[arg(long, value_name = "DURATION")]
+    pub health_start_period: Option<String>,
+    /// Time between running the check during the start period (ms|s|m|h), default 5s.
+    #[arg(long, value_name = "DURATION")]
+    pub health_start_interval: Option<String>,
+    /// Disable any container-specified HEALTHCHECK.
+    #[arg(long)]
+    pub no_healthcheck: bool,
     /// Image, then the command and its arguments.
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
     pub image_and_command: Vec<String>,
@@ -173,6 +194,13 @@ impl RunArgs {
             label: self.label,
             label_file: self.label_file,
             restart: self.restart,
+            health_cmd: self.health_cmd,
+            health_interval: self.health_interval,
+            health_timeout: self.health_timeout,
+            health_retries: self.health_retries,
+            health_start_period: self.health_start_period,
+            health_start_interval: self.health_start_interval,
+            no_healthcheck: self.no_healthcheck,
             image_and_command: self.image_and_command,
         }
     }

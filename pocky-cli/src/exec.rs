@@ -1,7 +1,7 @@
 //! `pocky exec`: a further process in a running container.
 
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -25,31 +25,16 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<ExitCode> {
         bail!("container {name} is paused, unpause the container before exec");
     }
     let spec = state::bundle_spec(&store, &rec.id)?;
-    let mut process = spec
-        .process()
-        .clone()
-        .context("the container's spec has no process")?;
-    process.set_args(Some(cmd.to_vec()));
-    process.set_terminal(Some(args.tty));
-    let mut env = process.env().clone().unwrap_or_default();
-    for kv in pocky_engine::flags::environment(&args.env, &[])? {
-        let key = kv
-            .split_once('=')
-            .map_or(kv.as_str(), |(k, _)| k)
-            .to_owned();
-        env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
-        env.push(kv);
-    }
-    process.set_env(Some(env));
-    if let Some(u) = &args.user {
-        process.user_mut().set_username(Some(u.clone()));
-    }
-    if let Some(w) = &args.workdir {
-        if !w.starts_with('/') {
-            bail!("the working directory {w:?} is invalid: it needs to be an absolute path");
-        }
-        process.set_cwd(PathBuf::from(w));
-    }
+    let process = pocky_engine::exec::process_for(
+        &spec,
+        &pocky_engine::exec::ExecProcess {
+            args: cmd.to_vec(),
+            env: args.env.clone(),
+            user: args.user.clone(),
+            workdir: args.workdir.clone(),
+            tty: args.tty,
+        },
+    )?;
     let stdio = if args.detach {
         // Nothing of the caller's may stay with a detached process: a
         // held stdout keeps a reader of pocky's output waiting for its
@@ -87,7 +72,7 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<ExitCode> {
         true => None,
         false => Some(crate::foreground::forwarder()?),
     };
-    let mut child = match pocky_runtime::exec::exec_in(
+    let mut child = match pocky_engine::exec::spawn(
         rec.state.pid,
         &spec,
         &process,
@@ -95,11 +80,7 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<ExitCode> {
         pocky_runtime::exec::ExecOptions::default(),
     ) {
         Ok(c) => c,
-        Err(pocky_runtime::RuntimeError::Ns(pocky_ns::NsError::Child {
-            exit_code,
-            message,
-            ..
-        })) => {
+        Err(pocky_engine::exec::ExecError::Child { exit_code, message }) => {
             eprintln!("pocky: {message}");
             return Ok(ExitCode::from(u8::try_from(exit_code).unwrap_or(125)));
         }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
-use pocky_store::{ContainerRecord, ContainerStore, Status, Store};
+use pocky_store::{ContainerRecord, ContainerStore, HealthStatus, Status, Store};
 
 use crate::cli::{InspectArgs, PsArgs};
 use crate::{format, images, netinspect};
@@ -170,9 +170,15 @@ pub fn status_text(r: &ContainerRecord, now: SystemTime) -> String {
     match r.state.status {
         Some(Status::Running) => {
             let since = time(r.state.started_at.unwrap_or(r.created));
-            let paused = if state::paused(r) { " (Paused)" } else { "" };
+            // As Docker: a paused container shows no health.
+            let note = match &r.state.health {
+                _ if state::paused(r) => " (Paused)".to_owned(),
+                Some(h) if h.status == HealthStatus::Starting => " (health: starting)".to_owned(),
+                Some(h) => format!(" ({})", h.status.as_str()),
+                None => String::new(),
+            };
             format!(
-                "Up {}{paused}",
+                "Up {}{note}",
                 format::duration(now.duration_since(since).unwrap_or_default())
             )
         }
@@ -337,10 +343,33 @@ fn container_json(store: &Store, r: &ContainerRecord) -> Result<Value> {
     if let Some(t) = r.stop_timeout {
         v["Config"]["StopTimeout"] = json!(t);
     }
+    if let Some(hc) = &r.healthcheck {
+        v["Config"]["Healthcheck"] = json!(hc);
+    }
+    if let Some(h) = &r.state.health {
+        v["State"]["Health"] = health_json(h);
+    }
     if running {
         v["Stats"] = stats_json(r);
     }
     Ok(v)
+}
+
+/// Docker's `State.Health`: Status, FailingStreak, Log (oldest first).
+fn health_json(h: &pocky_store::Health) -> Value {
+    let log: Vec<Value> = h
+        .log
+        .iter()
+        .map(|l| {
+            json!({
+                "Start": rfc3339(Some(l.start)),
+                "End": rfc3339(Some(l.end)),
+                "ExitCode": l.exit_code,
+                "Output": l.output,
+            })
+        })
+        .collect();
+    json!({"Status": h.status.as_str(), "FailingStreak": h.failing_streak, "Log": log})
 }
 
 /// `{"Name": "on-failure", "MaximumRetryCount": 3}`, as Docker shows it.

@@ -88,8 +88,12 @@ fn foreground(store: &Store, created: &Created, args: &RunRequest) -> Result<Exi
             return Ok(ExitCode::from(u8::try_from(e.code).unwrap_or(125)));
         }
     };
+    // Forked before the terminal relay's thread starts: the prober is a
+    // single-threaded copy of this process (it resets its signals).
+    let prober = pocky_engine::health::start(store, created, launched.pid());
     let pty = launched.child.take_pty_master();
     let status = crate::foreground::attend(&forwarder, launched.child.pid, pty, args.interactive)?;
+    drop(prober);
     owner::finish(store, created, &launched, status);
     Ok(ExitCode::from(
         u8::try_from(status.code & 0xff).unwrap_or(255),

@@ -58,6 +58,7 @@ pub fn placeholder(b: &BrokenContainer) -> ContainerRecord {
         stop_timeout: None,
         restart_policy: None,
         labels: Default::default(),
+        healthcheck: None,
         state: ContainerState {
             status: Some(Status::Dead),
             error: Some(format!("unreadable record: {}", b.reason)),

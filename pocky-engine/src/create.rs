@@ -60,7 +60,9 @@ fn create_inner(
             anyhow::bail!(crate::invalid!("conflicting options: --restart and --rm"));
         }
     }
+    let user_health = crate::health::config::from_flags(args)?;
     let (defaults, extras) = image_defaults(store, image)?;
+    let healthcheck = crate::health::config::merge(user_health, extras.healthcheck);
     let image_stop_signal = extras.stop_signal;
     let mut labels = extras.labels;
     labels.extend(flags::labels(&args.label, &args.label_file)?);
@@ -140,6 +142,7 @@ fn create_inner(
         stop_timeout: args.stop_timeout,
         restart_policy,
         labels,
+        healthcheck,
         state: ContainerState {
             status: Some(Status::Created),
             ..ContainerState::default()
@@ -256,6 +259,8 @@ struct ImageExtras {
     /// The StopSignal that `stop` sends.
     stop_signal: Option<String>,
     labels: std::collections::BTreeMap<String, String>,
+    /// Docker's `Healthcheck`, which the typed OCI config does not have.
+    healthcheck: Option<pocky_store::HealthConfig>,
 }
 
 /// What the image's config gives a container.
@@ -263,8 +268,16 @@ fn image_defaults(store: &Store, image: &ImageRecord) -> Result<(ImageDefaults, 
     let bytes = store.get_blob(&image.id)?;
     let config: oci_spec::image::ImageConfiguration = serde_json::from_slice(&bytes)
         .with_context(|| format!("parsing the config of image {}", image.short_id()))?;
+    let healthcheck = crate::health::config::from_image_config(&bytes)
+        .with_context(|| format!("reading the healthcheck of image {}", image.short_id()))?;
     let Some(c) = config.config() else {
-        return Ok((ImageDefaults::default(), ImageExtras::default()));
+        return Ok((
+            ImageDefaults::default(),
+            ImageExtras {
+                healthcheck,
+                ..ImageExtras::default()
+            },
+        ));
     };
     let defaults = ImageDefaults {
         entrypoint: c.entrypoint().clone().unwrap_or_default(),
@@ -276,6 +289,7 @@ fn image_defaults(store: &Store, image: &ImageRecord) -> Result<(ImageDefaults, 
     let extras = ImageExtras {
         stop_signal: c.stop_signal().clone().filter(|s| !s.is_empty()),
         labels: c.labels().clone().unwrap_or_default().into_iter().collect(),
+        healthcheck,
     };
     Ok((defaults, extras))
 }

@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use anyhow::{Result, bail};
 use pocky_store::ContainerRecord;
 
-const KEYS: [&str; 6] = ["name", "id", "label", "status", "ancestor", "exited"];
+const KEYS: [&str; 7] = [
+    "name", "id", "label", "status", "ancestor", "exited", "health",
+];
+const HEALTH: [&str; 4] = ["starting", "healthy", "unhealthy", "none"];
 const STATUSES: [&str; 7] = [
     "created",
     "restarting",
@@ -40,6 +43,9 @@ impl ContainerFilter {
                     STATUSES.join(", ")
                 ));
             }
+            if k == "health" && !HEALTH.contains(&v) {
+                bail!(crate::invalid!("Unrecognised filter value for health: {v}"));
+            }
             if k == "exited" && v.parse::<i32>().is_err() {
                 bail!(crate::invalid!(
                     "invalid filter 'exited={v}': not an exit code"
@@ -63,6 +69,7 @@ impl ContainerFilter {
                 },
                 "status" => status == v,
                 "ancestor" => ancestor(rec, v),
+                "health" => health(rec) == v,
                 "exited" => {
                     status == "exited"
                         && rec.state.exit_code.map(|c| c.to_string()).as_deref() == Some(v.as_str())
@@ -71,6 +78,15 @@ impl ContainerFilter {
             })
         })
     }
+}
+
+/// Docker's health of a container: `none` when it has no health state
+/// (no healthcheck, or never started).
+fn health(rec: &ContainerRecord) -> &'static str {
+    rec.state
+        .health
+        .as_ref()
+        .map_or("none", |h| h.status.as_str())
 }
 
 /// The image as the user named it (with or without the `:latest` a bare
@@ -90,9 +106,10 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_are_errors() {
-        for bad in ["nope=1", "status=sleeping", "exited=x", "name"] {
+        for bad in ["nope=1", "status=sleeping", "exited=x", "name", "health=ok"] {
             assert!(ContainerFilter::parse(&[bad.to_owned()]).is_err(), "{bad}");
         }
         ContainerFilter::parse(&["status=running".into(), "label=a=b".into()]).unwrap();
+        ContainerFilter::parse(&["health=none".into(), "health=starting".into()]).unwrap();
     }
 }

@@ -138,6 +138,9 @@ fn monitor(store: &Store, created: &mut Created, ready: OwnedFd) -> i32 {
         if let Some(mut ready) = ready.take() {
             let _ = write!(ready, "ok");
         }
+        // After the report (the prober must not hold the CLI's pipe) and
+        // before any thread could exist: it forks.
+        let prober = crate::health::start(store, created, launched.pid());
         if let Ok(path) = state::log_path(store, &created.record.id) {
             crate::logwriter::copy_to_log(&path, readers);
         }
@@ -148,6 +151,8 @@ fn monitor(store: &Store, created: &mut Created, ready: OwnedFd) -> i32 {
                 signal: None,
             },
         };
+        // No probe may run past the exit, nor record after it.
+        drop(prober);
         owner::finish(store, created, &launched, status);
         let Ok(rec) = store.find_container(&created.record.id) else {
             return 0; // removed (--rm, or rm -f)

@@ -67,6 +67,7 @@ pub fn start(store: &Store, created: &Created, stdio: Stdio) -> Result<Launched,
         r.state.exit_code = None;
         r.state.error = None;
         r.state.oom_killed = false;
+        crate::health::on_start(r);
     });
     crate::events::container(store, &created.record, "start", &[]);
     Ok(launched)
@@ -112,6 +113,7 @@ pub fn finish(store: &Store, created: &Created, launched: &Launched, status: Exi
         r.state.oom_killed = oom;
         r.state.finished_at = Some(state::now());
         r.state.pid = 0;
+        crate::health::on_exit(r);
     });
 }
 

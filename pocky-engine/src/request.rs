@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 /// `run` and `create`: the container to make and how to run it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunRequest {
     /// Run in the background and print the container id.
     pub detach: bool,
@@ -85,6 +85,18 @@ pub struct RunRequest {
     pub label_file: Vec<PathBuf>,
     /// `--restart`: no, always, unless-stopped, on-failure[:N].
     pub restart: Option<String>,
+    /// `--health-cmd`: the check, run with the container's `/bin/sh -c`.
+    pub health_cmd: Option<String>,
+    /// `--health-interval`, `--health-timeout`, `--health-start-period`,
+    /// `--health-start-interval`: Go durations (`1s`, `500ms`, `1m30s`).
+    pub health_interval: Option<String>,
+    pub health_timeout: Option<String>,
+    pub health_start_period: Option<String>,
+    pub health_start_interval: Option<String>,
+    /// `--health-retries`: consecutive failures that make it unhealthy.
+    pub health_retries: Option<i64>,
+    /// `--no-healthcheck`: switch off the image's HEALTHCHECK.
+    pub no_healthcheck: bool,
     /// Image, then the command and its arguments.
     pub image_and_command: Vec<String>,
 }

@@ -72,6 +72,7 @@ pub fn refresh(store: &Store, rec: ContainerRecord) -> Result<ContainerRecord> {
                 r.state.exit_code = Some(255);
                 r.state.error = Some("the process that owned the container died".into());
             }
+            crate::health::on_exit(r);
         }
     })?;
     Ok(rec)

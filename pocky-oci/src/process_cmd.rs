@@ -83,6 +83,7 @@ pub fn exec(root: &Path, req: ExecArgs) -> anyhow::Result<ExitCode> {
         pocky_runtime::exec::ExecOptions {
             cgroup_base: record.cgroup_base.as_deref(),
             preserve_fds: req.preserve_fds,
+            new_session: false,
         },
     )?;
     if let Some(sock) = &console {

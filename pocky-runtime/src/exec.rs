@@ -31,6 +31,10 @@ pub struct ExecOptions<'a> {
     pub cgroup_base: Option<&'a str>,
     /// fds 3 to 3+n-1 of the caller stay open into the process.
     pub preserve_fds: u32,
+    /// The process leads a session (and process group) of its own, so the
+    /// caller can kill it with everything it started (`kill(-pid)`): a
+    /// healthcheck probe that exceeds its timeout.
+    pub new_session: bool,
 }
 
 /// Starts `process` inside the container whose first process is `target`
@@ -44,6 +48,7 @@ pub fn exec_in(
 ) -> Result<pocky_ns::Child, RuntimeError> {
     let cgroup_base = opts.cgroup_base;
     let preserve = opts.preserve_fds;
+    let new_session = opts.new_session;
     let namespaces = joined_namespaces(spec);
     let security = crate::security::ChildSecurity::from_spec(spec, process)?;
     let cgroup = spec
@@ -54,7 +59,11 @@ pub fn exec_in(
         .transpose()?;
     let mut child =
         pocky_ns::join_and_spawn(Pid::from_raw(target), &namespaces, move |chan| match setup(
-            chan, process, stdio, &security,
+            chan,
+            process,
+            stdio,
+            &security,
+            new_session,
         ) {
             Ok(env) => pocky_ns::exec_preserving(
                 &process.args().clone().unwrap_or_default(),
@@ -78,9 +87,16 @@ fn setup(
     process: &Process,
     stdio: Stdio,
     security: &crate::security::ChildSecurity,
+    new_session: bool,
 ) -> Result<Vec<String>, ChildError> {
     crate::security::nnp::set_not_dumpable()?;
     let terminal = stdio.terminal;
+    // A terminal makes a session of its own (make_console).
+    if new_session && !terminal {
+        // A fresh child is never a group leader, so setsid cannot fail
+        // with EPERM; an error here is reported like any setup step.
+        nix::unistd::setsid().map_err(|e| ChildError::setup("setsid", e, "starting a session"))?;
+    }
     apply_stdio(stdio)?;
     if terminal {
         make_console(chan)?;

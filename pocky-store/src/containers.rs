@@ -38,6 +38,10 @@ pub struct ContainerState {
     /// container stopped until the next `start`.
     #[serde(default)]
     pub manually_stopped: bool,
+    /// The probes' findings, while the container has a healthcheck and
+    /// has been started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::Health>,
 }
 
 /// A container as `ps` and `inspect` show it. The OCI spec that runs it
@@ -73,6 +77,10 @@ pub struct ContainerRecord {
     /// The image's labels, overridden by `--label-file` and `--label`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// The image's HEALTHCHECK merged with the `--health-*` flags; None
+    /// when neither gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<crate::HealthConfig>,
     pub state: ContainerState,
 }
 

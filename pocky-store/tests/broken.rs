@@ -43,6 +43,7 @@ fn container(id: char, name: &str, image_id: &str) -> ContainerRecord {
         stop_timeout: None,
         restart_policy: None,
         labels: Default::default(),
+        healthcheck: None,
         state: ContainerState::default(),
     }
 }

@@ -184,6 +184,7 @@ fn images_in_use_are_kept_and_containers_need_their_image() {
         stop_timeout: None,
         restart_policy: None,
         labels: Default::default(),
+        healthcheck: None,
         state: ContainerState::default(),
     };
     assert!(matches!(

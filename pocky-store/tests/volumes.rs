@@ -49,6 +49,7 @@ fn container(store: &Store, n: u8) -> String {
             stop_timeout: None,
             restart_policy: None,
             labels: Default::default(),
+            healthcheck: None,
             state: ContainerState::default(),
         })
         .unwrap();

@@ -29,6 +29,7 @@ pub fn record(name: &str, state: ContainerState) -> ContainerRecord {
         stop_timeout: None,
         restart_policy: None,
         labels: Default::default(),
+        healthcheck: None,
         state,
     }
 }
