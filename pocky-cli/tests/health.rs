@@ -108,6 +108,25 @@ fn a_passing_check_becomes_healthy_and_ps_shows_and_filters_it() {
     assert_eq!(last["Output"], "fine\n");
     assert!(last["Start"].as_str().unwrap() <= last["End"].as_str().unwrap());
     assert_eq!(v["State"]["Health"]["FailingStreak"], 0);
+    // Docker's event for the change.
+    let events = ok(
+        r,
+        &[
+            "events",
+            "--since",
+            "1h",
+            "--until",
+            "0s",
+            "-f",
+            "container=fine",
+            "--format",
+            "{{.Action}}",
+        ],
+    );
+    assert!(
+        events.lines().any(|l| l == "health_status: healthy"),
+        "{events}"
+    );
 
     let slow = inspect(r, "slow");
     assert!(health_is(&slow, "starting"), "{:#}", slow["State"]);

@@ -249,7 +249,12 @@ fn run_probes(
         });
         match updated {
             Ok(r) => {
-                if let Some(h) = r.state.health {
+                if let Some(h) = &r.state.health {
+                    // Docker's event on every change of the status.
+                    if h.status != status {
+                        let action = format!("health_status: {}", h.status.as_str());
+                        crate::events::container(store, &r, &action, &[]);
+                    }
                     status = h.status;
                 }
             }
