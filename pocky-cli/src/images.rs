@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::{Value, json};
 
 use pocky_store::{ImageRecord, ImageStore, Store};
@@ -224,39 +224,12 @@ pub fn remove(root: &Path, args: &RmiArgs) -> Result<ExitCode> {
     }
 }
 
-fn familiar_tag(canonical: &str) -> String {
-    let (repo, tag) = lookup::familiar(canonical);
-    format!("{repo}:{tag}")
-}
-
 pub fn inspect(root: &Path, args: &InspectArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
     let mut out = Vec::new();
     for name in &args.names {
         let (image, _) = lookup::find(&store, name)?;
-        out.push(inspect_json(&store, &image)?);
+        out.push(pocky_engine::inspect::image(&store, &image)?);
     }
     crate::template::print_inspect(args.format.as_deref(), out)
-}
-
-pub(crate) fn inspect_json(store: &Store, image: &ImageRecord) -> Result<Value> {
-    let config: Value = serde_json::from_slice(&store.get_blob(&image.id)?)
-        .with_context(|| format!("parsing config of image {}", image.id))?;
-    let manifest: Value = serde_json::from_slice(&store.get_blob(&image.manifest_digest)?)
-        .with_context(|| format!("parsing manifest of image {}", image.id))?;
-    Ok(json!({
-        "Id": image.id,
-        "RepoTags": image.repo_tags.iter().map(|t| familiar_tag(t)).collect::<Vec<_>>(),
-        "RepoDigests": image.repo_digests.iter().map(|d| lookup::familiar_digest(d)).collect::<Vec<_>>(),
-        "Created": image.created,
-        "Os": config.get("os"),
-        "Architecture": config.get("architecture"),
-        "Variant": config.get("variant"),
-        "Author": config.get("author"),
-        "Config": config.get("config"),
-        "Size": image.size,
-        "RootFS": {"Type": "layers", "Layers": image.diff_ids},
-        "Manifest": {"Digest": image.manifest_digest, "MediaType": manifest.get("mediaType"), "Layers": manifest.get("layers")},
-        "ChainIDs": image.chain_ids,
-    }))
 }

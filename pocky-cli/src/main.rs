@@ -14,7 +14,6 @@ mod images;
 mod lifecycle;
 mod log;
 mod logs;
-mod netinspect;
 mod network;
 mod progress;
 mod prune;

@@ -375,3 +375,57 @@ fn seeding_honours_whiteouts_and_opaque_directories() {
         "a whiteout was copied through"
     );
 }
+
+/// `inspect` says what is mounted, in Docker's `Mounts` shape: the user's
+/// volumes, binds and tmpfs, not the runtime's own mounts.
+#[test]
+fn inspect_lists_the_containers_mounts() {
+    let Some(c) = Ctx::new("inspect_mounts", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    let host = tempfile::tempdir().unwrap();
+    let bind = format!("{}:/h:ro", host.path().display());
+    ok(
+        r,
+        &[
+            "create",
+            "--name",
+            "mnt",
+            "-v",
+            "mvol:/data",
+            "-v",
+            &bind,
+            "--tmpfs",
+            "/scratch",
+            &c.busybox(),
+            "true",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&ok(r, &["inspect", "mnt"])).unwrap();
+    let mut mounts = v[0]["Mounts"].as_array().unwrap().clone();
+    mounts.sort_by_key(|m| m["Destination"].as_str().unwrap().to_owned());
+    let summary: Vec<(String, String, bool)> = mounts
+        .iter()
+        .map(|m| {
+            (
+                m["Type"].as_str().unwrap().to_owned(),
+                m["Destination"].as_str().unwrap().to_owned(),
+                m["RW"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("volume".to_owned(), "/data".to_owned(), true),
+            ("bind".to_owned(), "/h".to_owned(), false),
+            ("tmpfs".to_owned(), "/scratch".to_owned(), true),
+        ],
+        "{mounts:#?}"
+    );
+    assert_eq!(mounts[0]["Name"], "mvol");
+    assert_eq!(mounts[1]["Source"], host.path().display().to_string());
+    ok(r, &["rm", "-v", "mnt"]);
+    ok(r, &["volume", "rm", "mvol"]);
+}

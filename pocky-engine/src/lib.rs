@@ -24,6 +24,7 @@ pub mod flags;
 pub mod health;
 pub mod image_filter;
 pub mod images;
+pub mod inspect;
 pub mod lifecycle;
 pub mod log;
 pub mod logreader;

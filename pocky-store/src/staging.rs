@@ -120,7 +120,7 @@ pub(crate) fn clean(tmp: &Path) -> Result<()> {
                 let _ = fs::remove_dir_all(tmp.join(base));
                 let _ = fs::remove_file(&path);
             }
-        } else if name.ends_with(".trash") {
+        } else if name.ends_with(".trash") && !remover_alive(&name) {
             let _ = fs::remove_dir_all(&path);
         }
     }
@@ -137,5 +137,43 @@ pub(crate) fn remove_tree(tmp: &Path, path: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(StoreError::io("removing", path)(e)),
     }
-    fs::remove_dir_all(&trash).map_err(StoreError::io("removing", &trash))
+    match fs::remove_dir_all(&trash) {
+        Ok(()) => Ok(()),
+        // Another process's `clean` finished it (its remover looked dead
+        // to it: a reused pid check is only a heuristic).
+        Err(_) if !trash.exists() => Ok(()),
+        Err(e) => Err(StoreError::io("removing", &trash)(e)),
+    }
+}
+
+/// Whether the process that named this trash (`<pid>-...`) still runs and
+/// so is removing it itself: a second remover racing it would make its
+/// `remove_dir_all` fail on entries that vanish under it.
+fn remover_alive(name: &str) -> bool {
+    name.split('-')
+        .next()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_some_and(|pid| pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_removers_keep_their_trash() {
+        assert!(remover_alive("1-18edbf89bf219583-0.trash"));
+        assert!(!remover_alive(&format!("{}-1-0.trash", std::process::id())));
+        assert!(!remover_alive("4194305-1-0.trash"));
+        assert!(!remover_alive("leftover.trash"));
+
+        let tmp = tempfile::tempdir().unwrap();
+        let busy = tmp.path().join("1-a-0.trash");
+        let dead = tmp.path().join("4194305-a-0.trash");
+        fs::create_dir_all(busy.join("x")).unwrap();
+        fs::create_dir_all(dead.join("x")).unwrap();
+        clean(tmp.path()).unwrap();
+        assert!(busy.exists());
+        assert!(!dead.exists());
+    }
 }

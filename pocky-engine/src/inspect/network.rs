@@ -1,5 +1,5 @@
 //! `NetworkSettings` of `pocky inspect`, in Docker's shape, from the
-//! container's `network.json` (see [`pocky_engine::netsetup`]).
+//! container's `network.json` (see [`crate::netsetup`]).
 //!
 //! As with Docker, addresses and ports describe the container while it is
 //! attached: a stopped container keeps its network names and ids but shows
@@ -15,7 +15,7 @@ use pocky_net::netlink::Netlink;
 use pocky_net::{Attachment, DEFAULT_NETWORK, PortMapping};
 use pocky_store::{ContainerRecord, Status, Store};
 
-use pocky_engine::netsetup::{self, NetSettings};
+use crate::netsetup::{self, NetSettings};
 
 /// `HostConfig.NetworkMode` and `NetworkSettings` of a container.
 /// `has_netns` (from its spec) stands in for the settings of containers
