@@ -10,7 +10,7 @@ use anyhow::{Result, bail};
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use pocky_engine::logreader::{self, LogOptions};
-use pocky_store::Store;
+use pocky_engine::store::Store;
 
 #[derive(Debug, clap::Args)]
 pub struct AttachArgs {
@@ -51,7 +51,7 @@ pub fn attach(root: &Path, args: &AttachArgs) -> Result<ExitCode> {
 /// each to the container, as the engine's `kill`.
 fn proxy_signals(store: &Store, id: &str) -> Result<()> {
     let mut set = SigSet::empty();
-    for sig in pocky_ns::FORWARDED {
+    for sig in pocky_engine::runtime::FORWARDED {
         set.add(sig);
     }
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;

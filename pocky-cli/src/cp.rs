@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use pocky_engine::copy::{self, CopyRequest};
-use pocky_store::Store;
+use pocky_engine::store::Store;
 
 use crate::format;
 

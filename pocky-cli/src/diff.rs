@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use pocky_store::Store;
+use pocky_engine::store::Store;
 
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 use pocky_engine::events::{self, Event, EventFilter};
-use pocky_store::Store;
+use pocky_engine::store::Store;
 
 #[derive(Debug, clap::Args)]
 pub struct EventsArgs {

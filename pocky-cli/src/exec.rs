@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use pocky_runtime::launch::Stdio;
-use pocky_store::Store;
+use pocky_engine::runtime::Stdio;
+use pocky_engine::store::Store;
 
 use crate::cli::ExecArgs;
 use pocky_engine::state;
@@ -77,7 +77,7 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<ExitCode> {
         &spec,
         &process,
         stdio,
-        pocky_runtime::exec::ExecOptions::default(),
+        pocky_engine::runtime::ExecOptions::default(),
     ) {
         Ok(c) => c,
         Err(pocky_engine::exec::ExecError::Child { exit_code, message }) => {

@@ -6,7 +6,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 
 use anyhow::Result;
-use pocky_ns::{ExitStatus, SignalForwarder};
+use pocky_engine::runtime::{ExitStatus, SignalForwarder};
 
 /// Blocks the forwarded signals: call before starting the process.
 pub fn forwarder() -> Result<SignalForwarder> {
@@ -22,9 +22,9 @@ pub fn attend(
     interactive: bool,
 ) -> Result<ExitStatus> {
     let relay = pty.map(|master| {
-        let _ = pocky_ns::pty::copy_winsize(std::io::stdin().as_fd(), master.as_fd());
+        let _ = pocky_engine::runtime::copy_winsize(std::io::stdin().as_fd(), master.as_fd());
         // The relay ends when the last process holding the pty closes it.
-        std::thread::spawn(move || pocky_ns::pty::relay(master, interactive))
+        std::thread::spawn(move || pocky_engine::runtime::relay(master, interactive))
     });
     let status = forwarder.run(pid)?;
     if let Some(r) = relay {

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use pocky_store::{ImageRecord, ImageStore, Store};
+use pocky_engine::store::{ImageRecord, ImageStore, Store};
 
 use crate::cli::{ImagesArgs, InspectArgs, RmiArgs};
 use crate::format;

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use pocky_store::Store;
+use pocky_engine::store::Store;
 
 use pocky_engine::monitor::Detached;
 
@@ -102,7 +102,7 @@ pub fn stop(root: &Path, args: &StopArgs) -> Result<ExitCode> {
 pub fn kill(root: &Path, args: &KillArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
     // A bad signal fails once, not once per container.
-    pocky_runtime::process::parse_signal(&args.signal)?;
+    pocky_engine::runtime::parse_signal(&args.signal)?;
     Ok(each(&args.containers, |name| {
         pocky_engine::lifecycle::kill(&store, name, &args.signal)?;
         println!("{name}");

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use pocky_engine::logreader::{self, LogEntry, LogOptions};
-use pocky_store::Store;
+use pocky_engine::store::Store;
 
 use crate::cli::LogsArgs;
 

@@ -100,7 +100,7 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::Start(a) => lifecycle::start(&root, &a),
         Command::Restart(a) => lifecycle::restart(&root, &a),
         Command::Rename(a) => {
-            let store = pocky_store::Store::open(&root)?;
+            let store = pocky_engine::store::Store::open(&root)?;
             pocky_engine::lifecycle::rename(&store, &a.container, &a.new_name)?;
             Ok(std::process::ExitCode::SUCCESS)
         }

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use pocky_net::Network;
-use pocky_store::{ContainerStore, Store};
+use pocky_engine::networks::Network;
+use pocky_engine::store::{ContainerStore, Store};
 
 use pocky_engine::netsetup;
 
@@ -119,7 +119,7 @@ pub fn run(root: &Path, cmd: &NetworkCommand) -> Result<ExitCode> {
 
 fn inspect_one(
     store: &Store,
-    nets: &pocky_net::Networks,
+    nets: &pocky_engine::networks::Networks,
     n: &Network,
 ) -> Result<serde_json::Value> {
     let mut containers = serde_json::Map::new();
@@ -192,7 +192,7 @@ pub fn port(root: &Path, a: &PortArgs) -> Result<ExitCode> {
 }
 
 /// The PORTS column of `ps`.
-pub fn ports_column(store: &Store, rec: &pocky_store::ContainerRecord) -> String {
+pub fn ports_column(store: &Store, rec: &pocky_engine::store::ContainerRecord) -> String {
     published(store, rec)
         .unwrap_or_default()
         .iter()
@@ -206,9 +206,9 @@ pub fn ports_column(store: &Store, rec: &pocky_store::ContainerRecord) -> String
 /// Docker shows nothing then.
 fn published(
     store: &Store,
-    rec: &pocky_store::ContainerRecord,
-) -> Result<Vec<pocky_net::PortMapping>> {
-    if rec.state.status != Some(pocky_store::Status::Running) {
+    rec: &pocky_engine::store::ContainerRecord,
+) -> Result<Vec<pocky_engine::networks::PortMapping>> {
+    if rec.state.status != Some(pocky_engine::store::Status::Running) {
         return Ok(Vec::new());
     }
     Ok(netsetup::load(store, &rec.id)?

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use pocky_store::Store;
+use pocky_engine::store::Store;
 
 use crate::cli::PruneArgs;
 use crate::format;

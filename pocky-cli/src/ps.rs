@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
-use pocky_store::{ContainerRecord, ContainerStore, HealthStatus, Status, Store};
+use pocky_engine::store::{ContainerRecord, ContainerStore, HealthStatus, Status, Store};
 
 use crate::cli::{InspectArgs, PsArgs};
 use crate::{format, images};

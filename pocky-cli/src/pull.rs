@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use pocky_engine::pull::pull;
+use pocky_engine::store::Store;
 use pocky_registry::{Client, ClientOptions, Platform, Reference};
-use pocky_store::Store;
 
 use crate::cli::PullArgs;
 use crate::progress::Progress;

@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use pocky_engine::RunRequest;
 use pocky_engine::create::{self, Created};
 use pocky_engine::owner;
-use pocky_runtime::launch::Stdio;
-use pocky_store::Store;
+use pocky_engine::runtime::Stdio;
+use pocky_engine::store::Store;
 
 use crate::cli::RunArgs;
 

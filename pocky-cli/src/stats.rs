@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use pocky_engine::stats::{self, Sample};
-use pocky_store::{ContainerRecord, Store};
+use pocky_engine::store::{ContainerRecord, Store};
 use serde_json::{Value, json};
 
 use crate::format;

@@ -4,8 +4,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use pocky_engine::store::Store;
 use pocky_engine::update::UpdateRequest;
-use pocky_store::Store;
 
 #[derive(Debug, clap::Args)]
 pub struct UpdateArgs {

@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use pocky_store::{Store, VolumeRecord};
+use pocky_engine::store::{Store, VolumeRecord};
 
 #[derive(Debug, Subcommand)]
 pub enum VolumeCommand {
@@ -30,7 +30,7 @@ pub struct CreateArgs {
     #[arg(long = "label")]
     pub labels: Vec<String>,
     /// Volume driver: only `local`.
-    #[arg(short, long, default_value = pocky_store::LOCAL_DRIVER)]
+    #[arg(short, long, default_value = pocky_engine::store::LOCAL_DRIVER)]
     pub driver: String,
     pub name: Option<String>,
 }

@@ -41,6 +41,7 @@ pub mod pull;
 pub mod request;
 pub mod reset;
 pub mod restart;
+pub mod runtime;
 pub mod security_flags;
 pub mod state;
 pub mod stats;
@@ -51,6 +52,9 @@ pub mod volumes;
 pub mod volumes_setup;
 
 pub use error::{Error, Kind, Result};
+/// The store's records and handle, which front ends pass to and get from
+/// the engine's calls.
+pub use pocky_store as store;
 pub use request::RunRequest;
 
 /// Docker's exit code for a failure of the engine itself.
