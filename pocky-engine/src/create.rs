@@ -6,10 +6,10 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::spec::{self, NetworkMode, Resources, RunOptions};
 use anyhow::{Context, Result};
 use oci_spec::runtime::{Mount, MountBuilder};
 use pocky_fs::rootfs::Overlay;
-use pocky_runtime::spec::{self, ImageDefaults, NetworkMode, Resources, RunOptions};
 use pocky_store::{
     ContainerRecord, ContainerState, ContainerStore, ImageRecord, ImageStore, LayerStore, Status,
     Store,
@@ -43,7 +43,9 @@ fn create_inner(
     image: &ImageRecord,
     cmd: &[String],
 ) -> Result<Created> {
-    let net = crate::netsetup::settings(store, args, image)?;
+    // The image's config, read once for everything below.
+    let config = crate::image_config::read(store, image)?;
+    let net = crate::netsetup::settings(store, args, &config.exposed_ports)?;
     let network = net.mode();
     let resources = Resources {
         memory: args.memory.as_deref().map(flags::memory).transpose()?,
@@ -61,10 +63,15 @@ fn create_inner(
         }
     }
     let user_health = crate::health::config::from_flags(args)?;
-    let (defaults, extras) = image_defaults(store, image)?;
-    let healthcheck = crate::health::config::merge(user_health, extras.healthcheck);
-    let image_stop_signal = extras.stop_signal;
-    let mut labels = extras.labels;
+    let crate::image_config::ImageConfig {
+        defaults,
+        stop_signal: image_stop_signal,
+        mut labels,
+        healthcheck: image_health,
+        volumes: image_volumes,
+        ..
+    } = config;
+    let healthcheck = crate::health::config::merge(user_health, image_health);
     labels.extend(flags::labels(&args.label, &args.label_file)?);
     // Checked here so a bad signal fails the run, not a later stop.
     let stop_signal = args.stop_signal.clone().or(image_stop_signal);
@@ -73,7 +80,6 @@ fn create_inner(
             .with_context(|| format!("stop signal of the container ({sig})"))?;
     }
     let mount_flags = crate::mount_flags::parse_all(&args.volume, &args.mount, &args.tmpfs)?;
-    let image_volumes = crate::volumes_setup::image_volumes(store, image)?;
     let volumes = crate::volumes_setup::plan(store, &mount_flags, &image_volumes)?;
     let id = random_id()?;
     let name = match &args.name {
@@ -251,47 +257,6 @@ fn etc_mounts(dir: &Path) -> Result<Vec<Mount>> {
                 .map_err(|e| anyhow::anyhow!("building mount of /etc/{f}: {e}"))
         })
         .collect()
-}
-
-/// What an image's config gives a container beside the spec's defaults.
-#[derive(Default)]
-struct ImageExtras {
-    /// The StopSignal that `stop` sends.
-    stop_signal: Option<String>,
-    labels: std::collections::BTreeMap<String, String>,
-    /// Docker's `Healthcheck`, which the typed OCI config does not have.
-    healthcheck: Option<pocky_store::HealthConfig>,
-}
-
-/// What the image's config gives a container.
-fn image_defaults(store: &Store, image: &ImageRecord) -> Result<(ImageDefaults, ImageExtras)> {
-    let bytes = store.get_blob(&image.id)?;
-    let config: oci_spec::image::ImageConfiguration = serde_json::from_slice(&bytes)
-        .with_context(|| format!("parsing the config of image {}", image.short_id()))?;
-    let healthcheck = crate::health::config::from_image_config(&bytes)
-        .with_context(|| format!("reading the healthcheck of image {}", image.short_id()))?;
-    let Some(c) = config.config() else {
-        return Ok((
-            ImageDefaults::default(),
-            ImageExtras {
-                healthcheck,
-                ..ImageExtras::default()
-            },
-        ));
-    };
-    let defaults = ImageDefaults {
-        entrypoint: c.entrypoint().clone().unwrap_or_default(),
-        cmd: c.cmd().clone().unwrap_or_default(),
-        env: c.env().clone().unwrap_or_default(),
-        working_dir: c.working_dir().clone().unwrap_or_default(),
-        user: c.user().clone().unwrap_or_default(),
-    };
-    let extras = ImageExtras {
-        stop_signal: c.stop_signal().clone().filter(|s| !s.is_empty()),
-        labels: c.labels().clone().unwrap_or_default().into_iter().collect(),
-        healthcheck,
-    };
-    Ok((defaults, extras))
 }
 
 /// 64 hex digits from the kernel's random source.

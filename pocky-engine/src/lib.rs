@@ -6,9 +6,8 @@
 //!
 //! The operations a front end calls return [`Error`], whose kind decides
 //! the exit or status code; the internals use `anyhow` for context and
-//! raise typed errors where the kind matters. What is left to do (the flag
-//! mapping moving up from pocky-runtime, one reader of the image config) is
-//! listed in docs/ARCHITECTURE.md.
+//! raise typed errors where the kind matters. The Docker flags become an
+//! OCI spec here (`spec`, `security_flags`); pocky-runtime takes the spec.
 
 pub mod boot;
 pub mod broken;
@@ -22,6 +21,7 @@ pub mod filter_args;
 pub mod filters;
 pub mod flags;
 pub mod health;
+pub mod image_config;
 pub mod image_filter;
 pub mod images;
 pub mod inspect;
@@ -43,6 +43,7 @@ pub mod reset;
 pub mod restart;
 pub mod runtime;
 pub mod security_flags;
+pub mod spec;
 pub mod state;
 pub mod stats;
 pub mod top;

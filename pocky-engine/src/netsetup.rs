@@ -7,9 +7,9 @@ use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
+use crate::spec::NetworkMode;
 use anyhow::{Context, Result, bail};
 use pocky_net::{AttachRequest, Attachment, Networks, PortMapping};
-use pocky_runtime::spec::NetworkMode;
 use pocky_store::Store;
 use serde::{Deserialize, Serialize};
 
@@ -52,19 +52,15 @@ pub fn networks(store: &Store) -> Networks {
 }
 
 /// Parses the network flags of `run`; checks the network exists.
-pub fn settings(
-    store: &Store,
-    args: &RunRequest,
-    image: &pocky_store::ImageRecord,
-) -> Result<NetSettings> {
+pub fn settings(store: &Store, args: &RunRequest, exposed: &[String]) -> Result<NetSettings> {
     let mut ports = args
         .publish
         .iter()
         .map(|p| PortMapping::parse(p))
         .collect::<Result<Vec<_>, _>>()?;
     if args.publish_all {
-        for e in exposed_ports(store, &image.id)? {
-            let m = PortMapping::parse(&e).with_context(|| format!("exposed port {e}"))?;
+        for e in exposed {
+            let m = PortMapping::parse(e).with_context(|| format!("exposed port {e}"))?;
             if !ports
                 .iter()
                 .any(|p| p.container_port == m.container_port && p.proto == m.proto)
@@ -244,13 +240,7 @@ pub fn prune(store: &Store, live: &HashSet<String>) -> Result<()> {
 /// The `ExposedPorts` (`80/tcp`...) of the image with config `image_id`,
 /// for `-P` and inspect.
 pub fn exposed_ports(store: &Store, image_id: &str) -> Result<Vec<String>> {
-    let bytes = store.get_blob(image_id)?;
-    let config: oci_spec::image::ImageConfiguration = serde_json::from_slice(&bytes)?;
-    Ok(config
-        .config()
-        .as_ref()
-        .and_then(|c| c.exposed_ports().clone())
-        .unwrap_or_default())
+    Ok(crate::image_config::read_id(store, image_id)?.exposed_ports)
 }
 
 /// The `before_start` hook of `launch`: attach the container's namespace.

@@ -1,8 +1,13 @@
 //! `--cap-add`, `--cap-drop`, `--privileged`, `--security-opt` and
-//! `--device` turned into pocky-runtime's [`SecurityOptions`].
+//! `--device` turned into [`SecurityOptions`], and those written into the
+//! container's spec ([`apply_to_spec`]): the runtime only ever reads the
+//! spec, with the building blocks (capability names, Docker's seccomp
+//! profile, device rules) from `pocky_runtime::security`.
 
 use anyhow::{Context, Result, bail};
-use pocky_runtime::security::{DeviceRequest, SeccompChoice, SecurityOptions};
+use oci_spec::runtime::Spec;
+use pocky_runtime::RuntimeError;
+use pocky_runtime::security::{DeviceRequest, SeccompChoice};
 
 use crate::request::RunRequest;
 
@@ -80,4 +85,48 @@ mod tests {
         assert!(apply_security_opt(&mut o, "apparmor=unconfined").is_err());
         assert!(apply_security_opt(&mut o, "bogus").is_err());
     }
+}
+
+/// The security flags of `pocky run`.
+#[derive(Debug, Clone, Default)]
+pub struct SecurityOptions {
+    /// `--cap-add`, names with or without `CAP_`, or `ALL`.
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`, names with or without `CAP_`, or `ALL`.
+    pub cap_drop: Vec<String>,
+    /// `--privileged`: every capability, no seccomp, no masked or read-only
+    /// paths, every device allowed.
+    pub privileged: bool,
+    pub seccomp: SeccompChoice,
+    /// `--security-opt no-new-privileges`.
+    pub no_new_privileges: bool,
+    /// `--device`.
+    pub devices: Vec<DeviceRequest>,
+}
+
+/// Writes `opts` into `spec`: process capabilities and `noNewPrivileges`,
+/// `linux.seccomp`, `linux.devices`, `linux.resources.devices`, and for
+/// `--privileged` no masked or read-only paths.
+pub fn apply_to_spec(spec: &mut Spec, opts: &SecurityOptions) -> Result<(), RuntimeError> {
+    use pocky_runtime::security::{caps, devices, seccomp};
+    let set = caps::effective_set(&opts.cap_add, &opts.cap_drop, opts.privileged)?;
+    let mut process = spec.process().clone().unwrap_or_default();
+    process.set_capabilities(Some(caps::process_capabilities(&set)?));
+    process.set_no_new_privileges(Some(opts.no_new_privileges));
+    spec.set_process(Some(process));
+
+    let seccomp = if opts.privileged {
+        None
+    } else {
+        seccomp::for_spec(&opts.seccomp, &set)?
+    };
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    linux.set_seccomp(seccomp);
+    devices::apply_to_linux(&mut linux, &opts.devices, opts.privileged)?;
+    if opts.privileged {
+        linux.set_masked_paths(Some(vec![]));
+        linux.set_readonly_paths(Some(vec![]));
+    }
+    spec.set_linux(Some(linux));
+    Ok(())
 }

@@ -28,18 +28,6 @@ pub struct Plan {
     create_dirs: Vec<PathBuf>,
 }
 
-/// The image's `VOLUME` paths.
-pub fn image_volumes(store: &Store, image: &ImageRecord) -> Result<Vec<String>> {
-    let bytes = store.get_blob(&image.id)?;
-    let config: oci_spec::image::ImageConfiguration = serde_json::from_slice(&bytes)
-        .with_context(|| format!("parsing the config of image {}", image.short_id()))?;
-    Ok(config
-        .config()
-        .as_ref()
-        .and_then(|c| c.volumes().clone())
-        .unwrap_or_default())
-}
-
 fn build(destination: &str, typ: &str, source: &Path, options: Vec<String>) -> Result<Mount> {
     MountBuilder::default()
         .destination(PathBuf::from(destination))

@@ -16,7 +16,6 @@ pub mod process;
 pub mod resources;
 pub mod security;
 mod settings;
-pub mod spec;
 pub mod state;
 pub mod unsupported;
 pub mod user;

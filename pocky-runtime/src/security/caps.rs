@@ -74,7 +74,7 @@ pub fn effective_set(
     } else if drop_all {
         Capabilities::new()
     } else {
-        crate::spec::default_capabilities()
+        default_capabilities()
     };
     if !add_all {
         set.extend(adds);
@@ -173,6 +173,28 @@ pub fn mask_of(set: &Capabilities) -> Result<u64, RuntimeError> {
     let unique: HashSet<caps::Capability> =
         set.iter().map(|c| to_caps(*c)).collect::<Result<_, _>>()?;
     Ok(unique.iter().fold(0, |m, c| m | c.bitmask()))
+}
+
+/// Docker's default capability set.
+pub fn default_capabilities() -> Capabilities {
+    [
+        Capability::Chown,
+        Capability::DacOverride,
+        Capability::Fsetid,
+        Capability::Fowner,
+        Capability::Mknod,
+        Capability::NetRaw,
+        Capability::Setgid,
+        Capability::Setuid,
+        Capability::Setfcap,
+        Capability::Setpcap,
+        Capability::NetBindService,
+        Capability::SysChroot,
+        Capability::Kill,
+        Capability::AuditWrite,
+    ]
+    .into_iter()
+    .collect()
 }
 
 #[cfg(test)]

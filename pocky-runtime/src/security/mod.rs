@@ -3,9 +3,10 @@
 //! that cannot leave the rootfs, and a process that cannot be inspected
 //! from the container until it has exec'd.
 //!
-//! Two halves, like the rest of the runtime. [`apply_to_spec`] writes the
-//! choices of `pocky run` into the spec (capability sets, `linux.seccomp`,
-//! devices); [`ChildSecurity`] is made from a spec in the parent (the BPF is
+//! The runtime takes a spec: the engine writes Docker's choices into it
+//! (`pocky_engine::security_flags`, with this module's building blocks:
+//! capability names, Docker's seccomp profile, device rules);
+//! [`ChildSecurity`] is made from a spec in the parent (the BPF is
 //! compiled there, so a bad profile fails before anything starts) and
 //! applied by the child in runc's order:
 //!
@@ -30,49 +31,6 @@ use crate::RuntimeError;
 
 pub use self::devices::DeviceRequest;
 pub use self::seccomp::SeccompChoice;
-
-/// The security flags of `pocky run`.
-#[derive(Debug, Clone, Default)]
-pub struct SecurityOptions {
-    /// `--cap-add`, names with or without `CAP_`, or `ALL`.
-    pub cap_add: Vec<String>,
-    /// `--cap-drop`, names with or without `CAP_`, or `ALL`.
-    pub cap_drop: Vec<String>,
-    /// `--privileged`: every capability, no seccomp, no masked or read-only
-    /// paths, every device allowed.
-    pub privileged: bool,
-    pub seccomp: SeccompChoice,
-    /// `--security-opt no-new-privileges`.
-    pub no_new_privileges: bool,
-    /// `--device`.
-    pub devices: Vec<DeviceRequest>,
-}
-
-/// Writes `opts` into `spec`: process capabilities and `noNewPrivileges`,
-/// `linux.seccomp`, `linux.devices`, `linux.resources.devices`, and for
-/// `--privileged` no masked or read-only paths.
-pub fn apply_to_spec(spec: &mut Spec, opts: &SecurityOptions) -> Result<(), RuntimeError> {
-    let set = caps::effective_set(&opts.cap_add, &opts.cap_drop, opts.privileged)?;
-    let mut process = spec.process().clone().unwrap_or_default();
-    process.set_capabilities(Some(caps::process_capabilities(&set)?));
-    process.set_no_new_privileges(Some(opts.no_new_privileges));
-    spec.set_process(Some(process));
-
-    let seccomp = if opts.privileged {
-        None
-    } else {
-        seccomp::for_spec(&opts.seccomp, &set)?
-    };
-    let mut linux = spec.linux().clone().unwrap_or_default();
-    linux.set_seccomp(seccomp);
-    devices::apply_to_linux(&mut linux, &opts.devices, opts.privileged)?;
-    if opts.privileged {
-        linux.set_masked_paths(Some(vec![]));
-        linux.set_readonly_paths(Some(vec![]));
-    }
-    spec.set_linux(Some(linux));
-    Ok(())
-}
 
 /// What the child applies, prepared in the parent from the spec.
 #[derive(Debug, Default)]

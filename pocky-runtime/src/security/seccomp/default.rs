@@ -573,7 +573,7 @@ mod tests {
 
     #[test]
     fn dangerous_calls_need_their_capability() {
-        let defaults = crate::spec::default_capabilities();
+        let defaults = crate::security::caps::default_capabilities();
         let list = allowed(&defaults);
         for refused in [
             "mount",

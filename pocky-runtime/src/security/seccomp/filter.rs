@@ -178,7 +178,7 @@ mod tests {
     fn default_profile_compiles_to_two_filters() {
         let spec = for_spec(
             &SeccompChoice::Default,
-            &crate::spec::default_capabilities(),
+            &crate::security::caps::default_capabilities(),
         )
         .unwrap()
         .unwrap();

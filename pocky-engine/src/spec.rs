@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use oci_spec::runtime::{
-    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
-    LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder,
-    LinuxResourcesBuilder, Mount, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    Capabilities, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxMemoryBuilder,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount,
+    ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 
-use crate::RuntimeError;
+use pocky_runtime::RuntimeError;
 
 /// The PATH Docker gives containers whose image sets none.
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -67,7 +67,7 @@ pub struct RunOptions {
     /// Mounts beyond the standard ones (the generated /etc files, volumes).
     pub mounts: Vec<Mount>,
     /// Capabilities, seccomp, no-new-privileges, devices, --privileged.
-    pub security: crate::security::SecurityOptions,
+    pub security: crate::security_flags::SecurityOptions,
 }
 
 /// The command Docker would run: entrypoint then cmd, where `--entrypoint`
@@ -123,28 +123,6 @@ pub fn environment(image: &ImageDefaults, opts: &RunOptions) -> Vec<String> {
     out
 }
 
-/// Docker's default capability set.
-pub fn default_capabilities() -> Capabilities {
-    [
-        Capability::Chown,
-        Capability::DacOverride,
-        Capability::Fsetid,
-        Capability::Fowner,
-        Capability::Mknod,
-        Capability::NetRaw,
-        Capability::Setgid,
-        Capability::Setuid,
-        Capability::Setfcap,
-        Capability::Setpcap,
-        Capability::NetBindService,
-        Capability::SysChroot,
-        Capability::Kill,
-        Capability::AuditWrite,
-    ]
-    .into_iter()
-    .collect()
-}
-
 fn oci(e: oci_spec::OciSpecError) -> RuntimeError {
     RuntimeError::Config(format!("building the runtime spec: {e}"))
 }
@@ -173,7 +151,7 @@ pub fn build(image: &ImageDefaults, opts: &RunOptions) -> Result<Spec, RuntimeEr
         // Resolved in the container against its own /etc/passwd.
         user = user.username(u);
     }
-    let caps = default_capabilities();
+    let caps = pocky_runtime::security::caps::default_capabilities();
     let process = ProcessBuilder::default()
         .terminal(opts.tty)
         .user(user.build().map_err(oci)?)
@@ -269,7 +247,7 @@ pub fn build(image: &ImageDefaults, opts: &RunOptions) -> Result<Spec, RuntimeEr
         .build()
         .map_err(oci)
         .and_then(|mut spec| {
-            crate::security::apply_to_spec(&mut spec, &opts.security)?;
+            crate::security_flags::apply_to_spec(&mut spec, &opts.security)?;
             Ok(spec)
         })
 }
