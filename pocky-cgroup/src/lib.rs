@@ -66,7 +66,7 @@ pub use cgroup::Cgroup;
 pub use detect::{DEFAULT_ROOT, Hierarchy, MOUNTINFO, V1Mounts};
 pub use devices::{DeviceKind, DeviceRule};
 pub use error::{CgroupError, Result};
-pub use limits::{CPU_PERIOD_US, Limits, cpu_quota_us, shares_to_weight};
+pub use limits::{CPU_PERIOD_US, Limits, cpu_quota_us, nano_cpus_of, shares_to_weight};
 pub use own::ProcCgroups;
 pub use path::CgroupPath;
 pub use resources::{BlkioDevice, Resources, ThrottleKind};

@@ -107,6 +107,15 @@ pub fn cpu_quota_us(nano_cpus: u64) -> u64 {
     u64::try_from(q).unwrap_or(u64::MAX)
 }
 
+/// The inverse: a quota per period as Docker's `NanoCpus` (0 for none).
+pub fn nano_cpus_of(quota_us: u64, period_us: u64) -> u64 {
+    if period_us == 0 {
+        return 0;
+    }
+    let n = u128::from(quota_us) * 1_000_000_000 / u128::from(period_us);
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
 /// v1 `cpu.shares` to v2 `cpu.weight`, exactly as runc converts, so a
 /// container gets the same weight under pocky as under Docker on v2:
 /// the share range [2, 262144] maps linearly onto the weight range

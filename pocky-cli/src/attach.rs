@@ -7,8 +7,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
 use pocky_engine::logreader::{self, LogOptions};
 use pocky_engine::store::Store;
 
@@ -33,7 +31,7 @@ pub fn attach(root: &Path, args: &AttachArgs) -> Result<ExitCode> {
         bail!("You cannot attach to a stopped container, start it first");
     }
     if args.sig_proxy {
-        proxy_signals(&store, &rec.id)?;
+        pocky_engine::lifecycle::proxy_signals(&store, &rec.id)?;
     }
     let opts = LogOptions {
         follow: true,
@@ -45,25 +43,4 @@ pub fn attach(root: &Path, args: &AttachArgs) -> Result<ExitCode> {
     })?;
     let code = pocky_engine::lifecycle::wait(&store, &rec.id).unwrap_or(0);
     Ok(ExitCode::from(u8::try_from(code & 0xff).unwrap_or(255)))
-}
-
-/// Blocks the forwarded signals in every thread and has one thread pass
-/// each to the container, as the engine's `kill`.
-fn proxy_signals(store: &Store, id: &str) -> Result<()> {
-    let mut set = SigSet::empty();
-    for sig in pocky_engine::runtime::FORWARDED {
-        set.add(sig);
-    }
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;
-    let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC)?;
-    let (store, id) = (store.clone(), id.to_owned());
-    std::thread::spawn(move || {
-        while let Ok(Some(info)) = fd.read_signal() {
-            let sig = info.ssi_signo.to_string();
-            if let Err(e) = pocky_engine::lifecycle::kill(&store, &id, &sig) {
-                crate::log::debug!("passing signal {sig} on: {e}");
-            }
-        }
-    });
-    Ok(())
 }

@@ -156,7 +156,7 @@ fn inspect_one(
 pub fn port(root: &Path, a: &PortArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
     let rec = pocky_engine::state::find(&store, &a.container)?;
-    let ports = published(&store, &rec)?;
+    let ports = netsetup::published_ports(&store, &rec)?;
     let want = a.port.as_deref().map(|p| match p.split_once('/') {
         Some((n, proto)) => (n.to_owned(), proto.to_owned()),
         None => (p.to_owned(), "tcp".to_owned()),
@@ -193,26 +193,10 @@ pub fn port(root: &Path, a: &PortArgs) -> Result<ExitCode> {
 
 /// The PORTS column of `ps`.
 pub fn ports_column(store: &Store, rec: &pocky_engine::store::ContainerRecord) -> String {
-    published(store, rec)
+    netsetup::published_ports(store, rec)
         .unwrap_or_default()
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// The ports a container publishes now. A stopped one holds none (its
-/// rules and lease are gone), whatever its network.json still says:
-/// Docker shows nothing then.
-fn published(
-    store: &Store,
-    rec: &pocky_engine::store::ContainerRecord,
-) -> Result<Vec<pocky_engine::networks::PortMapping>> {
-    if rec.state.status != Some(pocky_engine::store::Status::Running) {
-        return Ok(Vec::new());
-    }
-    Ok(netsetup::load(store, &rec.id)?
-        .and_then(|s| s.attachment)
-        .map(|att| att.ports)
-        .unwrap_or_default())
 }

@@ -33,7 +33,7 @@ pub fn ps(root: &Path, args: &PsArgs) -> Result<ExitCode> {
     if all {
         recs.extend(broken.iter().map(pocky_engine::broken::placeholder));
     }
-    recs.retain(|r| filter.matches(r, state_name(r)));
+    recs.retain(|r| filter.matches(&store, r, state_name(r)));
     // Newest first already: the last N are the first N.
     if let Some(n) = args.last.or(args.latest.then_some(1)) {
         recs.truncate(n);

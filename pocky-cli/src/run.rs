@@ -91,8 +91,8 @@ fn foreground(store: &Store, created: &Created, args: &RunRequest) -> Result<Exi
     // Forked before the terminal relay's thread starts: the prober is a
     // single-threaded copy of this process (it resets its signals).
     let prober = pocky_engine::health::start(store, created, launched.pid());
-    let pty = launched.child.take_pty_master();
-    let status = crate::foreground::attend(&forwarder, launched.child.pid, pty, args.interactive)?;
+    let pty = launched.take_pty_master();
+    let status = crate::foreground::attend(&forwarder, launched.process(), pty, args.interactive)?;
     drop(prober);
     owner::finish(store, created, &launched, status);
     Ok(ExitCode::from(

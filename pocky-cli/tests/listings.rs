@@ -113,6 +113,27 @@ fn volumes_and_networks_filter_as_docker() {
     let err = fails(r, &["network", "ls", "-f", "type=odd"]);
     assert!(err.contains("custom or builtin"), "{err}");
 
+    // ps filters by network and by volume (name or mount point).
+    ok(
+        r,
+        &[
+            "create",
+            "--name",
+            "netuser",
+            "--network",
+            "lst-net",
+            &c.busybox(),
+            "true",
+        ],
+    );
+    let ps = |f: &str| lines(r, &["ps", "-a", "--format", "{{.Names}}", "-f", f]);
+    assert_eq!(ps("network=lst-net"), ["netuser"]);
+    assert_eq!(ps(&format!("network={}", &short[..8])), ["netuser"]);
+    assert_eq!(ps("volume=vol-used"), ["user"]);
+    assert_eq!(ps("volume=/d"), ["user"]);
+    assert!(ps("volume=vol-free").is_empty());
+    ok(r, &["rm", "netuser"]);
+
     ok(r, &["rm", "user"]);
     ok(r, &["volume", "rm", "vol-used", "vol-free"]);
     ok(r, &["network", "rm", "lst-net"]);

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
-use pocky_store::ContainerRecord;
+use pocky_store::{ContainerRecord, Store};
 
-const KEYS: [&str; 7] = [
-    "name", "id", "label", "status", "ancestor", "exited", "health",
+const KEYS: [&str; 9] = [
+    "name", "id", "label", "status", "ancestor", "exited", "health", "network", "volume",
 ];
 const HEALTH: [&str; 4] = ["starting", "healthy", "unhealthy", "none"];
 const STATUSES: [&str; 7] = [
@@ -57,8 +57,9 @@ impl ContainerFilter {
     }
 
     /// Whether `rec`, whose state is called `status` (`running`,
-    /// `exited`...), passes every key.
-    pub fn matches(&self, rec: &ContainerRecord, status: &str) -> bool {
+    /// `exited`...), passes every key. `network` and `volume` read the
+    /// container's network settings and bundle in `store`.
+    pub fn matches(&self, store: &Store, rec: &ContainerRecord, status: &str) -> bool {
         self.0.iter().all(|(k, vals)| {
             vals.iter().any(|v| match k.as_str() {
                 "name" => rec.name.contains(v.trim_start_matches('/')),
@@ -70,6 +71,8 @@ impl ContainerFilter {
                 "status" => status == v,
                 "ancestor" => ancestor(rec, v),
                 "health" => health(rec) == v,
+                "network" => network(store, rec, v),
+                "volume" => volume(store, rec, v),
                 "exited" => {
                     status == "exited"
                         && rec.state.exit_code.map(|c| c.to_string()).as_deref() == Some(v.as_str())
@@ -78,6 +81,41 @@ impl ContainerFilter {
             })
         })
     }
+}
+
+/// The container's network, by name or id prefix.
+fn network(store: &Store, rec: &ContainerRecord, v: &str) -> bool {
+    let Ok(Some(s)) = crate::netsetup::load(store, &rec.id) else {
+        return false;
+    };
+    if s.network == v {
+        return true;
+    }
+    // A stopped container has no attachment: its network's record has the id.
+    let id = match &s.attachment {
+        Some(a) => Some(a.network_id.clone()),
+        None => crate::netsetup::networks(store)
+            .get(&s.network)
+            .ok()
+            .map(|n| n.id),
+    };
+    !v.is_empty() && id.is_some_and(|id| id.starts_with(v))
+}
+
+/// A volume it uses, by name, or any mount's destination in it.
+fn volume(store: &Store, rec: &ContainerRecord, v: &str) -> bool {
+    if store
+        .container_volumes(&rec.id)
+        .is_ok_and(|names| names.iter().any(|n| n == v))
+    {
+        return true;
+    }
+    crate::state::bundle_spec(store, &rec.id).is_ok_and(|spec| {
+        spec.mounts()
+            .iter()
+            .flatten()
+            .any(|m| m.destination().as_os_str() == v)
+    })
 }
 
 /// Docker's health of a container: `none` when it has no health state

@@ -17,6 +17,7 @@ pub mod diff;
 pub mod error;
 pub mod events;
 pub mod exec;
+pub mod fault;
 pub mod filter_args;
 pub mod filters;
 pub mod flags;

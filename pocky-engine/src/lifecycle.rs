@@ -41,6 +41,7 @@ pub fn start(store: &Store, name: &str) -> Result<crate::monitor::Detached> {
         r.state.manually_stopped = false;
         r.state.restart_count = 0;
     })?;
+    crate::fault::point("start:before-monitor");
     let created = crate::create::reopen(store, rec)?;
     crate::monitor::start_detached(store, created)
 }
@@ -53,6 +54,7 @@ pub fn restart(
     signal: Option<&str>,
 ) -> Result<crate::monitor::Detached> {
     stop_one(store, name, timeout, signal)?;
+    crate::fault::point("restart:stopped");
     let started = start(store, name)?;
     if let Ok(rec) = state::find(store, name) {
         crate::events::container(store, &rec, "restart", &[]);
@@ -81,6 +83,7 @@ pub fn pause(store: &Store, name: &str) -> Result<()> {
         return Err(conflict!("container {name} is already paused"));
     }
     cg.freeze()?;
+    crate::fault::point("pause:frozen");
     crate::events::container(store, &rec, "pause", &[]);
     Ok(())
 }
@@ -293,4 +296,31 @@ fn wait_one(store: &Store, name: &str) -> Result<i32> {
         }
         return Ok(rec.state.exit_code.unwrap_or(0));
     }
+}
+
+/// For a front end that follows a container it does not own (`attach`):
+/// blocks the forwarded signals in every thread of this process and has
+/// one thread pass each to the container, as `kill` does. Call it before
+/// starting other threads, so that they inherit the mask.
+pub fn proxy_signals(store: &Store, id: &str) -> Result<()> {
+    use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let mut set = SigSet::empty();
+    for sig in pocky_ns::FORWARDED {
+        set.add(sig);
+    }
+    let internal =
+        |e: nix::Error| Error::Internal(anyhow::Error::new(e).context("blocking signals"));
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).map_err(internal)?;
+    let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC).map_err(internal)?;
+    let (store, id) = (store.clone(), id.to_owned());
+    std::thread::spawn(move || {
+        while let Ok(Some(info)) = fd.read_signal() {
+            let sig = info.ssi_signo.to_string();
+            if let Err(e) = kill(&store, &id, &sig) {
+                crate::log::debug!("passing signal {sig} on: {e}");
+            }
+        }
+    });
+    Ok(())
 }

@@ -132,9 +132,10 @@ fn monitor(store: &Store, created: &mut Created, ready: OwnedFd) -> i32 {
                 return 1;
             }
         };
-        if let Some(master) = launched.child.take_pty_master() {
+        if let Some(master) = launched.take_pty_master() {
             readers.push((master, "stdout"));
         }
+        crate::fault::point("monitor:started");
         if let Some(mut ready) = ready.take() {
             let _ = write!(ready, "ok");
         }
@@ -144,7 +145,7 @@ fn monitor(store: &Store, created: &mut Created, ready: OwnedFd) -> i32 {
         if let Ok(path) = state::log_path(store, &created.record.id) {
             crate::logwriter::copy_to_log(&path, readers);
         }
-        let status = match launched.child.wait() {
+        let status = match launched.wait() {
             Ok(s) => s,
             Err(_) => pocky_ns::ExitStatus {
                 code: 255,

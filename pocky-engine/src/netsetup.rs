@@ -237,6 +237,23 @@ pub fn prune(store: &Store, live: &HashSet<String>) -> Result<()> {
     Ok(())
 }
 
+/// The ports a container publishes now, for `port`, `ps` and inspect: the
+/// attachment's, which the network setup wrote when it made the rules. A
+/// stopped container holds none (its rules and lease are gone), whatever
+/// its settings asked for: Docker shows nothing then.
+pub fn published_ports(
+    store: &Store,
+    rec: &pocky_store::ContainerRecord,
+) -> Result<Vec<PortMapping>> {
+    if rec.state.status != Some(pocky_store::Status::Running) {
+        return Ok(Vec::new());
+    }
+    Ok(load(store, &rec.id)?
+        .and_then(|s| s.attachment)
+        .map(|att| att.ports)
+        .unwrap_or_default())
+}
+
 /// The `ExposedPorts` (`80/tcp`...) of the image with config `image_id`,
 /// for `-P` and inspect.
 pub fn exposed_ports(store: &Store, image_id: &str) -> Result<Vec<String>> {

@@ -56,6 +56,7 @@ pub fn start(store: &Store, created: &Created, stdio: Stdio) -> Result<Launched,
             return Err(StartError { code, message });
         }
     };
+    crate::fault::point("owner:launched");
     let pid = launched.pid();
     let pid_start = process::start_time(pid).unwrap_or(0);
     let _ = store.update_container(&created.record.id, &mut |r| {
@@ -76,11 +77,10 @@ pub fn start(store: &Store, created: &Created, stdio: Stdio) -> Result<Launched,
 /// Records the exit, removes the cgroup, and the container with `--rm`.
 pub fn finish(store: &Store, created: &Created, launched: &Launched, status: ExitStatus) {
     let oom = launched
-        .cgroup
-        .as_ref()
+        .cgroup()
         .and_then(|cg| cg.stats().ok())
         .is_some_and(|s| s.oom_killed);
-    if let Some(cg) = &launched.cgroup {
+    if let Some(cg) = launched.cgroup() {
         let _ = cg.kill_all();
         if let Err(e) = cg.remove() {
             crate::log::debug!("removing cgroup: {e}");

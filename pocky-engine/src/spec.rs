@@ -16,9 +16,6 @@ use pocky_runtime::RuntimeError;
 /// The PATH Docker gives containers whose image sets none.
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// CFS period pocky uses for `--cpus`, as Docker does.
-pub const CPU_PERIOD_US: u64 = 100_000;
-
 /// What the image says about how to run it (the `config` of its config).
 #[derive(Debug, Clone, Default)]
 pub struct ImageDefaults {
@@ -202,10 +199,10 @@ pub fn build(image: &ImageDefaults, opts: &RunOptions) -> Result<Spec, RuntimeEr
     if r.nano_cpus.is_some() || r.cpu_shares.is_some() {
         let mut cpu = LinuxCpuBuilder::default();
         if let Some(n) = r.nano_cpus {
-            let quota = n.saturating_mul(CPU_PERIOD_US) / 1_000_000_000;
+            let quota = pocky_cgroup::cpu_quota_us(n);
             cpu = cpu
                 .quota(i64::try_from(quota).unwrap_or(i64::MAX))
-                .period(CPU_PERIOD_US);
+                .period(pocky_cgroup::CPU_PERIOD_US);
         }
         if let Some(s) = r.cpu_shares {
             cpu = cpu.shares(s);

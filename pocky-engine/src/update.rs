@@ -96,7 +96,8 @@ fn with_limits(
     if nano_cpus.is_some() || shares.is_some() {
         let mut cpu = r.cpu().clone().unwrap_or_default();
         if let Some(n) = nano_cpus {
-            let quota = n.saturating_mul(CPU_PERIOD_US) / 1_000_000_000;
+            // One conversion for the whole engine: the cgroup crate's.
+            let quota = pocky_cgroup::cpu_quota_us(n);
             cpu.set_quota(Some(i64::try_from(quota).unwrap_or(i64::MAX)));
             cpu.set_period(Some(CPU_PERIOD_US));
         }

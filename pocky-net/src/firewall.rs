@@ -208,6 +208,33 @@ fn ipt_err(table: &str, chain: &str, rule: &str, e: impl std::fmt::Display) -> N
     }
 }
 
+/// Where processes of every state root serialise changes to pocky's base
+/// chains: the chains are one set per network namespace, shared by all
+/// roots, so a `system reset` of one root must not remove them while
+/// another is filling them.
+const BASE_LOCK: &str = "/run/pocky/firewall.lock";
+
+/// Held while the base chains change or rules go into them.
+struct BaseLock {
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+fn base_lock() -> Result<BaseLock, NetError> {
+    let path = std::path::Path::new(BASE_LOCK);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| NetError::io(dir, e))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| NetError::io(path, e))?;
+    let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| NetError::io(path, e.into()))?;
+    Ok(BaseLock { _lock: lock })
+}
+
 impl Firewall {
     pub fn new() -> Result<Self, NetError> {
         // Built directly: the crate's constructor runs `iptables --version`
@@ -231,6 +258,19 @@ impl Firewall {
 
     /// Creates pocky's chains and the jumps to them, when missing.
     pub fn ensure_base(&self) -> Result<(), NetError> {
+        let _lock = base_lock()?;
+        self.ensure_base_locked()
+    }
+
+    /// [`Self::ensure_base`] then [`Self::apply`], under one hold of the
+    /// base lock, so no reset removes the chains in between.
+    pub fn ensure_base_and_apply(&self, rules: &[Rule]) -> Result<(), NetError> {
+        let _lock = base_lock()?;
+        self.ensure_base_locked()?;
+        self.apply_locked(rules)
+    }
+
+    fn ensure_base_locked(&self) -> Result<(), NetError> {
         for (table, chain) in CHAINS {
             let exists = self
                 .chain_exists(table, chain)
@@ -267,6 +307,11 @@ impl Firewall {
         {
             return Ok(());
         }
+        let _lock = base_lock()?;
+        self.apply_locked(rules)
+    }
+
+    fn apply_locked(&self, rules: &[Rule]) -> Result<(), NetError> {
         for r in rules {
             if !self.exists(r)? {
                 self.ipt
@@ -347,6 +392,7 @@ impl Firewall {
     /// Deletes pocky's chains and the jumps to them once no rule of any
     /// state root is left in them (`system reset`); false if some are.
     pub fn remove_base_if_unused(&self) -> Result<bool, NetError> {
+        let _lock = base_lock()?;
         if !self.owners()?.is_empty() {
             return Ok(false);
         }

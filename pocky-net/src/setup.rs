@@ -379,8 +379,7 @@ fn bring_up(nl: &mut Netlink, net: &Network) -> Result<(), NetError> {
     if rules.last().map(|r| fw.exists(r)).transpose()? == Some(true) {
         return Ok(());
     }
-    fw.ensure_base()?;
-    fw.apply(&rules)
+    fw.ensure_base_and_apply(&rules)
 }
 
 /// The veth pair, and the container's side of it.

@@ -51,16 +51,38 @@ pub struct LaunchOptions {
     pub preserve_fds: u32,
 }
 
-/// A started container: its first process and its cgroup.
+/// A started container: its first process and its cgroup. Opaque: its
+/// owner waits for it, takes its terminal and reads its cgroup, nothing
+/// more.
 #[derive(Debug)]
 pub struct Launched {
-    pub child: pocky_ns::Child,
-    pub cgroup: Option<Cgroup>,
+    pub(crate) child: pocky_ns::Child,
+    pub(crate) cgroup: Option<Cgroup>,
 }
 
 impl Launched {
     pub fn pid(&self) -> i32 {
         self.child.pid.as_raw()
+    }
+
+    /// The pid as nix's type, for waiting and signalling.
+    pub fn process(&self) -> nix::unistd::Pid {
+        self.child.pid
+    }
+
+    /// The pty's master end, once, when the process has a terminal.
+    pub fn take_pty_master(&mut self) -> Option<std::os::fd::OwnedFd> {
+        self.child.take_pty_master()
+    }
+
+    /// Blocks until the first process exits.
+    pub fn wait(&self) -> Result<pocky_ns::ExitStatus, pocky_ns::NsError> {
+        self.child.wait()
+    }
+
+    /// The container's cgroup, when it has one of its own.
+    pub fn cgroup(&self) -> Option<&Cgroup> {
+        self.cgroup.as_ref()
     }
 }
 

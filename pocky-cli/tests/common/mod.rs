@@ -16,6 +16,19 @@ pub struct Ctx {
     run_flags: Vec<&'static str>,
 }
 
+/// What a test's state root made outside itself (its bridges, firewall
+/// rules, cgroup parents) goes with it: `system reset`, as a user would
+/// remove pocky. Without it every test's default bridge stays in the
+/// sandbox and the later ones run out of free subnets.
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        let out = pocky(self.root.path(), &["system", "reset", "--force"]);
+        if !out.status.success() && !std::thread::panicking() {
+            panic!("system reset of the test's root failed: {}", stderr(&out));
+        }
+    }
+}
+
 impl Ctx {
     /// `None` outside the sandbox, where the test is skipped.
     pub fn new(test: &str, images: &[&str]) -> Option<Self> {

@@ -38,7 +38,7 @@ pub fn container(store: &Store, r: &ContainerRecord) -> Result<Value> {
         res.pointer("/cpu/quota").and_then(Value::as_i64),
         res.pointer("/cpu/period").and_then(Value::as_u64),
     ) {
-        (Some(q), Some(p)) if q > 0 && p > 0 => (q as u64).saturating_mul(1_000_000_000) / p,
+        (Some(q), Some(p)) if q > 0 => pocky_cgroup::nano_cpus_of(q as u64, p),
         _ => 0,
     };
     let has_netns = spec
