@@ -243,4 +243,10 @@ pub struct InspectArgs {
     /// Containers or images, by name[:tag], id or unique id prefix.
     #[arg(required = true)]
     pub names: Vec<String>,
+    /// Only this kind of object: container or image.
+    #[arg(long = "type", value_parser = ["container", "image"])]
+    pub kind: Option<String>,
+    /// Add a container's SizeRw (its writable layer) and SizeRootFs.
+    #[arg(short, long)]
+    pub size: bool,
 }

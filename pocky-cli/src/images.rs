@@ -85,24 +85,26 @@ pub fn list(root: &Path, args: &ImagesArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let item = |r: &Row| {
+        json!({
+            "ID": id(&r.image),
+            "Repository": r.repository,
+            "Tag": r.tag,
+            "Digest": r.image.manifest_digest,
+            "CreatedAt": r.image.created,
+            "CreatedSince": created(&r.image),
+            "Size": format::size(r.image.size),
+        })
+    };
     match args.format.as_str() {
         "json" => {
-            let items: Vec<Value> = rows
-                .iter()
-                .map(|r| {
-                    json!({
-                        "Repository": r.repository,
-                        "Tag": r.tag,
-                        "ID": r.image.id,
-                        "Digest": r.image.manifest_digest,
-                        "CreatedAt": r.image.created,
-                        "CreatedSince": created(&r.image),
-                        "Size": r.image.size,
-                        "Platform": r.image.platform,
-                    })
-                })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&items)?);
+            // Docker's lines (one `{{json .}}` object per row), plus the
+            // image's platform.
+            for r in &rows {
+                let mut v = item(r);
+                v["Platform"] = json!(r.image.platform);
+                println!("{v}");
+            }
         }
         "table" if args.digests => {
             let table: Vec<[String; 6]> = rows
@@ -142,20 +144,7 @@ pub fn list(root: &Path, args: &ImagesArgs) -> Result<ExitCode> {
             );
         }
         template => {
-            let items: Vec<Value> = rows
-                .iter()
-                .map(|r| {
-                    json!({
-                        "ID": id(&r.image),
-                        "Repository": r.repository,
-                        "Tag": r.tag,
-                        "Digest": r.image.manifest_digest,
-                        "CreatedAt": r.image.created,
-                        "CreatedSince": created(&r.image),
-                        "Size": format::size(r.image.size),
-                    })
-                })
-                .collect();
+            let items: Vec<Value> = rows.iter().map(item).collect();
             let titles = [
                 ("ID", "IMAGE ID"),
                 ("Repository", "REPOSITORY"),

@@ -52,25 +52,32 @@ pub fn ps(root: &Path, args: &PsArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let row = |r: &ContainerRecord| {
+        let labels: Vec<String> = r.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        json!({
+            "ID": id(r),
+            "Image": r.image,
+            "Command": quoted_command(&r.command, !args.no_trunc),
+            "CreatedAt": r.created as i64,
+            "RunningFor": format::ago(time(r.created), now),
+            "Ports": crate::network::ports_column(&store, r),
+            "Status": status_text(r, now),
+            "State": state_name(r),
+            "Names": r.name,
+            "Labels": labels.join(","),
+        })
+    };
     match args.format.as_str() {
         "json" => {
-            let items: Vec<Value> = recs
-                .iter()
-                .map(|r| {
-                    json!({
-                        "Id": r.id,
-                        "Names": [r.name],
-                        "Image": r.image,
-                        "Command": command_line(&r.command),
-                        "Created": r.created as i64,
-                        "State": state_name(r),
-                        "Status": status_text(r, now),
-                        "ExitCode": r.state.exit_code,
-                        "Pid": running_pid(r),
-                    })
-                })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&items)?);
+            // Docker's lines (one `{{json .}}` object per container), plus
+            // the full id, pid and exit code scripts often want.
+            for r in &recs {
+                let mut v = row(r);
+                v["Id"] = json!(r.id);
+                v["Pid"] = json!(running_pid(r));
+                v["ExitCode"] = json!(r.state.exit_code);
+                println!("{v}");
+            }
         }
         "table" => {
             let rows: Vec<[String; 7]> = recs
@@ -101,23 +108,7 @@ pub fn ps(root: &Path, args: &PsArgs) -> Result<ExitCode> {
             );
         }
         template => {
-            let rows: Vec<Value> = recs
-                .iter()
-                .map(|r| {
-                    let ports = crate::network::ports_column(&store, r);
-                    json!({
-                        "ID": id(r),
-                        "Image": r.image,
-                        "Command": quoted_command(&r.command, !args.no_trunc),
-                        "CreatedAt": r.created as i64,
-                        "RunningFor": format::ago(time(r.created), now),
-                        "Ports": ports,
-                        "Status": status_text(r, now),
-                        "State": state_name(r),
-                        "Names": r.name,
-                    })
-                })
-                .collect();
+            let rows: Vec<Value> = recs.iter().map(row).collect();
             let titles = [
                 ("ID", "CONTAINER ID"),
                 ("Image", "IMAGE"),
@@ -195,24 +186,39 @@ pub fn quoted_command(argv: &[String], truncate: bool) -> String {
 pub fn inspect(root: &Path, args: &InspectArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
     let mut out = Vec::new();
+    let (containers, images) = match args.kind.as_deref() {
+        Some("container") => (true, false),
+        Some("image") => (false, true),
+        _ => (true, true),
+    };
     for name in &args.names {
-        match state::find(&store, name) {
-            Ok(rec) => {
-                out.push(pocky_engine::inspect::container(&store, &rec)?);
-                continue;
+        if containers {
+            match state::find(&store, name) {
+                Ok(rec) => {
+                    let mut v = pocky_engine::inspect::container(&store, &rec)?;
+                    if args.size {
+                        let (rw, rootfs) = pocky_engine::inspect::sizes(&store, &rec)?;
+                        v["SizeRw"] = rw.into();
+                        v["SizeRootFs"] = rootfs.into();
+                    }
+                    out.push(v);
+                    continue;
+                }
+                Err(pocky_engine::Error::NoSuchContainer(_)) => {}
+                Err(pocky_engine::Error::BrokenContainer { id, reason }) => {
+                    let short = &id[..id.len().min(12)];
+                    bail!(
+                        "container {id} has an unreadable record ({reason}): `pocky rm -f {short}` removes it"
+                    );
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(pocky_engine::Error::NoSuchContainer(_)) => {}
-            Err(pocky_engine::Error::BrokenContainer { id, reason }) => {
-                let short = &id[..id.len().min(12)];
-                bail!(
-                    "container {id} has an unreadable record ({reason}): `pocky rm -f {short}` removes it"
-                );
-            }
-            Err(e) => return Err(e.into()),
         }
         match lookup::find(&store, name) {
-            Ok((image, _)) => out.push(pocky_engine::inspect::image(&store, &image)?),
-            Err(_) => bail!("no such object: {name}"),
+            Ok((image, _)) if images => out.push(pocky_engine::inspect::image(&store, &image)?),
+            _ if !images => bail!("no such container: {name}"),
+            _ if !containers => bail!("no such image: {name}"),
+            _ => bail!("no such object: {name}"),
         }
     }
     crate::template::print_inspect(args.format.as_deref(), out)

@@ -42,6 +42,10 @@ fn arg<'a>(args: &'a [Value], i: usize, f: &str) -> gotmpl::Result<&'a Value> {
 /// Parses `src` with Docker's functions, as a one-line format: like
 /// Docker, a trailing newline is added per rendered object.
 pub fn parse(src: &str) -> Result<Template> {
+    // Docker turns the two-character `\t` and `\n` that a shell passes on
+    // into a tab and a newline before parsing.
+    let unescaped = src.replace("\\t", "\t").replace("\\n", "\n");
+    let src = unescaped.as_str();
     Template::new("format")
         .func("json", |a| {
             Ok(Value::String(

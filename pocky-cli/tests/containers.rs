@@ -66,8 +66,11 @@ fn ps_json(root: &Path, all: bool) -> Vec<serde_json::Value> {
     } else {
         &["ps", "--format", "json"]
     };
-    let v: serde_json::Value = serde_json::from_str(&ok(root, args)).unwrap();
-    v.as_array().unwrap().clone()
+    // Docker's JSON lines: one object per container.
+    ok(root, args)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
@@ -128,10 +131,11 @@ fn ps_lists_running_and_with_all_the_stopped() {
 
     let v = ps_json(root.path(), false);
     assert_eq!(v.len(), 1);
-    assert_eq!(v[0]["Names"][0], "web");
+    assert_eq!(v[0]["Names"], "web");
     assert_eq!(v[0]["State"], "running");
     assert_eq!(v[0]["Pid"], child.id());
-    assert_eq!(v[0]["Command"], "/bin/sh -c 'echo hello; sleep 60'");
+    // Docker's column, quoted and cut as in the table.
+    assert_eq!(v[0]["Command"], "\"/bin/sh -c 'echo he…\"");
 
     child.kill().unwrap();
     child.wait().unwrap();
@@ -369,7 +373,7 @@ fn prune_removes_stopped_containers_and_debris_only() {
     assert!(!orphan.exists());
     let v = ps_json(root.path(), true);
     assert_eq!(v.len(), 1);
-    assert_eq!(v[0]["Names"][0], "live");
+    assert_eq!(v[0]["Names"], "live");
 
     child.kill().unwrap();
     child.wait().unwrap();

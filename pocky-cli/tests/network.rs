@@ -463,13 +463,11 @@ fn fifty_concurrent_runs_get_distinct_addresses() {
         .collect();
     assert_eq!(addrs.len(), 50);
     // Every record is intact and every generated name distinct.
-    let ps: serde_json::Value =
-        serde_json::from_str(&ok(c.root(), &["ps", "--format", "json"])).unwrap();
+    let ps = ok(c.root(), &["ps", "--format", "json"]);
     let names: std::collections::HashSet<String> = ps
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["Names"][0].as_str().unwrap_or_default().to_owned())
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|p| p["Names"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert_eq!(names.len(), 50, "{ps}");
     let mut args = vec!["rm", "-f"];

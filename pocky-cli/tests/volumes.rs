@@ -398,6 +398,16 @@ fn inspect_lists_the_containers_mounts() {
             &bind,
             "--tmpfs",
             "/scratch",
+            "--cap-add",
+            "NET_ADMIN",
+            "--entrypoint",
+            "/bin/echo",
+            "-p",
+            "8080:80",
+            "--dns",
+            "10.0.0.53",
+            "--add-host",
+            "db:10.0.0.9",
             &c.busybox(),
             "true",
         ],
@@ -426,6 +436,35 @@ fn inspect_lists_the_containers_mounts() {
     );
     assert_eq!(mounts[0]["Name"], "mvol");
     assert_eq!(mounts[1]["Source"], host.path().display().to_string());
+    // HostConfig and Config say what was asked for, as Docker's do.
+    let hc = &v[0]["HostConfig"];
+    assert_eq!(hc["Binds"], serde_json::json!(["mvol:/data", bind]));
+    assert_eq!(hc["Tmpfs"], serde_json::json!({"/scratch": ""}));
+    assert_eq!(hc["CapAdd"], serde_json::json!(["NET_ADMIN"]));
+    assert_eq!(hc["Privileged"], false);
+    assert_eq!(hc["Dns"], serde_json::json!(["10.0.0.53"]));
+    assert_eq!(hc["ExtraHosts"], serde_json::json!(["db:10.0.0.9"]));
+    assert_eq!(
+        hc["PortBindings"],
+        serde_json::json!({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]})
+    );
+    assert_eq!(hc["LogConfig"]["Type"], "json-file");
+    assert_eq!(
+        v[0]["Config"]["Entrypoint"],
+        serde_json::json!(["/bin/echo"])
+    );
+    for key in ["ResolvConfPath", "HostnamePath", "HostsPath", "LogPath"] {
+        assert!(
+            v[0][key].as_str().is_some_and(|p| p.starts_with('/')),
+            "{key}"
+        );
+    }
+    // --type picks the kind of object; -s adds the sizes.
+    let sized: serde_json::Value =
+        serde_json::from_str(&ok(r, &["inspect", "-s", "--type", "container", "mnt"])).unwrap();
+    assert!(sized[0]["SizeRootFs"].as_u64().unwrap() >= sized[0]["SizeRw"].as_u64().unwrap());
+    let err = fails(r, &["inspect", "--type", "image", "mnt"]);
+    assert!(err.contains("no such image"), "{err}");
     ok(r, &["rm", "-v", "mnt"]);
     ok(r, &["volume", "rm", "mvol"]);
 }

@@ -59,6 +59,7 @@ pub fn placeholder(b: &BrokenContainer) -> ContainerRecord {
         restart_policy: None,
         labels: Default::default(),
         healthcheck: None,
+        host: Default::default(),
         state: ContainerState {
             status: Some(Status::Dead),
             error: Some(format!("unreadable record: {}", b.reason)),

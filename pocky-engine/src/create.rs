@@ -98,6 +98,12 @@ fn create_inner(
             .unwrap_or_else(|| id[..12].to_owned()),
         (None, _) => id[..12].to_owned(),
     };
+    // Docker's Config.Entrypoint: the flag's, else the image's.
+    let entrypoint_given = match &args.entrypoint {
+        Some(e) if e.is_empty() => vec![],
+        Some(e) => vec![e.clone()],
+        None => defaults.entrypoint.clone(),
+    };
     let opts = RunOptions {
         hostname: hostname.clone(),
         entrypoint: args.entrypoint.as_ref().map(|e| {
@@ -149,6 +155,17 @@ fn create_inner(
         restart_policy,
         labels,
         healthcheck,
+        host: pocky_store::HostFlags {
+            binds: args.volume.clone(),
+            cap_add: args.cap_add.clone(),
+            cap_drop: args.cap_drop.clone(),
+            privileged: args.privileged,
+            devices: args.device.clone(),
+            tmpfs: args.tmpfs.clone(),
+            security_opt: args.security_opt.clone(),
+            entrypoint: entrypoint_given,
+            read_only: args.read_only,
+        },
         state: ContainerState {
             status: Some(Status::Created),
             ..ContainerState::default()

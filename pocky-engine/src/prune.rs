@@ -229,7 +229,7 @@ fn is_container_id(s: &str) -> bool {
 
 /// Bytes of the files below `dir`, not following links nor crossing into
 /// other filesystems (a still-mounted rootfs would count the image).
-fn tree_size(dir: &Path) -> u64 {
+pub(crate) fn tree_size(dir: &Path) -> u64 {
     let Ok(top) = std::fs::symlink_metadata(dir) else {
         return 0;
     };

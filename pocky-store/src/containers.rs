@@ -81,7 +81,37 @@ pub struct ContainerRecord {
     /// when neither gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<crate::HealthConfig>,
+    /// The flags as given, for inspect's `HostConfig`.
+    #[serde(default, skip_serializing_if = "HostFlags::is_default")]
+    pub host: HostFlags,
     pub state: ContainerState,
+}
+
+/// `run` flags that the bundle's spec does not keep as the user gave them
+/// (it keeps their effect: the capability set, the resolved mounts), which
+/// inspect reports in Docker's `HostConfig` and `Config`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HostFlags {
+    /// `-v` as given.
+    pub binds: Vec<String>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: bool,
+    /// `--device` as given.
+    pub devices: Vec<String>,
+    /// `--tmpfs` as given.
+    pub tmpfs: Vec<String>,
+    pub security_opt: Vec<String>,
+    /// `--entrypoint`, or the image's.
+    pub entrypoint: Vec<String>,
+    pub read_only: bool,
+}
+
+impl HostFlags {
+    fn is_default(&self) -> bool {
+        *self == HostFlags::default()
+    }
 }
 
 impl ContainerRecord {

@@ -38,7 +38,9 @@ mod store;
 mod volumes;
 
 pub use atomic::{write_atomic, write_derived};
-pub use containers::{BrokenContainer, ContainerRecord, ContainerState, ContainerStore, Status};
+pub use containers::{
+    BrokenContainer, ContainerRecord, ContainerState, ContainerStore, HostFlags, Status,
+};
 pub use digest::{chain_ids, sha256_hex, sha256_of};
 pub use error::{Result, StoreError};
 pub use events::{EVENT_MAX_LINE, EVENTS_MAX_BYTES};

@@ -44,6 +44,7 @@ fn container(id: char, name: &str, image_id: &str) -> ContainerRecord {
         restart_policy: None,
         labels: Default::default(),
         healthcheck: None,
+        host: Default::default(),
         state: ContainerState::default(),
     }
 }

@@ -185,6 +185,7 @@ fn images_in_use_are_kept_and_containers_need_their_image() {
         restart_policy: None,
         labels: Default::default(),
         healthcheck: None,
+        host: Default::default(),
         state: ContainerState::default(),
     };
     assert!(matches!(

@@ -50,6 +50,7 @@ fn container(store: &Store, n: u8) -> String {
             restart_policy: None,
             labels: Default::default(),
             healthcheck: None,
+            host: Default::default(),
             state: ContainerState::default(),
         })
         .unwrap();

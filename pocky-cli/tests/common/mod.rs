@@ -152,8 +152,13 @@ pub fn fails(root: &Path, args: &[&str]) -> String {
     err
 }
 
+/// `images --format json`: Docker's lines, gathered into an array.
 pub fn images_json(root: &Path) -> serde_json::Value {
-    serde_json::from_str(&ok(root, &["images", "--format", "json"])).expect("images json")
+    ok(root, &["images", "--format", "json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("images json line"))
+        .collect::<Vec<serde_json::Value>>()
+        .into()
 }
 
 pub fn inspect(root: &Path, name: &str) -> serde_json::Value {

@@ -30,6 +30,7 @@ pub fn record(name: &str, state: ContainerState) -> ContainerRecord {
         restart_policy: None,
         labels: Default::default(),
         healthcheck: None,
+        host: Default::default(),
         state,
     }
 }

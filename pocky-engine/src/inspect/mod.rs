@@ -2,16 +2,27 @@
 //! records and the bundle: one builder for the CLI's `inspect` and the API
 //! service's `/containers/{id}/json` and `/images/{name}/json`.
 
+mod host;
 mod mounts;
 mod network;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use pocky_store::{ContainerRecord, ImageRecord, Status, Store};
+use pocky_store::{ContainerRecord, ImageRecord, ImageStore, Status, Store};
 use serde_json::{Value, json};
 
 use crate::state;
+
+/// Docker's `SizeRw` (the writable layer's bytes) and `SizeRootFs` (that
+/// plus the image's), for `inspect -s`.
+pub fn sizes(store: &Store, r: &ContainerRecord) -> Result<(u64, u64)> {
+    let rw = crate::prune::tree_size(&store.container_dir(&r.id)?.join("upper"));
+    let image = store
+        .find_image(&pocky_store::ImageQuery::IdPrefix(r.image_id.clone()))
+        .map_or(0, |i| i.size);
+    Ok((rw, rw + image))
+}
 
 /// Docker's container inspect document.
 pub fn container(store: &Store, r: &ContainerRecord) -> Result<Value> {
@@ -115,6 +126,7 @@ pub fn container(store: &Store, r: &ContainerRecord) -> Result<Value> {
     if let Some(h) = &r.state.health {
         v["State"]["Health"] = health_json(h);
     }
+    host::fill(store, r, &dir, &mut v);
     if running {
         v["Stats"] = stats_json(r);
     }
