@@ -257,6 +257,9 @@ pub struct PsArgs {
     /// The container created last (all states).
     #[arg(short, long)]
     pub latest: bool,
+    /// Add the SIZE column: the writable layer (and with the image).
+    #[arg(short, long)]
+    pub size: bool,
 }
 
 #[derive(Debug, Args)]

@@ -80,32 +80,42 @@ pub fn ps(root: &Path, args: &PsArgs) -> Result<ExitCode> {
             }
         }
         "table" => {
-            let rows: Vec<[String; 7]> = recs
-                .iter()
-                .map(|r| {
-                    [
-                        id(r),
-                        r.image.clone(),
-                        quoted_command(&r.command, !args.no_trunc),
-                        format::ago(time(r.created), now),
-                        status_text(r, now),
-                        crate::network::ports_column(&store, r),
-                        r.name.clone(),
-                    ]
-                })
-                .collect();
-            images::print_table(
-                &[
-                    "CONTAINER ID",
-                    "IMAGE",
-                    "COMMAND",
-                    "CREATED",
-                    "STATUS",
-                    "PORTS",
-                    "NAMES",
-                ],
-                &rows,
-            );
+            const HEADER: [&str; 7] = [
+                "CONTAINER ID",
+                "IMAGE",
+                "COMMAND",
+                "CREATED",
+                "STATUS",
+                "PORTS",
+                "NAMES",
+            ];
+            let cells = |r: &ContainerRecord| {
+                [
+                    id(r),
+                    r.image.clone(),
+                    quoted_command(&r.command, !args.no_trunc),
+                    format::ago(time(r.created), now),
+                    status_text(r, now),
+                    crate::network::ports_column(&store, r),
+                    r.name.clone(),
+                ]
+            };
+            if args.size {
+                let rows: Vec<[String; 8]> = recs
+                    .iter()
+                    .map(|r| {
+                        let (rw, all) = pocky_engine::inspect::sizes(&store, r).unwrap_or((0, 0));
+                        let [a, b, c, d, e, f, g] = cells(r);
+                        let size = format!("{} (virtual {})", format::size(rw), format::size(all));
+                        [a, b, c, d, e, f, g, size]
+                    })
+                    .collect();
+                let [a, b, c, d, e, f, g] = HEADER;
+                images::print_table(&[a, b, c, d, e, f, g, "SIZE"], &rows);
+            } else {
+                let rows: Vec<[String; 7]> = recs.iter().map(cells).collect();
+                images::print_table(&HEADER, &rows);
+            }
         }
         template => {
             let rows: Vec<Value> = recs.iter().map(row).collect();

@@ -116,3 +116,45 @@ fn a_crash_anywhere_in_start_restart_or_pause_leaves_nothing_broken() {
         );
     }
 }
+
+/// The restart policy's loop killed between two runs: the container is no
+/// longer shown restarting (nobody will restart it), and `system boot`
+/// brings it back, as after a reboot.
+#[test]
+fn a_monitor_killed_while_it_restarts_leaves_a_stopped_container() {
+    let Some(c) = Ctx::new("crash_restart", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    let out = with_fault(
+        r,
+        "monitor:restarting",
+        &[
+            "run",
+            "-d",
+            "--name",
+            "lp",
+            "--restart",
+            "always",
+            &c.busybox(),
+            "sh",
+            "-c",
+            "exit 3",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The monitor runs the container, sees it exit, waits, and dies;
+    // `wait` returns once it has let go of the container.
+    assert_eq!(ok(r, &["wait", "lp"]).trim(), "3");
+    let v = inspect_container(r, "lp");
+    assert_eq!(v["State"]["Status"], "exited", "{:#}", v["State"]);
+    assert_eq!(v["State"]["Restarting"], false, "{:#}", v["State"]);
+    assert_eq!(v["State"]["ExitCode"], 3);
+    assert_eq!(ok(r, &["system", "boot"]).trim(), "lp");
+    ok(r, &["rm", "-f", "lp"]);
+    assert!(tree(&r.join("containers")).is_empty());
+}

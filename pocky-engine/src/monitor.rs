@@ -167,6 +167,7 @@ fn monitor(store: &Store, created: &mut Created, ready: OwnedFd) -> i32 {
         if !wait_to_restart(store, &rec.id, backoff.after(started.elapsed())) {
             return 0;
         }
+        crate::fault::point("monitor:restarting");
         if let Ok(spec) = state::bundle_spec(store, &rec.id) {
             created.spec = spec;
         }

@@ -237,8 +237,8 @@ pub fn prune(store: &Store, live: &HashSet<String>) -> Result<()> {
     Ok(())
 }
 
-/// The ports a container publishes now, for `port`, `ps` and inspect: the
-/// attachment's, which the network setup wrote when it made the rules. A
+/// The ports a container publishes now, for `port`, `ps` and inspect: its
+/// lease's, which the network setup wrote when it made the rules. A
 /// stopped container holds none (its rules and lease are gone), whatever
 /// its settings asked for: Docker shows nothing then.
 pub fn published_ports(
@@ -248,8 +248,10 @@ pub fn published_ports(
     if rec.state.status != Some(pocky_store::Status::Running) {
         return Ok(Vec::new());
     }
-    Ok(load(store, &rec.id)?
-        .and_then(|s| s.attachment)
+    // pocky-net's lease is the one owner of a live attachment (the
+    // settings' copy is what the last start wrote).
+    Ok(networks(store)
+        .attachment_of(&rec.id)?
         .map(|att| att.ports)
         .unwrap_or_default())
 }

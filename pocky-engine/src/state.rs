@@ -55,6 +55,11 @@ pub fn process_alive(rec: &ContainerRecord) -> bool {
 /// container is marked exited and its cgroup removed. A process that
 /// outlived its owner keeps running and shows as running.
 pub fn refresh(store: &Store, rec: ContainerRecord) -> Result<ContainerRecord> {
+    // A monitor killed while it waited to restart the container left it
+    // marked restarting: nobody will, until a start or `system boot`.
+    if rec.state.restarting && !owner_alive(store, &rec.id)? {
+        return Ok(store.update_container(&rec.id, &mut |r| r.state.restarting = false)?);
+    }
     if rec.state.status != Some(Status::Running) || process_alive(&rec) {
         return Ok(rec);
     }

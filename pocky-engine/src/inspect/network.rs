@@ -29,11 +29,17 @@ pub fn inspect(store: &Store, r: &ContainerRecord, has_netns: bool) -> (String, 
         network: if has_netns { "none" } else { "host" }.to_owned(),
         ..NetSettings::default()
     });
-    let live = if r.state.status == Some(Status::Running) {
-        s.attachment.as_ref()
-    } else {
-        None
+    // The lease is the live attachment's one owner.
+    let lease = match r.state.status == Some(Status::Running) && s.attaches() {
+        true => netsetup::networks(store)
+            .attachment_of(&r.id)
+            .unwrap_or_else(|e| {
+                crate::log::debug!("reading the attachment of {}: {e}", r.id);
+                None
+            }),
+        false => None,
     };
+    let live = lease.as_ref();
     let mac = live.and_then(|_| live_mac(r.state.pid)).unwrap_or_default();
     let network_id = match &s.attachment {
         Some(a) => a.network_id.clone(),
