@@ -1,7 +1,6 @@
 //! `pocky run`: find or pull the image, create the container, then own it
 //! in the foreground or hand it to a detached monitor.
 
-use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -59,24 +58,18 @@ pub fn run(root: &Path, args: RunArgs) -> Result<ExitCode> {
     }
 }
 
-fn dev_null() -> Result<OwnedFd> {
-    Ok(std::fs::File::open("/dev/null")?.into())
-}
-
 fn foreground(store: &Store, created: &Created, args: &RunRequest) -> Result<ExitCode> {
     let _lock = owner::lock(store, &created.record.id)?;
-    let stdio = if args.tty {
-        Stdio {
+    // Without a terminal the output goes through pipes, to the caller and
+    // to the container's log, so `pocky logs` shows a foreground run too.
+    let (stdio, readers) = if args.tty {
+        let tty = Stdio {
             terminal: true,
             ..Stdio::default()
-        }
-    } else if args.interactive {
-        Stdio::default()
+        };
+        (tty, Vec::new())
     } else {
-        Stdio {
-            stdin: Some(dev_null()?),
-            ..Stdio::default()
-        }
+        pocky_engine::monitor::logged_stdio(args.interactive)?
     };
     // Before the start: a signal while it starts waits for the container.
     let forwarder = crate::foreground::forwarder()?;
@@ -91,8 +84,18 @@ fn foreground(store: &Store, created: &Created, args: &RunRequest) -> Result<Exi
     // Forked before the terminal relay's thread starts: the prober is a
     // single-threaded copy of this process (it resets its signals).
     let prober = pocky_engine::health::start(store, created, launched.pid());
+    let tee = (!readers.is_empty())
+        .then(|| pocky_engine::state::log_path(store, &created.record.id))
+        .transpose()?
+        .map(|path| {
+            std::thread::spawn(move || pocky_engine::logwriter::tee_to_log(&path, readers))
+        });
     let pty = launched.take_pty_master();
     let status = crate::foreground::attend(&forwarder, launched.process(), pty, args.interactive)?;
+    // The streams close with the container's last process.
+    if let Some(t) = tee {
+        let _ = t.join();
+    }
     drop(prober);
     owner::finish(store, created, &launched, status);
     Ok(ExitCode::from(

@@ -406,3 +406,31 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
     panic!("never happened: {what}");
 }
+
+/// A foreground run shows its output and logs it, as Docker's does.
+#[test]
+fn a_foreground_run_is_logged_too() {
+    let Some(c) = Ctx::new("fg_logs", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    let out = pocky(
+        r,
+        &[
+            "run",
+            "--name",
+            "fg",
+            &c.busybox(),
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 5",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(stdout(&out), "out\n");
+    assert_eq!(stderr(&out), "err\n");
+    let logs = pocky(r, &["logs", "fg"]);
+    assert_eq!(stdout(&logs), "out\n");
+    assert_eq!(stderr(&logs), "err\n");
+    ok(r, &["rm", "fg"]);
+}

@@ -19,6 +19,16 @@ struct Stream {
 
 /// Copies the container's output into the log until every stream closes.
 pub fn copy_to_log(path: &Path, readers: Vec<(OwnedFd, &'static str)>) {
+    copy(path, readers, false);
+}
+
+/// The same, and each stream also to this process's stdout or stderr as it
+/// comes: a foreground `run` shows its output and logs it, as Docker's does.
+pub fn tee_to_log(path: &Path, readers: Vec<(OwnedFd, &'static str)>) {
+    copy(path, readers, true);
+}
+
+fn copy(path: &Path, readers: Vec<(OwnedFd, &'static str)>, echo: bool) {
     let Ok(log) = OpenOptions::new().create(true).append(true).open(path) else {
         return;
     };
@@ -63,6 +73,9 @@ pub fn copy_to_log(path: &Path, readers: Vec<(OwnedFd, &'static str)>) {
                     write_entry(&mut log, s.name, &rest);
                 }
                 Ok(n) => {
+                    if echo {
+                        echo_out(s.name, &buf[..n]);
+                    }
                     s.pending.extend_from_slice(&buf[..n]);
                     while let Some(pos) = s.pending.iter().position(|b| *b == b'\n') {
                         let line: Vec<u8> = s.pending.drain(..=pos).collect();
@@ -78,6 +91,17 @@ pub fn copy_to_log(path: &Path, readers: Vec<(OwnedFd, &'static str)>) {
         let _ = log.flush();
     }
     let _ = log.flush();
+}
+
+/// A closed terminal or pipe on our side is no reason to stop logging.
+fn echo_out(stream: &str, bytes: &[u8]) {
+    let _ = if stream == "stderr" {
+        let mut e = std::io::stderr().lock();
+        e.write_all(bytes).and_then(|()| e.flush())
+    } else {
+        let mut o = std::io::stdout().lock();
+        o.write_all(bytes).and_then(|()| o.flush())
+    };
 }
 
 fn write_entry(log: &mut impl Write, stream: &str, text: &[u8]) {

@@ -202,10 +202,21 @@ fn wait_to_restart(store: &Store, id: &str, wait: std::time::Duration) -> bool {
     false
 }
 
-type Readers = Vec<(OwnedFd, &'static str)>;
+pub type Readers = Vec<(OwnedFd, &'static str)>;
 
 /// The container's stdin is /dev/null (there is no attach); stdout and
 /// stderr are pipes, or one pty when it has a terminal.
+/// The stdio of a foreground `run` without a terminal whose output is
+/// logged: stdin as given (the caller's with `-i`, else /dev/null), stdout
+/// and stderr on pipes for `logwriter::tee_to_log`.
+pub fn logged_stdio(interactive: bool) -> Result<(Stdio, Readers)> {
+    let (mut stdio, readers) = make_pipes(false)?;
+    if interactive {
+        stdio.stdin = None;
+    }
+    Ok((stdio, readers))
+}
+
 fn make_pipes(tty: bool) -> Result<(Stdio, Readers)> {
     let null: OwnedFd = std::fs::File::open("/dev/null")?.into();
     if tty {
