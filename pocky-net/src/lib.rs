@@ -14,6 +14,7 @@
 mod error;
 mod files;
 pub mod firewall;
+mod firewall_lock;
 pub mod ipam;
 pub mod netlink;
 mod network;
