@@ -1,7 +1,8 @@
 //! `pocky attach CONTAINER`: a running container's output from now on,
 //! with the signals pocky gets passed on to it, until it exits; then its
-//! exit code. With no daemon holding it, a detached container's stdin is
-//! closed from its start, so there is no input to attach to.
+//! exit code. A container run with `-d -i` also takes this process's stdin
+//! (through its monitor's attach server); with `-t`, the detach keys
+//! (`ctrl-p,ctrl-q`) leave it running.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -12,13 +13,13 @@ use pocky_engine::store::Store;
 
 #[derive(Debug, clap::Args)]
 pub struct AttachArgs {
-    /// Accepted for Docker compatibility: pocky attaches no stdin.
+    /// Do not send this process's stdin to the container.
     #[arg(long)]
     pub no_stdin: bool,
     /// Pass the signals pocky receives on to the container.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub sig_proxy: bool,
-    /// Accepted for Docker compatibility: with no stdin there are no keys.
+    /// Keys that detach from a `-t` container: `ctrl-p,ctrl-q` by default.
     #[arg(long)]
     pub detach_keys: Option<String>,
     pub container: String,
@@ -30,17 +31,35 @@ pub fn attach(root: &Path, args: &AttachArgs) -> Result<ExitCode> {
     if !pocky_engine::state::process_alive(&rec) {
         bail!("You cannot attach to a stopped container, start it first");
     }
+    let keys = pocky_engine::attach_server::parse_detach_keys(
+        args.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"),
+    )?;
     if args.sig_proxy {
         pocky_engine::lifecycle::proxy_signals(&store, &rec.id)?;
+    }
+    let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (caught_up, start) = std::sync::mpsc::channel();
+    if rec.interactive && !args.no_stdin {
+        let dir = store.container_dir(&rec.id)?;
+        if let Some(conn) = pocky_engine::attach_server::connect(&dir) {
+            // Detach keys are a terminal's: without -t every byte is input.
+            let keys = if rec.tty { keys } else { Vec::new() };
+            pocky_engine::attach_server::send_stdin(conn, keys, detached.clone(), start);
+        }
     }
     let opts = LogOptions {
         follow: true,
         from_end: true,
+        stop: Some(detached.clone()),
+        caught_up: Some(caught_up),
         ..LogOptions::default()
     };
     logreader::logs(&store, &rec.id, &opts, &mut |e| {
         crate::logs::write_entry(e, false).is_ok()
     })?;
+    if detached.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(ExitCode::SUCCESS);
+    }
     let code = pocky_engine::lifecycle::wait(&store, &rec.id).unwrap_or(0);
     Ok(ExitCode::from(u8::try_from(code & 0xff).unwrap_or(255)))
 }

@@ -53,6 +53,8 @@ pub fn logs(root: &Path, args: &LogsArgs) -> Result<ExitCode> {
         since: time(&args.since)?,
         until: time(&args.until)?,
         from_end: false,
+        stop: None,
+        caught_up: None,
     };
     logreader::logs(&store, &args.container, &opts, &mut |e| {
         write_entry(e, args.timestamps).is_ok()

@@ -434,3 +434,75 @@ fn a_foreground_run_is_logged_too() {
     assert_eq!(stderr(&logs), "err\n");
     ok(r, &["rm", "fg"]);
 }
+
+/// `run -d -i` keeps the container's stdin for `attach`, through the
+/// monitor's attach server.
+#[test]
+fn attach_types_into_an_interactive_container() {
+    let Some(c) = Ctx::new("attach_in", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    let script = "read a; echo got:$a; read b; echo two:$b";
+    ok(
+        r,
+        &[
+            "run",
+            "-d",
+            "-i",
+            "--name",
+            "in",
+            &c.busybox(),
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    let sock = r
+        .join("containers")
+        .join(inspect_id(r, "in"))
+        .join("attach.sock");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&sock).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "only the owner may type into it");
+    let mut attach = std::process::Command::new(env!("CARGO_BIN_EXE_pocky"))
+        .args(["--root", r.to_str().unwrap(), "attach", "in"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(attach.stdin.as_mut().unwrap(), b"hello\nworld\n").unwrap();
+    drop(attach.stdin.take());
+    let mut out = String::new();
+    std::io::Read::read_to_string(attach.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert_eq!(attach.wait().unwrap().code(), Some(0), "{out}");
+    assert!(
+        out.contains("got:hello") && out.contains("two:world"),
+        "{out}"
+    );
+    // With -t the input goes to the container's terminal.
+    ok(
+        r,
+        &["run", "-d", "-i", "-t", "--name", "tt", &c.busybox(), "sh"],
+    );
+    let mut attach = std::process::Command::new(env!("CARGO_BIN_EXE_pocky"))
+        .args(["--root", r.to_str().unwrap(), "attach", "tt"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(attach.stdin.as_mut().unwrap(), b"echo h$((1+1))i\nexit 3\n")
+        .unwrap();
+    drop(attach.stdin.take());
+    let mut out = String::new();
+    std::io::Read::read_to_string(attach.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert_eq!(attach.wait().unwrap().code(), Some(3), "{out}");
+    assert!(out.contains("h2i"), "{out}");
+    ok(r, &["rm", "in", "tt"]);
+    assert!(tree(&r.join("containers")).is_empty());
+}
+
+fn inspect_id(root: &std::path::Path, name: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(&ok(root, &["inspect", name])).unwrap();
+    v[0]["Id"].as_str().unwrap().to_owned()
+}

@@ -9,6 +9,7 @@
 //! raise typed errors where the kind matters. The Docker flags become an
 //! OCI spec here (`spec`, `security_flags`); pocky-runtime takes the spec.
 
+pub mod attach_server;
 pub mod boot;
 pub mod broken;
 pub mod copy;

@@ -35,6 +35,12 @@ pub struct LogOptions {
     pub until: Option<SystemTime>,
     /// Skip what is recorded: only what comes from now on (`attach`).
     pub from_end: bool,
+    /// Set by another thread to end a follow (`attach`'s detach keys).
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Told once what is recorded has been read (or skipped): from then on
+    /// nothing the container writes is missed (`attach` sends its input
+    /// only then).
+    pub caught_up: Option<std::sync::mpsc::Sender<()>>,
 }
 
 impl LogEntry {
@@ -65,6 +71,9 @@ pub fn logs(
             .at()
             .is_some_and(|t| since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)),
     };
+    if let Some(tx) = &opts.caught_up {
+        let _ = tx.send(());
+    }
     if !opts.from_end {
         let first: Vec<LogEntry> = first.into_iter().filter(|e| in_range(e)).collect();
         let skip = opts.tail.map_or(0, |n| first.len().saturating_sub(n));
@@ -93,7 +102,11 @@ pub fn logs(
                 return Ok(());
             }
         }
-        if !alive || opts.until.is_some_and(|u| SystemTime::now() > u) {
+        let stopped = opts
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst));
+        if !alive || stopped || opts.until.is_some_and(|u| SystemTime::now() > u) {
             return Ok(());
         }
         std::thread::sleep(POLL);

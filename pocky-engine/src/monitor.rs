@@ -114,13 +114,15 @@ fn monitor(store: &Store, created: &mut Created, ready: OwnedFd) -> i32 {
     let mut backoff = crate::restart::Backoff::default();
     loop {
         let started = std::time::Instant::now();
-        let launched = make_pipes(created.record.tty)
+        let launched = make_pipes(created.record.tty, created.record.interactive)
             .map_err(|e| owner::StartError {
                 code: 125,
                 message: e.to_string(),
             })
-            .and_then(|(stdio, readers)| Ok((owner::start(store, created, stdio)?, readers)));
-        let (mut launched, mut readers) = match launched {
+            .and_then(|(stdio, readers, input)| {
+                Ok((owner::start(store, created, stdio)?, readers, input))
+            });
+        let (mut launched, mut readers, mut input) = match launched {
             Ok(l) => l,
             Err(e) => {
                 // A restart that cannot start ends the loop; its record
@@ -133,8 +135,15 @@ fn monitor(store: &Store, created: &mut Created, ready: OwnedFd) -> i32 {
             }
         };
         if let Some(master) = launched.take_pty_master() {
+            // With -i the attach server types into the terminal.
+            if created.record.interactive {
+                input = nix::unistd::dup(&master).ok();
+            }
             readers.push((master, "stdout"));
         }
+        // Listening before `run -d` returns, so an `attach` right after it
+        // finds the socket. The server keeps none of our descriptors.
+        let attach = input.and_then(|fd| crate::attach_server::start(&created.dir, fd));
         crate::fault::point("monitor:started");
         if let Some(mut ready) = ready.take() {
             let _ = write!(ready, "ok");
@@ -154,6 +163,7 @@ fn monitor(store: &Store, created: &mut Created, ready: OwnedFd) -> i32 {
         };
         // No probe may run past the exit, nor record after it.
         drop(prober);
+        drop(attach);
         owner::finish(store, created, &launched, status);
         let Ok(rec) = store.find_container(&created.record.id) else {
             return 0; // removed (--rm, or rm -f)
@@ -210,14 +220,16 @@ pub type Readers = Vec<(OwnedFd, &'static str)>;
 /// logged: stdin as given (the caller's with `-i`, else /dev/null), stdout
 /// and stderr on pipes for `logwriter::tee_to_log`.
 pub fn logged_stdio(interactive: bool) -> Result<(Stdio, Readers)> {
-    let (mut stdio, readers) = make_pipes(false)?;
+    let (mut stdio, readers, _) = make_pipes(false, false)?;
     if interactive {
         stdio.stdin = None;
     }
     Ok((stdio, readers))
 }
 
-fn make_pipes(tty: bool) -> Result<(Stdio, Readers)> {
+/// The detached container's stdio and what the monitor keeps: the output
+/// to log and, with `-i`, the write end of its stdin for `attach`.
+fn make_pipes(tty: bool, interactive: bool) -> Result<(Stdio, Readers, Option<OwnedFd>)> {
     let null: OwnedFd = std::fs::File::open("/dev/null")?.into();
     if tty {
         // The pty is made inside the container; its master arrives at start.
@@ -227,18 +239,26 @@ fn make_pipes(tty: bool) -> Result<(Stdio, Readers)> {
                 ..Stdio::default()
             },
             vec![],
+            None,
         ));
     }
     let (out_r, out_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let (err_r, err_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let (stdin, input) = if interactive {
+        let (r, w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        (r, Some(w))
+    } else {
+        (null, None)
+    };
     Ok((
         Stdio {
-            stdin: Some(null),
+            stdin: Some(stdin),
             stdout: Some(out_w),
             stderr: Some(err_w),
             terminal: false,
         },
         vec![(out_r, "stdout"), (err_r, "stderr")],
+        input,
     ))
 }
 

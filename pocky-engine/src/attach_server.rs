@@ -1,0 +1,323 @@
+//! The stdin of a detached `-i` container, for `pocky attach`. With no
+//! daemon, the container's monitor forks this small server after each
+//! start: it listens on `attach.sock` in the container's directory (mode
+//! 0600, so only its owner can type into the container) and copies what
+//! attached clients send to the container's stdin (a pipe, or the pty's
+//! master with `-t`). Output needs no server: `attach` follows the log.
+//!
+//! A process rather than a thread because the monitor forks again (the
+//! health prober, the next start of a restart policy), which a threaded
+//! process must not. Like the prober it keeps no descriptor of its
+//! parent's but its own three, so a killed monitor leaves no lock held.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork};
+
+/// The socket's name in the container's directory.
+pub const SOCKET: &str = "attach.sock";
+
+const STOP_FD: RawFd = 3;
+const INPUT_FD: RawFd = 4;
+const LISTEN_FD: RawFd = 5;
+
+/// The running server; dropping it stops it and reaps it.
+#[derive(Debug)]
+pub struct Server {
+    pid: Pid,
+    stop: Option<OwnedFd>,
+}
+
+/// The socket's path through an open descriptor of `dir`: a unix socket's
+/// path is limited to 107 bytes, which a long state root would pass.
+pub fn socket_path(dir_fd: &OwnedFd) -> String {
+    format!("/proc/self/fd/{}/{SOCKET}", dir_fd.as_raw_fd())
+}
+
+/// Opens `dir` for [`socket_path`].
+pub fn open_dir(dir: &Path) -> std::io::Result<OwnedFd> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)?;
+    Ok(f.into())
+}
+
+/// Forks the server for the container in `dir`, writing to `input`. Call
+/// it from a single-threaded process (the monitor). None when it cannot
+/// start: the container runs on, only `attach` gets no stdin.
+pub fn start(dir: &Path, input: OwnedFd) -> Option<Server> {
+    let listener = listen(dir)
+        .map_err(|e| crate::log::debug!("attach socket in {}: {e}", dir.display()))
+        .ok()?;
+    let (stop_r, stop_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok()?;
+    // SAFETY: the caller is single-threaded; the child runs this process's
+    // Rust code and leaves with _exit.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            drop(stop_w);
+            let code = match prepare_child(stop_r, input, listener.into()) {
+                Ok(()) => serve(),
+                Err(_) => 1,
+            };
+            // SAFETY: leaves without running the monitor's destructors.
+            unsafe { libc::_exit(code) }
+        }
+        Ok(ForkResult::Parent { child }) => Some(Server {
+            pid: child,
+            stop: Some(stop_w),
+        }),
+        Err(e) => {
+            crate::log::debug!("attach server: fork: {e}");
+            None
+        }
+    }
+}
+
+fn listen(dir: &Path) -> std::io::Result<UnixListener> {
+    let dir_fd = open_dir(dir)?;
+    let path = socket_path(&dir_fd);
+    let _ = std::fs::remove_file(&path);
+    // 0600 from the start: the umask covers the window before a chmod.
+    // SAFETY: umask only changes this process's file mode mask.
+    let old = unsafe { libc::umask(0o177) };
+    let bound = UnixListener::bind(&path);
+    // SAFETY: as above, restoring it.
+    unsafe { libc::umask(old) };
+    bound
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Ok(WaitStatus::StillAlive) => {
+                    let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+                    let _ = waitpid(self.pid, None);
+                    return;
+                }
+                Err(nix::errno::Errno::EINTR) => {}
+                _ => return,
+            }
+        }
+    }
+}
+
+/// Its own session, default signals, stdio on /dev/null, and only the
+/// stop pipe, the input and the listener open (on fds 3, 4 and 5).
+fn prepare_child(stop: OwnedFd, input: OwnedFd, listener: OwnedFd) -> std::io::Result<()> {
+    let _ = nix::unistd::setsid();
+    use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal, sigprocmask};
+    for sig in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGPIPE,
+    ] {
+        // A client gone mid-write is an EPIPE to handle, not a death.
+        let how = if sig == Signal::SIGPIPE {
+            SigHandler::SigIgn
+        } else {
+            SigHandler::SigDfl
+        };
+        // SAFETY: ignoring, or the default, installs no handler code.
+        let _ = unsafe { signal(sig, how) };
+    }
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    let fds = [
+        stop.into_raw_fd(),
+        input.into_raw_fd(),
+        listener.into_raw_fd(),
+    ];
+    // SAFETY: moves the three descriptors (released above) to 3, 4 and 5
+    // through fresh duplicates (so no move overwrites another still to be
+    // moved), puts /dev/null on 0-2, then closes everything above 5; no
+    // Rust object of this process owns any of those numbers afterwards.
+    unsafe {
+        let high: Vec<RawFd> = fds
+            .iter()
+            .map(|&fd| libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100))
+            .collect();
+        if high.iter().any(|&fd| fd < 0) {
+            return Err(std::io::Error::last_os_error());
+        }
+        for fd in 0..3 {
+            libc::dup2(null.as_raw_fd(), fd);
+        }
+        for (target, fd) in [STOP_FD, INPUT_FD, LISTEN_FD].into_iter().zip(high) {
+            if libc::dup3(fd, target, libc::O_CLOEXEC) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        libc::syscall(libc::SYS_close_range, 6u32, libc::c_uint::MAX, 0);
+    }
+    let _ = null.into_raw_fd();
+    Ok(())
+}
+
+/// Copies every client's bytes to the input until the stop pipe closes.
+fn serve() -> i32 {
+    // SAFETY: fds 4 and 5 are this process's input and listener, owned by
+    // nothing else since `prepare_child`.
+    let mut input = unsafe { std::fs::File::from_raw_fd(INPUT_FD) };
+    // SAFETY: as above.
+    let listener = unsafe { UnixListener::from_raw_fd(LISTEN_FD) };
+    let mut clients: Vec<UnixStream> = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let mut fds = vec![
+            libc::pollfd {
+                fd: STOP_FD,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: LISTEN_FD,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        fds.extend(clients.iter().map(|c| libc::pollfd {
+            fd: c.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }));
+        // SAFETY: `fds` is a valid pollfd array for the call.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if rc < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return 1;
+        }
+        if fds[0].revents != 0 {
+            return 0;
+        }
+        if fds[1].revents & libc::POLLIN != 0
+            && let Ok((c, _)) = listener.accept()
+        {
+            clients.push(c);
+        }
+        let mut gone = Vec::new();
+        for (i, pfd) in fds.iter().enumerate().skip(2) {
+            if pfd.revents == 0 {
+                continue;
+            }
+            let c = &mut clients[i - 2];
+            match c.read(&mut buf) {
+                Ok(0) | Err(_) => gone.push(i - 2),
+                Ok(n) => {
+                    // The container closed its stdin: nothing more to do.
+                    if input.write_all(&buf[..n]).is_err() {
+                        return 0;
+                    }
+                }
+            }
+        }
+        for i in gone.into_iter().rev() {
+            clients.remove(i);
+        }
+    }
+}
+
+/// Connects to the attach server of the container in `dir`; None when
+/// the container takes no input (`-i` was not given, or it does not run).
+pub fn connect(dir: &Path) -> Option<UnixStream> {
+    let dir_fd = open_dir(dir).ok()?;
+    UnixStream::connect(socket_path(&dir_fd)).ok()
+}
+
+/// Docker's `--detach-keys`: `ctrl-p,ctrl-q` (the default), letters,
+/// `ctrl-@` to `ctrl-_`; a sequence of keys separated by commas.
+pub fn parse_detach_keys(spec: &str) -> crate::Result<Vec<u8>> {
+    spec.split(',')
+        .map(|k| match k.strip_prefix("ctrl-") {
+            Some(c) if c.len() == 1 => {
+                let b = c.as_bytes()[0].to_ascii_uppercase();
+                match b {
+                    b'@'..=b'_' => Ok(b - b'@'),
+                    _ => Err(crate::invalid!("invalid detach key {k:?}")),
+                }
+            }
+            None if k.len() == 1 => Ok(k.as_bytes()[0]),
+            _ => Err(crate::invalid!("invalid detach key {k:?}")),
+        })
+        .collect()
+}
+
+/// Copies this process's stdin to the server until it ends; with a
+/// terminal on stdin, in raw mode, and `keys` typed in a row set
+/// `detached` and end it without passing them on.
+pub fn send_stdin(
+    mut conn: UnixStream,
+    keys: Vec<u8>,
+    detached: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    start: std::sync::mpsc::Receiver<()>,
+) -> std::thread::JoinHandle<()> {
+    use std::io::IsTerminal;
+    let raw = std::io::stdin()
+        .is_terminal()
+        .then(|| pocky_ns::pty::RawMode::enter(std::os::fd::AsFd::as_fd(&std::io::stdin())).ok())
+        .flatten();
+    std::thread::spawn(move || {
+        let _raw = raw;
+        // Input waits until the output that answers it can be seen.
+        let _ = start.recv();
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = [0u8; 4096];
+        let mut matched = 0;
+        loop {
+            let n = match stdin.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let mut out = Vec::with_capacity(n);
+            for &b in &buf[..n] {
+                if _raw.is_some() && !keys.is_empty() && b == keys[matched] {
+                    matched += 1;
+                    if matched == keys.len() {
+                        let _ = conn.write_all(&out);
+                        detached.store(true, std::sync::atomic::Ordering::SeqCst);
+                        return;
+                    }
+                    continue;
+                }
+                // A partial match that broke off is typed after all.
+                out.extend_from_slice(&keys[..matched]);
+                matched = 0;
+                out.push(b);
+            }
+            if conn.write_all(&out).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys_parse_as_docker() {
+        assert_eq!(parse_detach_keys("ctrl-p,ctrl-q").unwrap(), [0x10, 0x11]);
+        assert_eq!(parse_detach_keys("ctrl-@,x").unwrap(), [0, b'x']);
+        assert!(parse_detach_keys("ctrl-1").is_err());
+        assert!(parse_detach_keys("meta-x").is_err());
+    }
+}
