@@ -506,3 +506,50 @@ fn inspect_id(root: &std::path::Path, name: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(&ok(root, &["inspect", name])).unwrap();
     v[0]["Id"].as_str().unwrap().to_owned()
 }
+
+/// On a terminal, the detach keys leave a `-t -i` container running and
+/// `attach` exits 0 (`script` gives `attach` a terminal for its stdin).
+#[test]
+fn the_detach_keys_leave_the_container_running() {
+    let Some(c) = Ctx::new("detach_keys", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    ok(
+        r,
+        &["run", "-d", "-i", "-t", "--name", "dk", &c.busybox(), "sh"],
+    );
+    let cmd = format!(
+        "{} --root {} attach dk",
+        env!("CARGO_BIN_EXE_pocky"),
+        r.display()
+    );
+    let mut script = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Ctrl-P, Ctrl-Q typed through script's terminal into attach, again
+    // until it has its terminal raw and takes them (a cooked terminal
+    // swallows Ctrl-Q as flow control).
+    let mut stdin = script.stdin.take().unwrap();
+    let mut status = None;
+    for _ in 0..100 {
+        let _ = std::io::Write::write_all(&mut stdin, b"\x10\x11");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        status = script.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+    }
+    drop(stdin);
+    let Some(status) = status else {
+        let _ = script.kill();
+        panic!("attach never took the detach keys");
+    };
+    assert_eq!(status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_str(&ok(r, &["inspect", "dk"])).unwrap();
+    assert_eq!(v[0]["State"]["Status"], "running");
+    ok(r, &["rm", "-f", "dk"]);
+}

@@ -288,19 +288,26 @@ pub fn send_stdin(
             };
             let mut out = Vec::with_capacity(n);
             for &b in &buf[..n] {
-                if _raw.is_some() && !keys.is_empty() && b == keys[matched] {
-                    matched += 1;
-                    if matched == keys.len() {
-                        let _ = conn.write_all(&out);
-                        detached.store(true, std::sync::atomic::Ordering::SeqCst);
-                        return;
-                    }
+                if _raw.is_none() || keys.is_empty() {
+                    out.push(b);
                     continue;
                 }
-                // A partial match that broke off is typed after all.
-                out.extend_from_slice(&keys[..matched]);
-                matched = 0;
-                out.push(b);
+                if b != keys[matched] {
+                    // A partial match that broke off is typed after all;
+                    // the byte may start a new one.
+                    out.extend_from_slice(&keys[..matched]);
+                    matched = 0;
+                    if b != keys[0] {
+                        out.push(b);
+                        continue;
+                    }
+                }
+                matched += 1;
+                if matched == keys.len() {
+                    let _ = conn.write_all(&out);
+                    detached.store(true, std::sync::atomic::Ordering::SeqCst);
+                    return;
+                }
             }
             if conn.write_all(&out).is_err() {
                 return;
