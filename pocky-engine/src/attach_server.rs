@@ -5,34 +5,25 @@
 //! attached clients send to the container's stdin (a pipe, or the pty's
 //! master with `-t`). Output needs no server: `attach` follows the log.
 //!
-//! A process rather than a thread because the monitor forks again (the
-//! health prober, the next start of a restart policy), which a threaded
-//! process must not. Like the prober it keeps no descriptor of its
-//! parent's but its own three, so a killed monitor leaves no lock held.
+//! A [`crate::helper`] process, as the health prober is: the monitor forks
+//! again, and a killed monitor must leave no lock held.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::time::{Duration, Instant};
-
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork};
+use std::time::Duration;
 
 /// The socket's name in the container's directory.
 pub const SOCKET: &str = "attach.sock";
 
-const STOP_FD: RawFd = 3;
-const INPUT_FD: RawFd = 4;
-const LISTEN_FD: RawFd = 5;
+use crate::helper::STOP_FD;
+const INPUT_FD: RawFd = STOP_FD + 1;
+const LISTEN_FD: RawFd = STOP_FD + 2;
 
 /// The running server; dropping it stops it and reaps it.
-#[derive(Debug)]
-pub struct Server {
-    pid: Pid,
-    stop: Option<OwnedFd>,
-}
+pub type Server = crate::helper::Helper;
 
 /// The socket's path through an open descriptor of `dir`: a unix socket's
 /// path is limited to 107 bytes, which a long state root would pass.
@@ -56,28 +47,8 @@ pub fn start(dir: &Path, input: OwnedFd) -> Option<Server> {
     let listener = listen(dir)
         .map_err(|e| crate::log::debug!("attach socket in {}: {e}", dir.display()))
         .ok()?;
-    let (stop_r, stop_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok()?;
-    // SAFETY: the caller is single-threaded; the child runs this process's
-    // Rust code and leaves with _exit.
-    match unsafe { fork() } {
-        Ok(ForkResult::Child) => {
-            drop(stop_w);
-            let code = match prepare_child(stop_r, input, listener.into()) {
-                Ok(()) => serve(),
-                Err(_) => 1,
-            };
-            // SAFETY: leaves without running the monitor's destructors.
-            unsafe { libc::_exit(code) }
-        }
-        Ok(ForkResult::Parent { child }) => Some(Server {
-            pid: child,
-            stop: Some(stop_w),
-        }),
-        Err(e) => {
-            crate::log::debug!("attach server: fork: {e}");
-            None
-        }
-    }
+    let keep = vec![input, OwnedFd::from(listener)];
+    crate::helper::spawn("attach server", keep, Duration::from_secs(2), |_| serve())
 }
 
 fn listen(dir: &Path) -> std::io::Result<UnixListener> {
@@ -93,87 +64,18 @@ fn listen(dir: &Path) -> std::io::Result<UnixListener> {
     bound
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        let deadline = Instant::now() + Duration::from_secs(2);
-        loop {
-            match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Ok(WaitStatus::StillAlive) => {
-                    let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
-                    let _ = waitpid(self.pid, None);
-                    return;
-                }
-                Err(nix::errno::Errno::EINTR) => {}
-                _ => return,
-            }
-        }
-    }
-}
-
-/// Its own session, default signals, stdio on /dev/null, and only the
-/// stop pipe, the input and the listener open (on fds 3, 4 and 5).
-fn prepare_child(stop: OwnedFd, input: OwnedFd, listener: OwnedFd) -> std::io::Result<()> {
-    let _ = nix::unistd::setsid();
-    use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal, sigprocmask};
-    for sig in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGPIPE,
-    ] {
-        // A client gone mid-write is an EPIPE to handle, not a death.
-        let how = if sig == Signal::SIGPIPE {
-            SigHandler::SigIgn
-        } else {
-            SigHandler::SigDfl
-        };
-        // SAFETY: ignoring, or the default, installs no handler code.
-        let _ = unsafe { signal(sig, how) };
-    }
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    let null = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")?;
-    let fds = [
-        stop.into_raw_fd(),
-        input.into_raw_fd(),
-        listener.into_raw_fd(),
-    ];
-    // SAFETY: moves the three descriptors (released above) to 3, 4 and 5
-    // through fresh duplicates (so no move overwrites another still to be
-    // moved), puts /dev/null on 0-2, then closes everything above 5; no
-    // Rust object of this process owns any of those numbers afterwards.
-    unsafe {
-        let high: Vec<RawFd> = fds
-            .iter()
-            .map(|&fd| libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100))
-            .collect();
-        if high.iter().any(|&fd| fd < 0) {
-            return Err(std::io::Error::last_os_error());
-        }
-        for fd in 0..3 {
-            libc::dup2(null.as_raw_fd(), fd);
-        }
-        for (target, fd) in [STOP_FD, INPUT_FD, LISTEN_FD].into_iter().zip(high) {
-            if libc::dup3(fd, target, libc::O_CLOEXEC) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
-        libc::syscall(libc::SYS_close_range, 6u32, libc::c_uint::MAX, 0);
-    }
-    let _ = null.into_raw_fd();
-    Ok(())
-}
-
 /// Copies every client's bytes to the input until the stop pipe closes.
 fn serve() -> i32 {
+    // A client gone mid-write is an EPIPE to handle, not a death.
+    // SAFETY: ignoring a signal installs no handler code.
+    let _ = unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigIgn,
+        )
+    };
     // SAFETY: fds 4 and 5 are this process's input and listener, owned by
-    // nothing else since `prepare_child`.
+    // nothing else since the helper moved them there.
     let mut input = unsafe { std::fs::File::from_raw_fd(INPUT_FD) };
     // SAFETY: as above.
     let listener = unsafe { UnixListener::from_raw_fd(LISTEN_FD) };

@@ -23,6 +23,7 @@ pub mod filter_args;
 pub mod filters;
 pub mod flags;
 pub mod health;
+pub mod helper;
 pub mod image_config;
 pub mod image_filter;
 pub mod images;

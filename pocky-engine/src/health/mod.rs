@@ -17,11 +17,9 @@
 pub mod config;
 pub mod probe;
 
-use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork};
 use pocky_store::{
     ContainerRecord, ContainerStore, Health, HealthResult, HealthStatus, Status, Store,
 };
@@ -35,8 +33,6 @@ pub const MAX_LOG: usize = 5;
 /// How long the owner waits for the prober to stop before killing it: a
 /// probe being killed and reaped takes milliseconds.
 const STOP_WAIT: Duration = Duration::from_secs(5);
-/// The fd the prober keeps its stop pipe on.
-const STOP_FD: i32 = 3;
 
 /// Adds one probe's result to the state, with Docker's rules.
 pub fn record(h: &mut Health, result: HealthResult, started_at: f64, settings: &Settings) {
@@ -81,11 +77,7 @@ pub fn on_exit(r: &mut ContainerRecord) {
 }
 
 /// The running prober; dropping it stops it and waits for it.
-#[derive(Debug)]
-pub struct Prober {
-    pid: Pid,
-    stop: Option<OwnedFd>,
-}
+pub type Prober = crate::helper::Helper;
 
 /// Forks the prober of a container just started (marked `starting` by
 /// [`on_start`]). None when the
@@ -98,107 +90,10 @@ pub fn start(store: &Store, created: &Created, pid: i32) -> Option<Prober> {
     let id = created.record.id.as_str();
     let rec = store.find_container(id).ok()?;
     let started_at = rec.state.started_at.unwrap_or_else(state::now);
-    let (stop_r, stop_w) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
-        Ok(p) => p,
-        Err(e) => {
-            crate::log::debug!("healthcheck of {id}: {e}");
-            return None;
-        }
-    };
-    // SAFETY: the caller is single-threaded (see above); the child runs
-    // this process's Rust code and leaves with _exit.
-    match unsafe { fork() } {
-        Ok(ForkResult::Child) => {
-            drop(stop_w);
-            let code = match prepare_child(stop_r) {
-                Ok(stop) => {
-                    run_probes(store, id, pid, &created.spec, &settings, started_at, stop);
-                    0
-                }
-                Err(_) => 1,
-            };
-            // SAFETY: leaves without running the owner's destructors (its
-            // container handle, its locks) in this copy of it.
-            unsafe { libc::_exit(code) }
-        }
-        Ok(ForkResult::Parent { child }) => Some(Prober {
-            pid: child,
-            stop: Some(stop_w),
-        }),
-        Err(e) => {
-            crate::log::debug!("healthcheck of {id}: fork: {e}");
-            None
-        }
-    }
-}
-
-impl Drop for Prober {
-    fn drop(&mut self) {
-        // Closing the pipe is the request to stop.
-        drop(self.stop.take());
-        let deadline = Instant::now() + STOP_WAIT;
-        loop {
-            match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Ok(WaitStatus::StillAlive) => {
-                    let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
-                    let _ = waitpid(self.pid, None);
-                    return;
-                }
-                Err(nix::errno::Errno::EINTR) => {}
-                _ => return,
-            }
-        }
-    }
-}
-
-/// The prober's own setup: its own session (no terminal's signals reach
-/// it), default signal handling, stdio on /dev/null, and no descriptor of
-/// its parent's but the stop pipe (on fd 3): the CLI's pipes, the monitor
-/// lock and the container's output must not be held open by it.
-fn prepare_child(stop: OwnedFd) -> std::io::Result<BorrowedFd<'static>> {
-    let _ = nix::unistd::setsid();
-    use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal, sigprocmask};
-    for sig in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGCHLD,
-    ] {
-        // SAFETY: restoring the default disposition installs no handler.
-        let _ = unsafe { signal(sig, SigHandler::SigDfl) };
-    }
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    let null = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")?;
-    let raw = stop.into_raw_fd();
-    // SAFETY: dup onto the standard fds and fd 3 (close-on-exec, so no
-    // probe inherits it), then close every fd above; none of those is
-    // owned by a Rust object this process still uses (`raw` was released
-    // above, `null` is closed by the range and forgotten below).
-    unsafe {
-        use std::os::fd::AsRawFd;
-        for fd in 0..3 {
-            libc::dup2(null.as_raw_fd(), fd);
-        }
-        if raw != STOP_FD && libc::dup3(raw, STOP_FD, libc::O_CLOEXEC) < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let first = libc::c_uint::try_from(STOP_FD + 1).unwrap_or(4);
-        libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, 0);
-    }
-    // The fd was closed by close_range: dropping the File would close it
-    // again (or another fd that took its number).
-    let _ = std::os::fd::IntoRawFd::into_raw_fd(null);
-    // SAFETY: fd 3 is the stop pipe, open for the rest of this process.
-    Ok(unsafe { BorrowedFd::borrow_raw(STOP_FD) })
+    crate::helper::spawn(&format!("healthcheck of {id}"), vec![], STOP_WAIT, |stop| {
+        run_probes(store, id, pid, &created.spec, &settings, started_at, stop);
+        0
+    })
 }
 
 /// The prober's loop, until it is told to stop or the container no
