@@ -12,7 +12,9 @@ use std::thread::JoinHandle;
 
 use common::records::*;
 use common::*;
-use pocky_store::{ContainerRecord, ContainerState, ContainerStore, FileLock, Status, Store};
+use pocky_engine::store::{
+    ContainerRecord, ContainerState, ContainerStore, FileLock, Status, Store,
+};
 
 fn start_time(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();

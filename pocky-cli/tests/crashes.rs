@@ -22,14 +22,10 @@ fn with_fault(root: &Path, fault: &str, args: &[&str]) -> std::process::Output {
 }
 
 fn status(root: &Path, name: &str) -> String {
-    inspect_container(root, name)["State"]["Status"]
+    container(root, name)["State"]["Status"]
         .as_str()
         .unwrap()
         .to_owned()
-}
-
-fn inspect_container(root: &Path, name: &str) -> serde_json::Value {
-    serde_json::from_str::<serde_json::Value>(&ok(root, &["inspect", name])).unwrap()[0].clone()
 }
 
 /// The container's cgroup directories, in every hierarchy that has them.
@@ -75,10 +71,7 @@ fn a_crash_anywhere_in_start_restart_or_pause_leaves_nothing_broken() {
         if args[0] != "start" {
             ok(r, &["start", "cr"]);
         }
-        let cgroup = inspect_container(r, "cr")["Cgroup"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let cgroup = container(r, "cr")["Cgroup"].as_str().unwrap().to_owned();
         let out = with_fault(r, fault, args);
         assert!(
             !out.status.success(),
@@ -150,7 +143,7 @@ fn a_monitor_killed_while_it_restarts_leaves_a_stopped_container() {
     // The monitor runs the container, sees it exit, waits, and dies;
     // `wait` returns once it has let go of the container.
     assert_eq!(ok(r, &["wait", "lp"]).trim(), "3");
-    let v = inspect_container(r, "lp");
+    let v = container(r, "lp");
     assert_eq!(v["State"]["Status"], "exited", "{:#}", v["State"]);
     assert_eq!(v["State"]["Restarting"], false, "{:#}", v["State"]);
     assert_eq!(v["State"]["ExitCode"], 3);

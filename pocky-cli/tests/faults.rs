@@ -8,7 +8,7 @@ use std::path::Path;
 
 use common::records::*;
 use common::*;
-use pocky_store::Store;
+use pocky_engine::store::Store;
 
 fn truncate(path: &Path) {
     let data = std::fs::read(path).unwrap();
@@ -126,8 +126,8 @@ fn listings_skip_records_that_vanish_while_they_read() {
             for i in 0..150 {
                 let rec = record(
                     &format!("c{i}"),
-                    pocky_store::ContainerState {
-                        status: Some(pocky_store::Status::Running),
+                    pocky_engine::store::ContainerState {
+                        status: Some(pocky_engine::store::Status::Running),
                         pid: i32::MAX,
                         pid_start: 1,
                         ..Default::default()
@@ -135,7 +135,7 @@ fn listings_skip_records_that_vanish_while_they_read() {
                 );
                 add(&r, &rec);
                 let store = Store::open(&r).unwrap();
-                use pocky_store::ContainerStore;
+                use pocky_engine::store::ContainerStore;
                 store.remove_container(&rec.id).unwrap();
             }
         })
@@ -221,7 +221,10 @@ fn system_reset_leaves_nothing() {
     )
     .unwrap();
     assert!(!links.contains(&format!(" {bridge}:")), "{links}");
-    assert!(!links.contains(&pocky_net::host_veth(&id)), "{links}");
+    assert!(
+        !links.contains(&pocky_engine::networks::host_veth(&id)),
+        "{links}"
+    );
     for table in ["nat", "filter", "raw"] {
         let rules = String::from_utf8(
             std::process::Command::new("iptables")

@@ -12,15 +12,11 @@ use serde_json::Value;
 
 const DEADLINE: Duration = Duration::from_secs(90);
 
-fn inspect(root: &Path, name: &str) -> Value {
-    serde_json::from_str::<Value>(&ok(root, &["inspect", name])).unwrap()[0].clone()
-}
-
 /// Polls `inspect` until `done` holds; the last document on success.
 fn wait_for(root: &Path, name: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     let start = Instant::now();
     loop {
-        let v = inspect(root, name);
+        let v = container(root, name);
         if done(&v) {
             return v;
         }
@@ -128,9 +124,9 @@ fn a_passing_check_becomes_healthy_and_ps_shows_and_filters_it() {
         "{events}"
     );
 
-    let slow = inspect(r, "slow");
+    let slow = container(r, "slow");
     assert!(health_is(&slow, "starting"), "{:#}", slow["State"]);
-    assert!(inspect(r, "plain")["State"].get("Health").is_none());
+    assert!(container(r, "plain")["State"].get("Health").is_none());
 
     let table = ok(r, &["ps", "--format", "{{.Names}} {{.Status}}"]);
     let status = |name: &str| {
@@ -284,7 +280,7 @@ fn no_healthcheck_and_its_conflict_with_health_flags() {
             "1000",
         ],
     );
-    let v = inspect(r, "off");
+    let v = container(r, "off");
     assert_eq!(
         v["Config"]["Healthcheck"]["Test"],
         serde_json::json!(["NONE"])
@@ -371,7 +367,7 @@ fn after_stop_no_probe_or_prober_is_left() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let v = inspect(r, "busy");
+    let v = container(r, "busy");
     assert_eq!(v["State"]["Status"], "exited");
     // Docker's: probes stopped with the container leave it unhealthy.
     assert!(health_is(&v, "unhealthy"), "{:#}", v["State"]);
@@ -434,11 +430,11 @@ fn a_paused_container_is_not_probed() {
     );
     wait_for(r, "frozen", "healthy", |v| health_is(v, "healthy"));
     ok(r, &["pause", "frozen"]);
-    let before = inspect(r, "frozen")["State"]["Health"]["Log"].clone();
+    let before = container(r, "frozen")["State"]["Health"]["Log"].clone();
     // A probe of the frozen container would hang in the freezer and be
     // recorded as a timeout a second later; none may appear.
     std::thread::sleep(Duration::from_secs(4));
-    let v = inspect(r, "frozen");
+    let v = container(r, "frozen");
     assert_eq!(v["State"]["Health"]["Log"], before, "probed while paused");
     assert!(health_is(&v, "healthy"));
     let status = ok(r, &["ps", "--format", "{{.Status}}"]);

@@ -7,10 +7,6 @@ mod common;
 use common::records::*;
 use common::*;
 
-fn inspect(root: &std::path::Path, name: &str) -> serde_json::Value {
-    serde_json::from_str::<serde_json::Value>(&ok(root, &["inspect", name])).unwrap()[0].clone()
-}
-
 #[test]
 fn a_container_started_again_keeps_its_writes_and_its_network() {
     let Some(c) = Ctx::new("start_again", &["busybox"]) else {
@@ -32,11 +28,11 @@ fn a_container_started_again_keeps_its_writes_and_its_network() {
         ],
     );
     let id = id.trim();
-    assert_eq!(inspect(r, "again")["State"]["Status"], "created");
+    assert_eq!(container(r, "again")["State"]["Status"], "created");
     for run in 1..=6 {
         assert_eq!(ok(r, &["start", "again"]).trim(), "again");
         assert_eq!(ok(r, &["wait", "again"]).trim(), "0");
-        let v = inspect(r, "again");
+        let v = container(r, "again");
         assert_eq!(v["Id"], id);
         assert_eq!(v["State"]["Status"], "exited");
         let logs = ok(r, &["logs", "again"]);
@@ -57,13 +53,13 @@ fn start_of_a_running_container_is_a_no_op_and_restart_makes_a_new_process() {
         r,
         &["run", "-d", "--name", "svc", &c.busybox(), "sleep", "1000"],
     );
-    let pid = inspect(r, "svc")["State"]["Pid"].as_i64().unwrap();
+    let pid = container(r, "svc")["State"]["Pid"].as_i64().unwrap();
     assert!(pid > 0);
     assert_eq!(ok(r, &["start", "svc"]).trim(), "svc");
-    assert_eq!(inspect(r, "svc")["State"]["Pid"].as_i64(), Some(pid));
+    assert_eq!(container(r, "svc")["State"]["Pid"].as_i64(), Some(pid));
 
     assert_eq!(ok(r, &["restart", "-t", "1", "svc"]).trim(), "svc");
-    let v = inspect(r, "svc");
+    let v = container(r, "svc");
     assert_eq!(v["State"]["Status"], "running");
     let new_pid = v["State"]["Pid"].as_i64().unwrap();
     assert!(new_pid > 0 && new_pid != pid, "{pid} -> {new_pid}");
@@ -71,7 +67,7 @@ fn start_of_a_running_container_is_a_no_op_and_restart_makes_a_new_process() {
     // A stopped container restarts too.
     ok(r, &["stop", "-t", "1", "svc"]);
     ok(r, &["restart", "svc"]);
-    assert_eq!(inspect(r, "svc")["State"]["Status"], "running");
+    assert_eq!(container(r, "svc")["State"]["Status"], "running");
 
     let err = fails(r, &["start", "nosuch"]);
     assert!(err.contains("no such container"), "{err}");
@@ -103,7 +99,7 @@ fn pause_freezes_and_unpause_thaws() {
     };
     while count() < 2 {}
     assert_eq!(ok(r, &["pause", "pz"]).trim(), "pz");
-    let v = inspect(r, "pz");
+    let v = container(r, "pz");
     assert_eq!(v["State"]["Status"], "paused");
     assert_eq!(v["State"]["Paused"], true);
     assert!(ok(r, &["ps"]).contains("(Paused)"));
@@ -122,13 +118,13 @@ fn pause_freezes_and_unpause_thaws() {
     assert_eq!(ok(r, &["unpause", "pz"]).trim(), "pz");
     let before = count();
     while count() == before {}
-    assert_eq!(inspect(r, "pz")["State"]["Status"], "running");
+    assert_eq!(container(r, "pz")["State"]["Status"], "running");
     let err = fails(r, &["unpause", "pz"]);
     assert!(err.contains("not paused"), "{err}");
 
     ok(r, &["pause", "pz"]);
     ok(r, &["stop", "-t", "1", "pz"]);
-    assert_eq!(inspect(r, "pz")["State"]["Status"], "exited");
+    assert_eq!(container(r, "pz")["State"]["Status"], "exited");
     let err = fails(r, &["pause", "pz"]);
     assert!(err.contains("not running"), "{err}");
     ok(r, &["rm", "pz"]);
@@ -141,13 +137,13 @@ fn rename_takes_a_free_valid_name_only() {
     add(r, &exited("first", 0));
     add(r, &exited("second", 0));
     ok(r, &["rename", "first", "renamed"]);
-    assert_eq!(inspect(r, "renamed")["Id"], id_for("first"));
+    assert_eq!(container(r, "renamed")["Id"], id_for("first"));
     assert!(fails(r, &["inspect", "first"]).contains("no such"));
     let err = fails(r, &["rename", "renamed", "second"]);
     assert!(err.contains("already in use"), "{err}");
     let err = fails(r, &["rename", "renamed", "bad name"]);
     assert!(err.contains("invalid container name"), "{err}");
-    assert_eq!(inspect(r, "renamed")["Name"], "/renamed");
+    assert_eq!(container(r, "renamed")["Name"], "/renamed");
 }
 
 /// `--restart on-failure:2`: a command that fails runs three times (the
@@ -176,7 +172,7 @@ fn a_restart_policy_gives_up_after_its_retries() {
     );
     // wait returns once the monitor lets go: after the last restart.
     assert_eq!(ok(r, &["wait", "flaky"]).trim(), "3");
-    let v = inspect(r, "flaky");
+    let v = container(r, "flaky");
     assert_eq!(v["RestartCount"], 2);
     assert_eq!(v["State"]["Status"], "exited");
     assert_eq!(v["State"]["ExitCode"], 3);
@@ -205,10 +201,10 @@ fn a_restart_policy_gives_up_after_its_retries() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     ok(r, &["stop", "-t", "1", "loop"]);
-    assert_eq!(inspect(r, "loop")["State"]["Status"], "exited");
+    assert_eq!(container(r, "loop")["State"]["Status"], "exited");
     ok(r, &["wait", "loop"]);
     let runs = ok(r, &["logs", "loop"]).matches("ran").count();
-    assert_eq!(inspect(r, "loop")["State"]["Restarting"], false);
+    assert_eq!(container(r, "loop")["State"]["Restarting"], false);
     // A start by hand lifts the stop: it loops again.
     ok(r, &["start", "loop"]);
     while ok(r, &["logs", "loop"]).matches("ran").count() < runs + 2 {
@@ -290,7 +286,7 @@ fn labels_merge_over_the_images() {
     let mut args = args.to_vec();
     args.extend([file.to_str().unwrap(), image.as_str()]);
     ok(r, &args);
-    let labels = inspect(r, "lab")["Config"]["Labels"].clone();
+    let labels = container(r, "lab")["Config"]["Labels"].clone();
     assert_eq!(
         labels["org.opencontainers.image.title"],
         "pocky-config-fixture"
@@ -381,7 +377,7 @@ fn update_changes_a_running_containers_limits_and_they_last() {
     );
     // The running cgroup has it now, and the record says so.
     assert_eq!(limit(r), "128.00MiB");
-    let v = inspect(r, "up");
+    let v = container(r, "up");
     assert_eq!(v["HostConfig"]["Memory"], 128 << 20);
     assert_eq!(v["HostConfig"]["NanoCpus"], 500_000_000);
     assert_eq!(v["HostConfig"]["PidsLimit"], 50);
@@ -396,7 +392,7 @@ fn update_changes_a_running_containers_limits_and_they_last() {
     assert!(err.contains("one or more flags"), "{err}");
     let err = fails(r, &["update", "-m", "64m", "nosuch"]);
     assert!(err.contains("no such container"), "{err}");
-    assert_eq!(inspect(r, "up")["HostConfig"]["Memory"], 128 << 20);
+    assert_eq!(container(r, "up")["HostConfig"]["Memory"], 128 << 20);
     ok(r, &["rm", "-f", "up"]);
     assert!(tree(&r.join("containers")).is_empty());
 }

@@ -365,7 +365,7 @@ fn logs_since_and_until_and_attach_follows_until_the_exit() {
             script,
         ],
     );
-    wait_for("the first line in the log", || {
+    eventually("the first line in the log", || {
         ok(r, &["logs", "at"]) == "started\n"
     });
     let mut attach = std::process::Command::new(env!("CARGO_BIN_EXE_pocky"))
@@ -376,7 +376,7 @@ fn logs_since_and_until_and_attach_follows_until_the_exit() {
     // attach proxies signals once it has blocked them (SigBlk in /proc):
     // only then is a SIGTERM for the container, not for attach itself.
     let status_path = format!("/proc/{}/status", attach.id());
-    wait_for("attach blocking SIGTERM", || {
+    eventually("attach blocking SIGTERM", || {
         std::fs::read_to_string(&status_path).is_ok_and(|s| {
             s.lines()
                 .find_map(|l| l.strip_prefix("SigBlk:"))
@@ -394,17 +394,6 @@ fn logs_since_and_until_and_attach_follows_until_the_exit() {
     assert_eq!(out, "bye\n");
     ok(r, &["rm", "lg", "at"]);
     assert!(tree(&r.join("containers")).is_empty());
-}
-
-/// Waits (bounded) until `cond` holds; the bound only stops a hung test.
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..600 {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("never happened: {what}");
 }
 
 /// A foreground run shows its output and logs it, as Docker's does.
@@ -460,7 +449,7 @@ fn attach_types_into_an_interactive_container() {
     );
     let sock = r
         .join("containers")
-        .join(inspect_id(r, "in"))
+        .join(container(r, "in")["Id"].as_str().unwrap())
         .join("attach.sock");
     let mode =
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&sock).unwrap().permissions());
@@ -500,11 +489,6 @@ fn attach_types_into_an_interactive_container() {
     assert!(out.contains("h2i"), "{out}");
     ok(r, &["rm", "in", "tt"]);
     assert!(tree(&r.join("containers")).is_empty());
-}
-
-fn inspect_id(root: &std::path::Path, name: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(&ok(root, &["inspect", name])).unwrap();
-    v[0]["Id"].as_str().unwrap().to_owned()
 }
 
 /// On a terminal, the detach keys leave a `-t -i` container running and

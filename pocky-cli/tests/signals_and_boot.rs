@@ -6,21 +6,6 @@ mod common;
 
 use common::*;
 
-fn inspect(root: &std::path::Path, name: &str) -> serde_json::Value {
-    serde_json::from_str::<serde_json::Value>(&ok(root, &["inspect", name])).unwrap()[0].clone()
-}
-
-/// Waits (bounded) until `cond` holds; the bound only stops a hung test.
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..600 {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("never happened: {what}");
-}
-
 /// Signals sent to a foreground `run` or `exec` reach the container's
 /// process, which decides what they mean; pocky exits with its status.
 #[test]
@@ -69,9 +54,9 @@ fn run_and_exec_pass_signals_on() {
         assert!(out.1.contains(&format!("got-{name}")), "{name}: {}", out.1);
     }
     eventually("the run's record says exited", || {
-        inspect(r, "fw")["State"]["Status"] == "exited"
+        container(r, "fw")["State"]["Status"] == "exited"
     });
-    assert_eq!(inspect(r, "fw")["State"]["ExitCode"], 3);
+    assert_eq!(container(r, "fw")["State"]["ExitCode"], 3);
     ok(r, &["rm", "fw"]);
     assert!(tree(&r.join("containers")).is_empty());
 }
@@ -128,7 +113,7 @@ fn system_boot_starts_what_the_restart_policies_say() {
     run("us-stopped", "unless-stopped");
     ok(r, &["stop", "-t", "1", "al-stopped", "us-stopped"]);
     for name in ["al", "us", "of", "np"] {
-        let pid = inspect(r, name)["State"]["Pid"].as_i64().unwrap();
+        let pid = container(r, name)["State"]["Pid"].as_i64().unwrap();
         let monitor = nix::unistd::Pid::from_raw(parent_of(pid));
         let _ = nix::sys::signal::kill(monitor, nix::sys::signal::Signal::SIGKILL);
         let _ = nix::sys::signal::kill(
@@ -146,10 +131,10 @@ fn system_boot_starts_what_the_restart_policies_say() {
     started.sort_unstable();
     assert_eq!(started, ["al", "al-stopped", "of", "us"]);
     for name in ["al", "al-stopped", "of", "us"] {
-        assert_eq!(inspect(r, name)["State"]["Status"], "running", "{name}");
+        assert_eq!(container(r, name)["State"]["Status"], "running", "{name}");
     }
     for name in ["np", "us-stopped"] {
-        assert_eq!(inspect(r, name)["State"]["Status"], "exited", "{name}");
+        assert_eq!(container(r, name)["State"]["Status"], "exited", "{name}");
     }
     // A second boot finds them running and starts nothing.
     assert_eq!(ok(r, &["system", "boot"]), "");

@@ -2,7 +2,7 @@
 //! container's attachment to one is `netsetup`'s.
 
 use pocky_net::Subnet;
-pub use pocky_net::{Network, Networks, PortMapping};
+pub use pocky_net::{Network, Networks, PortMapping, host_veth};
 use pocky_store::Store;
 
 use crate::{Error, Result, invalid};

@@ -161,6 +161,24 @@ pub fn images_json(root: &Path) -> serde_json::Value {
         .into()
 }
 
+/// `pocky inspect NAME`'s one container document.
+pub fn container(root: &Path, name: &str) -> serde_json::Value {
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(root, &["inspect", name])).expect("inspect json");
+    v[0].clone()
+}
+
+/// Waits (bounded) until `cond` holds; the bound only stops a hung test.
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("never happened: {what}");
+}
+
 pub fn inspect(root: &Path, name: &str) -> serde_json::Value {
     let v: serde_json::Value =
         serde_json::from_str(&ok(root, &["image", "inspect", name])).expect("inspect json");

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pocky_store::{ContainerRecord, ContainerState, ContainerStore, Status, Store};
+use pocky_engine::store::{ContainerRecord, ContainerState, ContainerStore, Status, Store};
 
 pub fn id_for(name: &str) -> String {
     let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
@@ -17,7 +17,7 @@ pub fn record(name: &str, state: ContainerState) -> ContainerRecord {
         id,
         name: name.into(),
         image: "busybox".into(),
-        image_id: pocky_store::sha256_of(b"feed"),
+        image_id: pocky_engine::store::sha256_of(b"feed"),
         command: vec!["/bin/sh".into(), "-c".into(), "echo hello; sleep 60".into()],
         created: state::now() - 120.0,
         hostname: "box".into(),
@@ -47,9 +47,9 @@ pub mod state {
 pub fn add(root: &Path, rec: &ContainerRecord) -> PathBuf {
     let store = Store::open(root).unwrap();
     // Containers pin an image record; a bare one stands in for it.
-    use pocky_store::ImageStore;
+    use pocky_engine::store::ImageStore;
     store
-        .put_image(&pocky_store::ImageRecord {
+        .put_image(&pocky_engine::store::ImageRecord {
             id: rec.image_id.clone(),
             repo_tags: vec![],
             repo_digests: vec![],
