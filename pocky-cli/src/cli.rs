@@ -167,6 +167,9 @@ pub enum SystemCommand {
     /// Start the containers whose restart policy says so, as Docker's
     /// daemon does when it starts: run it at boot.
     Boot,
+    /// Serve the Docker Engine API on a socket, for the docker CLI,
+    /// docker-compose and the SDKs (`DOCKER_HOST=unix://SOCKET`).
+    Service(crate::service::ServiceArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,10 @@
 //! Human-readable numbers as Docker prints them.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
+
+pub use pocky_engine::human::ago;
+#[cfg(test)]
+use pocky_engine::human::duration;
 
 /// Sizes in decimal units with three significant digits: `4.26MB`.
 pub fn size(bytes: u64) -> String {
@@ -25,30 +29,6 @@ pub fn size(bytes: u64) -> String {
     format!("{s}{}", UNITS[unit])
 }
 
-/// `2 weeks ago`, following Docker's wording.
-pub fn ago(then: SystemTime, now: SystemTime) -> String {
-    let d = now.duration_since(then).unwrap_or(Duration::ZERO);
-    format!("{} ago", duration(d))
-}
-
-pub fn duration(d: Duration) -> String {
-    let s = d.as_secs();
-    let (m, h, day) = (s / 60, s / 3600, s / 86400);
-    match () {
-        _ if s < 1 => "Less than a second".into(),
-        _ if s == 1 => "1 second".into(),
-        _ if s < 60 => format!("{s} seconds"),
-        _ if m == 1 => "About a minute".into(),
-        _ if m < 60 => format!("{m} minutes"),
-        _ if h == 1 => "About an hour".into(),
-        _ if h < 48 => format!("{h} hours"),
-        _ if h < 24 * 7 * 2 => format!("{day} days"),
-        _ if h < 24 * 30 * 2 => format!("{} weeks", day / 7),
-        _ if h < 24 * 365 * 2 => format!("{} months", day / 30),
-        _ => format!("{} years", day / 365),
-    }
-}
-
 /// Parses the RFC 3339 timestamps found in image configs.
 pub fn parse_time(s: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(s.trim_end_matches('Z').split('+').next()?)
@@ -59,6 +39,7 @@ pub fn parse_time(s: &str) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn sizes_like_docker() {

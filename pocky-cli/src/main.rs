@@ -21,6 +21,7 @@ mod ps;
 mod pull;
 mod reset;
 mod run;
+mod service;
 mod stats;
 mod template;
 mod top;
@@ -116,6 +117,7 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::System(SystemCommand::Prune(a)) => prune::prune(&root, &a),
         Command::System(SystemCommand::Reset(a)) => reset::reset(&root, &a),
         Command::System(SystemCommand::Boot) => lifecycle::boot(&root),
+        Command::System(SystemCommand::Service(a)) => service::service(&root, &a),
         Command::Volume(c) => volume::run(&root, &c),
         Command::Network(c) => network::run(&root, &c),
         Command::Port(a) => network::port(&root, &a),

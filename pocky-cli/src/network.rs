@@ -5,8 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use pocky_engine::networks::Network;
-use pocky_engine::store::{ContainerStore, Store};
+use pocky_engine::store::Store;
 
 use pocky_engine::netsetup;
 
@@ -109,47 +108,12 @@ pub fn run(root: &Path, cmd: &NetworkCommand) -> Result<ExitCode> {
             let mut out = Vec::new();
             for name in &a.names {
                 let n = nets.get(name)?;
-                out.push(inspect_one(&store, &nets, &n)?);
+                out.push(pocky_engine::networks::document(&store, &nets, &n)?);
             }
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn inspect_one(
-    store: &Store,
-    nets: &pocky_engine::networks::Networks,
-    n: &Network,
-) -> Result<serde_json::Value> {
-    let mut containers = serde_json::Map::new();
-    for (id, l) in nets.leases(&n.name)?.leases {
-        let name = store
-            .find_container(&id)
-            .map(|r| r.name)
-            .unwrap_or_default();
-        containers.insert(
-            id,
-            serde_json::json!({
-                "Name": name,
-                "IPv4Address": format!("{}/{}", l.address, n.subnet.prefix()),
-                "Aliases": l.names,
-            }),
-        );
-    }
-    Ok(serde_json::json!({
-        "Name": n.name,
-        "Id": n.id,
-        // Docker's form: an RFC 3339 time, not epoch seconds.
-        "Created": humantime::format_rfc3339_seconds(
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(n.created)
-        )
-        .to_string(),
-        "Driver": "bridge",
-        "IPAM": {"Config": [{"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()}]},
-        "Options": {"com.docker.network.bridge.name": n.bridge},
-        "Containers": containers,
-    }))
 }
 
 /// `pocky port CONTAINER [PORT]`: the published ports, as Docker prints them.

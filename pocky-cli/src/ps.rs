@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
-use pocky_engine::store::{ContainerRecord, ContainerStore, HealthStatus, Status, Store};
+use pocky_engine::store::{ContainerRecord, ContainerStore, Status, Store};
 
 use crate::cli::{InspectArgs, PsArgs};
 use crate::{format, images};
@@ -136,37 +136,7 @@ pub fn ps(root: &Path, args: &PsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`.
-pub fn status_text(r: &ContainerRecord, now: SystemTime) -> String {
-    match r.state.status {
-        Some(Status::Running) => {
-            let since = time(r.state.started_at.unwrap_or(r.created));
-            // As Docker: a paused container shows no health.
-            let note = match &r.state.health {
-                _ if state::paused(r) => " (Paused)".to_owned(),
-                Some(h) if h.status == HealthStatus::Starting => " (health: starting)".to_owned(),
-                Some(h) => format!(" ({})", h.status.as_str()),
-                None => String::new(),
-            };
-            format!(
-                "Up {}{note}",
-                format::duration(now.duration_since(since).unwrap_or_default())
-            )
-        }
-        Some(Status::Exited) if r.state.restarting => format!(
-            "Restarting ({}) {}",
-            r.state.exit_code.unwrap_or(0),
-            format::ago(time(r.state.finished_at.unwrap_or(r.created)), now)
-        ),
-        Some(Status::Exited) => format!(
-            "Exited ({}) {}",
-            r.state.exit_code.unwrap_or(0),
-            format::ago(time(r.state.finished_at.unwrap_or(r.created)), now)
-        ),
-        Some(Status::Created) | None => "Created".to_owned(),
-        Some(Status::Dead) => "Dead".to_owned(),
-    }
-}
+pub use pocky_engine::human::status_text;
 
 /// The command as one line, with arguments that hold blanks or quotes in
 /// single quotes so the words stay visible.

@@ -2,11 +2,10 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use pocky_engine::store::{Store, VolumeRecord};
+use pocky_engine::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum VolumeCommand {
@@ -103,36 +102,12 @@ fn list(store: &Store, args: &LsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn rfc3339(secs: f64) -> String {
-    let t = UNIX_EPOCH + Duration::from_secs_f64(secs.max(0.0));
-    humantime::format_rfc3339_seconds(t).to_string()
-}
-
-fn to_json(store: &Store, v: &VolumeRecord) -> Result<serde_json::Value> {
-    let mut labels = serde_json::Map::new();
-    for (k, val) in &v.labels {
-        labels.insert(k.clone(), val.clone().into());
-    }
-    if v.anonymous {
-        labels.insert("com.docker.volume.anonymous".into(), "".into());
-    }
-    Ok(serde_json::json!({
-        "CreatedAt": rfc3339(v.created),
-        "Driver": v.driver,
-        "Labels": labels,
-        "Mountpoint": store.volume_data_dir(&v.name)?,
-        "Name": v.name,
-        "Options": null,
-        "Scope": "local",
-    }))
-}
-
 fn inspect(store: &Store, args: &NamesArgs) -> Result<ExitCode> {
     let mut out = Vec::new();
     let mut failed = false;
     for name in &args.names {
         match store.volume(name) {
-            Ok(v) => out.push(to_json(store, &v)?),
+            Ok(v) => out.push(pocky_engine::volumes::document(store, &v)?),
             Err(e) => {
                 eprintln!("pocky: {e}");
                 failed = true;

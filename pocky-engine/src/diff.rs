@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use pocky_fs::Change;
+pub use pocky_fs::{Change, ChangeKind};
 use pocky_store::{ImageQuery, ImageStore, Store};
 
 use crate::{Result, state};

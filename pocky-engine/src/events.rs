@@ -215,42 +215,74 @@ pub fn follow(
     filter: &EventFilter,
     each: &mut dyn FnMut(&Event) -> bool,
 ) -> Result<()> {
-    let until_nanos = until.map(nanos);
-    let mut held = open_current(store, true)?;
-    let mut pending = Vec::new();
+    let mut follower = Follower::new(store)?;
     loop {
         if until.is_some_and(|u| SystemTime::now() > u) {
             return Ok(());
         }
         std::thread::sleep(POLL);
-        let Some((file, identity)) = held.as_mut() else {
-            held = open_current(store, false)?;
-            continue;
+        if !follower.read_new(store, until, filter, each)? {
+            return Ok(());
+        }
+    }
+}
+
+/// A reader at the end of the log: what is appended after [`Follower::new`]
+/// is seen by the next [`Follower::read_new`], so a caller can start
+/// following before it lets anything happen (the API's `wait`).
+pub struct Follower {
+    held: Option<(std::fs::File, (u64, u64))>,
+    pending: Vec<u8>,
+}
+
+impl Follower {
+    pub fn new(store: &Store) -> Result<Follower> {
+        Ok(Follower {
+            held: open_current(store, true)?,
+            pending: Vec::new(),
+        })
+    }
+
+    /// Passes on what was appended since the last call; false once `each`
+    /// said so or an event came after `until`.
+    pub fn read_new(
+        &mut self,
+        store: &Store,
+        until: Option<SystemTime>,
+        filter: &EventFilter,
+        each: &mut dyn FnMut(&Event) -> bool,
+    ) -> Result<bool> {
+        let until_nanos = until.map(nanos);
+        let Some((file, identity)) = self.held.as_mut() else {
+            self.held = open_current(store, false)?;
+            return Ok(true);
         };
         // Rotation renames the file this follower holds: it reads that to
         // its end (the lines appended before the rename), then the new one.
         let rotated = store.events_position().map(|p| (p.0, p.1)) != Some(*identity);
-        file.read_to_end(&mut pending)?;
-        let whole = pending
+        file.read_to_end(&mut self.pending)?;
+        let whole = self
+            .pending
             .iter()
             .rposition(|b| *b == b'\n')
             .map_or(0, |i| i + 1);
-        for line in pending[..whole].split(|b| *b == b'\n') {
+        for line in self.pending[..whole].split(|b| *b == b'\n') {
             let Ok(e) = serde_json::from_slice::<Event>(line) else {
                 continue;
             };
             if until_nanos.is_some_and(|u| e.time_nano > u) {
-                return Ok(());
+                return Ok(false);
             }
             if filter.matches(&e) && !each(&e) {
-                return Ok(());
+                return Ok(false);
             }
         }
-        pending.drain(..whole);
+        self.pending.drain(..whole);
         if rotated {
-            pending.clear();
-            held = open_current(store, false)?;
+            self.pending.clear();
+            self.held = open_current(store, false)?;
         }
+        Ok(true)
     }
 }
 

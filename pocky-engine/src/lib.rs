@@ -24,6 +24,7 @@ pub mod filters;
 pub mod flags;
 pub mod health;
 pub mod helper;
+pub mod human;
 pub mod image_config;
 pub mod image_filter;
 pub mod images;

@@ -64,3 +64,45 @@ pub fn list(store: &Store, filters: &[String]) -> Result<Vec<pocky_net::Network>
     });
     Ok(out)
 }
+
+/// Docker's network inspect document (also the API's network object),
+/// with the containers attached now.
+pub fn document(store: &Store, nets: &Networks, n: &Network) -> Result<serde_json::Value> {
+    use pocky_store::ContainerStore;
+    let mut containers = serde_json::Map::new();
+    for (id, l) in nets.leases(&n.name)?.leases {
+        let name = store
+            .find_container(&id)
+            .map(|r| r.name)
+            .unwrap_or_default();
+        containers.insert(
+            id,
+            serde_json::json!({
+                "Name": name,
+                "IPv4Address": format!("{}/{}", l.address, n.subnet.prefix()),
+                "Aliases": l.names,
+            }),
+        );
+    }
+    let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs(n.created);
+    Ok(serde_json::json!({
+        "Name": n.name,
+        "Id": n.id,
+        // Docker's form: an RFC 3339 time, not epoch seconds.
+        "Created": humantime::format_rfc3339_seconds(created).to_string(),
+        "Scope": "local",
+        "Driver": "bridge",
+        "EnableIPv6": false,
+        "Internal": false,
+        "Attachable": false,
+        "Ingress": false,
+        "IPAM": {
+            "Driver": "default",
+            "Options": {},
+            "Config": [{"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()}],
+        },
+        "Options": {"com.docker.network.bridge.name": n.bridge},
+        "Labels": {},
+        "Containers": containers,
+    }))
+}

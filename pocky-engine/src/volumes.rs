@@ -82,3 +82,24 @@ pub fn list(store: &Store, filters: &[String]) -> Result<Vec<pocky_store::Volume
     });
     Ok(out)
 }
+
+/// Docker's volume inspect document (also the API's volume object).
+pub fn document(store: &Store, v: &pocky_store::VolumeRecord) -> Result<serde_json::Value> {
+    let mut labels = serde_json::Map::new();
+    for (k, val) in &v.labels {
+        labels.insert(k.clone(), val.clone().into());
+    }
+    if v.anonymous {
+        labels.insert("com.docker.volume.anonymous".into(), "".into());
+    }
+    let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(v.created.max(0.0));
+    Ok(serde_json::json!({
+        "CreatedAt": humantime::format_rfc3339_seconds(created).to_string(),
+        "Driver": v.driver,
+        "Labels": labels,
+        "Mountpoint": store.volume_data_dir(&v.name)?,
+        "Name": v.name,
+        "Options": null,
+        "Scope": "local",
+    }))
+}

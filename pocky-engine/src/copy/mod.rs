@@ -13,6 +13,7 @@
 
 pub mod paths;
 pub mod root;
+pub mod stat;
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};

@@ -1,0 +1,297 @@
+//! `logs`, `attach` and `resize`. A container's output is its json-file
+//! log, written by its monitor; both endpoints read that log, so an
+//! attach neither depends on nor slows down the container. Input goes to
+//! the monitor's attach server (containers created with `OpenStdin`).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::time::{Duration, SystemTime};
+
+use pocky_engine::logreader::{self, LogEntry, LogOptions};
+use pocky_engine::state;
+use pocky_engine::store::{ContainerRecord, ContainerStore};
+
+use crate::http::{self, Stream};
+use crate::{ApiError, ApiResult, Ctx, Reply, mux};
+
+const RAW: &str = "application/vnd.docker.raw-stream";
+const MULTIPLEXED: &str = "application/vnd.docker.multiplexed-stream";
+const POLL: Duration = Duration::from_millis(50);
+
+fn content_type(ctx: &Ctx, tty: bool) -> &'static str {
+    if !tty && ctx.at_least(1, 42) {
+        MULTIPLEXED
+    } else {
+        RAW
+    }
+}
+
+/// Which streams the client asked for.
+#[derive(Debug, Clone, Copy)]
+struct Wanted {
+    stdout: bool,
+    stderr: bool,
+    timestamps: bool,
+    tty: bool,
+}
+
+/// Writes one log line as the client wants it; false once it is gone.
+fn send(w: &mut impl Write, wanted: Wanted, e: &LogEntry) -> bool {
+    let stream = match e.stream.as_str() {
+        "stderr" if wanted.stderr => mux::STDERR,
+        "stderr" => return true,
+        _ if wanted.stdout => mux::STDOUT,
+        _ => return true,
+    };
+    let mut data = Vec::with_capacity(e.log.len() + 32);
+    if wanted.timestamps {
+        data.extend_from_slice(e.time.as_bytes());
+        data.push(b' ');
+    }
+    data.extend_from_slice(e.log.as_bytes());
+    mux::write_output(w, wanted.tty, stream, &data).is_ok()
+}
+
+/// Docker's `since`/`until` for logs: unix seconds with fractions, or
+/// the engine's time syntax.
+fn time_param(ctx: &Ctx, key: &str) -> ApiResult<Option<SystemTime>> {
+    match ctx.query(key).filter(|v| !v.is_empty() && *v != "0") {
+        None => Ok(None),
+        Some(v) => match v.parse::<f64>() {
+            Ok(s) if s.is_finite() && s > 0.0 => {
+                Ok(Some(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(s)))
+            }
+            _ => pocky_engine::events::parse_time(v, SystemTime::now())
+                .map(Some)
+                .map_err(ApiError::from),
+        },
+    }
+}
+
+pub fn logs(ctx: &mut Ctx, id: &str) -> ApiResult {
+    let rec = state::find(ctx.store, id)?;
+    let wanted = Wanted {
+        stdout: ctx.flag("stdout")?,
+        stderr: ctx.flag("stderr")?,
+        timestamps: ctx.flag("timestamps")?,
+        tty: rec.tty,
+    };
+    if !wanted.stdout && !wanted.stderr {
+        return Err(ApiError::bad(
+            "Bad parameters: you must choose at least one stream",
+        ));
+    }
+    let tail = match ctx.query("tail").unwrap_or("all") {
+        "all" | "" => None,
+        n => Some(
+            n.parse::<i64>()
+                .map_err(|_| ApiError::bad(format!("invalid tail {n:?}")))?
+                .max(0) as usize,
+        ),
+    };
+    let opts = LogOptions {
+        follow: ctx.flag("follow")?,
+        tail,
+        since: time_param(ctx, "since")?,
+        until: time_param(ctx, "until")?,
+        ..LogOptions::default()
+    };
+    let ty = content_type(ctx, rec.tty);
+    let mut out = http::Chunked::start(ctx.writer, 200, ty, Vec::new())?;
+    let mut gone = false;
+    logreader::logs(ctx.store, &rec.id, &opts, &mut |e| {
+        gone = !send(&mut out, wanted, e);
+        !gone
+    })?;
+    if gone {
+        return Ok(Reply::Written { keep: false });
+    }
+    Ok(Reply::Written {
+        keep: out.finish().is_ok(),
+    })
+}
+
+/// The log from where it is now (or its start, for `logs=1`), as the
+/// container writes it, until it has run and stopped.
+struct Tail {
+    path: std::path::PathBuf,
+    file: Option<File>,
+    pending: Vec<u8>,
+}
+
+impl Tail {
+    fn open(ctx: &Ctx, rec: &ContainerRecord, from_start: bool) -> ApiResult<Tail> {
+        let path = state::log_path(ctx.store, &rec.id)?;
+        let mut file = File::open(&path).ok();
+        if let Some(f) = file.as_mut()
+            && !from_start
+        {
+            f.seek(SeekFrom::End(0))?;
+        }
+        Ok(Tail {
+            path,
+            file,
+            pending: Vec::new(),
+        })
+    }
+
+    fn read(&mut self) -> ApiResult<Vec<LogEntry>> {
+        if self.file.is_none() {
+            self.file = File::open(&self.path).ok();
+        }
+        let mut out = Vec::new();
+        if let Some(f) = self.file.as_mut() {
+            logreader::read_entries(f, &mut self.pending, &mut out)?;
+        }
+        Ok(out)
+    }
+}
+
+/// `POST /containers/{id}/attach`: the connection is hijacked and carries
+/// the output (framed without a tty) until the container stops, and the
+/// client's bytes as its input. An attach made before the start (what
+/// `docker run` does) waits for it.
+pub fn attach(ctx: &mut Ctx, id: &str) -> ApiResult {
+    let rec = state::find(ctx.store, id)?;
+    let wanted = Wanted {
+        stdout: ctx.flag("stdout")?,
+        stderr: ctx.flag("stderr")?,
+        timestamps: false,
+        tty: rec.tty,
+    };
+    let stream = ctx.flag("stream")?;
+    let stdin = ctx.flag("stdin")? && rec.interactive;
+    let mut tail = Tail::open(ctx, &rec, ctx.flag("logs")?)?;
+    let ty = content_type(ctx, rec.tty);
+    hijack(ctx, ty)?;
+    let dir = ctx.store.container_dir(&rec.id)?;
+    let started_at = rec.state.started_at;
+    let was_running = state::process_alive(&rec);
+    let peer = ctx.writer.try_clone()?;
+    let reader = &mut *ctx.reader;
+    let writer = &mut *ctx.writer;
+    let store = ctx.store;
+    std::thread::scope(|scope| {
+        if stdin {
+            scope.spawn(move || relay_input(reader, &dir));
+        }
+        loop {
+            let ended = match store.find_container(&rec.id) {
+                Ok(r) => {
+                    let ran = was_running || r.state.started_at != started_at;
+                    ran && !state::owner_alive(store, &rec.id).unwrap_or(false)
+                }
+                Err(_) => true,
+            };
+            let Ok(entries) = tail.read() else { break };
+            if !entries.iter().all(|e| send(writer, wanted, e)) {
+                break;
+            }
+            if ended || !stream || http::peer_gone(&peer) {
+                break;
+            }
+            std::thread::sleep(POLL);
+        }
+        // The end of the output: the client stops reading and closes,
+        // which ends the input relay too.
+        peer.shutdown_write();
+        http::shutdown_read(&peer);
+    });
+    Ok(Reply::Written { keep: false })
+}
+
+/// Switches the connection to a raw stream, with `101 UPGRADED` when the
+/// client asked to upgrade (the docker CLI, the SDKs) and a plain `200`
+/// otherwise.
+pub fn hijack(ctx: &mut Ctx, content_type: &str) -> ApiResult<()> {
+    let mut headers = vec![("Content-Type".to_owned(), content_type.to_owned())];
+    let status = if ctx.head.upgrade() {
+        headers.push(("Connection".into(), "Upgrade".into()));
+        headers.push(("Upgrade".into(), "tcp".into()));
+        101
+    } else {
+        200
+    };
+    http::write_head(ctx.writer, status, &headers)?;
+    ctx.writer.flush()?;
+    Ok(())
+}
+
+/// Copies the client's bytes to the container's attach server, which
+/// appears once the container starts.
+fn relay_input(reader: &mut std::io::BufReader<Stream>, dir: &std::path::Path) {
+    let mut buf = [0u8; 8192];
+    let mut conn = None;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        for _ in 0..600 {
+            if conn.is_some() {
+                break;
+            }
+            conn = pocky_engine::attach_server::connect(dir);
+            if conn.is_none() {
+                std::thread::sleep(POLL);
+            }
+        }
+        let Some(c) = conn.as_mut() else { return };
+        if c.write_all(&buf[..n]).is_err() {
+            return;
+        }
+    }
+}
+
+/// `POST /containers/{id}/resize?h=&w=`: the terminal of the container's
+/// first process, reached through its stdin.
+pub fn resize(ctx: &mut Ctx, id: &str) -> ApiResult {
+    let rec = state::find(ctx.store, id)?;
+    if !state::process_alive(&rec) {
+        return Err(ApiError::conflict(format!("container {id} is not running")));
+    }
+    if !rec.tty {
+        return Err(ApiError::conflict(format!(
+            "container {id} has no terminal to resize"
+        )));
+    }
+    set_size(ctx, rec.state.pid)?;
+    Ok(Reply::Raw(200, "text/plain", Vec::new()))
+}
+
+/// Sets the window size of the terminal on `pid`'s stdin to the request's
+/// `h` and `w`.
+pub fn set_size(ctx: &Ctx, pid: i32) -> ApiResult<()> {
+    let h: u16 = ctx.number("h")?.unwrap_or(0);
+    let w: u16 = ctx.number("w")?.unwrap_or(0);
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(format!("/proc/{pid}/fd/0"))
+        .map_err(|e| ApiError::internal(format!("opening the terminal: {e}")))?;
+    let size = libc::winsize {
+        ws_row: h,
+        ws_col: w,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize from the pointer, which lives
+    // through the call; a descriptor that is not a terminal fails ENOTTY.
+    let rc = unsafe {
+        libc::ioctl(
+            std::os::fd::AsRawFd::as_raw_fd(&tty),
+            libc::TIOCSWINSZ,
+            &size,
+        )
+    };
+    if rc != 0 {
+        return Err(ApiError::internal(format!(
+            "resizing the terminal: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(())
+}
+
+use std::os::unix::fs::OpenOptionsExt;

@@ -1,0 +1,139 @@
+//! `/networks/...`: bridge networks as the engine makes them.
+
+use pocky_engine::netsetup;
+use serde_json::{Value, json};
+
+use crate::{ApiError, ApiResult, Ctx, Reply};
+
+pub fn list(ctx: &mut Ctx) -> ApiResult {
+    let nets = netsetup::networks(ctx.store);
+    let mut out = Vec::new();
+    for n in pocky_engine::networks::list(ctx.store, &ctx.filters()?)? {
+        out.push(pocky_engine::networks::document(ctx.store, &nets, &n)?);
+    }
+    Ok(Reply::Json(200, Value::Array(out)))
+}
+
+pub fn inspect(ctx: &mut Ctx, id: &str) -> ApiResult {
+    let nets = netsetup::networks(ctx.store);
+    let n = find(ctx, id)?;
+    Ok(Reply::Json(
+        200,
+        pocky_engine::networks::document(ctx.store, &nets, &n)?,
+    ))
+}
+
+/// By name, full id or id prefix, as Docker looks networks up.
+fn find(ctx: &Ctx, id: &str) -> ApiResult<pocky_engine::networks::Network> {
+    let nets = netsetup::networks(ctx.store);
+    if let Ok(n) = nets.get(id) {
+        return Ok(n);
+    }
+    let all = nets.list().map_err(pocky_engine::Error::from)?;
+    let mut matching = all
+        .into_iter()
+        .filter(|n| !id.is_empty() && n.id.starts_with(id));
+    match (matching.next(), matching.next()) {
+        (Some(n), None) => Ok(n),
+        (Some(_), Some(_)) => Err(ApiError::bad(format!(
+            "network {id} is ambiguous: more than one network matches"
+        ))),
+        _ => Err(ApiError::not_found(format!("network {id} not found"))),
+    }
+}
+
+pub fn create(ctx: &mut Ctx) -> ApiResult {
+    let body = ctx.json_body()?;
+    let name = body["Name"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::bad("a network needs a Name"))?;
+    let driver = body["Driver"]
+        .as_str()
+        .filter(|d| !d.is_empty())
+        .unwrap_or("bridge");
+    for key in ["Internal", "EnableIPv6", "Attachable", "Ingress"] {
+        if body[key].as_bool() == Some(true) {
+            return Err(ApiError::bad(format!(
+                "pocky does not support {key} networks yet"
+            )));
+        }
+    }
+    if body["Options"].as_object().is_some_and(|o| !o.is_empty()) {
+        return Err(ApiError::bad("pocky does not support network options yet"));
+    }
+    let configs = body["IPAM"]["Config"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if configs.len() > 1 {
+        return Err(ApiError::bad("pocky takes one subnet per network"));
+    }
+    let subnet = configs.first().and_then(|c| c["Subnet"].as_str());
+    if configs
+        .first()
+        .is_some_and(|c| c["Gateway"].is_string() || c["IPRange"].is_string())
+    {
+        return Err(ApiError::bad(
+            "pocky does not support a network's Gateway or IPRange yet",
+        ));
+    }
+    if netsetup::networks(ctx.store).get(name).is_ok() {
+        return Err(ApiError::conflict(format!(
+            "network with name {name} already exists"
+        )));
+    }
+    let id = pocky_engine::networks::create(ctx.store, name, driver, subnet)?;
+    Ok(Reply::Json(201, json!({"Id": id, "Warning": ""})))
+}
+
+pub fn remove(ctx: &mut Ctx, id: &str) -> ApiResult {
+    let n = find(ctx, id)?;
+    pocky_engine::networks::remove(ctx.store, &n.name)?;
+    Ok(Reply::Empty(204))
+}
+
+pub fn prune(ctx: &mut Ctx) -> ApiResult {
+    if !ctx.filters()?.is_empty() {
+        return Err(ApiError::bad("pocky's network prune takes no filters yet"));
+    }
+    let mut deleted = Vec::new();
+    for n in netsetup::networks(ctx.store)
+        .list()
+        .map_err(pocky_engine::Error::from)?
+    {
+        if n.user_defined && pocky_engine::networks::remove(ctx.store, &n.name).is_ok() {
+            deleted.push(n.name);
+        }
+    }
+    Ok(Reply::Json(200, json!({"NetworksDeleted": deleted})))
+}
+
+/// A container is attached to one network, at its start: connecting it
+/// to more is not there yet. Connecting it to the network it is on is
+/// what compose does after create, and is answered as done.
+pub fn connect(ctx: &mut Ctx, id: &str) -> ApiResult {
+    let n = find(ctx, id)?;
+    let body = ctx.json_body()?;
+    let container = body["Container"]
+        .as_str()
+        .ok_or_else(|| ApiError::bad("Container is required"))?;
+    let rec = pocky_engine::state::find(ctx.store, container)?;
+    let settings = netsetup::load(ctx.store, &rec.id)?;
+    if settings.is_some_and(|s| s.network == n.name) {
+        return Ok(Reply::Raw(200, "text/plain", Vec::new()));
+    }
+    Err(ApiError::new(
+        501,
+        "pocky attaches a container to one network, the one it is created on: network connect is not supported yet",
+    ))
+}
+
+pub fn disconnect(ctx: &mut Ctx, id: &str) -> ApiResult {
+    let _ = find(ctx, id)?;
+    let _ = ctx.json_body()?;
+    Err(ApiError::new(
+        501,
+        "pocky does not support network disconnect yet",
+    ))
+}

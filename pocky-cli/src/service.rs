@@ -1,0 +1,35 @@
+//! `pocky system service`: the Docker Engine API on a unix socket (and,
+//! if asked, on TCP), served by pocky-api until SIGTERM or `--timeout`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+
+/// Where root's service listens, as dockerd's `/var/run/docker.sock`.
+pub const DEFAULT_SOCKET: &str = "/run/pocky/docker.sock";
+
+#[derive(Debug, clap::Args)]
+pub struct ServiceArgs {
+    /// The unix socket to serve on. Whoever may connect to it can run
+    /// privileged containers: it is mode 0660, group `pocky` if that exists.
+    #[arg(long, default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    /// Also serve on TCP, e.g. 127.0.0.1:2375 (no TLS, no authentication).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Exit after this many seconds without a new connection (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub timeout: u64,
+}
+
+pub fn service(root: &Path, args: &ServiceArgs) -> Result<ExitCode> {
+    pocky_api::serve(&pocky_api::Options {
+        root: root.to_owned(),
+        socket: args.socket.clone(),
+        listen: args.listen,
+        timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
