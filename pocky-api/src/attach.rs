@@ -218,16 +218,16 @@ pub fn hijack(ctx: &mut Ctx, content_type: &str) -> ApiResult<()> {
 }
 
 /// Copies the client's bytes to the container's attach server, which
-/// appears once the container starts.
+/// appears once the container starts. The end of the input is passed on
+/// too (by connecting and closing): a `StdinOnce` container reads it as
+/// the end of its stdin.
 fn relay_input(reader: &mut std::io::BufReader<Stream>, dir: &std::path::Path) {
     let mut buf = [0u8; 8192];
     let mut conn = None;
     loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        for _ in 0..600 {
+        let n = reader.read(&mut buf).unwrap_or(0);
+        // A minute for the container to start (the CLI attaches first).
+        for _ in 0..1200 {
             if conn.is_some() {
                 break;
             }
@@ -237,7 +237,7 @@ fn relay_input(reader: &mut std::io::BufReader<Stream>, dir: &std::path::Path) {
             }
         }
         let Some(c) = conn.as_mut() else { return };
-        if c.write_all(&buf[..n]).is_err() {
+        if n == 0 || c.write_all(&buf[..n]).is_err() {
             return;
         }
     }

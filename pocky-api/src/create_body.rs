@@ -294,6 +294,7 @@ pub fn parse(body: &Value, name: Option<&str>, platform: Option<&str>) -> ApiRes
         name: name.filter(|n| !n.is_empty()).map(str::to_owned),
         platform: platform.filter(|p| !p.is_empty()).map(str::to_owned),
         interactive: bool_field(config, "OpenStdin"),
+        stdin_once: bool_field(config, "StdinOnce"),
         tty: bool_field(config, "Tty"),
         env: strings(config, "Env")?.unwrap_or_default(),
         workdir: str_field(config, "WorkingDir").map(str::to_owned),

@@ -260,7 +260,7 @@ pub fn percent_decode(s: &str, plus_is_space: bool) -> String {
 /// The request body as a reader: by `Content-Length`, chunked, or empty.
 pub fn body<'a>(head: &Head, reader: &'a mut BufReader<Stream>) -> Result<Body<'a>, ReadError> {
     if head.chunked() {
-        return Ok(Body::Chunked(chunked_transfer::Decoder::new(reader)));
+        return Ok(Body::Chunked(chunked_transfer::Decoder::new(reader), false));
     }
     let len = match head.header("content-length") {
         None => 0,
@@ -273,14 +273,21 @@ pub fn body<'a>(head: &Head, reader: &'a mut BufReader<Stream>) -> Result<Body<'
 
 pub enum Body<'a> {
     Length(io::Take<&'a mut BufReader<Stream>>),
-    Chunked(chunked_transfer::Decoder<&'a mut BufReader<Stream>>),
+    /// The decoder, and whether it has reached the last chunk: a read
+    /// after that would wait on the connection for a chunk that never comes.
+    Chunked(chunked_transfer::Decoder<&'a mut BufReader<Stream>>, bool),
 }
 
 impl Read for Body<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Body::Length(r) => r.read(buf),
-            Body::Chunked(r) => r.read(buf),
+            Body::Chunked(_, true) => Ok(0),
+            Body::Chunked(r, done) => {
+                let n = r.read(buf)?;
+                *done = n == 0 && !buf.is_empty();
+                Ok(n)
+            }
         }
     }
 }

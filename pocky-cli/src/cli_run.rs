@@ -158,6 +158,8 @@ impl RunArgs {
         pocky_engine::RunRequest {
             detach: self.detach,
             interactive: self.interactive,
+            // A foreground run owns its stdin; `-d -i` keeps it for attaches.
+            stdin_once: false,
             tty: self.tty,
             rm: self.rm,
             name: self.name,

@@ -43,12 +43,15 @@ pub fn open_dir(dir: &Path) -> std::io::Result<OwnedFd> {
 /// Forks the server for the container in `dir`, writing to `input`. Call
 /// it from a single-threaded process (the monitor). None when it cannot
 /// start: the container runs on, only `attach` gets no stdin.
-pub fn start(dir: &Path, input: OwnedFd) -> Option<Server> {
+/// With `once`, the input closes when the first client's ends.
+pub fn start(dir: &Path, input: OwnedFd, once: bool) -> Option<Server> {
     let listener = listen(dir)
         .map_err(|e| crate::log::debug!("attach socket in {}: {e}", dir.display()))
         .ok()?;
     let keep = vec![input, OwnedFd::from(listener)];
-    crate::helper::spawn("attach server", keep, Duration::from_secs(2), |_| serve())
+    crate::helper::spawn("attach server", keep, Duration::from_secs(2), move |_| {
+        serve(once)
+    })
 }
 
 fn listen(dir: &Path) -> std::io::Result<UnixListener> {
@@ -65,7 +68,7 @@ fn listen(dir: &Path) -> std::io::Result<UnixListener> {
 }
 
 /// Copies every client's bytes to the input until the stop pipe closes.
-fn serve() -> i32 {
+fn serve(once: bool) -> i32 {
     // A client gone mid-write is an EPIPE to handle, not a death.
     // SAFETY: ignoring a signal installs no handler code.
     let _ = unsafe {
@@ -122,6 +125,8 @@ fn serve() -> i32 {
             }
             let c = &mut clients[i - 2];
             match c.read(&mut buf) {
+                // Leaving closes the input: the container reads its end.
+                Ok(0) | Err(_) if once => return 0,
                 Ok(0) | Err(_) => gone.push(i - 2),
                 Ok(n) => {
                     // The container closed its stdin: nothing more to do.

@@ -52,6 +52,7 @@ pub fn placeholder(b: &BrokenContainer) -> ContainerRecord {
         auto_remove: false,
         tty: false,
         interactive: false,
+        stdin_once: false,
         detached: false,
         cgroup: String::new(),
         stop_signal: None,

@@ -148,6 +148,7 @@ fn create_inner(
         auto_remove: args.rm,
         tty: args.tty,
         interactive: args.interactive,
+        stdin_once: args.stdin_once,
         detached: args.detach,
         cgroup: opts.cgroups_path.clone(),
         stop_signal,

@@ -12,6 +12,9 @@ pub struct RunRequest {
     pub detach: bool,
     /// Keep stdin open.
     pub interactive: bool,
+    /// Close the container's stdin when the first attached client ends
+    /// its input (the API's `StdinOnce`, which `docker run -i` sets).
+    pub stdin_once: bool,
     /// Allocate a pseudo-terminal.
     pub tty: bool,
     /// Remove the container when it exits.

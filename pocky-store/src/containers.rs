@@ -60,6 +60,10 @@ pub struct ContainerRecord {
     pub auto_remove: bool,
     pub tty: bool,
     pub interactive: bool,
+    /// The container's stdin closes when its first attached client's
+    /// input ends (Docker's `StdinOnce`).
+    #[serde(default)]
+    pub stdin_once: bool,
     pub detached: bool,
     /// The cgroup path relative to each hierarchy's root.
     pub cgroup: String,

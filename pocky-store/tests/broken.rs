@@ -37,6 +37,7 @@ fn container(id: char, name: &str, image_id: &str) -> ContainerRecord {
         auto_remove: false,
         tty: false,
         interactive: false,
+        stdin_once: false,
         detached: false,
         cgroup: "pocky/x".into(),
         stop_signal: None,

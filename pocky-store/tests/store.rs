@@ -178,6 +178,7 @@ fn images_in_use_are_kept_and_containers_need_their_image() {
         auto_remove: false,
         tty: false,
         interactive: false,
+        stdin_once: false,
         detached: false,
         cgroup: "pocky/x".into(),
         stop_signal: None,

@@ -43,6 +43,7 @@ fn container(store: &Store, n: u8) -> String {
             auto_remove: false,
             tty: false,
             interactive: false,
+            stdin_once: false,
             detached: false,
             cgroup: "pocky/x".into(),
             stop_signal: None,

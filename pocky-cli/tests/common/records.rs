@@ -24,6 +24,7 @@ pub fn record(name: &str, state: ContainerState) -> ContainerRecord {
         auto_remove: false,
         tty: false,
         interactive: false,
+        stdin_once: false,
         detached: true,
         stop_signal: None,
         stop_timeout: None,
