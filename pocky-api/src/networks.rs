@@ -52,7 +52,8 @@ pub fn create(ctx: &mut Ctx) -> ApiResult {
         .as_str()
         .filter(|d| !d.is_empty())
         .unwrap_or("bridge");
-    for key in ["Internal", "EnableIPv6", "Attachable", "Ingress"] {
+    // Attachable is Swarm's (standalone containers may always attach).
+    for key in ["Internal", "EnableIPv6", "Ingress"] {
         if body[key].as_bool() == Some(true) {
             return Err(ApiError::bad(format!(
                 "pocky does not support {key} networks yet"
@@ -83,7 +84,13 @@ pub fn create(ctx: &mut Ctx) -> ApiResult {
             "network with name {name} already exists"
         )));
     }
-    let id = pocky_engine::networks::create(ctx.store, name, driver, subnet)?;
+    let mut labels = std::collections::BTreeMap::new();
+    if let Some(m) = body["Labels"].as_object() {
+        for (k, v) in m {
+            labels.insert(k.clone(), v.as_str().unwrap_or_default().to_owned());
+        }
+    }
+    let id = pocky_engine::networks::create(ctx.store, name, driver, subnet, &labels)?;
     Ok(Reply::Json(201, json!({"Id": id, "Warning": ""})))
 }
 

@@ -62,8 +62,13 @@ pub fn run(root: &Path, cmd: &NetworkCommand) -> Result<ExitCode> {
     let nets = netsetup::networks(&store);
     match cmd {
         NetworkCommand::Create(a) => {
-            let id =
-                pocky_engine::networks::create(&store, &a.name, &a.driver, a.subnet.as_deref())?;
+            let id = pocky_engine::networks::create(
+                &store,
+                &a.name,
+                &a.driver,
+                a.subnet.as_deref(),
+                &Default::default(),
+            )?;
             println!("{id}");
         }
         NetworkCommand::Ls(a) => {

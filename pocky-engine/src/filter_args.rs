@@ -1,6 +1,7 @@
 //! Docker's `--filter key=value` rules, shared by every listing: values of
-//! one key are alternatives, different keys must all match, and an unknown
-//! key is an error rather than an empty listing.
+//! one key are alternatives (except `label`, whose values must all match,
+//! as Docker's `MatchKVList`), different keys must all match, and an
+//! unknown key is an error rather than an empty listing.
 
 use std::collections::BTreeMap;
 
@@ -43,5 +44,8 @@ pub fn all_keys(
     map: &BTreeMap<String, Vec<String>>,
     mut test: impl FnMut(&str, &str) -> bool,
 ) -> bool {
-    map.iter().all(|(k, vals)| vals.iter().any(|v| test(k, v)))
+    map.iter().all(|(k, vals)| match k.as_str() {
+        "label" => vals.iter().all(|v| test(k, v)),
+        _ => vals.iter().any(|v| test(k, v)),
+    })
 }

@@ -60,25 +60,20 @@ impl ContainerFilter {
     /// `exited`...), passes every key. `network` and `volume` read the
     /// container's network settings and bundle in `store`.
     pub fn matches(&self, store: &Store, rec: &ContainerRecord, status: &str) -> bool {
-        self.0.iter().all(|(k, vals)| {
-            vals.iter().any(|v| match k.as_str() {
-                "name" => rec.name.contains(v.trim_start_matches('/')),
-                "id" => rec.id.starts_with(v.as_str()),
-                "label" => match v.split_once('=') {
-                    Some((k, want)) => rec.labels.get(k).is_some_and(|have| have == want),
-                    None => rec.labels.contains_key(v.as_str()),
-                },
-                "status" => status == v,
-                "ancestor" => ancestor(rec, v),
-                "health" => health(rec) == v,
-                "network" => network(store, rec, v),
-                "volume" => volume(store, rec, v),
-                "exited" => {
-                    status == "exited"
-                        && rec.state.exit_code.map(|c| c.to_string()).as_deref() == Some(v.as_str())
-                }
-                _ => false,
-            })
+        crate::filter_args::all_keys(&self.0, |k, v| match k {
+            "name" => rec.name.contains(v.trim_start_matches('/')),
+            "id" => rec.id.starts_with(v),
+            "label" => crate::filter_args::label_matches(&rec.labels, v),
+            "status" => status == v,
+            "ancestor" => ancestor(rec, v),
+            "health" => health(rec) == v,
+            "network" => network(store, rec, v),
+            "volume" => volume(store, rec, v),
+            "exited" => {
+                status == "exited"
+                    && rec.state.exit_code.map(|c| c.to_string()).as_deref() == Some(v)
+            }
+            _ => false,
         })
     }
 }

@@ -11,7 +11,13 @@ use crate::{Error, Result, invalid};
 pub const PREDEFINED: [&str; 3] = ["bridge", "none", "host"];
 
 /// Creates a bridge network; returns its id.
-pub fn create(store: &Store, name: &str, driver: &str, subnet: Option<&str>) -> Result<String> {
+pub fn create(
+    store: &Store,
+    name: &str,
+    driver: &str,
+    subnet: Option<&str>,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> Result<String> {
     if driver != "bridge" {
         return Err(invalid!("driver {driver:?} is not supported: only bridge"));
     }
@@ -19,7 +25,7 @@ pub fn create(store: &Store, name: &str, driver: &str, subnet: Option<&str>) -> 
         return Err(crate::conflict!("{name} is a predefined network name"));
     }
     let subnet = subnet.map(str::parse::<Subnet>).transpose()?;
-    let n = crate::netsetup::networks(store).create(name, subnet)?;
+    let n = crate::netsetup::networks(store).create_labelled(name, subnet, labels)?;
     crate::events::object(store, "network", "create", &n.id, name);
     Ok(n.id)
 }
@@ -42,8 +48,7 @@ pub fn remove(store: &Store, name: &str) -> Result<()> {
 }
 
 /// `network ls --filter`: `name` (substring), `id` (prefix), `driver`
-/// (pocky's are all `bridge`), `type` (`custom` or `builtin`), `label`
-/// (pocky's networks carry none, so it matches none).
+/// (pocky's are all `bridge`), `type` (`custom` or `builtin`), `label`.
 pub fn list(store: &Store, filters: &[String]) -> Result<Vec<pocky_net::Network>> {
     use crate::filter_args;
     let map = filter_args::parse_pairs(filters, &["name", "id", "driver", "type", "label"])?;
@@ -59,6 +64,7 @@ pub fn list(store: &Store, filters: &[String]) -> Result<Vec<pocky_net::Network>
             "id" => n.id.starts_with(v),
             "driver" => v == "bridge",
             "type" => (v == "custom") == n.user_defined,
+            "label" => filter_args::label_matches(&n.labels, v),
             _ => false,
         })
     });
@@ -102,7 +108,7 @@ pub fn document(store: &Store, nets: &Networks, n: &Network) -> Result<serde_jso
             "Config": [{"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()}],
         },
         "Options": {"com.docker.network.bridge.name": n.bridge},
-        "Labels": {},
+        "Labels": n.labels,
         "Containers": containers,
     }))
 }

@@ -31,6 +31,9 @@ pub struct Network {
     pub user_defined: bool,
     /// Seconds since the epoch.
     pub created: u64,
+    /// The user's labels (`docker network create --label`, compose's).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// The state directory of all networks.
@@ -141,6 +144,7 @@ impl Networks {
         subnet: Option<Subnet>,
         routed: &[Subnet],
         default: Option<&str>,
+        labels: &std::collections::BTreeMap<String, String>,
     ) -> Result<Network, NetError> {
         check_name(name)?;
         if read_json::<Network>(&self.def_path(name))?.is_some() {
@@ -170,6 +174,7 @@ impl Networks {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
             id,
+            labels: labels.clone(),
         };
         fs::create_dir_all(&self.dir).map_err(|e| NetError::io(&self.dir, e))?;
         write_json(&self.def_path(name), &net)?;

@@ -71,10 +71,20 @@ fn write_sysctl(path: &str, value: &str) -> Result<(), NetError> {
 impl Networks {
     /// Creates a user network (definition, bridge, rules).
     pub fn create(&self, name: &str, subnet: Option<Subnet>) -> Result<Network, NetError> {
+        self.create_labelled(name, subnet, &Default::default())
+    }
+
+    /// `create`, with the user's labels on the network.
+    pub fn create_labelled(
+        &self,
+        name: &str,
+        subnet: Option<Subnet>,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Network, NetError> {
         let _lock = StateLock::acquire(self.dir())?;
         let mut nl = Netlink::open()?;
         let routed = nl.routed_subnets()?;
-        let net = self.define(name, subnet, &routed, None)?;
+        let net = self.define(name, subnet, &routed, None, labels)?;
         if let Err(e) = bring_up(&mut nl, &net) {
             let _ = self.teardown_network(&mut nl, &net);
             let _ = self.undefine(name);
@@ -129,7 +139,7 @@ impl Networks {
                 } else {
                     DEFAULT_BRIDGE.to_owned()
                 };
-                self.define(name, None, &routed, Some(&bridge))
+                self.define(name, None, &routed, Some(&bridge), &Default::default())
             }
             r => r,
         }

@@ -57,7 +57,14 @@ pub fn inspect(store: &Store, r: &ContainerRecord, has_netns: bool) -> (String, 
     } else {
         Vec::new()
     };
-    let v = settings_json(&s, live, &mac, &network_id, &exposed);
+    // Names the container answers to on a user network besides its own,
+    // as Docker lists them: the aliases and the short id (compose checks
+    // for the short id before it re-connects a container).
+    let mut shown = s.clone();
+    if s.attaches() && s.network != DEFAULT_NETWORK {
+        shown.aliases.push(r.id.chars().take(12).collect());
+    }
+    let v = settings_json(&shown, live, &mac, &network_id, &exposed);
     (s.network, v)
 }
 
