@@ -88,7 +88,6 @@ pub fn archive_put(ctx: &mut Ctx, id: &str) -> ApiResult {
     let result = copy::copy(store, &req, &mut body, &mut std::io::sink());
     // What the unpacking left of the body is read, so the answer arrives.
     let drained = body.drain(64 * 1024 * 1024);
-    drop(body);
     ctx.body_read = drained;
     result?;
     Ok(Reply::Raw(200, "text/plain", Vec::new()))

@@ -122,7 +122,16 @@ struct Tail {
 impl Tail {
     fn open(ctx: &Ctx, rec: &ContainerRecord, from_start: bool) -> ApiResult<Tail> {
         let path = state::log_path(ctx.store, &rec.id)?;
-        let mut file = File::open(&path).ok();
+        // Created (as the monitor's writer would) and held from now: a
+        // `--rm` container's log is gone with it soon after its exit,
+        // perhaps before the next look, but what an open file held stays
+        // readable.
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .ok();
         if let Some(f) = file.as_mut()
             && !from_start
         {

@@ -210,6 +210,12 @@ pub fn start(ctx: &mut Ctx, id: &str) -> ApiResult {
             terminal: false,
         }
     };
+    // Switched before the process starts, as dockerd does: output that
+    // came with the switching response would be lost to clients that read
+    // the head through a buffer (docker-py).
+    if !detach {
+        crate::attach::hijack(ctx, content_type(ctx, rec.tty))?;
+    }
     let spawned = pocky_engine::exec::spawn(
         container.state.pid,
         &spec,
@@ -234,7 +240,6 @@ pub fn start(ctx: &mut Ctx, id: &str) -> ApiResult {
             }
             // As dockerd: the stream carries the failure, the exit code
             // is in the exec's record.
-            crate::attach::hijack(ctx, content_type(ctx, rec.tty))?;
             let _ = mux::write_output(
                 ctx.writer,
                 rec.tty,
@@ -244,7 +249,19 @@ pub fn start(ctx: &mut Ctx, id: &str) -> ApiResult {
             ctx.writer.shutdown_write();
             return Ok(Reply::Written { keep: false });
         }
-        Err(ExecError::Runtime(e)) => return Err(ApiError::internal(e.to_string())),
+        Err(ExecError::Runtime(e)) if detach => return Err(ApiError::internal(e.to_string())),
+        Err(ExecError::Runtime(e)) => {
+            let _ = mux::write_output(
+                ctx.writer,
+                rec.tty,
+                mux::STDERR,
+                format!("{e}\n").as_bytes(),
+            );
+            rec.exit_code = Some(126);
+            save(ctx.store, &rec)?;
+            ctx.writer.shutdown_write();
+            return Ok(Reply::Written { keep: false });
+        }
     };
     rec.running = true;
     rec.pid = child.pid.as_raw();
@@ -258,7 +275,6 @@ pub fn start(ctx: &mut Ctx, id: &str) -> ApiResult {
             let dim = |i: usize| size.get(i).and_then(Value::as_u64).unwrap_or(0) as u16;
             set_winsize(m, dim(0), dim(1));
         }
-        crate::attach::hijack(ctx, content_type(ctx, rec.tty))?;
         relay(ctx.reader, ctx.writer, pty, ends);
     }
     let code = child.wait().map(|s| s.code).unwrap_or(-1);

@@ -170,7 +170,9 @@ pub fn read_head(reader: &mut BufReader<Stream>) -> Result<Head, ReadError> {
         let end = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
         let taken = end.map_or(buf.len(), |e| e) - start;
         reader.consume(taken);
-        if let Some(e) = end {
+        if let Some(e) = end
+            && e <= MAX_HEAD
+        {
             buf.truncate(e);
             return parse_head(&buf);
         }

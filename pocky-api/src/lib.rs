@@ -71,7 +71,16 @@ impl ApiError {
 
 impl From<pocky_engine::Error> for ApiError {
     fn from(e: pocky_engine::Error) -> ApiError {
-        ApiError::new(e.status(), pocky_engine::one_line(&e))
+        use pocky_engine::Error as E;
+        // Docker's wording, which clients match on (the SDKs tell a
+        // missing image from a missing container by it).
+        let message = match &e {
+            E::NoSuchContainer(n) => format!("No such container: {n}"),
+            E::NoSuchImage(n) => format!("No such image: {n}"),
+            E::NoSuchVolume(n) => format!("get {n}: no such volume"),
+            _ => pocky_engine::one_line(&e),
+        };
+        ApiError::new(e.status(), message)
     }
 }
 

@@ -127,9 +127,13 @@ pub fn wait(ctx: &mut Ctx, id: &str) -> ApiResult {
     let mut follower = Follower::new(ctx.store)?;
     let filter =
         EventFilter::parse(&["type=container".to_owned(), format!("container={full_id}")])?;
-    let running = state::process_alive(&rec);
+    // An owner that still runs has not recorded the exit yet (a kill's
+    // victim may be gone a moment before its monitor writes it down).
+    let running =
+        state::process_alive(&rec) || state::owner_alive(ctx.store, &full_id).unwrap_or(false);
     let started_at = rec.state.started_at;
     if condition == Condition::NotRunning && !running {
+        let rec = state::refresh(ctx.store, rec)?;
         return Ok(Reply::Json(
             200,
             json!({"StatusCode": rec.state.exit_code.unwrap_or(0)}),

@@ -187,7 +187,10 @@ fn route(ctx: &mut Ctx) -> ApiResult {
             503,
             "This node is not a swarm manager: pocky has no Swarm mode",
         )),
-        ("GET", ["plugins", ..]) => Ok(Reply::Json(200, serde_json::json!([]))),
+        ("GET", ["plugins"]) => Ok(Reply::Json(200, serde_json::json!([]))),
+        ("GET", ["plugins", name, ..]) => Err(ApiError::not_found(format!(
+            "plugin {name:?} not found: pocky has no plugins"
+        ))),
         _ => Err(ApiError::not_found(format!(
             "page not found: {} {}",
             ctx.head.method, ctx.head.path

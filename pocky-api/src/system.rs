@@ -181,7 +181,6 @@ pub fn events(ctx: &mut Ctx) -> ApiResult {
     if until.is_none_or(|u| u > SystemTime::now()) {
         events::follow(ctx.store, until, &filter, &mut send)?;
     }
-    drop(send);
     let _ = out.finish();
     Ok(Reply::Written { keep: true })
 }

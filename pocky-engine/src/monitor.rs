@@ -78,8 +78,9 @@ fn start_detached_inner(store: &Store, mut created: Created) -> Result<Detached>
 }
 
 fn monitor(store: &Store, created: &mut Created, ready: OwnedFd) -> i32 {
-    let mut ready = std::fs::File::from(ready);
     detach_stdio();
+    close_inherited(ready.as_raw_fd());
+    let mut ready = std::fs::File::from(ready);
     // Whoever holds the lock owns the container: a second `start` of the
     // same container, racing this one, finds it held and leaves it be.
     let _lock = match state::monitor_lock_path(store, &created.record.id)
@@ -266,6 +267,25 @@ fn make_pipes(tty: bool, interactive: bool) -> Result<(Stdio, Readers, Option<Ow
 
 /// The monitor must not hold the CLI's terminal or pipes open: whoever ran
 /// `pocky run -d` (a shell, a test harness) waits for them to close.
+/// Closes what the monitor inherited from its starter but `keep`: a
+/// monitor lives as long as its container, and a descriptor it held by
+/// accident (the API service's client connection, a pipe a script reads
+/// to its end) would stay open that long.
+fn close_inherited(keep: std::os::fd::RawFd) {
+    let Ok(keep) = libc::c_uint::try_from(keep) else {
+        return;
+    };
+    // SAFETY: close_range takes plain integers and touches only this
+    // process's descriptor table; nothing in the monitor uses the closed
+    // ones (the store and the created container hold paths, not fds).
+    unsafe {
+        if keep > 3 {
+            libc::syscall(libc::SYS_close_range, 3, keep - 1, 0);
+        }
+        libc::syscall(libc::SYS_close_range, keep + 1, libc::c_uint::MAX, 0);
+    }
+}
+
 fn detach_stdio() {
     if let Ok(null) = std::fs::OpenOptions::new()
         .read(true)

@@ -40,6 +40,12 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// True when `available`, which the test needs (a tool ci/install puts
+/// there): skipped outside CI when not, a failure under CI.
+pub fn needs(test: &str, available: bool, why: &str) -> bool {
+    available || unavailable(test, why).is_some()
+}
+
 /// True when the test may use root powers (no network or mounts needed).
 /// Skips (returns false) outside CI when not root; panics under CI.
 pub fn privileged(test: &str) -> bool {

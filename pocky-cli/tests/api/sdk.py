@@ -1,0 +1,149 @@
+"""The Docker SDK for Python (Debian's python3-docker) against pocky's API
+service: run by tests/api.rs with DOCKER_HOST and REG (the sandbox
+registry) set. Prints "sdk: ok" when every check passed."""
+
+import io
+import os
+import sys
+import tarfile
+import time
+
+import docker
+import requests
+
+REG = os.environ["REG"]
+IMAGE = f"{REG}/busybox"
+c = docker.DockerClient(base_url=os.environ["DOCKER_HOST"], version="auto")
+api = c.api
+
+
+def check(cond, what):
+    if not cond:
+        sys.exit(f"FAILED: {what}")
+
+
+def expect(exc, fn, what):
+    try:
+        fn()
+    except exc as e:
+        return e
+    sys.exit(f"FAILED: {what}: no {exc.__name__}")
+
+
+start = int(time.time()) - 1
+check(c.ping(), "ping")
+version = c.version()
+check(version["ApiVersion"] == "1.43", version)
+check(c.info()["Images"] >= 1, "info counts the image")
+
+# Pulls, with Docker's progress messages, and a missing image.
+progress = list(api.pull(IMAGE, tag="latest", stream=True, decode=True))
+check(any(m.get("status", "").startswith("Digest: sha256:") for m in progress), progress)
+expect(docker.errors.APIError, lambda: c.images.pull(f"{REG}/no-such-image", tag="latest"),
+       "pulling a missing image")
+check(any(f"{IMAGE}:latest" in i.tags for i in c.images.list()), "images list")
+check(c.images.get(IMAGE).id.startswith("sha256:"), "image inspect")
+expect(docker.errors.ImageNotFound, lambda: c.images.get("no-such-image:1"), "missing image")
+
+# Foreground runs: output and exit codes.
+check(c.containers.run(IMAGE, ["echo", "hello"], remove=True) == b"hello\n", "run output")
+err = expect(docker.errors.ContainerError,
+             lambda: c.containers.run(IMAGE, ["sh", "-c", "exit 3"], remove=True),
+             "a failing command")
+check(err.exit_status == 3, err)
+
+# A detached container with env, labels and a published port.
+ctr = c.containers.run(
+    IMAGE, ["sh", "-c", "echo $FOO; echo oops >&2; exec httpd -f -p 80 -h /etc"],
+    detach=True, name="sdk1", environment={"FOO": "bar"}, labels={"k": "v"},
+    ports={"80/tcp": 18090})
+for _ in range(100):
+    if ctr.logs(stdout=True, stderr=False) == b"bar\n":
+        break
+    time.sleep(0.1)
+check(ctr.logs(stdout=True, stderr=False) == b"bar\n", ctr.logs())
+check(ctr.logs(stdout=False, stderr=True) == b"oops\n", "stderr apart")
+ctr.reload()
+check(ctr.status == "running", ctr.status)
+check(ctr.labels == {"k": "v"}, ctr.labels)
+check(ctr.ports["80/tcp"][0]["HostPort"] == "18090", ctr.ports)
+check([x.name for x in c.containers.list(filters={"label": "k=v"})] == ["sdk1"], "filters")
+check(c.containers.list(filters={"label": ["k=v", "k=w"]}) == [], "labels all match")
+check(requests.get("http://127.0.0.1:18090/hostname").text.strip() == ctr.id[:12],
+      "the published port")
+
+# exec: exit codes, separate streams, a working directory.
+r = ctr.exec_run(["sh", "-c", "echo out; echo err >&2; exit 7"], demux=True)
+check(r.exit_code == 7 and r.output == (b"out\n", b"err\n"), r)
+r = ctr.exec_run("pwd", workdir="/tmp")
+check(r.output == b"/tmp\n", r)
+r = ctr.exec_run("no-such-command")
+check(r.exit_code in (126, 127), r)
+
+# Archives in and out.
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w") as t:
+    data = b"through the archive\n"
+    info = tarfile.TarInfo("f.txt")
+    info.size = len(data)
+    info.mode = 0o640
+    t.addfile(info, io.BytesIO(data))
+check(ctr.put_archive("/tmp", buf.getvalue()), "put_archive")
+bits, stat = ctr.get_archive("/tmp/f.txt")
+check(stat["name"] == "f.txt" and stat["size"] == len(data), stat)
+with tarfile.open(fileobj=io.BytesIO(b"".join(bits))) as t:
+    member = t.getmember("f.txt")
+    check(t.extractfile(member).read() == data and member.mode & 0o777 == 0o640, member)
+expect(docker.errors.NotFound, lambda: ctr.get_archive("/no/such/path"), "archive of nothing")
+
+top = ctr.top()
+check(any("httpd" in " ".join(p) for p in top["Processes"]), top)
+stats = ctr.stats(stream=False)
+check(stats["memory_stats"]["usage"] > 0, stats)
+ctr.pause()
+ctr.reload()
+check(ctr.status == "paused", ctr.status)
+ctr.unpause()
+ctr.rename("sdk2")
+ctr.reload()
+check(ctr.name == "sdk2", ctr.name)
+ctr.restart(timeout=1)
+ctr.reload()
+check(ctr.status == "running", ctr.status)
+ctr.kill()
+waited = ctr.wait()
+check(waited["StatusCode"] == 137, f"killed: {waited}")
+
+# Docker's errors: 404, 409, 400.
+expect(docker.errors.NotFound, lambda: c.containers.get("no-such-container"), "404")
+e = expect(docker.errors.APIError, lambda: c.containers.create(IMAGE, name="sdk2"), "name in use")
+check(e.status_code == 409, e)
+bad = api._post(api._url("/containers/create"), data="{not json",
+                headers={"Content-Type": "application/json"})
+check(bad.status_code == 400 and "message" in bad.json(), bad.text)
+e = expect(docker.errors.APIError, lambda: c.containers.create(IMAGE, ulimits=[
+    docker.types.Ulimit(name="nofile", soft=1, hard=1)]), "refused by name")
+check(e.status_code == 400 and "Ulimits" in str(e), e)
+
+# Volumes and networks, used by containers.
+vol = c.volumes.create("sdkvol", labels={"a": "b"})
+check(c.volumes.get("sdkvol").attrs["Labels"] == {"a": "b"}, "volume labels")
+net = c.networks.create("sdknet", labels={"x": "y"})
+check(c.networks.get("sdknet").attrs["Labels"] == {"x": "y"}, "network labels")
+check([n.name for n in c.networks.list(filters={"label": "x=y"})] == ["sdknet"], "net filter")
+mounts = {"sdkvol": {"bind": "/d", "mode": "rw"}}
+c.containers.run(IMAGE, ["sh", "-c", "echo kept > /d/f"], volumes=mounts,
+                 network="sdknet", remove=True)
+check(c.containers.run(IMAGE, ["cat", "/d/f"], volumes=mounts, remove=True) == b"kept\n",
+      "a volume keeps its data")
+
+dies = api.events(since=start, until=int(time.time()) + 1, decode=True,
+                  filters={"type": "container", "event": "die"})
+check(len(list(dies)) >= 3, "die events")
+
+ctr.remove(force=True)
+vol.remove()
+net.remove()
+c.containers.prune()
+check(c.containers.list(all=True) == [], "no container left")
+print("sdk: ok")
