@@ -12,10 +12,12 @@ pub const DEFAULT_SOCKET: &str = "/run/pocky/docker.sock";
 
 #[derive(Debug, clap::Args)]
 pub struct ServiceArgs {
-    /// The unix socket to serve on. Whoever may connect to it can run
-    /// privileged containers: it is mode 0660, group `pocky` if that exists.
-    #[arg(long, default_value = DEFAULT_SOCKET)]
-    pub socket: PathBuf,
+    /// The unix socket to serve on (default /run/pocky/docker.sock, or
+    /// $XDG_RUNTIME_DIR/pocky/docker.sock for a user other than root).
+    /// Whoever may connect to it can run privileged containers: it is mode
+    /// 0660, group `pocky` if that exists.
+    #[arg(long)]
+    pub socket: Option<PathBuf>,
     /// Also serve on TCP, e.g. 127.0.0.1:2375 (no TLS, no authentication).
     #[arg(long)]
     pub listen: Option<std::net::SocketAddr>,
@@ -24,10 +26,20 @@ pub struct ServiceArgs {
     pub timeout: u64,
 }
 
+/// Root's socket, or the user's in their runtime directory.
+fn default_socket() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !nix::unistd::geteuid().is_root() => {
+            PathBuf::from(dir).join("pocky/docker.sock")
+        }
+        _ => PathBuf::from(DEFAULT_SOCKET),
+    }
+}
+
 pub fn service(root: &Path, args: &ServiceArgs) -> Result<ExitCode> {
     pocky_api::serve(&pocky_api::Options {
         root: root.to_owned(),
-        socket: args.socket.clone(),
+        socket: args.socket.clone().unwrap_or_else(default_socket),
         listen: args.listen,
         timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
     })?;
