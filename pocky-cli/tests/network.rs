@@ -350,7 +350,8 @@ fn user_network_names_and_modes() {
     );
     assert_eq!(app["IPPrefixLen"], 24);
     assert_eq!(app["Gateway"], "10.99.0.1");
-    assert_eq!(app["Aliases"], serde_json::json!(["web"]));
+    // The alias, and the short id it also answers to (as Docker lists it).
+    assert_eq!(app["Aliases"], serde_json::json!(["web", &srv[..12]]));
     assert_eq!(net["Networks"].as_object().unwrap().len(), 1, "{net}");
     assert_eq!(net["IPAddress"], "", "{net}");
     assert_eq!(info[0]["HostConfig"]["NetworkMode"], "app");
