@@ -268,7 +268,16 @@ pub fn start(ctx: &mut Ctx, id: &str) -> ApiResult {
     save(ctx.store, &rec)?;
     let pty = child.take_pty_master();
     if detach {
-        crate::http::write_full(ctx.writer, 200, "", &[], false)?;
+        crate::http::write_full(
+            ctx.writer,
+            200,
+            "",
+            &[],
+            crate::http::Framing {
+                head_only: false,
+                close: true,
+            },
+        )?;
         ctx.writer.shutdown_write();
     } else {
         if let (Some(m), Some(size)) = (&pty, body["ConsoleSize"].as_array()) {

@@ -324,16 +324,15 @@ impl Body<'_> {
         }
         Ok(out)
     }
+}
 
-    /// The body as JSON; an empty body is `null`.
-    pub fn json(&mut self) -> Result<Value, crate::ApiError> {
-        let data = self.read_limited(MAX_JSON_BODY)?;
-        if data.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Null);
-        }
-        serde_json::from_slice(&data)
-            .map_err(|e| crate::ApiError::bad(format!("the request body is not valid JSON: {e}")))
+/// A body as JSON; an empty body is `null`.
+pub fn parse_json(data: &[u8]) -> Result<Value, crate::ApiError> {
+    if data.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
     }
+    serde_json::from_slice(data)
+        .map_err(|e| crate::ApiError::bad(format!("the request body is not valid JSON: {e}")))
 }
 
 /// Docker's reason phrases for the statuses the API sends.
@@ -384,14 +383,25 @@ pub fn write_head(w: &mut impl Write, status: u16, headers: &[(String, String)])
     w.write_all(out.as_bytes())
 }
 
+/// How a complete response goes out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Framing {
+    /// The answer to a HEAD: headers only.
+    pub head_only: bool,
+    /// The connection closes after it: said in `Connection: close`, so a
+    /// client does not send its next request on it.
+    pub close: bool,
+}
+
 /// A complete response with a body of known length.
 pub fn write_full(
     w: &mut impl Write,
     status: u16,
     content_type: &str,
     body: &[u8],
-    head_only: bool,
+    framing: Framing,
 ) -> io::Result<()> {
+    let head_only = framing.head_only;
     let mut headers = vec![("Content-Length".to_owned(), body.len().to_string())];
     if !content_type.is_empty() {
         headers.push(("Content-Type".into(), content_type.into()));
@@ -399,6 +409,9 @@ pub fn write_full(
     // 204 and 304 carry no body and no length.
     if status == 204 || status == 304 {
         headers.clear();
+    }
+    if framing.close {
+        headers.push(("Connection".into(), "close".into()));
     }
     write_head(w, status, &headers)?;
     if !head_only && status != 204 && status != 304 {

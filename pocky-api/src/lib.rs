@@ -211,10 +211,12 @@ impl Ctx<'_> {
     }
 
     pub fn json_body(&mut self) -> ApiResult<Value> {
-        let v = self.body()?.json();
-        // Half a body left on the connection: it cannot take another.
-        self.body_read = v.is_ok();
-        v
+        let mut body = self.body()?;
+        let data = body.read_limited(http::MAX_JSON_BODY);
+        // Half a body left on the connection (too large, or broken off): it
+        // cannot take another request. A whole one that is not JSON can.
+        self.body_read = data.is_ok();
+        http::parse_json(&data?)
     }
 
     /// At least API version `major.minor` was asked for.

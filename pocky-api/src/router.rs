@@ -27,7 +27,11 @@ pub fn dispatch(
     let (version, rest) = match split_version(&head.path) {
         Ok(v) => v,
         Err(e) => {
-            let _ = crate::server::respond_error(writer, &e, head_only);
+            let framing = http::Framing {
+                head_only,
+                close: has_body,
+            };
+            let _ = crate::server::respond_error(writer, &e, framing);
             return !has_body;
         }
     };
@@ -49,17 +53,21 @@ pub fn dispatch(
     let answer = catch_unwind(AssertUnwindSafe(|| route(&mut ctx)))
         .unwrap_or_else(|_| Err(ApiError::internal("the request handler failed (a bug)")));
     let keep = !has_body || ctx.body_read;
+    let framing = http::Framing {
+        head_only,
+        close: !keep || ctx.head.close,
+    };
     let written = match answer {
         Ok(Reply::Written { keep: k }) => return k && keep,
         Ok(Reply::Json(status, v)) => {
             let body = serde_json::to_vec(&v).unwrap_or_default();
-            http::write_full(ctx.writer, status, "application/json", &body, head_only)
+            http::write_full(ctx.writer, status, "application/json", &body, framing)
         }
-        Ok(Reply::Empty(status)) => http::write_full(ctx.writer, status, "", &[], head_only),
+        Ok(Reply::Empty(status)) => http::write_full(ctx.writer, status, "", &[], framing),
         Ok(Reply::Raw(status, ty, body)) => {
-            http::write_full(ctx.writer, status, ty, &body, head_only)
+            http::write_full(ctx.writer, status, ty, &body, framing)
         }
-        Err(e) => crate::server::respond_error(ctx.writer, &e, head_only),
+        Err(e) => crate::server::respond_error(ctx.writer, &e, framing),
     };
     written.is_ok() && keep
 }

@@ -211,7 +211,11 @@ pub fn serve_connection(root: &Path, stream: Stream) {
             Ok(h) => h,
             Err(ReadError::Closed) | Err(ReadError::Io(_)) => return,
             Err(ReadError::Bad(msg)) => {
-                let _ = respond_error(&mut writer, &crate::ApiError::bad(msg), false);
+                let framing = http::Framing {
+                    head_only: false,
+                    close: true,
+                };
+                let _ = respond_error(&mut writer, &crate::ApiError::bad(msg), framing);
                 return;
             }
         };
@@ -224,9 +228,13 @@ pub fn serve_connection(root: &Path, stream: Stream) {
     }
 }
 
-pub fn respond_error(w: &mut Stream, e: &crate::ApiError, head_only: bool) -> std::io::Result<()> {
+pub fn respond_error(
+    w: &mut Stream,
+    e: &crate::ApiError,
+    framing: http::Framing,
+) -> std::io::Result<()> {
     let body = serde_json::to_vec(&e.body()).unwrap_or_default();
-    http::write_full(w, e.status, "application/json", &body, head_only)
+    http::write_full(w, e.status, "application/json", &body, framing)
 }
 
 /// A failure that can no longer be answered (the response has started):

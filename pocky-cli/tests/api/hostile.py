@@ -91,8 +91,8 @@ check(status == 400, body)
 # Bounded sizes: a huge head, a huge JSON body.
 status, _, _ = request("GET", "/_ping", extra=b"X-Big: " + b"a" * 100_000 + b"\r\n")
 check(status == 400, f"big head: {status}")
-status, _, _ = request("POST", "/containers/create", b'{"Image": "' + b"a" * (5 << 20) + b'"}')
-check(status == 413, f"big body: {status}")
+status, head, _ = request("POST", "/containers/create", b'{"Image": "' + b"a" * (5 << 20) + b'"}')
+check(status == 413 and "Connection: close" in head, f"big body: {status} {head}")
 
 # Keep-alive: two requests on one connection.
 s = connect()
@@ -102,6 +102,16 @@ while chunk := s.recv(65536):
     data += chunk
 s.close()
 check(data.count(b"HTTP/1.1 200") == 2 and b"ApiVersion" in data, data[:200])
+
+# A whole body that is not JSON leaves the connection usable.
+s = connect()
+s.sendall(b"POST /containers/create HTTP/1.1\r\nHost: d\r\nContent-Length: 9\r\n\r\n{not json"
+          b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
+data = b""
+while chunk := s.recv(65536):
+    data += chunk
+s.close()
+check(data.count(b"HTTP/1.1 400") == 1 and data.count(b"HTTP/1.1 200") == 1, data[:300])
 
 # A body shorter than its Content-Length, then the client goes: no hang.
 s = connect()
