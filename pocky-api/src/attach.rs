@@ -16,7 +16,8 @@ use crate::{ApiError, ApiResult, Ctx, Reply, mux};
 
 const RAW: &str = "application/vnd.docker.raw-stream";
 const MULTIPLEXED: &str = "application/vnd.docker.multiplexed-stream";
-const POLL: Duration = Duration::from_millis(50);
+/// How often an attach looks at the log; the writer gives no other signal.
+const POLL: Duration = Duration::from_millis(20);
 
 fn content_type(ctx: &Ctx, tty: bool) -> &'static str {
     if !tty && ctx.at_least(1, 42) {

@@ -102,8 +102,9 @@ enum Condition {
     Removed,
 }
 
-/// How often the waiter looks again.
-const POLL: Duration = Duration::from_millis(100);
+/// How often the waiter looks again: the latency `docker run` adds to a
+/// short container, for reading a small file a few dozen times a second.
+const POLL: Duration = Duration::from_millis(20);
 
 /// `POST /containers/{id}/wait?condition=...`: the headers go out at once
 /// (the CLI waits for them before it starts the container), the exit code
