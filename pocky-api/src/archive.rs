@@ -52,7 +52,7 @@ pub fn archive_get(ctx: &mut Ctx, id: &str) -> ApiResult {
         archive: true,
         follow_link: false,
     };
-    let mut out = http::Chunked::start(ctx.writer, 200, "application/x-tar", vec![header])?;
+    let mut out = http::Chunked::start(&mut *ctx.writer, 200, "application/x-tar", vec![header])?;
     let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, &mut out);
     match copy::copy(ctx.store, &req, &mut std::io::empty(), &mut buffered) {
         Ok(_) => {

@@ -14,18 +14,8 @@ use pocky_engine::store::{ContainerRecord, ContainerStore};
 use crate::http::{self, Stream};
 use crate::{ApiError, ApiResult, Ctx, Reply, mux};
 
-const RAW: &str = "application/vnd.docker.raw-stream";
-const MULTIPLEXED: &str = "application/vnd.docker.multiplexed-stream";
 /// How often an attach looks at the log; the writer gives no other signal.
 const POLL: Duration = Duration::from_millis(20);
-
-fn content_type(ctx: &Ctx, tty: bool) -> &'static str {
-    if !tty && ctx.at_least(1, 42) {
-        MULTIPLEXED
-    } else {
-        RAW
-    }
-}
 
 /// Which streams the client asked for.
 #[derive(Debug, Clone, Copy)]
@@ -53,20 +43,9 @@ fn send(w: &mut impl Write, wanted: Wanted, e: &LogEntry) -> bool {
     mux::write_output(w, wanted.tty, stream, &data).is_ok()
 }
 
-/// Docker's `since`/`until` for logs: unix seconds with fractions, or
-/// the engine's time syntax.
+/// A log's `since`/`until`: 0 is Docker's "not set" for both.
 fn time_param(ctx: &Ctx, key: &str) -> ApiResult<Option<SystemTime>> {
-    match ctx.query(key).filter(|v| !v.is_empty() && *v != "0") {
-        None => Ok(None),
-        Some(v) => match v.parse::<f64>() {
-            Ok(s) if s.is_finite() && s > 0.0 => {
-                Ok(Some(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(s)))
-            }
-            _ => pocky_engine::events::parse_time(v, SystemTime::now())
-                .map(Some)
-                .map_err(ApiError::from),
-        },
-    }
+    Ok(ctx.time(key)?.filter(|t| *t > SystemTime::UNIX_EPOCH))
 }
 
 pub fn logs(ctx: &mut Ctx, id: &str) -> ApiResult {
@@ -97,8 +76,8 @@ pub fn logs(ctx: &mut Ctx, id: &str) -> ApiResult {
         until: time_param(ctx, "until")?,
         ..LogOptions::default()
     };
-    let ty = content_type(ctx, rec.tty);
-    let mut out = http::Chunked::start(ctx.writer, 200, ty, Vec::new())?;
+    let ty = ctx.stream_type(rec.tty);
+    let mut out = http::Chunked::start(&mut *ctx.writer, 200, ty, Vec::new())?;
     let mut gone = false;
     logreader::logs(ctx.store, &rec.id, &opts, &mut |e| {
         gone = !send(&mut out, wanted, e);
@@ -172,7 +151,7 @@ pub fn attach(ctx: &mut Ctx, id: &str) -> ApiResult {
     let stream = ctx.flag("stream")?;
     let stdin = ctx.flag("stdin")? && rec.interactive;
     let mut tail = Tail::open(ctx, &rec, ctx.flag("logs")?)?;
-    let ty = content_type(ctx, rec.tty);
+    let ty = ctx.stream_type(rec.tty);
     hijack(ctx, ty)?;
     let dir = ctx.store.container_dir(&rec.id)?;
     let started_at = rec.state.started_at;
@@ -272,6 +251,7 @@ pub fn resize(ctx: &mut Ctx, id: &str) -> ApiResult {
 /// Sets the window size of the terminal on `pid`'s stdin to the request's
 /// `h` and `w`.
 pub fn set_size(ctx: &Ctx, pid: i32) -> ApiResult<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let h: u16 = ctx.number("h")?.unwrap_or(0);
     let w: u16 = ctx.number("w")?.unwrap_or(0);
     let tty = std::fs::OpenOptions::new()
@@ -280,28 +260,6 @@ pub fn set_size(ctx: &Ctx, pid: i32) -> ApiResult<()> {
         .custom_flags(libc::O_NOCTTY)
         .open(format!("/proc/{pid}/fd/0"))
         .map_err(|e| ApiError::internal(format!("opening the terminal: {e}")))?;
-    let size = libc::winsize {
-        ws_row: h,
-        ws_col: w,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ reads one winsize from the pointer, which lives
-    // through the call; a descriptor that is not a terminal fails ENOTTY.
-    let rc = unsafe {
-        libc::ioctl(
-            std::os::fd::AsRawFd::as_raw_fd(&tty),
-            libc::TIOCSWINSZ,
-            &size,
-        )
-    };
-    if rc != 0 {
-        return Err(ApiError::internal(format!(
-            "resizing the terminal: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    Ok(())
+    pocky_engine::runtime::set_winsize(std::os::fd::AsFd::as_fd(&tty), h, w)
+        .map_err(|e| ApiError::internal(format!("resizing the terminal: {e}")))
 }
-
-use std::os::unix::fs::OpenOptionsExt;

@@ -38,14 +38,14 @@ fn int_field(o: &Map<String, Value>, key: &str) -> ApiResult<i64> {
 
 /// Cmd and Entrypoint: a list of strings, or (Docker's strslice) one
 /// string as a list of one.
-fn strslice(o: &Map<String, Value>, key: &str) -> ApiResult<Option<Vec<String>>> {
+pub(crate) fn strslice(o: &Map<String, Value>, key: &str) -> ApiResult<Option<Vec<String>>> {
     match o.get(key) {
         Some(Value::String(s)) => Ok(Some(vec![s.clone()])),
         _ => strings(o, key),
     }
 }
 
-fn strings(o: &Map<String, Value>, key: &str) -> ApiResult<Option<Vec<String>>> {
+pub(crate) fn strings(o: &Map<String, Value>, key: &str) -> ApiResult<Option<Vec<String>>> {
     match o.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(a)) => a

@@ -15,6 +15,7 @@ use pocky_engine::store::{ContainerStore, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::create_body::{strings, strslice};
 use crate::http::Stream;
 use crate::{ApiError, ApiResult, Ctx, Reply, mux};
 
@@ -67,22 +68,6 @@ fn bool_of(v: &Value, key: &str) -> bool {
     v[key].as_bool().unwrap_or(false)
 }
 
-fn strings_of(v: &Value, key: &str) -> ApiResult<Vec<String>> {
-    match &v[key] {
-        Value::Null => Ok(Vec::new()),
-        Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(a) => a
-            .iter()
-            .map(|x| {
-                x.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| ApiError::bad(format!("{key} must hold strings")))
-            })
-            .collect(),
-        _ => Err(ApiError::bad(format!("{key} must be a list of strings"))),
-    }
-}
-
 fn running_container(store: &Store, id: &str) -> ApiResult<pocky_engine::store::ContainerRecord> {
     let rec = state::find(store, id)?;
     if !state::process_alive(&rec) {
@@ -98,11 +83,11 @@ fn running_container(store: &Store, id: &str) -> ApiResult<pocky_engine::store::
 
 pub fn create(ctx: &mut Ctx, id: &str) -> ApiResult {
     let body = ctx.json_body()?;
-    if !body.is_object() {
+    let Some(config) = body.as_object() else {
         return Err(ApiError::bad("the exec config must be a JSON object"));
-    }
+    };
     let container = running_container(ctx.store, id)?;
-    let cmd = strings_of(&body, "Cmd")?;
+    let cmd = strslice(config, "Cmd")?.unwrap_or_default();
     if cmd.is_empty() {
         return Err(ApiError::bad("No exec command specified"));
     }
@@ -119,7 +104,7 @@ pub fn create(ctx: &mut Ctx, id: &str) -> ApiResult {
         id: pocky_engine::create::random_id().map_err(ApiError::from)?,
         container: container.id.clone(),
         cmd,
-        env: strings_of(&body, "Env")?,
+        env: strings(config, "Env")?.unwrap_or_default(),
         user: text("User"),
         workdir: text("WorkingDir"),
         tty: bool_of(&body, "Tty"),
@@ -214,7 +199,7 @@ pub fn start(ctx: &mut Ctx, id: &str) -> ApiResult {
     // came with the switching response would be lost to clients that read
     // the head through a buffer (docker-py).
     if !detach {
-        crate::attach::hijack(ctx, content_type(ctx, rec.tty))?;
+        crate::attach::hijack(ctx, ctx.stream_type(rec.tty))?;
     }
     let spawned = pocky_engine::exec::spawn(
         container.state.pid,
@@ -282,7 +267,8 @@ pub fn start(ctx: &mut Ctx, id: &str) -> ApiResult {
     } else {
         if let (Some(m), Some(size)) = (&pty, body["ConsoleSize"].as_array()) {
             let dim = |i: usize| size.get(i).and_then(Value::as_u64).unwrap_or(0) as u16;
-            set_winsize(m, dim(0), dim(1));
+            // A size the terminal refuses leaves it at the default.
+            let _ = pocky_engine::runtime::set_winsize(m.as_fd(), dim(0), dim(1));
         }
         relay(ctx.reader, ctx.writer, pty, ends);
     }
@@ -294,25 +280,6 @@ pub fn start(ctx: &mut Ctx, id: &str) -> ApiResult {
     // the exit code as soon as the stream ends.
     ctx.writer.shutdown_write();
     Ok(Reply::Written { keep: false })
-}
-
-fn content_type(ctx: &Ctx, tty: bool) -> &'static str {
-    if !tty && ctx.at_least(1, 42) {
-        "application/vnd.docker.multiplexed-stream"
-    } else {
-        "application/vnd.docker.raw-stream"
-    }
-}
-
-fn set_winsize(fd: &OwnedFd, rows: u16, cols: u16) {
-    let size = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ reads one winsize that lives through the call.
-    unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(fd), libc::TIOCSWINSZ, &size) };
 }
 
 /// Copies the client's bytes to the process and its output to the

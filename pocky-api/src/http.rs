@@ -422,38 +422,42 @@ pub fn write_full(
 
 /// A chunked body being written: one chunk per `write` that is flushed
 /// straight away, so a follower sees each line as it comes.
-pub struct Chunked<'a, W: Write> {
-    inner: &'a mut W,
+pub struct Chunked<W: Write> {
+    inner: W,
 }
 
-impl<'a, W: Write> Chunked<'a, W> {
+impl<W: Write> Chunked<W> {
+    /// Writes the head and takes `inner` (a `&mut` writer, or one of its own).
     pub fn start(
-        inner: &'a mut W,
+        mut inner: W,
         status: u16,
         content_type: &str,
         mut headers: Vec<(String, String)>,
-    ) -> io::Result<Chunked<'a, W>> {
+    ) -> io::Result<Chunked<W>> {
         headers.push(("Content-Type".into(), content_type.into()));
         headers.push(("Transfer-Encoding".into(), "chunked".into()));
-        write_head(inner, status, &headers)?;
+        write_head(&mut inner, status, &headers)?;
         inner.flush()?;
         Ok(Chunked { inner })
     }
 
-    pub fn finish(self) -> io::Result<()> {
+    pub fn finish(mut self) -> io::Result<()> {
         self.inner.write_all(b"0\r\n\r\n")?;
         self.inner.flush()
     }
 }
 
-impl<W: Write> Write for Chunked<'_, W> {
+impl<W: Write> Write for Chunked<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
-        write!(self.inner, "{:x}\r\n", buf.len())?;
-        self.inner.write_all(buf)?;
-        self.inner.write_all(b"\r\n")?;
+        // One write per chunk: size line, data and end in one syscall.
+        let mut chunk = Vec::with_capacity(buf.len() + 12);
+        chunk.extend_from_slice(format!("{:x}\r\n", buf.len()).as_bytes());
+        chunk.extend_from_slice(buf);
+        chunk.extend_from_slice(b"\r\n");
+        self.inner.write_all(&chunk)?;
         self.inner.flush()?;
         Ok(buf.len())
     }

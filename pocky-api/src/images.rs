@@ -16,35 +16,40 @@ use crate::{ApiError, ApiResult, Ctx, Reply};
 /// The response of a pull: started by the first message, so that a pull
 /// that fails before it reports anything gets a plain error status.
 struct Sink {
-    w: Stream,
-    started: bool,
+    /// The connection until the first message, then the response on it.
+    idle: Option<Stream>,
+    out: Option<http::Chunked<Stream>>,
     broken: bool,
 }
 
 impl Sink {
+    fn started(&self) -> bool {
+        self.idle.is_none()
+    }
+
     fn send(&mut self, v: &Value) {
         if self.broken {
             return;
         }
-        if !self.started {
-            self.started = true;
-            let headers = vec![
-                ("Content-Type".to_owned(), "application/json".to_owned()),
-                ("Transfer-Encoding".to_owned(), "chunked".to_owned()),
-            ];
-            if http::write_head(&mut self.w, 200, &headers).is_err() {
-                self.broken = true;
-                return;
+        if let Some(w) = self.idle.take() {
+            match http::Chunked::start(w, 200, "application/json", Vec::new()) {
+                Ok(c) => self.out = Some(c),
+                Err(_) => self.broken = true,
             }
         }
         let mut line = serde_json::to_vec(v).unwrap_or_default();
         line.extend_from_slice(b"\r\n");
-        let chunk = [format!("{:x}\r\n", line.len()).as_bytes(), &line, b"\r\n"].concat();
-        self.broken = self
-            .w
-            .write_all(&chunk)
-            .and_then(|()| self.w.flush())
-            .is_err();
+        if let Some(out) = self.out.as_mut() {
+            self.broken = out.write_all(&line).is_err();
+        }
+    }
+
+    /// Ends the response; false when the connection is no good after it.
+    fn finish(&mut self) -> bool {
+        match self.out.take() {
+            Some(out) if !self.broken => out.finish().is_ok(),
+            _ => false,
+        }
     }
 }
 
@@ -147,8 +152,8 @@ pub fn pull(ctx: &mut Ctx) -> ApiResult {
     let client =
         Client::new(ClientOptions::default()).map_err(|e| ApiError::internal(e.to_string()))?;
     let sink = Arc::new(Mutex::new(Sink {
-        w: ctx.writer.try_clone()?,
-        started: false,
+        idle: Some(ctx.writer.try_clone()?),
+        out: None,
         broken: false,
     }));
     let progress = JsonProgress(sink.clone());
@@ -158,13 +163,11 @@ pub fn pull(ctx: &mut Ctx) -> ApiResult {
     };
     let outcome = match result {
         Ok(o) => o,
-        Err(e) if !s.started => return Err(e.into()),
+        Err(e) if !s.started() => return Err(e.into()),
         Err(e) => {
             let msg = pocky_engine::one_line(&e);
             s.send(&json!({"errorDetail": {"message": msg}, "error": msg}));
-            return Ok(Reply::Written {
-                keep: finish(&mut s),
-            });
+            return Ok(Reply::Written { keep: s.finish() });
         }
     };
     s.send(&json!({"status": format!("Digest: {}", outcome.manifest_digest)}));
@@ -173,32 +176,14 @@ pub fn pull(ctx: &mut Ctx) -> ApiResult {
         false => "Image is up to date for",
     };
     s.send(&json!({"status": format!("Status: {status} {reference}")}));
-    Ok(Reply::Written {
-        keep: finish(&mut s),
-    })
-}
-
-fn finish(s: &mut Sink) -> bool {
-    !s.broken
-        && s.w
-            .write_all(b"0\r\n\r\n")
-            .and_then(|()| s.w.flush())
-            .is_ok()
+    Ok(Reply::Written { keep: s.finish() })
 }
 
 fn created_unix(image: &ImageRecord) -> i64 {
     image
         .created
         .as_deref()
-        .and_then(|c| {
-            humantime::parse_rfc3339_weak(c.trim_end_matches('Z').split('+').next()?).ok()
-        })
-        .or_else(|| {
-            image
-                .created
-                .as_deref()
-                .and_then(|c| humantime::parse_rfc3339(c).ok())
-        })
+        .and_then(pocky_engine::human::parse_time)
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(image.pulled as i64, |d| d.as_secs() as i64)
 }

@@ -219,6 +219,34 @@ impl Ctx<'_> {
         http::parse_json(&data?)
     }
 
+    /// Docker's `since`/`until`: unix seconds (with fractions), an RFC
+    /// 3339 time, or a duration before now.
+    pub fn time(&self, key: &str) -> ApiResult<Option<std::time::SystemTime>> {
+        let Some(v) = self.query(key).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        if let Ok(secs) = v.parse::<f64>()
+            && secs.is_finite()
+            && secs >= 0.0
+        {
+            let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(secs);
+            return Ok(Some(t));
+        }
+        pocky_engine::events::parse_time(v, std::time::SystemTime::now())
+            .map(Some)
+            .map_err(ApiError::from)
+    }
+
+    /// The content type of a container's output stream: multiplexed
+    /// without a terminal (so named from 1.42), raw with one.
+    pub fn stream_type(&self, tty: bool) -> &'static str {
+        if !tty && self.at_least(1, 42) {
+            "application/vnd.docker.multiplexed-stream"
+        } else {
+            "application/vnd.docker.raw-stream"
+        }
+    }
+
     /// At least API version `major.minor` was asked for.
     pub fn at_least(&self, major: u32, minor: u32) -> bool {
         self.version >= (major, minor)

@@ -28,8 +28,10 @@ fn started(outcome: Detached) -> ApiResult {
 }
 
 pub fn start(ctx: &mut Ctx, id: &str) -> ApiResult {
-    if ctx.query("detachKeys").is_some_and(|k| !k.is_empty()) {
-        pocky_engine::attach_server::parse_detach_keys(ctx.query("detachKeys").unwrap_or(""))?;
+    // Checked, so a bad value is a 400 as in Docker; attach does not use
+    // them yet.
+    if let Some(keys) = ctx.query("detachKeys").filter(|k| !k.is_empty()) {
+        pocky_engine::attach_server::parse_detach_keys(keys)?;
     }
     let rec = state::find(ctx.store, id)?;
     if state::process_alive(&rec) {
@@ -141,7 +143,7 @@ pub fn wait(ctx: &mut Ctx, id: &str) -> ApiResult {
         ));
     }
     let peer = ctx.writer.try_clone()?;
-    let mut out = http::Chunked::start(ctx.writer, 200, "application/json", Vec::new())?;
+    let mut out = http::Chunked::start(&mut *ctx.writer, 200, "application/json", Vec::new())?;
     let mut code: Option<i64> = None;
     let mut removed = false;
     loop {

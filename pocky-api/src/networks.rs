@@ -23,23 +23,11 @@ pub fn inspect(ctx: &mut Ctx, id: &str) -> ApiResult {
     ))
 }
 
-/// By name, full id or id prefix, as Docker looks networks up.
+/// By name, or a unique id prefix (pocky-net's lookup, as Docker's).
 fn find(ctx: &Ctx, id: &str) -> ApiResult<pocky_engine::networks::Network> {
-    let nets = netsetup::networks(ctx.store);
-    if let Ok(n) = nets.get(id) {
-        return Ok(n);
-    }
-    let all = nets.list().map_err(pocky_engine::Error::from)?;
-    let mut matching = all
-        .into_iter()
-        .filter(|n| !id.is_empty() && n.id.starts_with(id));
-    match (matching.next(), matching.next()) {
-        (Some(n), None) => Ok(n),
-        (Some(_), Some(_)) => Err(ApiError::bad(format!(
-            "network {id} is ambiguous: more than one network matches"
-        ))),
-        _ => Err(ApiError::not_found(format!("network {id} not found"))),
-    }
+    netsetup::networks(ctx.store)
+        .get(id)
+        .map_err(|e| pocky_engine::Error::from(e).into())
 }
 
 pub fn create(ctx: &mut Ctx) -> ApiResult {

@@ -45,9 +45,10 @@ extern "C" fn on_stop(_: libc::c_int) {
 }
 
 pub fn serve(opts: &Options) -> Result<()> {
-    // Opened once here so that a bad root fails the command, not each
-    // request.
-    Store::open(&opts.root)?;
+    // Opened once, here: a bad root fails the command, not each request,
+    // and the connections' processes inherit the handle rather than each
+    // repeating the open's clean-up of what crashed commands left.
+    let store = Store::open(&opts.root)?;
     let unix = bind_unix(&opts.socket)?;
     let tcp = opts
         .listen
@@ -62,7 +63,7 @@ pub fn serve(opts: &Options) -> Result<()> {
             .map(|a| format!(" and tcp://{a}"))
             .unwrap_or_default()
     );
-    let result = accept_loop(opts, &unix, tcp.as_ref());
+    let result = accept_loop(opts, &store, &unix, tcp.as_ref());
     let _ = std::fs::remove_file(&opts.socket);
     result
 }
@@ -111,6 +112,7 @@ fn bind_unix(path: &Path) -> Result<UnixListener> {
 
 fn accept_loop(
     opts: &Options,
+    store: &Store,
     unix: &UnixListener,
     tcp: Option<&std::net::TcpListener>,
 ) -> Result<()> {
@@ -146,7 +148,7 @@ fn accept_loop(
         drop(fds);
         if unix_ready && let Ok((s, _)) = unix.accept() {
             last = Instant::now();
-            spawn_connection(opts, Stream::Unix(s), unix, tcp);
+            spawn_connection(store, Stream::Unix(s), unix, tcp);
         }
         if tcp_ready
             && let Some(t) = tcp
@@ -154,14 +156,14 @@ fn accept_loop(
         {
             last = Instant::now();
             let _ = s.set_nodelay(true);
-            spawn_connection(opts, Stream::Tcp(s), unix, tcp);
+            spawn_connection(store, Stream::Tcp(s), unix, tcp);
         }
     }
     Ok(())
 }
 
 fn spawn_connection(
-    opts: &Options,
+    store: &Store,
     stream: Stream,
     unix: &UnixListener,
     tcp: Option<&std::net::TcpListener>,
@@ -183,7 +185,7 @@ fn spawn_connection(
                 let _ = sigaction(Signal::SIGTERM, &dfl);
                 let _ = sigaction(Signal::SIGINT, &dfl);
             }
-            serve_connection(&opts.root, stream);
+            serve_connection(store, stream);
             // SAFETY: leaves without running the listener's exit path.
             unsafe { libc::_exit(0) };
         }
@@ -193,14 +195,7 @@ fn spawn_connection(
 }
 
 /// Serves requests on one connection until it closes or is hijacked.
-pub fn serve_connection(root: &Path, stream: Stream) {
-    let store = match Store::open(root) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("pocky: {e}");
-            return;
-        }
-    };
+pub fn serve_connection(store: &Store, stream: Stream) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
@@ -221,7 +216,7 @@ pub fn serve_connection(root: &Path, stream: Stream) {
         };
         let _ = reader.get_ref().set_read_timeout(None);
         let close = head.close;
-        let keep = crate::router::dispatch(&store, head, &mut reader, &mut writer);
+        let keep = crate::router::dispatch(store, head, &mut reader, &mut writer);
         if close || !keep {
             return;
         }

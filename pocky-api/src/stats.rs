@@ -118,7 +118,7 @@ pub fn stats(ctx: &mut Ctx, id: &str) -> ApiResult {
         return Ok(Reply::Json(200, doc));
     }
     let peer = ctx.writer.try_clone()?;
-    let mut out = http::Chunked::start(ctx.writer, 200, "application/json", Vec::new())?;
+    let mut out = http::Chunked::start(&mut *ctx.writer, 200, "application/json", Vec::new())?;
     let mut pre: Option<(Sample, u64, SystemTime)> = None;
     let mut now = first;
     let mut system = first_system;

@@ -1,13 +1,13 @@
 //! `/_ping`, `/version`, `/info`, `/events` and `/system/df`.
 
 use std::io::Write;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use pocky_engine::events::{self, EventFilter};
 use pocky_engine::store::{ContainerStore, ImageStore, Status};
 use serde_json::{Value, json};
 
-use crate::{ApiError, ApiResult, Ctx, Reply, http};
+use crate::{ApiResult, Ctx, Reply, http};
 
 pub fn ping() -> ApiResult {
     Ok(Reply::Raw(200, "text/plain; charset=utf-8", b"OK".to_vec()))
@@ -138,33 +138,17 @@ pub fn info(ctx: &mut Ctx) -> ApiResult {
     ))
 }
 
-/// Docker's `since`/`until`: unix seconds, with fractions.
-fn unix_time(ctx: &Ctx, key: &str) -> ApiResult<Option<SystemTime>> {
-    let Some(v) = ctx.query(key).filter(|v| !v.is_empty()) else {
-        return Ok(None);
-    };
-    if let Ok(secs) = v.parse::<f64>()
-        && secs.is_finite()
-        && secs >= 0.0
-    {
-        return Ok(Some(UNIX_EPOCH + Duration::from_secs_f64(secs)));
-    }
-    pocky_engine::events::parse_time(v, SystemTime::now())
-        .map(Some)
-        .map_err(ApiError::from)
-}
-
 /// Recorded events from `since`, then (without `until`) what comes, one
 /// JSON object per line until the client goes.
 pub fn events(ctx: &mut Ctx) -> ApiResult {
     let filter = EventFilter::parse(&ctx.filters()?)?;
-    let since = unix_time(ctx, "since")?;
-    let until = unix_time(ctx, "until")?;
+    let since = ctx.time("since")?;
+    let until = ctx.time("until")?;
     let recorded = match since {
         Some(s) => events::read(ctx.store, s, until, &filter)?,
         None => Vec::new(),
     };
-    let mut out = http::Chunked::start(ctx.writer, 200, "application/json", Vec::new())?;
+    let mut out = http::Chunked::start(&mut *ctx.writer, 200, "application/json", Vec::new())?;
     let mut send = |e: &events::Event| {
         serde_json::to_vec(e)
             .map(|mut line| {

@@ -1,10 +1,8 @@
 //! Human-readable numbers as Docker prints them.
 
-use std::time::SystemTime;
-
-pub use pocky_engine::human::ago;
 #[cfg(test)]
 use pocky_engine::human::duration;
+pub use pocky_engine::human::{ago, parse_time};
 
 /// Sizes in decimal units with three significant digits: `4.26MB`.
 pub fn size(bytes: u64) -> String {
@@ -27,13 +25,6 @@ pub fn size(bytes: u64) -> String {
         s = s.trim_end_matches('0').trim_end_matches('.').to_owned();
     }
     format!("{s}{}", UNITS[unit])
-}
-
-/// Parses the RFC 3339 timestamps found in image configs.
-pub fn parse_time(s: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339_weak(s.trim_end_matches('Z').split('+').next()?)
-        .ok()
-        .or_else(|| humantime::parse_rfc3339(s).ok())
 }
 
 #[cfg(test)]

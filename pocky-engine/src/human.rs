@@ -32,6 +32,13 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// Parses the RFC 3339 timestamps found in image configs.
+pub fn parse_time(s: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(s.trim_end_matches('Z').split('+').next()?)
+        .ok()
+        .or_else(|| humantime::parse_rfc3339(s).ok())
+}
+
 /// `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`.
 pub fn status_text(r: &ContainerRecord, now: SystemTime) -> String {
     match r.state.status {

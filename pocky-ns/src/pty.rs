@@ -110,8 +110,23 @@ pub fn copy_winsize(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> Result<(), NsEr
             source: Errno::last(),
         });
     }
+    set_winsize_to(to, &ws)
+}
+
+/// Sets the window size of the terminal `fd` (master or slave side).
+pub fn set_winsize(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> Result<(), NsError> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    set_winsize_to(fd, &ws)
+}
+
+fn set_winsize_to(fd: BorrowedFd<'_>, ws: &libc::winsize) -> Result<(), NsError> {
     // SAFETY: `ws` is a valid winsize that TIOCSWINSZ only reads.
-    if unsafe { libc::ioctl(to.as_raw_fd(), libc::TIOCSWINSZ, &ws) } != 0 {
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, ws) } != 0 {
         return Err(NsError::Pty {
             op: "TIOCSWINSZ",
             source: Errno::last(),
