@@ -41,6 +41,10 @@ pub enum Command {
     Images(ImagesArgs),
     /// Remove one or more images.
     Rmi(RmiArgs),
+    /// Give an image another name.
+    Tag(crate::tag::TagArgs),
+    /// Show how an image was made, step by step.
+    History(crate::tag::HistoryArgs),
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -183,6 +187,12 @@ pub enum ImageCommand {
     Rm(RmiArgs),
     /// Show an image's configuration, layers and digest as JSON.
     Inspect(InspectArgs),
+    /// Give an image another name.
+    Tag(crate::tag::TagArgs),
+    /// Show how an image was made, step by step.
+    History(crate::tag::HistoryArgs),
+    /// Remove untagged images no container uses (`-a`: every unused image).
+    Prune(crate::tag::ImagePruneArgs),
 }
 
 #[derive(Debug, Args)]
@@ -236,6 +246,9 @@ pub struct RmiArgs {
     /// Remove even when the image has several tags or is in use.
     #[arg(short, long)]
     pub force: bool,
+    /// Keep the layers nothing uses any more (Docker: keep untagged parents).
+    #[arg(long)]
+    pub no_prune: bool,
 }
 
 #[derive(Debug, Args)]

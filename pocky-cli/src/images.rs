@@ -85,12 +85,25 @@ pub fn list(root: &Path, args: &ImagesArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    // As Docker: the digest the row's repository knows the image by, which
+    // an image made here has only once it is pushed.
+    let digest = |r: &Row| {
+        r.image
+            .repo_digests
+            .iter()
+            .map(|d| lookup::familiar_digest(d))
+            .find_map(|d| {
+                d.strip_prefix(&format!("{}@", r.repository))
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| "<none>".to_owned())
+    };
     let item = |r: &Row| {
         json!({
             "ID": id(&r.image),
             "Repository": r.repository,
             "Tag": r.tag,
-            "Digest": r.image.manifest_digest,
+            "Digest": digest(r),
             "CreatedAt": r.image.created,
             "CreatedSince": created(&r.image),
             "Size": format::size(r.image.size),
@@ -113,7 +126,7 @@ pub fn list(root: &Path, args: &ImagesArgs) -> Result<ExitCode> {
                     [
                         r.repository.clone(),
                         r.tag.clone(),
-                        r.image.manifest_digest.clone(),
+                        digest(r),
                         id(&r.image),
                         created(&r.image),
                         format::size(r.image.size),
@@ -197,7 +210,10 @@ pub fn remove(root: &Path, args: &RmiArgs) -> Result<ExitCode> {
             Err(e) => failures.push(format!("{name}: {}", crate::one_line(&e))),
         }
     }
-    let collected = store.collect_garbage()?;
+    let collected = match args.no_prune {
+        true => Default::default(),
+        false => store.collect_garbage()?,
+    };
     crate::log::debug!(
         "collected {} layers, {} blobs",
         collected.layers.len(),

@@ -23,6 +23,7 @@ mod reset;
 mod run;
 mod service;
 mod stats;
+mod tag;
 mod template;
 mod top;
 mod update;
@@ -95,6 +96,9 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&root, &a),
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => images::remove(&root, &a),
         Command::Image(ImageCommand::Inspect(a)) => images::inspect(&root, &a),
+        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => tag::tag(&root, &a),
+        Command::History(a) | Command::Image(ImageCommand::History(a)) => tag::history(&root, &a),
+        Command::Image(ImageCommand::Prune(a)) => tag::prune(&root, &a),
         Command::Inspect(a) => ps::inspect(&root, &a),
         Command::Run(a) => run::run(&root, *a),
         Command::Create(a) => run::create(&root, *a),

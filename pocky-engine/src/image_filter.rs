@@ -98,6 +98,47 @@ impl ImageFilter {
     }
 }
 
+/// `image prune --filter`: `label=KEY[=VALUE]`, `label!=...` and
+/// `until=TIME` (images created before it).
+#[derive(Debug, Default)]
+pub struct PruneFilter {
+    labels: Vec<String>,
+    not_labels: Vec<String>,
+    until: Option<std::time::SystemTime>,
+}
+
+impl PruneFilter {
+    pub fn parse(_store: &Store, args: &[String]) -> Result<PruneFilter> {
+        let map = filter_args::parse_pairs(args, &["label", "label!", "until"])?;
+        let get = |k: &str| map.get(k).cloned().unwrap_or_default();
+        let until = match get("until").as_slice() {
+            [] => None,
+            [t] => Some(crate::events::parse_time(t, std::time::SystemTime::now())?),
+            _ => return Err(invalid!("invalid filter: until is given more than once")),
+        };
+        Ok(PruneFilter {
+            labels: get("label"),
+            not_labels: get("label!"),
+            until,
+        })
+    }
+
+    pub fn keeps_image(&self, store: &Store, image: &ImageRecord) -> bool {
+        if let Some(until) = self.until {
+            let created = image.created.as_deref().and_then(crate::human::parse_time);
+            if created.is_none_or(|c| c >= until) {
+                return false;
+            }
+        }
+        if self.labels.is_empty() && self.not_labels.is_empty() {
+            return true;
+        }
+        let labels = image_labels(store, image);
+        self.labels.iter().all(|l| label_matches(&labels, l))
+            && !self.not_labels.iter().any(|l| label_matches(&labels, l))
+    }
+}
+
 /// The `config.Labels` of an image's config blob; none when unreadable.
 fn image_labels(store: &Store, image: &ImageRecord) -> BTreeMap<String, String> {
     store

@@ -108,7 +108,9 @@ fn pull_inner(
 
     let mut todo = Vec::new();
     for (i, layer) in resolved.layers.iter().enumerate() {
-        if store.has_layer(&chains[i])? {
+        // A layer unpacked by an earlier pocky (which kept no compressed
+        // blobs) is fetched again for its blob, so the image can be pushed.
+        if store.has_layer(&chains[i])? && store.has_blob(&layer.digest.to_string())? {
             progress.line(&format!(
                 "{}: Already exists",
                 short(&layer.digest.to_string())
@@ -167,7 +169,7 @@ fn platform_of(resolved: &Resolved) -> String {
     p
 }
 
-fn layer_size(store: &Store, chain_id: &str) -> Result<u64> {
+pub(crate) fn layer_size(store: &Store, chain_id: &str) -> Result<u64> {
     let dir = store.layer_diff_dir(chain_id)?;
     let meta = dir.with_file_name("layer.json");
     let data = std::fs::read(&meta).with_context(|| format!("reading {}", meta.display()))?;
@@ -249,6 +251,21 @@ fn fetch_layers(
     }
 }
 
+/// Keeps a copy of what passes through: the compressed blob, written to
+/// the store while it is unpacked.
+struct Tee<R> {
+    inner: R,
+    copy: pocky_store::BlobWriter,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        io::Write::write_all(&mut self.copy, &buf[..n])?;
+        Ok(n)
+    }
+}
+
 fn fetch_layer<W, R>(
     store: &Store,
     client: &Client,
@@ -263,16 +280,26 @@ where
     R: Read,
 {
     let ctx = || format!("layer {}", layer.digest);
-    let staging = store.stage_layer()?;
-    let dest = pocky_store::staging_diff_dir(&staging);
     let blob = client
         .open_blob(reference, &layer.digest, layer.size)
         .with_context(ctx)?;
-    let mut reader = wrap(blob);
+    let mut reader = Tee {
+        inner: wrap(blob),
+        copy: store.blob_writer()?,
+    };
+    let digest = layer.digest.to_string();
+    if store.has_layer(chain_id)? {
+        io::copy(&mut reader, &mut io::sink()).with_context(ctx)?;
+        reader.copy.commit(store, Some(&digest))?;
+        return Ok(());
+    }
+    let staging = store.stage_layer()?;
+    let dest = pocky_store::staging_diff_dir(&staging);
     let unpacked = unpack_layer(&mut reader, &dest, &UnpackLimits::default()).with_context(ctx)?;
     // The digest of the compressed blob is checked when its reader reaches
     // the end; the decompressor may stop short of it.
     io::copy(&mut reader, &mut io::sink()).with_context(ctx)?;
+    reader.copy.commit(store, Some(&digest))?;
     if unpacked.diff_id != diff_id {
         bail!(
             "layer {}: content hashes to {} but the image config says {diff_id}",

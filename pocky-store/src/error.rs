@@ -18,6 +18,8 @@ pub enum StoreError {
     BadDigest(String),
     #[error("blob {expected} failed verification: content hashes to {actual}")]
     DigestMismatch { expected: String, actual: String },
+    #[error("blob {0} is not in the store")]
+    NoSuchBlob(String),
     #[error("no such image: {0}")]
     NoSuchImage(String),
     #[error("image reference {query:?} is ambiguous: it matches {count} images")]

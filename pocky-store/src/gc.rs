@@ -31,6 +31,16 @@ impl Store {
             .iter()
             .flat_map(|i| [i.id.clone(), i.manifest_digest.clone()])
             .collect();
+        // A layer blob belongs to every image whose manifest lists it; a
+        // manifest that cannot be read leaves its blobs unknown, so then
+        // no blob is collected.
+        let mut blobs_known = true;
+        for i in &images {
+            match self.layer_blobs_of_manifest(&i.manifest_digest) {
+                Some(layer_blobs) => blobs.extend(layer_blobs),
+                None => blobs_known = false,
+            }
+        }
         // An unreadable record still owns its layers (a container may run
         // on them): they are found from its config blob, and if that is
         // unreadable too, no layer is collected until the record is gone.
@@ -52,7 +62,7 @@ impl Store {
             }
         }
         for d in self.blob_digests()? {
-            if !blobs.contains(&d) {
+            if blobs_known && !blobs.contains(&d) {
                 self.remove_blob(&d)?;
                 out.blobs.push(d);
             }
@@ -62,6 +72,17 @@ impl Store {
 }
 
 impl Store {
+    /// The layer digests a stored manifest lists.
+    fn layer_blobs_of_manifest(&self, digest: &str) -> Option<Vec<String>> {
+        let bytes = self.get_blob(digest).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        v.get("layers")?
+            .as_array()?
+            .iter()
+            .map(|l| l.get("digest")?.as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// The chain ids an image config names, when its blob can be read.
     fn layers_of_config(&self, config_digest: &str) -> Option<Vec<String>> {
         let bytes = self.get_blob(config_digest).ok()?;

@@ -3,7 +3,8 @@
 //! ```text
 //! state.lock            exclusive lock for every change of records
 //! gc.lock               shared by pulls in flight, exclusive for collection
-//! blobs/sha256/<hex>    manifests and configs, verified before they are written
+//! blobs/sha256/<hex>    manifests, configs and compressed layers, verified
+//!                       before they are written
 //! layers/<hex>/         one unpacked layer per chain id: diff/ + layer.json
 //! images/<hex>.json     image records, keyed by config digest
 //! containers/<id>/      container.json, the OCI bundle, overlay dirs, log,
@@ -17,9 +18,11 @@
 //! state lock. Larger artefacts are built in `tmp/` and renamed into place,
 //! so a SIGKILL at any point leaves either nothing or a whole object, plus
 //! scratch that the next [`Store::open`] removes. Compressed layer blobs are
-//! not kept: layers are unpacked straight from the network, as podman does.
+//! kept beside the unpacked layers, so push and save hand out the very
+//! bytes (and digests) an image came with (see docs/IMAGES.md).
 
 mod atomic;
+mod blobs;
 mod container_store;
 mod containers;
 mod digest;
@@ -38,6 +41,7 @@ mod store;
 mod volumes;
 
 pub use atomic::{write_atomic, write_derived};
+pub use blobs::BlobWriter;
 pub use containers::{
     BrokenContainer, ContainerRecord, ContainerState, ContainerStore, HostFlags, Status,
 };

@@ -56,13 +56,13 @@ impl Store {
         FileLock::try_exclusive(&self.layout.root().join("gc.lock"))
     }
 
-    fn blob_path(&self, digest: &str) -> Result<PathBuf> {
+    pub(crate) fn blob_file(&self, digest: &str) -> Result<PathBuf> {
         Ok(self.layout.blobs().join(sha256_hex(digest)?))
     }
 
     /// Stores a small blob (manifest, config) after checking its digest.
     pub fn put_blob(&self, digest: &str, data: &[u8]) -> Result<()> {
-        let path = self.blob_path(digest)?;
+        let path = self.blob_file(digest)?;
         let actual = crate::sha256_of(data);
         if actual != digest {
             return Err(StoreError::DigestMismatch {
@@ -77,7 +77,7 @@ impl Store {
     }
 
     pub fn get_blob(&self, digest: &str) -> Result<Vec<u8>> {
-        let path = self.blob_path(digest)?;
+        let path = self.blob_file(digest)?;
         fs::read(&path).map_err(StoreError::io("reading", &path))
     }
 
@@ -170,7 +170,7 @@ impl Store {
     }
 
     pub(crate) fn remove_blob(&self, digest: &str) -> Result<()> {
-        let path = self.blob_path(digest)?;
+        let path = self.blob_file(digest)?;
         match fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(StoreError::io("removing", &path)(e))
