@@ -267,34 +267,69 @@ fn removal(r: &pocky_engine::images::Removal) -> Value {
 }
 
 /// Untagged images no container uses (with `dangling=false`, every image
-/// no container uses).
+/// no container uses); `label` and `until` as `image prune --filter`.
 pub fn prune(ctx: &mut Ctx) -> ApiResult {
     let mut all = false;
+    let mut rest = Vec::new();
     for f in ctx.filters()? {
         match f.as_str() {
             "dangling=true" | "dangling=1" => {}
             "dangling=false" | "dangling=0" => all = true,
-            other => {
-                return Err(ApiError::bad(format!(
-                    "pocky's image prune does not take the filter {other:?} yet"
-                )));
-            }
+            _ => rest.push(f),
         }
     }
-    let mut deleted = Vec::new();
-    let mut reclaimed = 0u64;
-    for image in ctx.store.images()? {
-        if !all && !image.repo_tags.is_empty() {
-            continue;
-        }
-        // Images in use are a conflict: kept, as Docker keeps them.
-        if let Ok(r) = pocky_engine::images::remove(ctx.store, &image.id, false) {
-            reclaimed += image.size;
-            deleted.extend(r.iter().map(removal));
-        }
-    }
+    let keep = pocky_engine::image_filter::PruneFilter::parse(ctx.store, &rest)?;
+    let store = ctx.store;
+    let done = pocky_engine::tag::prune_images(store, all, &|i| keep.keeps_image(store, i))?;
     Ok(Reply::Json(
         200,
-        json!({"ImagesDeleted": deleted, "SpaceReclaimed": reclaimed}),
+        json!({
+            "ImagesDeleted": done.removed.iter().map(removal).collect::<Vec<_>>(),
+            "SpaceReclaimed": done.reclaimed,
+        }),
     ))
+}
+
+/// `POST /images/{name}/tag?repo=&tag=`.
+pub fn tag(ctx: &mut Ctx, name: &str) -> ApiResult {
+    let repo = ctx
+        .query("repo")
+        .ok_or_else(|| ApiError::bad("repo is required"))?
+        .to_owned();
+    let target = match ctx.query("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{repo}:{t}"),
+        None => repo.to_owned(),
+    };
+    pocky_engine::tag::tag(ctx.store, name, &target)?;
+    Ok(Reply::Empty(201))
+}
+
+/// `GET /images/{name}/history`.
+pub fn history(ctx: &mut Ctx, name: &str) -> ApiResult {
+    let steps = pocky_engine::tag::history(ctx.store, name)?;
+    let rows: Vec<Value> = steps
+        .iter()
+        .map(|s| {
+            let created = s
+                .created
+                .as_deref()
+                .and_then(pocky_engine::human::parse_time)
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs());
+            let tags: Vec<String> = s
+                .tags
+                .iter()
+                .map(|t| {
+                    let (repo, tag) = lookup::familiar(t);
+                    format!("{repo}:{tag}")
+                })
+                .collect();
+            json!({
+                "Id": s.id, "Created": created, "CreatedBy": s.created_by,
+                "Tags": if tags.is_empty() { Value::Null } else { json!(tags) },
+                "Size": s.size, "Comment": s.comment,
+            })
+        })
+        .collect();
+    Ok(Reply::Json(200, Value::Array(rows)))
 }

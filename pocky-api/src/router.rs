@@ -152,6 +152,8 @@ fn route(ctx: &mut Ctx) -> ApiResult {
         ("GET", ["images", "json"]) => images::list(ctx),
         ("POST", ["images", "prune"]) => images::prune(ctx),
         ("GET", ["images", rest @ .., "json"]) => images::inspect(ctx, &rest.join("/")),
+        ("GET", ["images", rest @ .., "history"]) => images::history(ctx, &rest.join("/")),
+        ("POST", ["images", rest @ .., "tag"]) => images::tag(ctx, &rest.join("/")),
         ("DELETE", ["images", rest @ ..]) if !rest.is_empty() => {
             images::remove(ctx, &rest.join("/"))
         }
@@ -172,7 +174,6 @@ fn route(ctx: &mut Ctx) -> ApiResult {
 
         ("POST", ["build"]) => Err(refused("image builds (POST /build)")),
         ("POST", ["images", .., "push"]) => Err(refused("pushing images")),
-        ("POST", ["images", .., "tag"]) => Err(refused("tagging images")),
         ("POST", ["commit"]) => Err(refused("commit")),
         ("GET", ["images", "get"]) | ("GET", ["images", _, "get"]) => Err(refused("saving images")),
         ("POST", ["images", "load"]) => Err(refused("loading images")),

@@ -44,6 +44,10 @@ expect(docker.errors.APIError, lambda: c.images.pull(f"{REG}/no-such-image", tag
 check(any(f"{IMAGE}:latest" in i.tags for i in c.images.list()), "images list")
 check(c.images.get(IMAGE).id.startswith("sha256:"), "image inspect")
 expect(docker.errors.ImageNotFound, lambda: c.images.get("no-such-image:1"), "missing image")
+check(c.images.get(IMAGE).tag("sdk/renamed", "v1"), "image tag")
+check("sdk/renamed:v1" in c.images.get("sdk/renamed:v1").tags, "the new tag")
+check(len(c.images.get(IMAGE).history()) >= 1, "image history")
+c.images.remove("sdk/renamed:v1")
 
 # Foreground runs: output and exit codes.
 check(c.containers.run(IMAGE, ["echo", "hello"], remove=True) == b"hello\n", "run output")
