@@ -13,6 +13,7 @@ pub mod attach_server;
 pub mod boot;
 pub mod broken;
 pub mod copy;
+pub mod config_change;
 pub mod create;
 pub mod diff;
 pub mod error;
