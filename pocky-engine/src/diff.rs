@@ -14,14 +14,18 @@ pub fn diff(store: &Store, name: &str) -> Result<Vec<Change>> {
     let dir = store.container_dir(&rec.id)?;
     let image = store.find_image(&ImageQuery::IdPrefix(rec.image_id.clone()))?;
     let overlay = crate::create::overlay_of(store, &dir, &image)?;
-    // The spec's mount points (/etc/hosts, volumes, tmpfs) are made in the
-    // upper directory by the runtime; what is mounted there is not the
-    // container's layer.
-    let skip: Vec<PathBuf> = state::bundle_spec(store, &rec.id)?
+    let skip = mount_points(store, &rec.id)?;
+    Ok(pocky_fs::changes(&overlay.upper, &overlay.lowers, &skip)?)
+}
+
+/// The spec's mount points (/etc/hosts, volumes, tmpfs): the runtime makes
+/// them in the upper directory, and what is mounted there is not the
+/// container's layer.
+pub fn mount_points(store: &Store, id: &str) -> anyhow::Result<Vec<PathBuf>> {
+    Ok(state::bundle_spec(store, id)?
         .mounts()
         .iter()
         .flatten()
         .map(|m| m.destination().clone())
-        .collect();
-    Ok(pocky_fs::changes(&overlay.upper, &overlay.lowers, &skip)?)
+        .collect())
 }

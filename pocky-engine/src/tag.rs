@@ -11,19 +11,24 @@ use crate::{Result, invalid, lookup};
 /// the name moves away from any image that had it, as in Docker.
 pub fn tag(store: &Store, source: &str, target: &str) -> Result<ImageRecord> {
     let (image, _) = lookup::find(store, source)?;
-    let r = Reference::parse(target).map_err(|e| invalid!("{e}"))?;
-    if r.digest.is_some() {
-        return Err(invalid!(
-            "refusing to create a tag with a digest reference: {target}"
-        ));
-    }
-    let canonical = format!("{}/{}:{}", r.registry, r.repository, r.tag_or_latest());
+    let canonical = canonical_tag(target)?;
     let mut named = image.clone();
     named.repo_tags = vec![canonical.clone()];
     named.repo_digests.clear();
     store.put_image(&named)?;
     crate::events::object(store, "image", "tag", &image.id, &canonical);
     Ok(lookup::find(store, &image.id)?.0)
+}
+
+/// `registry/repository:tag` of a name a user gives a new image.
+pub fn canonical_tag(target: &str) -> Result<String> {
+    let r = Reference::parse(target).map_err(|e| invalid!("{e}"))?;
+    if r.digest.is_some() {
+        return Err(invalid!(
+            "refusing to create a tag with a digest reference: {target}"
+        ));
+    }
+    Ok(format!("{}/{}:{}", r.registry, r.repository, r.tag_or_latest()))
 }
 
 /// One line of `history`, newest first.
