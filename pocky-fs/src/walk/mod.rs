@@ -134,7 +134,7 @@ impl<W: Write> Walker<W> {
             if self.flavour == Flavour::Layer && x.opaque {
                 // Before the children: a reader applies it to what is
                 // below, not to what this layer adds.
-                let mut h = marker_header(st);
+                let mut h = marker_header();
                 self.append(&mut h, &rel.join(OPAQUE_MARKER), &[], io::empty())?;
                 self.stats.opaque_dirs += 1;
             }
@@ -192,7 +192,7 @@ impl<W: Write> Walker<W> {
             // overlayfs links every whiteout of a mount to one shared inode:
             // each is its own `.wh.` file, never a hard link.
             let name = here.with_file_name(OsStr::from_bytes(&child.archived));
-            let mut h = marker_header(st);
+            let mut h = marker_header();
             self.append(&mut h, &name, &[], io::empty())?;
             self.stats.whiteouts += 1;
             return Ok(());
@@ -409,15 +409,16 @@ fn header(st: &FileStat, kind: EntryType) -> tar::Header {
     h
 }
 
-/// An OCI whiteout or opaque marker: an empty file owned by root, dated as
-/// what it stands for.
-fn marker_header(st: &FileStat) -> tar::Header {
+/// An OCI whiteout or opaque marker: an empty file owned by root, with no
+/// metadata of its own (dated 0), so that a layer unpacked and packed
+/// again gives the same bytes.
+fn marker_header() -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(EntryType::Regular);
     h.set_mode(0o644);
     h.set_uid(0);
     h.set_gid(0);
-    h.set_mtime(u64::try_from(st.st_mtime).unwrap_or(0));
+    h.set_mtime(0);
     h.set_size(0);
     h
 }
