@@ -19,7 +19,7 @@
 //! out (counted), and so is what procfs and sysfs mounts hold. Names are
 //! relative (`etc/passwd`, `etc/`), the root itself has no entry, and the
 //! same tree gives the same bytes. The walk is fd-relative and never
-//! follows a symlink (see [`crate::walk`]), so a hostile container's tree
+//! follows a symlink (the walker in `walk/`), so a hostile container's tree
 //! cannot make it read anything outside.
 //!
 //! A layer cannot express overlayfs's `redirect_dir` (a renamed directory

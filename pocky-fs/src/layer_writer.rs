@@ -160,3 +160,46 @@ impl<W: Write> Write for LayerWriter<W> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Takes at most three bytes a call, as a pipe or socket may.
+    struct Trickle(Vec<u8>);
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(3);
+            self.0.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn sha(data: &[u8]) -> String {
+        format!("sha256:{}", hex::encode(Sha256::digest(data)))
+    }
+
+    #[test]
+    fn short_writes_are_hashed_as_taken() {
+        let data: Vec<u8> = (0..5000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        for c in [Compression::None, Compression::Gzip, Compression::Zstd] {
+            let mut out = Trickle(Vec::new());
+            let mut w = LayerWriter::new(&mut out, c).unwrap();
+            // Uncompressed, the trickle's short writes reach write() itself.
+            let mut rest = &data[..];
+            while !rest.is_empty() {
+                let n = w.write(rest).unwrap();
+                rest = &rest[n..];
+            }
+            let d = w.finish().unwrap();
+            assert_eq!(d.diff_id, sha(&data), "{c:?}");
+            assert_eq!(d.uncompressed_size, data.len() as u64);
+            assert_eq!(d.digest, sha(&out.0), "{c:?}");
+            assert_eq!(d.size, out.0.len() as u64);
+        }
+    }
+}

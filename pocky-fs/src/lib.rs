@@ -9,7 +9,7 @@
 //!
 //! [`layer_pack`]: OCI layer tars of overlay upper directories
 //! ([`pack_layer`]) and of whole trees ([`pack_tree`]), read with the same
-//! walker as [`pack`]; [`LayerWriter`] compresses and hashes them.
+//! walker as [`pack()`]; [`LayerWriter`] compresses and hashes them.
 //!
 //! [`changes`]: what a container's overlay upper directory changed over
 //! the image's layers (`pocky diff`).

@@ -13,7 +13,7 @@
 //! procfs and sysfs mounts met inside the tree (their files claim sizes they
 //! do not have, and they describe the kernel, not the container's data).
 //! Hard links are archived as separate files. The walk is
-//! [`crate::walk`]'s, shared with the layer writer.
+//! `walk/`'s, shared with the layer writer.
 
 use std::io::Write;
 use std::os::fd::AsFd;
