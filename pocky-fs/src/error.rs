@@ -83,6 +83,15 @@ pub enum FsError {
         #[source]
         source: io::Error,
     },
+    /// A tree entry that an archive cannot express faithfully.
+    #[error("cannot archive {entry}: {reason}")]
+    Unarchivable { entry: String, reason: String },
+    /// Compressing a layer or writing it out failed.
+    #[error("writing the compressed layer: {source}")]
+    Compress {
+        #[source]
+        source: io::Error,
+    },
     /// A system call while preparing or entering a container's rootfs
     /// failed; `op` names the step.
     #[error("rootfs: {op} {path}: {source}")]

@@ -7,6 +7,10 @@
 //! a symlink (`pocky cp`); [`unpack_archive`] is its hostile-input-safe
 //! inverse.
 //!
+//! [`layer_pack`]: OCI layer tars of overlay upper directories
+//! ([`pack_layer`]) and of whole trees ([`pack_tree`]), read with the same
+//! walker as [`pack()`]; [`LayerWriter`] compresses and hashes them.
+//!
 //! [`changes`]: what a container's overlay upper directory changed over
 //! the image's layers (`pocky diff`).
 //!
@@ -16,12 +20,17 @@
 
 pub mod changes;
 mod error;
+pub mod layer_pack;
+pub mod layer_writer;
 pub mod pack;
 pub mod rootfs;
 pub mod unpack;
+mod walk;
 
 pub use changes::{Change, ChangeKind, changes};
 pub use error::FsError;
+pub use layer_pack::{PackedLayer, pack_layer, pack_tree};
+pub use layer_writer::{Compression, GZIP_LEVEL, LayerDigests, LayerWriter, ZSTD_LEVEL};
 pub use pack::{Packed, pack};
 pub use rootfs::{
     CreateKind, Overlay, Prepared, create_in_root, default_masked_paths, default_mounts,
