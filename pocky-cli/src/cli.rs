@@ -45,6 +45,12 @@ pub enum Command {
     Tag(crate::tag::TagArgs),
     /// Show how an image was made, step by step.
     History(crate::tag::HistoryArgs),
+    /// Make an image of a container's changes.
+    Commit(crate::commit::CommitArgs),
+    /// Make a one-layer image of a tar of a filesystem.
+    Import(crate::commit::ImportArgs),
+    /// Write a container's filesystem as a tar.
+    Export(crate::commit::ExportArgs),
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -155,6 +161,10 @@ pub enum ContainerCommand {
     Attach(crate::attach::AttachArgs),
     /// Copy files between a container and the host.
     Cp(crate::cp::CpArgs),
+    /// Make an image of a container's changes.
+    Commit(crate::commit::CommitArgs),
+    /// Write a container's filesystem as a tar.
+    Export(crate::commit::ExportArgs),
     /// Remove every stopped container.
     Prune(PruneArgs),
 }
@@ -193,6 +203,8 @@ pub enum ImageCommand {
     History(crate::tag::HistoryArgs),
     /// Remove untagged images no container uses (`-a`: every unused image).
     Prune(crate::tag::ImagePruneArgs),
+    /// Make a one-layer image of a tar of a filesystem.
+    Import(crate::commit::ImportArgs),
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 mod attach;
 mod cli;
 mod cli_run;
+mod commit;
 mod cp;
 mod diff;
 mod events;
@@ -15,6 +16,7 @@ mod lifecycle;
 mod log;
 mod logs;
 mod network;
+mod output_file;
 mod progress;
 mod prune;
 mod ps;
@@ -89,6 +91,8 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
                 ContainerCommand::Update(a) => Command::Update(a),
                 ContainerCommand::Attach(a) => Command::Attach(a),
                 ContainerCommand::Cp(a) => Command::Cp(a),
+                ContainerCommand::Commit(a) => Command::Commit(a),
+                ContainerCommand::Export(a) => Command::Export(a),
                 ContainerCommand::Prune(a) => return prune::prune_containers(&root, &a),
             },
         ),
@@ -99,6 +103,9 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => tag::tag(&root, &a),
         Command::History(a) | Command::Image(ImageCommand::History(a)) => tag::history(&root, &a),
         Command::Image(ImageCommand::Prune(a)) => tag::prune(&root, &a),
+        Command::Commit(a) => commit::commit(&root, &a),
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => commit::import(&root, &a),
+        Command::Export(a) => commit::export(&root, &a),
         Command::Inspect(a) => ps::inspect(&root, &a),
         Command::Run(a) => run::run(&root, *a),
         Command::Create(a) => run::create(&root, *a),

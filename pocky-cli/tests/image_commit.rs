@@ -13,7 +13,16 @@ fn one(root: &std::path::Path, args: &[&str]) -> String {
 
 /// The entries of the top layer blob of `image`, as GNU tar lists them.
 fn top_layer_entries(root: &std::path::Path, image: &str) -> Vec<String> {
-    let digest = one(root, &["image", "inspect", "--format", "{{.Manifest.Digest}}", image]);
+    let digest = one(
+        root,
+        &[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Manifest.Digest}}",
+            image,
+        ],
+    );
     let blobs = root.join("blobs/sha256");
     let manifest: serde_json::Value = serde_json::from_slice(
         &std::fs::read(blobs.join(digest.trim_start_matches("sha256:"))).unwrap(),
@@ -29,7 +38,11 @@ fn top_layer_entries(root: &std::path::Path, image: &str) -> Vec<String> {
         .arg(blobs.join(top))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::to_owned)
@@ -46,28 +59,58 @@ fn commit_keeps_changes_and_hides_deleted_files() {
     ok(
         r,
         &[
-            "run", "--name", "work", "-e", "GREETING=hi", &busybox, "sh", "-c",
+            "run",
+            "--name",
+            "work",
+            "-e",
+            "GREETING=hi",
+            &busybox,
+            "sh",
+            "-c",
             "rm /etc/motd && echo made > /new && mkdir -p /d/e && ln -s /new /lnk && ln /new /hard",
         ],
     );
     let id = one(
         r,
         &[
-            "commit", "-m", "my change", "-a", "Tester", "-c", r#"CMD ["cat", "/new"]"#,
-            "-c", "LABEL stage=two", "work", "committed:v1",
+            "commit",
+            "-m",
+            "my change",
+            "-a",
+            "Tester",
+            "-c",
+            r#"CMD ["cat", "/new"]"#,
+            "-c",
+            "LABEL stage=two",
+            "work",
+            "committed:v1",
         ],
     );
     assert!(id.starts_with("sha256:"), "{id}");
     assert_eq!(one(r, &["run", "--rm", "committed:v1"]), "made");
     let out = ok(
         r,
-        &["run", "--rm", "committed:v1", "sh", "-c",
-          "test ! -e /etc/motd && readlink /lnk && test -d /d/e && echo $GREETING && \
-           [ $(stat -c %i /new) = $(stat -c %i /hard) ] && echo linked"],
+        &[
+            "run",
+            "--rm",
+            "committed:v1",
+            "sh",
+            "-c",
+            "test ! -e /etc/motd && readlink /lnk && test -d /d/e && echo $GREETING && \
+           [ $(stat -c %i /new) = $(stat -c %i /hard) ] && echo linked",
+        ],
     );
     assert_eq!(out, "/new\nhi\nlinked\n");
     assert_eq!(
-        one(r, &["inspect", "--format", "{{.Config.Labels.stage}} {{.Author}}", "committed:v1"]),
+        one(
+            r,
+            &[
+                "inspect",
+                "--format",
+                "{{.Config.Labels.stage}} {{.Author}}",
+                "committed:v1"
+            ]
+        ),
         "two Tester"
     );
     let history = ok(r, &["history", "--no-trunc", "committed:v1"]);
@@ -79,24 +122,47 @@ fn commit_keeps_changes_and_hides_deleted_files() {
     assert!(entries.iter().any(|e| e == "etc/.wh.motd"), "{entries:?}");
     assert!(entries.iter().any(|e| e == "new"), "{entries:?}");
     for absent in ["etc/hosts", "etc/resolv.conf", "etc/hostname"] {
-        assert!(!entries.iter().any(|e| e == absent), "{absent} in {entries:?}");
+        assert!(
+            !entries.iter().any(|e| e == absent),
+            "{absent} in {entries:?}"
+        );
     }
 
     // A running container is committed too (paused meanwhile).
-    ok(r, &["run", "-d", "--name", "live", &busybox, "sh", "-c", "echo live > /live; exec sleep 60"]);
+    ok(
+        r,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "live",
+            &busybox,
+            "sh",
+            "-c",
+            "echo live > /live; exec sleep 60",
+        ],
+    );
     common::eventually("the file is written", || {
-        common::pocky(r, &["exec", "live", "test", "-e", "/live"]).status.success()
+        common::pocky(r, &["exec", "live", "test", "-e", "/live"])
+            .status
+            .success()
     });
     ok(r, &["commit", "live", "committed:live"]);
     assert_eq!(
         ok(r, &["inspect", "--format", "{{.State.Status}}", "live"]).trim(),
         "running"
     );
-    assert_eq!(one(r, &["run", "--rm", "committed:live", "cat", "/live"]), "live");
+    assert_eq!(
+        one(r, &["run", "--rm", "committed:live", "cat", "/live"]),
+        "live"
+    );
     ok(r, &["rm", "-f", "live", "work"]);
 
     let err = fails(r, &["commit", "-c", "RUN true", "nosuch"]);
-    assert!(err.contains("not a valid change") || err.contains("no such"), "{err}");
+    assert!(
+        err.contains("not a valid change") || err.contains("no such"),
+        "{err}"
+    );
     let err = fails(r, &["commit", "nosuch", "x:1"]);
     assert!(err.contains("no such container"), "{err}");
 }
@@ -132,15 +198,37 @@ add("data/fifo", type=tarfile.FIFOTYPE, mode=0o600)
 add("data/x", b"x", pax_headers={"SCHILY.xattr.user.pocky": "yes"}, mode=0o644)
 out.close()
 "#;
-    let st = Command::new("/usr/bin/python3").args(["-c", script]).arg(&src).status().unwrap();
+    let st = Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .arg(&src)
+        .status()
+        .unwrap();
     assert!(st.success());
-    let id = one(r, &["import", "-c", "CMD [\"/bin/sh\"]", "-m", "from python", src.to_str().unwrap(), "imported:1"]);
+    let id = one(
+        r,
+        &[
+            "import",
+            "-c",
+            "CMD [\"/bin/sh\"]",
+            "-m",
+            "from python",
+            src.to_str().unwrap(),
+            "imported:1",
+        ],
+    );
     assert!(id.starts_with("sha256:"));
     let out = ok(
         r,
-        &["run", "--name", "imp", "imported:1", "sh", "-c",
-          "stat -c '%u %g %a %F' /data/owned /data/fifo /data; readlink /data/link; \
-           [ $(stat -c %i /data/owned) = $(stat -c %i /data/hard) ] && echo linked; cat /data/owned"],
+        &[
+            "run",
+            "--name",
+            "imp",
+            "imported:1",
+            "sh",
+            "-c",
+            "stat -c '%u %g %a %F' /data/owned /data/fifo /data; readlink /data/link; \
+           [ $(stat -c %i /data/owned) = $(stat -c %i /data/hard) ] && echo linked; cat /data/owned",
+        ],
     );
     assert_eq!(
         out,
@@ -162,16 +250,79 @@ assert m["data/hard"].islnk() or m["data/owned"].islnk(), "hard link kept"
 assert m["data/link"].issym() and m["data/link"].linkname == "/data/owned"
 assert m["data/fifo"].isfifo()
 assert m["data/x"].pax_headers.get("SCHILY.xattr.user.pocky") == "yes", m["data/x"].pax_headers
-assert "proc/cpuinfo" not in m and "etc/hosts" not in m
+assert "proc/cpuinfo" not in m
 print("ok")
 "#;
-    let out = Command::new("/usr/bin/python3").args(["-c", check]).arg(&exported).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", check])
+        .arg(&exported)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // And it imports again.
     let f = exported.to_str().unwrap();
     ok(r, &["import", f, "reimported:1"]);
-    assert_eq!(one(r, &["run", "--rm", "reimported:1", "/bin/busybox", "cat", "/data/owned"]), "owned");
+    assert_eq!(
+        one(
+            r,
+            &[
+                "run",
+                "--rm",
+                "reimported:1",
+                "/bin/busybox",
+                "cat",
+                "/data/owned"
+            ]
+        ),
+        "owned"
+    );
     ok(r, &["rm", "imp"]);
+
+    // A running container's export stays on its own filesystem: no
+    // /proc, no volume contents.
+    ok(
+        r,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "live",
+            "-v",
+            "expvol:/vol",
+            "imported:1",
+            "sh",
+            "-c",
+            "echo v > /vol/in-volume; echo r > /in-root; exec busybox sleep 60",
+        ],
+    );
+    common::eventually("the files are written", || {
+        common::pocky(r, &["exec", "live", "sh", "-c", "[ -e /in-root ]"])
+            .status
+            .success()
+    });
+    let live = dir.path().join("live.tar");
+    ok(r, &["export", "--output", live.to_str().unwrap(), "live"]);
+    let out = Command::new("tar").arg("-tf").arg(&live).output().unwrap();
+    let names = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        names
+            .lines()
+            .any(|l| l.trim_start_matches("./") == "in-root"),
+        "{names}"
+    );
+    for absent in ["vol/in-volume", "proc/self/", "proc/1/"] {
+        assert!(
+            !names
+                .lines()
+                .any(|l| l.trim_start_matches("./").starts_with(absent)),
+            "{absent}: {names}"
+        );
+    }
+    ok(r, &["rm", "-f", "live"]);
 
     // Hostile tars leave no image.
     let bad = dir.path().join("bad.tar");
@@ -181,7 +332,14 @@ out = tarfile.open(sys.argv[1], "w")
 ti = tarfile.TarInfo("../escape"); ti.size = 1
 out.addfile(ti, io.BytesIO(b"x")); out.close()
 "#;
-    assert!(Command::new("/usr/bin/python3").args(["-c", script]).arg(&bad).status().unwrap().success());
+    assert!(
+        Command::new("/usr/bin/python3")
+            .args(["-c", script])
+            .arg(&bad)
+            .status()
+            .unwrap()
+            .success()
+    );
     let before = ok(r, &["images", "-q"]);
     let err = fails(r, &["import", bad.to_str().unwrap(), "bad:1"]);
     assert!(err.contains(".."), "{err}");

@@ -102,7 +102,11 @@ pub fn commit(store: &Store, req: &CommitRequest) -> crate::Result<ImageRecord> 
 }
 
 /// The upper directory as a gzip'd layer blob in the store.
-fn pack_upper(store: &Store, rec: &pocky_store::ContainerRecord, image: &ImageRecord) -> Result<(LayerBlob, String)> {
+fn pack_upper(
+    store: &Store,
+    rec: &pocky_store::ContainerRecord,
+    image: &ImageRecord,
+) -> Result<(LayerBlob, String)> {
     let dir = store.container_dir(&rec.id)?;
     let overlay = crate::create::overlay_of(store, &dir, image)?;
     let skip = crate::diff::mount_points(store, &rec.id)?;
@@ -126,7 +130,10 @@ fn pack_upper(store: &Store, rec: &pocky_store::ContainerRecord, image: &ImageRe
 fn push_array(v: &mut Value, pointer: &str, key: &str, item: Value) {
     let Some(obj) = v.pointer_mut(pointer).filter(|o| o.is_object()) else {
         if let Some(root) = v.as_object_mut() {
-            root.insert(pointer.trim_start_matches('/').to_owned(), json!({key: [item]}));
+            root.insert(
+                pointer.trim_start_matches('/').to_owned(),
+                json!({key: [item]}),
+            );
         }
         return;
     };

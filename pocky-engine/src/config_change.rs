@@ -72,7 +72,10 @@ pub fn apply(config: &mut Map<String, Value>, change: &str) -> Result<()> {
             let dir = match rest.starts_with('/') {
                 true => rest.to_owned(),
                 false => {
-                    let base = config.get("WorkingDir").and_then(Value::as_str).unwrap_or("/");
+                    let base = config
+                        .get("WorkingDir")
+                        .and_then(Value::as_str)
+                        .unwrap_or("/");
                     format!("{}/{rest}", base.trim_end_matches('/'))
                 }
             };
@@ -84,9 +87,7 @@ pub fn apply(config: &mut Map<String, Value>, change: &str) -> Result<()> {
         }
         "ONBUILD" => {
             needs("an instruction")?;
-            let list = config
-                .entry("OnBuild")
-                .or_insert_with(|| json!([]));
+            let list = config.entry("OnBuild").or_insert_with(|| json!([]));
             if !list.is_array() {
                 *list = json!([]);
             }
@@ -197,10 +198,10 @@ pub(crate) fn set_env(config: &mut Map<String, Value>, key: &str, value: &str) {
     if let Value::Array(list) = env {
         let entry = format!("{key}={value}");
         let prefix = format!("{key}=");
-        match list
-            .iter_mut()
-            .find(|e| e.as_str().is_some_and(|s| s.starts_with(&prefix) || s == key))
-        {
+        match list.iter_mut().find(|e| {
+            e.as_str()
+                .is_some_and(|s| s.starts_with(&prefix) || s == key)
+        }) {
             Some(slot) => *slot = json!(entry),
             None => list.push(json!(entry)),
         }
@@ -253,7 +254,15 @@ mod tests {
     #[test]
     fn bad_changes_are_refused() {
         let mut m = Map::new();
-        for bad in ["RUN true", "CMD", "EXPOSE http", "ENV", "CMD [oops", "LABEL a=\"x", ""] {
+        for bad in [
+            "RUN true",
+            "CMD",
+            "EXPOSE http",
+            "ENV",
+            "CMD [oops",
+            "LABEL a=\"x",
+            "",
+        ] {
             assert!(apply(&mut m, bad).is_err(), "{bad}");
         }
     }

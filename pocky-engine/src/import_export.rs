@@ -28,7 +28,11 @@ pub struct ImportRequest {
 }
 
 /// Imports the tar (plain, gzip or zstd) read from `input`.
-pub fn import(store: &Store, input: &mut dyn Read, req: &ImportRequest) -> crate::Result<ImageRecord> {
+pub fn import(
+    store: &Store,
+    input: &mut dyn Read,
+    req: &ImportRequest,
+) -> crate::Result<ImageRecord> {
     let tags = match &req.reference {
         Some(r) => vec![crate::tag::canonical_tag(r)?],
         None => vec![],
@@ -89,8 +93,7 @@ pub fn import(store: &Store, input: &mut dyn Read, req: &ImportRequest) -> crate
 pub fn export(store: &Store, name: &str, out: &mut dyn Write) -> crate::Result<()> {
     let rec = crate::state::find(store, name)?;
     let root = crate::copy::root::open_root(store, &rec, name)?;
-    pocky_fs::pack_tree_at(&root.fd, out)
-        .with_context(|| format!("exporting container {name}"))?;
+    pocky_fs::pack_tree_at(&root.fd, out).with_context(|| format!("exporting container {name}"))?;
     crate::events::object(store, "container", "export", &rec.id, &rec.name);
     Ok(())
 }

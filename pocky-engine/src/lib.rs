@@ -12,8 +12,9 @@
 pub mod attach_server;
 pub mod boot;
 pub mod broken;
-pub mod copy;
+pub mod commit;
 pub mod config_change;
+pub mod copy;
 pub mod create;
 pub mod diff;
 pub mod error;
@@ -30,6 +31,7 @@ pub mod image_config;
 pub mod image_filter;
 pub mod image_store;
 pub mod images;
+pub mod import_export;
 pub mod inspect;
 pub mod lifecycle;
 pub mod log;

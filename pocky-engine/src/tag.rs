@@ -28,7 +28,12 @@ pub fn canonical_tag(target: &str) -> Result<String> {
             "refusing to create a tag with a digest reference: {target}"
         ));
     }
-    Ok(format!("{}/{}:{}", r.registry, r.repository, r.tag_or_latest()))
+    Ok(format!(
+        "{}/{}:{}",
+        r.registry,
+        r.repository,
+        r.tag_or_latest()
+    ))
 }
 
 /// One line of `history`, newest first.

@@ -29,7 +29,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use nix::fcntl::{OFlag, open};
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::fcntl::{OFlag, open, openat};
 use nix::sys::stat::{Mode, fstat};
 
 use crate::FsError;
@@ -57,7 +59,43 @@ pub struct PackedLayer {
 
 /// Writes the OCI layer tar of the overlay upper directory `dir` to `out`.
 pub fn pack_layer<W: Write>(dir: &Path, out: W) -> Result<PackedLayer, FsError> {
-    pack_dir(dir, out, Flavour::Layer)
+    pack_layer_skipping(dir, &[], out)
+}
+
+/// [`pack_layer`] without `skip` (paths in the layer, `/etc/hosts`) and
+/// what is below them: a container's mount points are not its changes.
+pub fn pack_layer_skipping<W: Write>(
+    dir: &Path,
+    skip: &[std::path::PathBuf],
+    out: W,
+) -> Result<PackedLayer, FsError> {
+    let fd = open(
+        dir,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io_err("open", dir, e))?;
+    walk(&fd, dir, Walker::new(out, Flavour::Layer).skipping(skip))
+}
+
+/// A tar of the tree whose top directory `top` is (an `O_PATH`
+/// descriptor will do), staying on its filesystem: `pocky export` of a
+/// container's root without its volumes, `/proc` or bind mounts.
+pub fn pack_tree_at<W: Write>(top: &impl AsFd, out: W) -> Result<PackedLayer, FsError> {
+    let name = Path::new("/");
+    let fd = openat(
+        top.as_fd(),
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io_err("open", name, e))?;
+    let st = fstat(&fd).map_err(|e| io_err("stat", name, e))?;
+    walk(
+        &fd,
+        name,
+        Walker::new(out, Flavour::Tree).one_filesystem(st.st_dev),
+    )
 }
 
 /// Writes a tar of the tree `dir` as it is, for `pocky export`.
@@ -72,9 +110,12 @@ fn pack_dir<W: Write>(dir: &Path, out: W, flavour: Flavour) -> Result<PackedLaye
         Mode::empty(),
     )
     .map_err(|e| io_err("open", dir, e))?;
-    let st = fstat(&fd).map_err(|e| io_err("stat", dir, e))?;
-    let mut walker = Walker::new(out, flavour);
-    walker.dir(&fd, &st, Path::new(""), false, 0)?;
+    walk(&fd, dir, Walker::new(out, flavour))
+}
+
+fn walk<W: Write>(fd: &OwnedFd, dir: &Path, mut walker: Walker<W>) -> Result<PackedLayer, FsError> {
+    let st = fstat(fd).map_err(|e| io_err("stat", dir, e))?;
+    walker.dir(fd, &st, Path::new(""), false, 0)?;
     let s = walker.finish(dir)?;
     Ok(PackedLayer {
         entries: s.entries,

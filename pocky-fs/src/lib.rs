@@ -29,7 +29,7 @@ mod walk;
 
 pub use changes::{Change, ChangeKind, changes};
 pub use error::FsError;
-pub use layer_pack::{PackedLayer, pack_layer, pack_tree};
+pub use layer_pack::{PackedLayer, pack_layer, pack_layer_skipping, pack_tree, pack_tree_at};
 pub use layer_writer::{Compression, GZIP_LEVEL, LayerDigests, LayerWriter, ZSTD_LEVEL};
 pub use pack::{Packed, pack};
 pub use rootfs::{
@@ -37,4 +37,6 @@ pub use rootfs::{
     default_readonly_paths, enter_rootfs, finish_rootfs, hosts_file, mount_overlay, open_in_root,
     prepare_rootfs, prepare_rootfs_early, resolv_conf, setup_rootfs,
 };
-pub use unpack::{ArchiveOptions, UnpackLimits, Unpacked, unpack_archive, unpack_layer};
+pub use unpack::{
+    ArchiveOptions, Decompressed, UnpackLimits, Unpacked, decompress, unpack_archive, unpack_layer,
+};

@@ -14,7 +14,7 @@ const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 type Prefixed<R> = Chain<Cursor<Vec<u8>>, R>;
 
 /// A decompressing reader over a layer blob.
-pub(crate) enum Decoder<R: Read> {
+pub enum Decoder<R: Read> {
     Plain(Prefixed<R>),
     // Gzip layers are often several concatenated members (pigz, docker's
     // own writer on flush), so the multi-member decoder is required.
@@ -25,7 +25,7 @@ pub(crate) enum Decoder<R: Read> {
 impl<R: Read> Decoder<R> {
     /// Reads the magic bytes off `reader` and wraps it in the matching
     /// decoder. The bytes read are replayed, so nothing is lost.
-    pub(crate) fn detect(mut reader: R) -> io::Result<Self> {
+    pub fn detect(mut reader: R) -> io::Result<Self> {
         let mut prefix = vec![0u8; ZSTD_MAGIC.len()];
         let mut filled = 0;
         while filled < prefix.len() {
@@ -60,6 +60,12 @@ impl<R: Read> Read for Decoder<R> {
             Decoder::Zstd(r) => r.read(buf),
         }
     }
+}
+
+/// A reader of the tar inside `reader`, whether it is plain, gzip or zstd
+/// (told by its magic bytes).
+pub fn decompress<R: Read>(reader: R) -> io::Result<Decoder<R>> {
+    Decoder::detect(reader)
 }
 
 #[cfg(test)]

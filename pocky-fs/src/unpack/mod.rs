@@ -27,7 +27,7 @@
 //! On error, `dest` holds a partial layer that the caller must remove;
 //! nothing outside it has been touched.
 
-mod compression;
+pub(crate) mod compression;
 mod create;
 mod dirfd;
 mod entry_path;
@@ -44,6 +44,7 @@ use nix::sys::stat::Mode;
 
 use crate::FsError;
 use compression::Decoder;
+pub use compression::{Decoder as Decompressed, decompress};
 use create::{Ctx, Flavour};
 use hashing::HashingReader;
 

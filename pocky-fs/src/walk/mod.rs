@@ -91,6 +91,11 @@ pub(crate) struct Walker<W: Write> {
     stats: Stats,
     /// (dev, ino) of multiply linked entries → the first archive name.
     links: HashMap<(u64, u64), PathBuf>,
+    /// Archive names left out with everything below them.
+    skip: Vec<PathBuf>,
+    /// Stay on this filesystem: what is mounted over the tree (volumes,
+    /// `/proc`, bind-mounted files) is not the tree's own.
+    one_dev: Option<u64>,
 }
 
 impl<W: Write> Walker<W> {
@@ -100,7 +105,30 @@ impl<W: Write> Walker<W> {
             flavour,
             stats: Stats::default(),
             links: HashMap::new(),
+            skip: Vec::new(),
+            one_dev: None,
         }
+    }
+
+    /// Leaves out `paths` (relative to the top, a leading `/` ignored).
+    pub(crate) fn skipping(mut self, paths: &[PathBuf]) -> Self {
+        self.skip = paths
+            .iter()
+            .map(|p| p.strip_prefix("/").unwrap_or(p).to_owned())
+            .collect();
+        self
+    }
+
+    /// Archives only what is on filesystem `dev`: a directory mounted from
+    /// elsewhere is an entry without contents, any other mount point is
+    /// left out.
+    pub(crate) fn one_filesystem(mut self, dev: u64) -> Self {
+        self.one_dev = Some(dev);
+        self
+    }
+
+    fn foreign(&self, st: &FileStat) -> bool {
+        self.one_dev.is_some_and(|d| st.st_dev != d)
     }
 
     /// Ends the archive; `name` is for the error.
@@ -139,7 +167,7 @@ impl<W: Write> Walker<W> {
                 self.stats.opaque_dirs += 1;
             }
         }
-        if fsio::skip_contents(dir) {
+        if fsio::skip_contents(dir) || self.foreign(st) {
             return Ok(());
         }
         for child in self.children(dir, rel)? {
@@ -188,6 +216,9 @@ impl<W: Write> Walker<W> {
         depth: usize,
     ) -> Result<(), FsError> {
         let st = &child.st;
+        if self.skip.iter().any(|s| s == here) || (self.foreign(st) && kind(st) != SFlag::S_IFDIR) {
+            return Ok(());
+        }
         if child.whiteout {
             // overlayfs links every whiteout of a mount to one shared inode:
             // each is its own `.wh.` file, never a hard link.
