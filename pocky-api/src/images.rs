@@ -124,10 +124,7 @@ impl LayerProgress for Layer {
 /// (`fromSrc`) is the image issue's.
 pub fn pull(ctx: &mut Ctx) -> ApiResult {
     if ctx.query("fromSrc").is_some_and(|s| !s.is_empty()) {
-        return Err(ApiError::new(
-            501,
-            "pocky's API does not support image import yet",
-        ));
+        return crate::image_io::import(ctx);
     }
     let image = ctx
         .query("fromImage")

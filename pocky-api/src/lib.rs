@@ -15,7 +15,8 @@ pub mod containers;
 pub mod create_body;
 pub mod exec;
 pub mod http;
-pub mod images;
+mod image_io;
+mod images;
 pub mod lifecycle;
 pub mod mux;
 pub mod networks;
@@ -145,6 +146,16 @@ impl Ctx<'_> {
             .rev()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a repeated parameter, in order.
+    pub fn query_all(&self, key: &str) -> Vec<&str> {
+        self.head
+            .query
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// Go's strconv.ParseBool, as dockerd reads boolean query parameters

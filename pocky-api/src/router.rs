@@ -8,7 +8,8 @@ use pocky_engine::store::Store;
 
 use crate::http::{self, Head, Stream};
 use crate::{
-    ApiError, ApiResult, Ctx, Reply, attach, containers, exec, images, networks, system, volumes,
+    ApiError, ApiResult, Ctx, Reply, attach, containers, exec, image_io, images, networks, system,
+    volumes,
 };
 
 /// Serves one request; false when the connection cannot take another
@@ -174,10 +175,10 @@ fn route(ctx: &mut Ctx) -> ApiResult {
 
         ("POST", ["build"]) => Err(refused("image builds (POST /build)")),
         ("POST", ["images", .., "push"]) => Err(refused("pushing images")),
-        ("POST", ["commit"]) => Err(refused("commit")),
+        ("POST", ["commit"]) => image_io::commit(ctx),
         ("GET", ["images", "get"]) | ("GET", ["images", _, "get"]) => Err(refused("saving images")),
         ("POST", ["images", "load"]) => Err(refused("loading images")),
-        ("GET", ["containers", _, "export"]) => Err(refused("export")),
+        ("GET", ["containers", id, "export"]) => image_io::export(ctx, id),
         ("POST", ["auth"]) => Err(refused("registry login")),
         (
             "GET",

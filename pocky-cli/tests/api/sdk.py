@@ -100,6 +100,23 @@ with tarfile.open(fileobj=io.BytesIO(b"".join(bits))) as t:
     check(t.extractfile(member).read() == data and member.mode & 0o777 == 0o640, member)
 expect(docker.errors.NotFound, lambda: ctr.get_archive("/no/such/path"), "archive of nothing")
 
+# Images of a container: commit, export, import.
+img = ctr.commit(repository="sdk/committed", tag="1", message="via sdk", author="sdk",
+                 changes=["LABEL via=sdk", 'CMD ["cat", "/tmp/f.txt"]'])
+check(img.labels.get("via") == "sdk", img.labels)
+check(c.containers.run("sdk/committed:1", remove=True) == data, "the committed image runs")
+exported = b"".join(ctr.export())
+with tarfile.open(fileobj=io.BytesIO(exported)) as t:
+    check("tmp/f.txt" in [n.lstrip("./") for n in t.getnames()], "export holds the file")
+out = api.import_image_from_data(exported, repository="sdk/imported", tag="1",
+                                 changes=['CMD ["/bin/cat", "/tmp/f.txt"]'])
+check("sha256:" in str(out), out)
+check(c.containers.run("sdk/imported:1", remove=True) == data, "the imported image runs")
+expect(docker.errors.APIError, lambda: api.import_image_from_data(b"not a tar", repository="x"),
+       "a broken import")
+c.images.remove("sdk/committed:1")
+c.images.remove("sdk/imported:1")
+
 top = ctr.top()
 check(any("httpd" in " ".join(p) for p in top["Processes"]), top)
 stats = ctr.stats(stream=False)
