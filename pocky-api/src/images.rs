@@ -222,13 +222,25 @@ fn row(ctx: &Ctx, image: &ImageRecord) -> Value {
 /// The image rows of `GET /images/json` (also `system/df`'s).
 pub fn rows(ctx: &Ctx) -> ApiResult<Vec<Value>> {
     let filter = pocky_engine::image_filter::ImageFilter::parse(ctx.store, &ctx.filters()?)?;
-    Ok(ctx
-        .store
-        .images()?
-        .iter()
-        .filter(|i| filter.keeps_image(ctx.store, i))
-        .map(|i| row(ctx, i))
-        .collect())
+    let mut out = Vec::new();
+    for mut image in ctx.store.images()? {
+        if !filter.keeps_image(ctx.store, &image) {
+            continue;
+        }
+        // As dockerd: with `reference`, an image is listed with the tags
+        // that match, and not at all without one.
+        if filter.has_references() {
+            image.repo_tags.retain(|t| {
+                let (repo, tag) = lookup::familiar(t);
+                filter.keeps_row(&repo, Some(&tag))
+            });
+            if image.repo_tags.is_empty() {
+                continue;
+            }
+        }
+        out.push(row(ctx, &image));
+    }
+    Ok(out)
 }
 
 pub fn list(ctx: &mut Ctx) -> ApiResult {

@@ -235,6 +235,37 @@ fn the_docker_cli_runs_containers_through_the_service() {
         .stdout
             == b"stored\n"
     });
+    // Images of containers: commit, export, import, tag, history.
+    d(&[
+        "commit",
+        "-c",
+        "CMD [\"cat\", \"/tmp/in.txt\"]",
+        "-m",
+        "cli",
+        "ticker",
+        "cli/committed:1",
+    ]);
+    assert_eq!(d(&["run", "--rm", "cli/committed:1"]), "copied in\n");
+    assert!(d(&["history", "cli/committed:1"]).contains("cli"));
+    let exported = dir.path().join("ticker.tar");
+    d(&["export", "-o", exported.to_str().unwrap(), "ticker"]);
+    d(&["import", exported.to_str().unwrap(), "cli/imported:1"]);
+    assert_eq!(
+        d(&["run", "--rm", "cli/imported:1", "cat", "/tmp/in.txt"]),
+        "copied in\n"
+    );
+    d(&["tag", "cli/imported:1", "cli/renamed"]);
+    assert_eq!(
+        d(&[
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            "cli/renamed"
+        ]),
+        "cli/renamed:latest\n"
+    );
+    d(&["rmi", "cli/committed:1", "cli/imported:1", "cli/renamed"]);
+
     d(&["stop", "-t", "1", "ticker"]);
     assert!(
         d(&[

@@ -80,6 +80,10 @@ impl ImageFilter {
         true
     }
 
+    pub fn has_references(&self) -> bool {
+        !self.references.is_empty()
+    }
+
     /// Whether one listing row (`repository`, `tag` in familiar form)
     /// passes `reference`; an untagged row passes only without it.
     pub fn keeps_row(&self, repository: &str, tag: Option<&str>) -> bool {
