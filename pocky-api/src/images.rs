@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use pocky_engine::progress::{LayerProgress, PullProgress};
 use pocky_engine::store::{ImageRecord, ImageStore};
 use pocky_engine::{inspect, lookup};
-use pocky_registry::{Client, ClientOptions, Platform, Reference};
+use pocky_registry::{Platform, Reference};
 use serde_json::{Value, json};
 
 use crate::http::{self, Stream};
@@ -146,8 +146,7 @@ pub fn pull(ctx: &mut Ctx) -> ApiResult {
         Some(p) => Platform::parse(p).map_err(|e| ApiError::bad(e.to_string()))?,
         None => Platform::host(),
     };
-    let client =
-        Client::new(ClientOptions::default()).map_err(|e| ApiError::internal(e.to_string()))?;
+    let client = crate::registry_auth::client(ctx, &reference.registry)?;
     let sink = Arc::new(Mutex::new(Sink {
         idle: Some(ctx.writer.try_clone()?),
         out: None,

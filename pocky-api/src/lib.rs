@@ -20,6 +20,7 @@ mod images;
 pub mod lifecycle;
 pub mod mux;
 pub mod networks;
+mod registry_auth;
 pub mod router;
 pub mod server;
 pub mod stats;

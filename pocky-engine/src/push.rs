@@ -208,3 +208,25 @@ fn short(digest: &str) -> String {
     let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
     hex[..hex.len().min(12)].to_owned()
 }
+
+/// `push --all-tags`: every local tag of the repository `name` names.
+pub fn tags_of_repository(store: &Store, name: &str) -> crate::Result<Vec<String>> {
+    let r = Reference::parse(name).map_err(|e| crate::invalid!("{e}"))?;
+    if r.tag.is_some() || r.digest.is_some() {
+        return Err(crate::invalid!(
+            "tag can't be used with --all-tags/-a: {name}"
+        ));
+    }
+    let prefix = format!("{}/{}:", r.registry, r.repository);
+    let mut tags: Vec<String> = store
+        .images()?
+        .into_iter()
+        .flat_map(|i| i.repo_tags)
+        .filter(|t| t.starts_with(&prefix))
+        .collect();
+    tags.sort();
+    if tags.is_empty() {
+        return Err(crate::Error::NoSuchImage(name.to_owned()));
+    }
+    Ok(tags)
+}
