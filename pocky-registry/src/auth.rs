@@ -88,7 +88,7 @@ struct RawConfig {
     #[serde(rename = "credsStore", default)]
     creds_store: Option<String>,
     #[serde(rename = "credHelpers", default)]
-    cred_helpers: HashMap<String, String>,
+    cred_helpers: Option<HashMap<String, String>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -146,7 +146,7 @@ impl DockerConfig {
         }
         Ok(DockerConfig {
             auths,
-            ..helper_settings(raw.creds_store, raw.cred_helpers)
+            ..helper_settings(raw.creds_store, raw.cred_helpers.unwrap_or_default())
         })
     }
 
@@ -305,7 +305,10 @@ fn parse_helpers(path: &Path, doc: &Value) -> Result<DockerConfig, RegistryError
     let raw = serde_json::json!({ "credsStore": store, "credHelpers": helpers });
     let raw: RawConfig = serde_json::from_value(raw)
         .map_err(|e| config_error(path, format!("credsStore or credHelpers: {e}")))?;
-    Ok(helper_settings(raw.creds_store, raw.cred_helpers))
+    Ok(helper_settings(
+        raw.creds_store,
+        raw.cred_helpers.unwrap_or_default(),
+    ))
 }
 
 /// A config with only its helpers; empty names mean "none", as in docker.
