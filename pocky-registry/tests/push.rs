@@ -312,8 +312,7 @@ fn push_asks_for_pull_push_tokens_and_mount_for_the_source_too() {
         .stub
         .requests()
         .into_iter()
-        .filter(|q| q.path() == "/token")
-        .last()
+        .rfind(|q| q.path() == "/token")
         .unwrap();
     assert_eq!(
         query_all(&token.url, "scope"),

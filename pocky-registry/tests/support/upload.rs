@@ -121,12 +121,13 @@ fn decode(v: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(n) = u8::from_str_radix(&v[i + 1..i + 3], 16) {
-                out.push(n);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(n) = u8::from_str_radix(&v[i + 1..i + 3], 16)
+        {
+            out.push(n);
+            i += 3;
+            continue;
         }
         out.push(if b[i] == b'+' { b' ' } else { b[i] });
         i += 1;
@@ -235,11 +236,11 @@ fn location(port: u16, style: LocStyle, repo: &str, id: &str, state: usize) -> S
 fn upload(port: u16, style: LocStyle, s: &mut State, req: &Req, repo: &str, id: &str) -> Resp {
     let q = query(&req.url);
     if req.method == "POST" {
-        if let (Some(mount), Some(from)) = (q.get("mount"), q.get("from")) {
-            if let Some(b) = s.blobs.get(&format!("{from}@{mount}")).cloned() {
-                s.blobs.insert(format!("{repo}@{mount}"), b);
-                return Resp::new(201).header("Docker-Content-Digest", mount);
-            }
+        if let (Some(mount), Some(from)) = (q.get("mount"), q.get("from"))
+            && let Some(b) = s.blobs.get(&format!("{from}@{mount}")).cloned()
+        {
+            s.blobs.insert(format!("{repo}@{mount}"), b);
+            return Resp::new(201).header("Docker-Content-Digest", mount);
         }
         s.next_session += 1;
         let id = format!("u{}", s.next_session);
