@@ -2,6 +2,7 @@
 //! carry credentials to another origin, and retries with backoff.
 
 mod authorize;
+mod errors;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -18,13 +19,14 @@ use crate::error::{RegistryError, Result};
 pub(crate) use crate::url::redact;
 use crate::url::{Origin, host_only, is_loopback, origin, resolve_location};
 pub(crate) use authorize::Access;
+pub(crate) use errors::error_message;
+use errors::status_error;
 
 const MAX_REDIRECTS: usize = 10;
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(3);
 /// Retry-After values up to this are honoured; longer ones end the attempt.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
-const MAX_ERROR_BODY: u64 = 64 * 1024;
 
 /// Where a request goes: the registry as named in the reference (for
 /// credentials), the host its API answers on, and the repository (for scope).
@@ -469,14 +471,6 @@ pub(crate) fn net_error(e: &ureq::Error) -> bool {
     )
 }
 
-fn status_error(url: &str, status: u16, message: String) -> RegistryError {
-    RegistryError::Status {
-        url: redact(url),
-        status,
-        message,
-    }
-}
-
 fn retry_after(resp: &Response<Body>) -> Option<Duration> {
     resp.headers()
         .get("retry-after")?
@@ -486,55 +480,6 @@ fn retry_after(resp: &Response<Body>) -> Option<Duration> {
         .parse::<u64>()
         .ok()
         .map(Duration::from_secs)
-}
-
-#[derive(serde::Deserialize)]
-struct ErrorBody {
-    #[serde(default)]
-    errors: Vec<ErrorEntry>,
-}
-
-#[derive(serde::Deserialize)]
-struct ErrorEntry {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    message: String,
-}
-
-/// The registry's `{"errors":[{"code","message"}]}`, or a short, printable
-/// excerpt of whatever else it sent.
-pub(crate) fn error_message(resp: &mut Response<Body>) -> String {
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(MAX_ERROR_BODY)
-        .read_to_vec()
-        .unwrap_or_default();
-    if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(&body) {
-        let parts: Vec<String> = parsed
-            .errors
-            .iter()
-            .map(|e| match (e.code.is_empty(), e.message.is_empty()) {
-                (false, false) => format!("{}: {}", e.code, e.message),
-                (false, true) => e.code.clone(),
-                _ => e.message.clone(),
-            })
-            .collect();
-        if !parts.is_empty() {
-            return crate::digest::shorten(&parts.join("; "));
-        }
-    }
-    let text: String = String::from_utf8_lossy(&body)
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect();
-    if text.trim().is_empty() {
-        "(no details)".into()
-    } else {
-        text
-    }
 }
 
 #[cfg(test)]
