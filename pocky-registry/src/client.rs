@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use oci_spec::image::{ImageConfiguration, ImageManifest};
 
-use crate::auth::DockerConfig;
+use crate::auth::{Credentials, DockerConfig};
 use crate::blob::{BlobLocation, BlobReader};
 use crate::digest::Digest;
 use crate::error::{RegistryError, Result};
 use crate::manifest::{self, Parsed};
 use crate::platform::Platform;
-use crate::reference::Reference;
-use crate::transport::{Target, Transport, TransportOptions, redact};
+use crate::reference::{DOCKER_HUB, Reference, api_host_for};
+use crate::transport::{Access, Call, Target, Transport, TransportOptions, redact};
 
 /// How a [`Client`] talks to registries.
 #[derive(Debug, Clone)]
@@ -36,6 +36,9 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// The longest a single read may wait for data (a stalled registry).
     pub read_timeout: Duration,
+    /// Blobs up to this size are pushed in one request; larger ones in
+    /// chunks of this size, so that no single request runs for too long.
+    pub upload_chunk_size: u64,
 }
 
 impl Default for ClientOptions {
@@ -50,8 +53,44 @@ impl Default for ClientOptions {
             user_agent: concat!("pocky/", env!("CARGO_PKG_VERSION")).to_string(),
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(60),
+            upload_chunk_size: 32 << 20,
         }
     }
+}
+
+fn transport_options(opts: &ClientOptions) -> TransportOptions {
+    TransportOptions {
+        insecure: opts.insecure,
+        retries: opts.retries,
+        user_agent: opts.user_agent.clone(),
+        connect_timeout: opts.connect_timeout,
+        read_timeout: opts.read_timeout,
+    }
+}
+
+/// `host[:port]` from what a user typed after `login`; Docker Hub's
+/// spellings become `docker.io`.
+fn registry_name(input: &str) -> Result<String> {
+    let trimmed = input.trim();
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .unwrap_or(trimmed);
+    let host = rest.split('/').next().unwrap_or(rest).to_ascii_lowercase();
+    let valid = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    if !valid {
+        return Err(RegistryError::InvalidReference {
+            reference: input.to_string(),
+            reason: "not a registry host[:port]".into(),
+        });
+    }
+    Ok(match host.as_str() {
+        "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB.to_string(),
+        _ => host,
+    })
 }
 
 /// A layer to download, as listed by the manifest.
@@ -80,8 +119,8 @@ pub struct Resolved {
 /// A registry client. Cheap to share: it is `Send + Sync`, and its token
 /// cache serves every thread.
 pub struct Client {
-    transport: Arc<Transport>,
-    opts: ClientOptions,
+    pub(crate) transport: Arc<Transport>,
+    pub(crate) opts: ClientOptions,
 }
 
 impl std::fmt::Debug for Client {
@@ -111,28 +150,51 @@ impl Client {
 
     /// A client with credentials given directly instead of read from a file.
     pub fn with_credentials(opts: ClientOptions, creds: DockerConfig) -> Result<Client> {
-        let transport = Transport::new(
-            TransportOptions {
-                insecure: opts.insecure,
-                retries: opts.retries,
-                user_agent: opts.user_agent.clone(),
-                connect_timeout: opts.connect_timeout,
-                read_timeout: opts.read_timeout,
-            },
-            creds,
-        )?;
+        let transport = Transport::new(transport_options(&opts), creds)?;
         Ok(Client {
             transport: Arc::new(transport),
             opts,
         })
     }
 
-    fn target(r: &Reference) -> Target<'_> {
+    pub(crate) fn target(r: &Reference) -> Target<'_> {
         Target {
             registry: &r.registry,
             host: r.api_host(),
             repository: &r.repository,
         }
+    }
+
+    /// Checks that a registry accepts `creds`, as `docker login` does:
+    /// `GET /v2/` with them, as HTTP basic auth or through a token fetched
+    /// with them (no scope) when the registry asks for a bearer token.
+    /// `registry_host` is `host[:port]` (`docker.io` for Docker Hub; a
+    /// scheme and path, as in `https://index.docker.io/v1/`, are ignored).
+    /// A registry that asks for no authentication at all accepts any login.
+    pub fn check_login(&self, registry_host: &str, creds: &Credentials) -> Result<()> {
+        let registry = registry_name(registry_host)?;
+        let mut config = DockerConfig::default();
+        config.insert(&registry, creds.clone());
+        // Its own transport: these credentials and the tokens they get must
+        // not serve this client's other requests.
+        let transport = Transport::new(transport_options(&self.opts), config)?;
+        let target = Target {
+            registry: &registry,
+            host: api_host_for(&registry),
+            repository: "",
+        };
+        transport
+            .request(
+                &Call {
+                    method: ureq::http::Method::GET,
+                    target,
+                    access: Access::Registry,
+                    url: "/v2/",
+                    headers: &[],
+                },
+                None,
+            )
+            .map(drop)
     }
 
     /// Fetches the manifest (choosing from an index by platform) and the

@@ -46,6 +46,16 @@ pub enum RegistryError {
     #[error("{registry}: authentication failed: {reason}")]
     Auth { registry: String, reason: String },
 
+    #[error("credential helper {helper}: {reason}")]
+    CredentialHelper { helper: String, reason: String },
+
+    #[error("pushing blob {digest} to {repository}: {reason}")]
+    Upload {
+        repository: String,
+        digest: String,
+        reason: String,
+    },
+
     #[error("{url}: {reason}")]
     Redirect { url: String, reason: String },
 

@@ -10,17 +10,30 @@
 //! hash to it, media types must agree with Content-Type, sizes are capped,
 //! credentials never follow a redirect to another origin, and HTTPS is used
 //! unless the registry is on loopback (plain HTTP, no TLS probe) or the
-//! client is `insecure`. Credentials come from the `auths` of the Docker
-//! config; credential helpers are not supported. Bearer tokens are requested
-//! for the scope `repository:<name>:pull` and cached per registry and scope.
+//! client is `insecure`.
+//!
+//! Pushing ([`Client::blob_exists`], [`Client::mount_blob`],
+//! [`Client::push_blob`], [`Client::put_manifest`]) asks for the scope
+//! `repository:<name>:pull,push`; a mount adds `repository:<from>:pull`.
+//! Pulls ask for `repository:<name>:pull`. Tokens are cached per registry
+//! and scope, and an upload's Location on another origin gets no credentials.
+//!
+//! Credentials come from the Docker config as docker finds them:
+//! `credHelpers`, then `credsStore` (the `docker-credential-<name>` helper
+//! protocol), then `auths`. [`DockerConfig::store_login`] and
+//! [`DockerConfig::remove_login`] write them back; [`Client::check_login`]
+//! checks a login against the registry.
 
 mod auth;
 mod blob;
+mod challenge;
 mod client;
+mod credhelper;
 mod digest;
 mod error;
 mod manifest;
 mod platform;
+mod push;
 mod reference;
 mod transport;
 mod url;
@@ -34,6 +47,7 @@ pub use manifest::{
     DOCKER_CONFIG, DOCKER_LIST, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST,
 };
 pub use platform::Platform;
+pub use push::OpenBlob;
 pub use reference::{DOCKER_HUB, Reference};
 
 #[cfg(test)]

@@ -108,11 +108,7 @@ impl Reference {
 
     /// The host the registry API answers on.
     pub fn api_host(&self) -> &str {
-        if self.registry == DOCKER_HUB {
-            DOCKER_HUB_API
-        } else {
-            &self.registry
-        }
+        api_host_for(&self.registry)
     }
 
     /// What to put after `/manifests/`: the digest when there is one.
@@ -121,6 +117,15 @@ impl Reference {
             Some(d) => d.to_string(),
             None => self.tag_or_latest().to_string(),
         }
+    }
+}
+
+/// The host a registry's API answers on, for a registry as named in a reference.
+pub(crate) fn api_host_for(registry: &str) -> &str {
+    if registry == DOCKER_HUB {
+        DOCKER_HUB_API
+    } else {
+        registry
     }
 }
 

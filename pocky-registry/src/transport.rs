@@ -1,28 +1,32 @@
 //! HTTP to registries: scheme choice, authentication, redirects that never
 //! carry credentials to another origin, and retries with backoff.
 
+mod authorize;
+mod errors;
+
 use std::collections::HashMap;
+use std::io::Read;
 use std::sync::Mutex;
 use std::thread::sleep;
 use std::time::Duration;
 
-use ureq::Agent;
-use ureq::http::Response;
+use ureq::http::{Method, Response};
+use ureq::{Agent, Body, SendBody};
 
-use crate::auth::{AuthScheme, Challenge, DockerConfig, TokenCache, TokenResponse};
+use crate::auth::{Credentials, DockerConfig};
+use crate::challenge::{AuthScheme, TokenCache};
 use crate::error::{RegistryError, Result};
 pub(crate) use crate::url::redact;
-use crate::url::{Origin, host_only, is_loopback, origin, percent_encode, resolve_location};
-
-use ureq::Body;
+use crate::url::{Origin, host_only, is_loopback, origin, resolve_location};
+pub(crate) use authorize::Access;
+pub(crate) use errors::error_message;
+use errors::status_error;
 
 const MAX_REDIRECTS: usize = 10;
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(3);
 /// Retry-After values up to this are honoured; longer ones end the attempt.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
-const MAX_ERROR_BODY: u64 = 64 * 1024;
-const MAX_TOKEN_BODY: u64 = 1024 * 1024;
 
 /// Where a request goes: the registry as named in the reference (for
 /// credentials), the host its API answers on, and the repository (for scope).
@@ -31,6 +35,33 @@ pub(crate) struct Target<'a> {
     pub(crate) registry: &'a str,
     pub(crate) host: &'a str,
     pub(crate) repository: &'a str,
+}
+
+/// One request to a registry.
+pub(crate) struct Call<'a> {
+    pub(crate) method: Method,
+    pub(crate) target: Target<'a>,
+    pub(crate) access: Access<'a>,
+    /// A path on the registry (`/v2/...`) or an absolute URL, such as the
+    /// Location of an upload, which may be on another host.
+    pub(crate) url: &'a str,
+    pub(crate) headers: &'a [(&'a str, String)],
+}
+
+/// A failed one-shot request, and whether starting over may succeed.
+#[derive(Debug)]
+pub(crate) struct Attempt {
+    pub(crate) error: RegistryError,
+    pub(crate) transient: bool,
+}
+
+impl Attempt {
+    pub(crate) fn fatal(error: RegistryError) -> Attempt {
+        Attempt {
+            error,
+            transient: false,
+        }
+    }
 }
 
 pub(crate) struct TransportOptions {
@@ -46,6 +77,9 @@ pub(crate) struct Transport {
     insecure: bool,
     retries: u32,
     creds: DockerConfig,
+    /// What the config (or its helper) gave for each registry: a helper is
+    /// a process, so it runs once per registry for the client's lifetime.
+    resolved: Mutex<HashMap<String, Option<Credentials>>>,
     tokens: TokenCache,
     /// What each API host asked for in its last 401.
     schemes: Mutex<HashMap<String, AuthScheme>>,
@@ -57,6 +91,13 @@ enum SendError {
     /// A connection-level failure; may be transient.
     Net(ureq::Error),
     Fatal(RegistryError),
+}
+
+enum Payload<'a> {
+    Empty,
+    Bytes(&'a [u8]),
+    /// Exactly this many bytes from the reader.
+    Stream(&'a mut dyn Read, u64),
 }
 
 impl Transport {
@@ -83,6 +124,7 @@ impl Transport {
             insecure: opts.insecure,
             retries: opts.retries,
             creds,
+            resolved: Mutex::default(),
             tokens: TokenCache::default(),
             schemes: Mutex::default(),
             confirmed: Mutex::default(),
@@ -93,54 +135,79 @@ impl Transport {
         self.retries
     }
 
-    /// GETs `path` on the registry, authenticating as asked, following
-    /// redirects and retrying transient failures. Returns a 2xx response.
+    /// The URL a registry path is sent to, for resolving the Locations it answers with.
+    pub(crate) fn url_of(&self, t: Target<'_>, path: &str) -> String {
+        url_for(path, self.scheme_for(t.host), t.host)
+    }
+
+    /// GETs `path` on the registry with pull access.
     pub(crate) fn get(
         &self,
         t: Target<'_>,
         path: &str,
         headers: &[(&str, String)],
     ) -> Result<Response<Body>> {
+        self.request(
+            &Call {
+                method: Method::GET,
+                target: t,
+                access: Access::Pull,
+                url: path,
+                headers,
+            },
+            None,
+        )
+    }
+
+    /// Sends a call whose body can be sent again: authenticates as asked,
+    /// follows redirects (GET and HEAD only) and retries transient failures.
+    /// Returns a 2xx response.
+    pub(crate) fn request(&self, call: &Call<'_>, body: Option<&[u8]>) -> Result<Response<Body>> {
+        let t = call.target;
+        let on_registry = call.url.starts_with('/');
         let mut attempt = 0u32;
         let mut auth_rounds = 0u32;
         loop {
             let scheme = self.scheme_for(t.host);
-            let url = format!("{scheme}://{}{path}", t.host);
-            let auth = self.auth_header(t, scheme)?;
-            let registry_origin = origin(&url)?;
-            let (mut resp, final_url) =
-                match self.send_following(&url, &registry_origin, headers, auth.as_deref()) {
-                    Ok(r) => r,
-                    Err(SendError::Fatal(e)) => return Err(e),
-                    Err(SendError::Net(e)) => {
-                        if self.insecure && scheme == "https" && !self.is_confirmed(t.host) {
-                            // An insecure registry may speak plain HTTP only.
-                            self.confirm(t.host, "http");
-                            continue;
-                        }
-                        self.backoff_or_fail(&url, &mut attempt, net_error(&e), None, &e)?;
+            let registry_origin = origin(&format!("{scheme}://{}/", t.host))?;
+            let url = url_for(call.url, scheme, t.host);
+            let auth = self.auth_header(t, call.access, scheme)?;
+            let (mut resp, final_url) = match self.send_following(
+                &call.method,
+                &url,
+                &registry_origin,
+                call.headers,
+                auth.as_deref(),
+                body,
+            ) {
+                Ok(r) => r,
+                Err(SendError::Fatal(e)) => return Err(e),
+                Err(SendError::Net(e)) => {
+                    if on_registry
+                        && self.insecure
+                        && scheme == "https"
+                        && !self.is_confirmed(t.host)
+                    {
+                        // An insecure registry may speak plain HTTP only.
+                        self.confirm(t.host, "http");
                         continue;
                     }
-                };
-            self.confirm(t.host, scheme);
+                    self.backoff_or_fail(&url, &mut attempt, net_error(&e), None, &e)?;
+                    continue;
+                }
+            };
+            if on_registry {
+                self.confirm(t.host, scheme);
+            }
             let status = resp.status().as_u16();
             let same_origin = origin(&final_url).ok().as_ref() == Some(&registry_origin);
             match status {
                 200..=299 => return Ok(resp),
                 401 if same_origin && auth_rounds < 2 => {
                     auth_rounds += 1;
-                    self.on_challenge(t, &resp, auth.as_deref())?;
+                    self.on_challenge(t, call.access, &resp, auth.as_deref())?;
                 }
-                401 if same_origin => {
-                    return Err(RegistryError::Auth {
-                        registry: t.registry.to_string(),
-                        reason: format!(
-                            "access to {} denied: {}",
-                            t.repository,
-                            error_message(&mut resp)
-                        ),
-                    });
-                }
+                401 if same_origin => return Err(self.unauthorized(t, call.access, &mut resp)),
                 429 | 500..=599 => {
                     let retry_after = retry_after(&resp);
                     let msg = format!("HTTP {status}: {}", error_message(&mut resp));
@@ -153,12 +220,67 @@ impl Transport {
                 }
                 _ => {
                     let message = error_message(&mut resp);
-                    return Err(RegistryError::Status {
-                        url: redact(&final_url),
-                        status,
-                        message,
-                    });
+                    return Err(status_error(&final_url, status, message));
                 }
+            }
+        }
+    }
+
+    /// Sends a call once, with a body that can be read only once (a chunk
+    /// of an upload): no redirects, no retries, no second authentication
+    /// round. When the failure is `transient` the caller starts over,
+    /// reading its content again; a refused token is forgotten first, so
+    /// a token that expired during a long upload is replaced on the next try.
+    pub(crate) fn send_once(
+        &self,
+        call: &Call<'_>,
+        body: Option<(&mut dyn Read, u64)>,
+    ) -> std::result::Result<Response<Body>, Attempt> {
+        let t = call.target;
+        let scheme = self.scheme_for(t.host);
+        let registry_origin = origin(&format!("{scheme}://{}/", t.host)).map_err(Attempt::fatal)?;
+        let url = url_for(call.url, scheme, t.host);
+        let here = origin(&url).map_err(Attempt::fatal)?;
+        let same_origin = here == registry_origin;
+        let auth = if same_origin {
+            self.auth_header(t, call.access, scheme)
+                .map_err(Attempt::fatal)?
+        } else {
+            None
+        };
+        let payload = match body {
+            Some((r, n)) => Payload::Stream(r, n),
+            None => Payload::Empty,
+        };
+        let mut resp = self
+            .dispatch(&call.method, &url, call.headers, auth.as_deref(), payload)
+            .map_err(|e| Attempt {
+                transient: net_error(&e),
+                error: RegistryError::Transport {
+                    url: redact(&url),
+                    reason: e.to_string(),
+                },
+            })?;
+        let status = resp.status().as_u16();
+        match status {
+            200..=299 => Ok(resp),
+            401 if same_origin => {
+                let refreshed = self.on_challenge(t, call.access, &resp, auth.as_deref());
+                Err(Attempt {
+                    transient: auth.is_some() && refreshed.is_ok(),
+                    error: self.unauthorized(t, call.access, &mut resp),
+                })
+            }
+            429 | 500..=599 => {
+                let msg = format!("HTTP {status}: {}", error_message(&mut resp));
+                Err(Attempt {
+                    transient: true,
+                    error: status_error(&url, status, msg),
+                })
+            }
+            _ => {
+                let message = error_message(&mut resp);
+                Err(Attempt::fatal(status_error(&url, status, message)))
             }
         }
     }
@@ -213,29 +335,60 @@ impl Transport {
         Ok(())
     }
 
-    /// Sends one GET and follows up to ten redirects by hand, so that the
-    /// `Authorization` header only ever goes to `auth_origin`.
+    /// One HTTP exchange; `auth` goes exactly where the caller decided.
+    fn dispatch(
+        &self,
+        method: &Method,
+        url: &str,
+        headers: &[(&str, String)],
+        auth: Option<&str>,
+        body: Payload<'_>,
+    ) -> std::result::Result<Response<Body>, ureq::Error> {
+        let mut b = ureq::http::Request::builder()
+            .method(method.clone())
+            .uri(url);
+        for (k, v) in headers {
+            b = b.header(*k, v.as_str());
+        }
+        if let Some(a) = auth {
+            b = b.header("Authorization", a);
+        }
+        let wants_body = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
+        match body {
+            // Registries want `Content-Length: 0` on an empty POST or PUT.
+            Payload::Empty if wants_body => self.agent.run(b.body(&[][..])?),
+            Payload::Empty => self.agent.run(b.body(())?),
+            Payload::Bytes(bytes) => self.agent.run(b.body(bytes)?),
+            Payload::Stream(r, len) => {
+                // A sized body, not chunked transfer encoding: the upload
+                // API wants Content-Length on every PATCH and PUT.
+                let b = b.header("Content-Length", len);
+                self.agent.run(b.body(SendBody::from_reader(r))?)
+            }
+        }
+    }
+
+    /// Sends one request and, for GET and HEAD, follows up to ten redirects
+    /// by hand, so that the `Authorization` header only ever goes to `auth_origin`.
     fn send_following(
         &self,
+        method: &Method,
         url: &str,
         auth_origin: &Origin,
         headers: &[(&str, String)],
         auth: Option<&str>,
+        body: Option<&[u8]>,
     ) -> std::result::Result<(Response<Body>, String), SendError> {
+        let follow = matches!(*method, Method::GET | Method::HEAD);
         let mut url = url.to_string();
         for _ in 0..=MAX_REDIRECTS {
             let here = origin(&url).map_err(SendError::Fatal)?;
-            let mut req = self.agent.get(&url);
-            for (k, v) in headers {
-                req = req.header(*k, v.as_str());
-            }
-            if let Some(a) = auth
-                && here == *auth_origin
-            {
-                req = req.header("Authorization", a);
-            }
-            let resp = req.call().map_err(SendError::Net)?;
-            if !matches!(resp.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+            let auth = auth.filter(|_| here == *auth_origin);
+            let payload = body.map_or(Payload::Empty, Payload::Bytes);
+            let resp = self
+                .dispatch(method, &url, headers, auth, payload)
+                .map_err(SendError::Net)?;
+            if !follow || !matches!(resp.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
                 return Ok((resp, url));
             }
             let location = resp
@@ -288,152 +441,13 @@ impl Transport {
     fn confirm(&self, host: &str, scheme: &'static str) {
         lock(&self.confirmed).insert(host.to_string(), scheme);
     }
+}
 
-    fn scope(t: Target<'_>) -> String {
-        format!("repository:{}:pull", t.repository)
-    }
-
-    /// The header to send up front, from what the registry asked for before.
-    fn auth_header(&self, t: Target<'_>, scheme: &str) -> Result<Option<String>> {
-        let known = lock(&self.schemes).get(t.host).cloned();
-        match known {
-            None => Ok(None),
-            Some(AuthScheme::Basic) => Ok(self.creds.lookup(t.registry).map(|c| c.basic_header())),
-            Some(AuthScheme::Bearer { realm, service }) => {
-                let slot = self.tokens.slot(t.host, &Self::scope(t));
-                let mut guard = lock(&slot);
-                if let Some(tok) = guard.as_ref()
-                    && tok.expires > std::time::Instant::now()
-                {
-                    return Ok(Some(format!("Bearer {}", tok.value)));
-                }
-                let tok = self.fetch_token(t, &realm, service.as_deref(), scheme)?;
-                let header = format!("Bearer {}", tok.value);
-                *guard = Some(tok);
-                Ok(Some(header))
-            }
-        }
-    }
-
-    fn on_challenge(&self, t: Target<'_>, resp: &Response<Body>, sent: Option<&str>) -> Result<()> {
-        let challenge = resp
-            .headers()
-            .get_all("www-authenticate")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(Challenge::parse)
-            .next()
-            .ok_or_else(|| RegistryError::Auth {
-                registry: t.registry.to_string(),
-                reason: "401 without a usable WWW-Authenticate challenge (Bearer or Basic)".into(),
-            })?;
-        let scheme = match challenge {
-            Challenge::Basic => {
-                if self.creds.lookup(t.registry).is_none() {
-                    return Err(RegistryError::Auth {
-                        registry: t.registry.to_string(),
-                        reason: "the registry requires a login and the docker config has no credentials for it".into(),
-                    });
-                }
-                if sent.is_some_and(|s| s.starts_with("Basic ")) {
-                    return Err(RegistryError::Auth {
-                        registry: t.registry.to_string(),
-                        reason:
-                            "the registry rejected the username and password from the docker config"
-                                .into(),
-                    });
-                }
-                AuthScheme::Basic
-            }
-            Challenge::Bearer { realm, service, .. } => {
-                if let Some(sent) = sent.and_then(|s| s.strip_prefix("Bearer ")) {
-                    // Drop the token that was refused so the next round fetches afresh.
-                    let slot = self.tokens.slot(t.host, &Self::scope(t));
-                    let mut guard = lock(&slot);
-                    if guard.as_ref().is_some_and(|tok| tok.value == sent) {
-                        *guard = None;
-                    }
-                }
-                AuthScheme::Bearer { realm, service }
-            }
-        };
-        lock(&self.schemes).insert(t.host.to_string(), scheme);
-        Ok(())
-    }
-
-    fn fetch_token(
-        &self,
-        t: Target<'_>,
-        realm: &str,
-        service: Option<&str>,
-        registry_scheme: &str,
-    ) -> Result<crate::auth::Token> {
-        let realm_origin = origin(realm).map_err(|_| RegistryError::Auth {
-            registry: t.registry.to_string(),
-            reason: format!("token realm {:?} is not an http(s) URL", redact(realm)),
-        })?;
-        if realm_origin.scheme == "http"
-            && !(self.insecure || is_loopback(&realm_origin.host) || registry_scheme == "http")
-        {
-            return Err(RegistryError::Auth {
-                registry: t.registry.to_string(),
-                reason: format!("refusing plain-HTTP token realm {}", redact(realm)),
-            });
-        }
-        let mut url = realm.to_string();
-        url.push(if realm.contains('?') { '&' } else { '?' });
-        if let Some(s) = service {
-            url.push_str(&format!("service={}&", percent_encode(s)));
-        }
-        url.push_str(&format!("scope={}", percent_encode(&Self::scope(t))));
-        let basic = self.creds.lookup(t.registry).map(|c| c.basic_header());
-        let mut attempt = 0;
-        loop {
-            match self.send_following(&url, &realm_origin, &[], basic.as_deref()) {
-                Err(SendError::Fatal(e)) => return Err(e),
-                Err(SendError::Net(e)) => {
-                    self.backoff_or_fail(&url, &mut attempt, net_error(&e), None, &e)?;
-                }
-                Ok((mut resp, final_url)) => {
-                    let status = resp.status().as_u16();
-                    match status {
-                        200..=299 => {
-                            let body = resp
-                                .body_mut()
-                                .with_config()
-                                .limit(MAX_TOKEN_BODY)
-                                .read_to_vec()
-                                .map_err(|e| RegistryError::Auth {
-                                    registry: t.registry.to_string(),
-                                    reason: format!("reading token response: {e}"),
-                                })?;
-                            return serde_json::from_slice::<TokenResponse>(&body)
-                                .ok()
-                                .and_then(TokenResponse::into_token)
-                                .ok_or_else(|| RegistryError::Auth {
-                                    registry: t.registry.to_string(),
-                                    reason: "token endpoint answered without a token".into(),
-                                });
-                        }
-                        429 | 500..=599 => {
-                            let msg = format!("HTTP {status}: {}", error_message(&mut resp));
-                            let ra = retry_after(&resp).filter(|d| *d <= MAX_RETRY_AFTER);
-                            self.backoff_status(&final_url, &mut attempt, status, msg, ra)?;
-                        }
-                        _ => {
-                            return Err(RegistryError::Auth {
-                                registry: t.registry.to_string(),
-                                reason: format!(
-                                    "token endpoint {} answered HTTP {status}: {}",
-                                    redact(&final_url),
-                                    error_message(&mut resp)
-                                ),
-                            });
-                        }
-                    }
-                }
-            }
-        }
+fn url_for(call_url: &str, scheme: &str, host: &str) -> String {
+    if call_url.starts_with('/') {
+        format!("{scheme}://{host}{call_url}")
+    } else {
+        call_url.to_string()
     }
 }
 
@@ -457,14 +471,6 @@ pub(crate) fn net_error(e: &ureq::Error) -> bool {
     )
 }
 
-fn status_error(url: &str, status: u16, message: String) -> RegistryError {
-    RegistryError::Status {
-        url: redact(url),
-        status,
-        message,
-    }
-}
-
 fn retry_after(resp: &Response<Body>) -> Option<Duration> {
     resp.headers()
         .get("retry-after")?
@@ -474,55 +480,6 @@ fn retry_after(resp: &Response<Body>) -> Option<Duration> {
         .parse::<u64>()
         .ok()
         .map(Duration::from_secs)
-}
-
-#[derive(serde::Deserialize)]
-struct ErrorBody {
-    #[serde(default)]
-    errors: Vec<ErrorEntry>,
-}
-
-#[derive(serde::Deserialize)]
-struct ErrorEntry {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    message: String,
-}
-
-/// The registry's `{"errors":[{"code","message"}]}`, or a short, printable
-/// excerpt of whatever else it sent.
-pub(crate) fn error_message(resp: &mut Response<Body>) -> String {
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(MAX_ERROR_BODY)
-        .read_to_vec()
-        .unwrap_or_default();
-    if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(&body) {
-        let parts: Vec<String> = parsed
-            .errors
-            .iter()
-            .map(|e| match (e.code.is_empty(), e.message.is_empty()) {
-                (false, false) => format!("{}: {}", e.code, e.message),
-                (false, true) => e.code.clone(),
-                _ => e.message.clone(),
-            })
-            .collect();
-        if !parts.is_empty() {
-            return crate::digest::shorten(&parts.join("; "));
-        }
-    }
-    let text: String = String::from_utf8_lossy(&body)
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect();
-    if text.trim().is_empty() {
-        "(no details)".into()
-    } else {
-        text
-    }
 }
 
 #[cfg(test)]

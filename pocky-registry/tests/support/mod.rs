@@ -1,6 +1,8 @@
 //! An in-process stub registry on 127.0.0.1 for the integration tests.
 #![allow(dead_code)]
 
+pub mod upload;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -15,6 +17,7 @@ pub struct Req {
     pub method: String,
     pub url: String,
     pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 impl Req {
@@ -88,7 +91,9 @@ impl Stub {
         let log = Arc::new(Mutex::new(Vec::new()));
         let (srv, lg) = (server.clone(), log.clone());
         let thread = std::thread::spawn(move || {
-            for request in srv.incoming_requests() {
+            for mut request in srv.incoming_requests() {
+                let mut body = Vec::new();
+                let _ = std::io::Read::read_to_end(request.as_reader(), &mut body);
                 let req = Req {
                     method: request.method().to_string(),
                     url: request.url().to_string(),
@@ -97,6 +102,7 @@ impl Stub {
                         .iter()
                         .map(|h| (h.field.to_string(), h.value.to_string()))
                         .collect(),
+                    body,
                 };
                 lg.lock().unwrap().push(req.clone());
                 let r = handler(&req);
