@@ -45,6 +45,12 @@ pub enum Command {
     Tag(crate::tag::TagArgs),
     /// Show how an image was made, step by step.
     History(crate::tag::HistoryArgs),
+    /// Upload an image to its registry.
+    Push(crate::push::PushArgs),
+    /// Log in to a registry (stores the credentials as docker does).
+    Login(crate::push::LoginArgs),
+    /// Forget the credentials of a registry.
+    Logout(crate::push::LogoutArgs),
     /// Make an image of a container's changes.
     Commit(crate::commit::CommitArgs),
     /// Make a one-layer image of a tar of a filesystem.
@@ -205,6 +211,8 @@ pub enum ImageCommand {
     Prune(crate::tag::ImagePruneArgs),
     /// Make a one-layer image of a tar of a filesystem.
     Import(crate::commit::ImportArgs),
+    /// Upload an image to its registry.
+    Push(crate::push::PushArgs),
 }
 
 #[derive(Debug, Args)]

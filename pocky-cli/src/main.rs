@@ -21,6 +21,7 @@ mod progress;
 mod prune;
 mod ps;
 mod pull;
+mod push;
 mod reset;
 mod run;
 mod service;
@@ -104,6 +105,9 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::History(a) | Command::Image(ImageCommand::History(a)) => tag::history(&root, &a),
         Command::Image(ImageCommand::Prune(a)) => tag::prune(&root, &a),
         Command::Commit(a) => commit::commit(&root, &a),
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => push::push(&root, &a),
+        Command::Login(a) => push::login(&a),
+        Command::Logout(a) => push::logout(&a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => commit::import(&root, &a),
         Command::Export(a) => commit::export(&root, &a),
         Command::Inspect(a) => ps::inspect(&root, &a),

@@ -144,7 +144,10 @@ pub fn logout(args: &LogoutArgs) -> Result<ExitCode> {
 
 fn read_line() -> Result<String> {
     let mut s = String::new();
-    io::stdin().lock().read_line(&mut s).context("reading stdin")?;
+    io::stdin()
+        .lock()
+        .read_line(&mut s)
+        .context("reading stdin")?;
     Ok(s.trim().to_owned())
 }
 

@@ -46,6 +46,7 @@ pub mod owner;
 pub mod progress;
 pub mod prune;
 pub mod pull;
+pub mod push;
 pub mod request;
 pub mod reset;
 pub mod restart;

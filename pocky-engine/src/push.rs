@@ -8,7 +8,7 @@
 
 use std::io::Read;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, anyhow, bail};
 use pocky_registry::{Client, Digest, Reference};
@@ -69,7 +69,13 @@ fn push_inner(
     let config_digest = parse_digest(&image.id)?;
     if !client.blob_exists(reference, &config_digest)? {
         let size = store.get_blob(&image.id)?.len() as u64;
-        client.push_blob(reference, &config_digest, size, &|| open(store, &image.id), &|_| {})?;
+        client.push_blob(
+            reference,
+            &config_digest,
+            size,
+            &|| open(store, &image.id),
+            &|_| {},
+        )?;
     }
     let media_type = manifest_media_type(&manifest)?;
     let digest = client.put_manifest(reference, &manifest, &media_type)?;
@@ -175,12 +181,20 @@ fn push_layers(
                             }
                         }
                         bar.state("Pushing");
+                        // The client reports the bytes sent so far (from 0
+                        // again on a retry); the bar takes increments.
+                        let sent = AtomicU64::new(0);
                         client.push_blob(
                             reference,
                             &digest,
                             layer.size,
                             &|| open(store, &layer.digest),
-                            &|n| bar.advance(n),
+                            &|n| {
+                                let before = sent.fetch_max(n, Ordering::Relaxed);
+                                if n > before {
+                                    bar.advance(n - before);
+                                }
+                            },
                         )?;
                         Ok("Pushed")
                     })();
