@@ -1,124 +1,13 @@
 //! `/images/...`: pull (with Docker's JSON progress), list, inspect,
 //! remove and prune.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-use pocky_engine::progress::{LayerProgress, PullProgress};
 use pocky_engine::store::{ImageRecord, ImageStore};
 use pocky_engine::{inspect, lookup};
 use pocky_registry::{Platform, Reference};
 use serde_json::{Value, json};
 
-use crate::http::{self, Stream};
+use crate::progress;
 use crate::{ApiError, ApiResult, Ctx, Reply};
-
-/// The response of a pull: started by the first message, so that a pull
-/// that fails before it reports anything gets a plain error status.
-struct Sink {
-    /// The connection until the first message, then the response on it.
-    idle: Option<Stream>,
-    out: Option<http::Chunked<Stream>>,
-    broken: bool,
-}
-
-impl Sink {
-    fn started(&self) -> bool {
-        self.idle.is_none()
-    }
-
-    fn send(&mut self, v: &Value) {
-        if self.broken {
-            return;
-        }
-        if let Some(w) = self.idle.take() {
-            match http::Chunked::start(w, 200, "application/json", Vec::new()) {
-                Ok(c) => self.out = Some(c),
-                Err(_) => self.broken = true,
-            }
-        }
-        let mut line = serde_json::to_vec(v).unwrap_or_default();
-        line.extend_from_slice(b"\r\n");
-        if let Some(out) = self.out.as_mut() {
-            self.broken = out.write_all(&line).is_err();
-        }
-    }
-
-    /// Ends the response; false when the connection is no good after it.
-    fn finish(&mut self) -> bool {
-        match self.out.take() {
-            Some(out) if !self.broken => out.finish().is_ok(),
-            _ => false,
-        }
-    }
-}
-
-#[derive(Clone)]
-struct JsonProgress(Arc<Mutex<Sink>>);
-
-impl JsonProgress {
-    fn send(&self, v: Value) {
-        if let Ok(mut s) = self.0.lock() {
-            s.send(&v);
-        }
-    }
-}
-
-impl PullProgress for JsonProgress {
-    fn line(&self, msg: &str) {
-        // "latest: Pulling from library/busybox": the id is before the colon.
-        match msg.split_once(": ") {
-            Some((id, status)) if !id.contains(' ') => {
-                self.send(json!({"status": status, "id": id}));
-            }
-            _ => self.send(json!({"status": msg})),
-        }
-    }
-    fn layer(&self, short_id: &str, size: u64) -> Box<dyn LayerProgress> {
-        Box::new(Layer {
-            out: self.clone(),
-            id: short_id.to_owned(),
-            total: size,
-            done: Mutex::new((0, 0)),
-        })
-    }
-}
-
-struct Layer {
-    out: JsonProgress,
-    id: String,
-    total: u64,
-    /// Bytes read, and at how many the last message was sent.
-    done: Mutex<(u64, u64)>,
-}
-
-/// A message per this many bytes: progress without flooding the client.
-const STEP: u64 = 512 * 1024;
-
-impl LayerProgress for Layer {
-    fn state(&self, msg: &'static str) {
-        self.out.send(json!({"status": msg, "id": self.id}));
-    }
-    fn finish(&self, msg: &'static str) {
-        self.out
-            .send(json!({"status": msg, "id": self.id, "progressDetail": {}}));
-    }
-    fn advance(&self, n: u64) {
-        let Ok(mut d) = self.done.lock() else { return };
-        d.0 += n;
-        if d.0 - d.1 < STEP && d.0 < self.total {
-            return;
-        }
-        d.1 = d.0;
-        let current = d.0;
-        drop(d);
-        self.out.send(json!({
-            "status": "Downloading",
-            "id": self.id,
-            "progressDetail": {"current": current, "total": self.total},
-        }));
-    }
-}
 
 /// `POST /images/create?fromImage=busybox&tag=latest`: a pull. Importing
 /// (`fromSrc`) is the image issue's.
@@ -147,32 +36,58 @@ pub fn pull(ctx: &mut Ctx) -> ApiResult {
         None => Platform::host(),
     };
     let client = crate::registry_auth::client(ctx, &reference.registry)?;
-    let sink = Arc::new(Mutex::new(Sink {
-        idle: Some(ctx.writer.try_clone()?),
-        out: None,
-        broken: false,
-    }));
-    let progress = JsonProgress(sink.clone());
-    let result = pocky_engine::pull::pull(ctx.store, &client, &reference, &platform, &progress);
-    let Ok(mut s) = sink.lock() else {
-        return Ok(Reply::Written { keep: false });
-    };
-    let outcome = match result {
-        Ok(o) => o,
-        Err(e) if !s.started() => return Err(e.into()),
-        Err(e) => {
-            let msg = pocky_engine::one_line(&e);
-            s.send(&json!({"errorDetail": {"message": msg}, "error": msg}));
-            return Ok(Reply::Written { keep: s.finish() });
+    progress::stream(
+        ctx,
+        |ctx, progress| {
+            pocky_engine::pull::pull(ctx.store, &client, &reference, &platform, progress)
+        },
+        |outcome| {
+            let status = match outcome.downloaded {
+                true => "Downloaded newer image for",
+                false => "Image is up to date for",
+            };
+            vec![
+                json!({"status": format!("Digest: {}", outcome.manifest_digest)}),
+                json!({"status": format!("Status: {status} {reference}")}),
+            ]
+        },
+    )
+}
+
+/// `POST /images/{name}/push?tag=`: every tag of the repository when the
+/// tag is empty, as dockerd.
+pub fn push(ctx: &mut Ctx, name: &str) -> ApiResult {
+    let names = match ctx.query("tag").filter(|t| !t.is_empty()) {
+        Some(t) => vec![format!("{name}:{t}")],
+        None if name.contains(':') && !name.rsplit(':').next().unwrap_or("").contains('/') => {
+            vec![name.to_owned()]
         }
+        None => pocky_engine::push::tags_of_repository(ctx.store, name)?,
     };
-    s.send(&json!({"status": format!("Digest: {}", outcome.manifest_digest)}));
-    let status = match outcome.downloaded {
-        true => "Downloaded newer image for",
-        false => "Image is up to date for",
-    };
-    s.send(&json!({"status": format!("Status: {status} {reference}")}));
-    Ok(Reply::Written { keep: s.finish() })
+    let registry = Reference::parse(name)
+        .map_err(|e| ApiError::bad(format!("invalid reference format: {e}")))?
+        .registry;
+    let client = crate::registry_auth::client(ctx, &registry)?;
+    progress::stream(
+        ctx,
+        |ctx, progress| {
+            let mut done = Vec::new();
+            for n in &names {
+                done.push(pocky_engine::push::push(ctx.store, &client, n, progress)?);
+            }
+            Ok(done)
+        },
+        |done| {
+            done.iter()
+                .flat_map(|p| {
+                    [
+                        json!({"status": format!("{}: digest: {} size: {}", p.tag, p.digest, p.size)}),
+                        json!({"progressDetail": {}, "aux": {"Tag": p.tag, "Digest": p.digest, "Size": p.size}}),
+                    ]
+                })
+                .collect()
+        },
+    )
 }
 
 fn created_unix(image: &ImageRecord) -> i64 {

@@ -52,3 +52,31 @@ fn credentials(ctx: &Ctx) -> ApiResult<Option<Credentials>> {
         _ => None,
     })
 }
+
+/// `POST /auth`: checks credentials against the registry, stores nothing
+/// (the client keeps them, as dockerd leaves it to the CLI).
+pub fn login(ctx: &mut Ctx) -> ApiResult {
+    let body = ctx.json_body()?;
+    let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default();
+    let (user, pass) = (field("username"), field("password"));
+    if user.is_empty() || pass.is_empty() {
+        return Err(ApiError::bad("username and password are required"));
+    }
+    let server = field("serveraddress");
+    let server = server
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    let registry = match server.split('/').next().unwrap_or_default() {
+        "" | "index.docker.io" | "registry-1.docker.io" => "docker.io",
+        host => host,
+    };
+    let client =
+        Client::new(ClientOptions::default()).map_err(|e| ApiError::internal(e.to_string()))?;
+    client
+        .check_login(registry, &Credentials::new(user, pass))
+        .map_err(|e| ApiError::new(401, e.to_string()))?;
+    Ok(crate::Reply::Json(
+        200,
+        serde_json::json!({"Status": "Login Succeeded", "IdentityToken": ""}),
+    ))
+}

@@ -8,8 +8,8 @@ use pocky_engine::store::Store;
 
 use crate::http::{self, Head, Stream};
 use crate::{
-    ApiError, ApiResult, Ctx, Reply, attach, containers, exec, image_io, images, networks, system,
-    volumes,
+    ApiError, ApiResult, Ctx, Reply, attach, containers, exec, image_io, images, networks,
+    registry_auth, system, volumes,
 };
 
 /// Serves one request; false when the connection cannot take another
@@ -174,12 +174,12 @@ fn route(ctx: &mut Ctx) -> ApiResult {
         ("DELETE", ["volumes", name]) => volumes::remove(ctx, name),
 
         ("POST", ["build"]) => Err(refused("image builds (POST /build)")),
-        ("POST", ["images", .., "push"]) => Err(refused("pushing images")),
+        ("POST", ["images", rest @ .., "push"]) => images::push(ctx, &rest.join("/")),
         ("POST", ["commit"]) => image_io::commit(ctx),
         ("GET", ["images", "get"]) | ("GET", ["images", _, "get"]) => Err(refused("saving images")),
         ("POST", ["images", "load"]) => Err(refused("loading images")),
         ("GET", ["containers", id, "export"]) => image_io::export(ctx, id),
-        ("POST", ["auth"]) => Err(refused("registry login")),
+        ("POST", ["auth"]) => registry_auth::login(ctx),
         (
             "GET",
             [

@@ -264,7 +264,19 @@ fn the_docker_cli_runs_containers_through_the_service() {
         ]),
         "cli/renamed:latest\n"
     );
-    d(&["rmi", "cli/committed:1", "cli/imported:1", "cli/renamed"]);
+    let pushed = format!("{}/cli/pushed:1", ctx.image("").trim_end_matches('/'));
+    d(&["tag", "cli/committed:1", &pushed]);
+    let out = d(&["push", &pushed]);
+    assert!(out.contains("1: digest: sha256:"), "{out}");
+    d(&[
+        "rmi",
+        "cli/committed:1",
+        "cli/imported:1",
+        "cli/renamed",
+        &pushed,
+    ]);
+    d(&["pull", "-q", &pushed]);
+    d(&["rmi", &pushed]);
 
     d(&["stop", "-t", "1", "ticker"]);
     assert!(

@@ -114,6 +114,13 @@ check("sha256:" in str(out), out)
 check(c.containers.run("sdk/imported:1", remove=True) == data, "the imported image runs")
 expect(docker.errors.APIError, lambda: api.import_image_from_data(b"not a tar", repository="x"),
        "a broken import")
+c.images.get("sdk/committed:1").tag(f"{REG}/sdk/pushed", "1")
+pushed = c.images.push(f"{REG}/sdk/pushed", tag="1", auth_config={"username": "u", "password": "p"})
+check("digest: sha256:" in pushed and "error" not in pushed, pushed)
+c.images.remove(f"{REG}/sdk/pushed:1")
+check(c.images.pull(f"{REG}/sdk/pushed", tag="1").id == img.id, "pushed and pulled back")
+check(c.login(username="u", password="p", registry=REG)["Status"] == "Login Succeeded", "login")
+c.images.remove(f"{REG}/sdk/pushed:1")
 c.images.remove("sdk/committed:1")
 c.images.remove("sdk/imported:1")
 
