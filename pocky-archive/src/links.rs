@@ -130,8 +130,22 @@ impl Namespace {
             }
         }
         for (name, node) in &self.nodes {
-            if matches!(node, Node::Symlink(_) | Node::Hardlink(_)) {
-                self.resolve(name)?;
+            if !matches!(node, Node::Symlink(_) | Node::Hardlink(_)) {
+                continue;
+            }
+            let Some(f) = self.resolve(name)? else {
+                continue;
+            };
+            // A blob's name is a promise about its content, whichever
+            // file a link leads to.
+            if let Some(hex) = name.strip_prefix("blobs/sha256/")
+                && f.digest.strip_prefix("sha256:") != Some(hex)
+            {
+                return Err(ArchiveError::DigestMismatch {
+                    what: format!("blob link {}", shown(name)),
+                    expected: format!("sha256:{hex}"),
+                    actual: f.digest.clone(),
+                });
             }
         }
         Ok(())
