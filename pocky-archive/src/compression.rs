@@ -35,11 +35,12 @@ impl Compression {
     }
 }
 
+/// A stream whose first bytes were read to sniff them, put back in front.
+pub(crate) type Sniffed<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
+
 /// Reads the first bytes of `r` without losing them: returns what they
 /// say and a reader that yields the whole stream again.
-pub(crate) fn sniff<R: Read>(
-    mut r: R,
-) -> io::Result<(Compression, io::Chain<io::Cursor<Vec<u8>>, R>)> {
+pub(crate) fn sniff<R: Read>(mut r: R) -> io::Result<(Compression, Sniffed<R>)> {
     let mut head = vec![0u8; 6];
     let mut got = 0;
     while got < head.len() {

@@ -177,7 +177,7 @@ fn load_manifest(d: &Descriptor, v: &mut Verifier<'_>) -> Result<LoadedImage, Ar
             &what,
             format!(
                 "says it is {} but its descriptor says {}",
-                shown(&own.to_string()),
+                shown(own.as_ref()),
                 shown(&media_type)
             ),
         ));

@@ -87,6 +87,14 @@ pub(crate) fn collect(
                     store(&mut entry, name, scratch, file_no, &mut out.ns, &fail)?;
                 }
             }
+            EntryType::Symlink | EntryType::Link if SMALL_FILES.contains(&name.as_str()) => {
+                // The metadata is read from the stream as it passes; a link
+                // would have to be followed to a file that may come later.
+                return Err(ArchiveError::UnsafePath {
+                    path: shown(&name),
+                    reason: "metadata file must be a regular file, not a link",
+                });
+            }
             EntryType::Symlink => {
                 let target = entry.link_name_bytes().unwrap_or_default().into_owned();
                 out.ns.add_symlink(name, &target)?;

@@ -44,6 +44,24 @@ fn dotdot_entry_names_are_refused() {
 }
 
 #[test]
+fn manifest_json_paths_are_held_to_the_same_rules() {
+    let img = Img::sample();
+    for bad in ["../x/layer.tar", "/etc/passwd", "a/../../b"] {
+        let paths = vec![bad.to_string(), blob_paths(&img.layers)[1].clone()];
+        let mut t = Tb::default();
+        t.file("manifest.json", &manifest_json(&img, &["x:1"], &paths));
+        for b in img.layers.iter().chain([&img.config]) {
+            t.blob(b);
+        }
+        let msg = refused_default(&t.finish());
+        assert!(msg.contains("refused"), "{bad}: {msg}");
+    }
+    let mut t = Tb::default();
+    t.symlink("manifest.json", "blobs/x");
+    assert!(refused_default(&t.finish()).contains("regular file"));
+}
+
+#[test]
 fn absolute_entry_names_are_refused() {
     let target = std::env::temp_dir().join(format!("pocky-archive-abs-{}", std::process::id()));
     let (_, mut t) = valid_docker();
