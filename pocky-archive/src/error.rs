@@ -5,7 +5,7 @@ use std::io;
 /// Everything that can go wrong reading or writing an archive.
 ///
 /// Strings that come from the archive (paths, tags, digests) are passed
-/// through [`shown`] first, so a hostile name cannot break the message over
+/// through `shown` first (quoted, escaped, cut short), so a hostile name cannot break the message over
 /// several lines or fill a terminal.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {

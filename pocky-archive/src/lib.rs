@@ -21,9 +21,10 @@
 //! containers/image (skopeo, podman) decompresses docker-archive layers by
 //! magic bytes (`docker/internal/tarfile`'s `GetBlob` runs
 //! `compression.AutoDecompress` and computes the uncompressed size for its
-//! synthesised manifest), and Docker's loader does the same; the tests try
-//! skopeo on gzip and zstd layers. So no uncompressed copy is written, and
-//! an archive costs the compressed size once.
+//! synthesised manifest), and Docker's loader does the same; the tests
+//! have skopeo (1.9) copy our archives with gzip and with zstd layers. So
+//! no uncompressed copy is written: an archive costs the compressed size
+//! once, and saving needs no temporary file or second decompression pass.
 //!
 //! [`read_archive`] takes plain, gzip or zstd tar and picks the format:
 //! `manifest.json` present means docker-archive, else `index.json` with
