@@ -50,6 +50,30 @@ pub(crate) fn load(
     Ok(images)
 }
 
+/// The tags `manifest.json` gives each config digest, for an archive that
+/// is also an OCI layout (Docker 25's `save`, pocky's) whose index names
+/// no image.
+pub(crate) fn names_by_config(
+    manifest_json: &[u8],
+    v: &Verifier<'_>,
+) -> Result<HashMap<String, Vec<String>>, ArchiveError> {
+    let items: Vec<Item> = read_json(manifest_json, "manifest.json")?;
+    let mut out = HashMap::new();
+    for item in items {
+        let names = item.repo_tags.unwrap_or_default();
+        for tag in &names {
+            check_tag(tag)?;
+        }
+        let path = manifest_path(&item.config)?;
+        if let Some(f) = v.ns.resolve(&path)? {
+            out.entry(f.digest.clone())
+                .or_insert_with(Vec::new)
+                .extend(names);
+        }
+    }
+    Ok(out)
+}
+
 fn load_item(
     item: &Item,
     names: Vec<String>,

@@ -108,18 +108,30 @@ pub fn read_archive_for(
     let collected = read::collect(input, scratch, limits)?;
     let mut v = verify::Verifier::new(&collected.ns, limits);
     let small = |k: &str| collected.small.get(k).map(Vec::as_slice);
-    if let Some(m) = small("manifest.json") {
-        let images = docker::load(m, &mut v)?;
+    // Both layouts in one archive (Docker 25's `save`, pocky's): the OCI
+    // side keeps the manifest the image came with, so its digest survives
+    // a save and load; manifest.json still names images the index leaves
+    // unnamed.
+    if let (Some(index), Some(layout)) = (small("index.json"), small("oci-layout")) {
+        let mut images = oci::load(layout, index, platform, &mut v)?;
+        if let Some(m) = small("manifest.json") {
+            let names = docker::names_by_config(m, &v)?;
+            for image in images.iter_mut().filter(|i| i.names.is_empty()) {
+                if let Some(n) = names.get(&image.config_digest) {
+                    image.names.clone_from(n);
+                }
+            }
+        }
         return Ok(Archive {
-            format: Format::DockerArchive,
+            format: Format::OciArchive,
             images,
         });
     }
-    match (small("index.json"), small("oci-layout")) {
-        (Some(index), Some(layout)) => {
-            let images = oci::load(layout, index, platform, &mut v)?;
+    match small("manifest.json") {
+        Some(m) => {
+            let images = docker::load(m, &mut v)?;
             Ok(Archive {
-                format: Format::OciArchive,
+                format: Format::DockerArchive,
                 images,
             })
         }

@@ -228,8 +228,19 @@ fn written_archive_reads_back_as_both_formats() {
     write_archive(&mut again, &save, &blobs).unwrap();
     assert_eq!(out, again, "the same images must give the same bytes");
 
+    // Both layouts: the OCI side wins, so the manifests survive.
     let sb = Sandbox::new();
     let a = read_archive(&out[..], &sb.scratch(), &Limits::default()).unwrap();
+    assert_eq!(a.format, Format::OciArchive);
+    assert_eq!(
+        a.images[0].manifest.as_ref().unwrap().digest,
+        img.manifest_digest()
+    );
+
+    // The same tar without index.json is read through manifest.json.
+    let docker = without(&out, "index.json");
+    let sb = Sandbox::new();
+    let a = read_archive(&docker[..], &sb.scratch(), &Limits::default()).unwrap();
     assert_eq!(a.format, Format::DockerArchive);
     assert_eq!(
         a.images[0].names,

@@ -233,7 +233,11 @@ fn skopeo_reads_what_we_write(dir: &Path, layout: &Path) {
         &Limits::default(),
     )
     .unwrap();
-    assert_eq!(a.images[0].names, [NAME, "busybox:latest"]);
+    // The OCI side is read, with the index's full names.
+    assert_eq!(
+        a.images[0].names,
+        [NAME, "docker.io/library/busybox:latest"]
+    );
     assert_eq!(a.images[0].config_digest, img.config_digest);
     let layers: Vec<_> = a.images[0]
         .layers

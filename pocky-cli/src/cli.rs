@@ -51,6 +51,10 @@ pub enum Command {
     Login(crate::push::LoginArgs),
     /// Forget the credentials of a registry.
     Logout(crate::push::LogoutArgs),
+    /// Write images to a tar archive (docker-archive and OCI layout in one).
+    Save(crate::save::SaveArgs),
+    /// Read images from a tar archive (docker-archive or oci-archive).
+    Load(crate::save::LoadArgs),
     /// Make an image of a container's changes.
     Commit(crate::commit::CommitArgs),
     /// Make a one-layer image of a tar of a filesystem.
@@ -213,6 +217,10 @@ pub enum ImageCommand {
     Import(crate::commit::ImportArgs),
     /// Upload an image to its registry.
     Push(crate::push::PushArgs),
+    /// Write images to a tar archive.
+    Save(crate::save::SaveArgs),
+    /// Read images from a tar archive.
+    Load(crate::save::LoadArgs),
 }
 
 #[derive(Debug, Args)]

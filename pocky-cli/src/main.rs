@@ -24,6 +24,7 @@ mod pull;
 mod push;
 mod reset;
 mod run;
+mod save;
 mod service;
 mod stats;
 mod tag;
@@ -105,6 +106,8 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::History(a) | Command::Image(ImageCommand::History(a)) => tag::history(&root, &a),
         Command::Image(ImageCommand::Prune(a)) => tag::prune(&root, &a),
         Command::Commit(a) => commit::commit(&root, &a),
+        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => save::save(&root, &a),
+        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => save::load(&root, &a),
         Command::Push(a) | Command::Image(ImageCommand::Push(a)) => push::push(&root, &a),
         Command::Login(a) => push::login(&a),
         Command::Logout(a) => push::logout(&a),

@@ -51,6 +51,7 @@ pub mod request;
 pub mod reset;
 pub mod restart;
 pub mod runtime;
+pub mod save_load;
 pub mod security_flags;
 pub mod spec;
 pub mod state;

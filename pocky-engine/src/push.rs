@@ -127,7 +127,7 @@ fn mount_sources(image: &ImageRecord, target: &Reference) -> Vec<String> {
 
 /// The manifest's own `mediaType`, or what its config's type implies
 /// (umoci and others leave the optional field out).
-fn manifest_media_type(manifest: &[u8]) -> Result<String> {
+pub(crate) fn manifest_media_type(manifest: &[u8]) -> Result<String> {
     let v: Value = serde_json::from_slice(manifest).context("parsing the stored manifest")?;
     if let Some(t) = v.get("mediaType").and_then(Value::as_str) {
         return Ok(t.to_owned());
