@@ -124,10 +124,7 @@ fn saved_archives_go_through_skopeo_and_back() {
         id_and_digest(r, &c.busybox())
     );
     assert_eq!(id_and_digest(f, &layered), want);
-    assert_eq!(
-        one(f, &["run", "--rm", "mine/bb:2", "cat", "/etc/motd"]).is_empty(),
-        false
-    );
+    assert!(!one(f, &["run", "--rm", "mine/bb:2", "cat", "/etc/motd"]).is_empty());
     ok(f, &["system", "reset", "--force"]);
     let gz = file("many.tar.gz");
     let st = Command::new("sh")
