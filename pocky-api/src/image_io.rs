@@ -111,3 +111,69 @@ pub fn export(ctx: &mut Ctx, id: &str) -> ApiResult {
         }
     }
 }
+
+/// `GET /images/{name}/get` and `GET /images/get?names=a&names=b`.
+pub fn save(ctx: &mut Ctx, name: Option<&str>) -> ApiResult {
+    let names: Vec<String> = match name {
+        Some(n) => vec![n.to_owned()],
+        None => ctx
+            .query_all("names")
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+    };
+    if names.is_empty() {
+        return Err(ApiError::bad("names is required"));
+    }
+    // Every image is looked up first, so a missing one is a 404, not a
+    // broken archive.
+    for n in &names {
+        pocky_engine::lookup::find(ctx.store, n)?;
+    }
+    let mut out = http::Chunked::start(&mut *ctx.writer, 200, "application/x-tar", Vec::new())?;
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 20, &mut out);
+    match pocky_engine::save_load::save(ctx.store, &names, &mut buffered) {
+        Ok(()) => {
+            let flushed = buffered.flush().is_ok();
+            drop(buffered);
+            Ok(Reply::Written {
+                keep: flushed && out.finish().is_ok(),
+            })
+        }
+        Err(e) => {
+            crate::server::log_error(&format!(
+                "save of {names:?}: {}",
+                pocky_engine::one_line(&e)
+            ));
+            Ok(Reply::Written { keep: false })
+        }
+    }
+}
+
+/// `POST /images/load`: the body is the archive; Docker's answer is a
+/// stream of `{"stream": "Loaded image: ...\n"}` lines.
+pub fn load(ctx: &mut Ctx) -> ApiResult {
+    // `quiet` only silences progress, which pocky's load has none of.
+    ctx.flag("quiet")?;
+    let store = ctx.store;
+    let mut body = ctx.body()?;
+    let result = pocky_engine::save_load::load(store, &mut body);
+    ctx.body_read = body.drain(64 * 1024 * 1024);
+    let loaded = result?;
+    let mut text = Vec::new();
+    for l in loaded {
+        let lines = match l.names.is_empty() {
+            true => vec![format!("Loaded image ID: {}\n", l.id)],
+            false => l
+                .names
+                .iter()
+                .map(|n| format!("Loaded image: {n}\n"))
+                .collect(),
+        };
+        for line in lines {
+            text.extend_from_slice(json!({"stream": line}).to_string().as_bytes());
+            text.extend_from_slice(b"\r\n");
+        }
+    }
+    Ok(Reply::Raw(200, "application/json", text))
+}

@@ -153,6 +153,9 @@ fn route(ctx: &mut Ctx) -> ApiResult {
         ("GET", ["images", "json"]) => images::list(ctx),
         ("POST", ["images", "prune"]) => images::prune(ctx),
         ("GET", ["images", rest @ .., "json"]) => images::inspect(ctx, &rest.join("/")),
+        ("GET", ["images", rest @ .., "get"]) if !rest.is_empty() => {
+            image_io::save(ctx, Some(&rest.join("/")))
+        }
         ("GET", ["images", rest @ .., "history"]) => images::history(ctx, &rest.join("/")),
         ("POST", ["images", rest @ .., "tag"]) => images::tag(ctx, &rest.join("/")),
         ("DELETE", ["images", rest @ ..]) if !rest.is_empty() => {
@@ -176,8 +179,8 @@ fn route(ctx: &mut Ctx) -> ApiResult {
         ("POST", ["build"]) => Err(refused("image builds (POST /build)")),
         ("POST", ["images", rest @ .., "push"]) => images::push(ctx, &rest.join("/")),
         ("POST", ["commit"]) => image_io::commit(ctx),
-        ("GET", ["images", "get"]) | ("GET", ["images", _, "get"]) => Err(refused("saving images")),
-        ("POST", ["images", "load"]) => Err(refused("loading images")),
+        ("GET", ["images", "get"]) => image_io::save(ctx, None),
+        ("POST", ["images", "load"]) => image_io::load(ctx),
         ("GET", ["containers", id, "export"]) => image_io::export(ctx, id),
         ("POST", ["auth"]) => registry_auth::login(ctx),
         (

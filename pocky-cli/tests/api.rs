@@ -268,6 +268,8 @@ fn the_docker_cli_runs_containers_through_the_service() {
     d(&["tag", "cli/committed:1", &pushed]);
     let out = d(&["push", &pushed]);
     assert!(out.contains("1: digest: sha256:"), "{out}");
+    let archive = dir.path().join("saved.tar");
+    d(&["save", "-o", archive.to_str().unwrap(), "cli/committed:1"]);
     d(&[
         "rmi",
         "cli/committed:1",
@@ -275,6 +277,9 @@ fn the_docker_cli_runs_containers_through_the_service() {
         "cli/renamed",
         &pushed,
     ]);
+    let out = d(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(out.contains("Loaded image: cli/committed:1"), "{out}");
+    d(&["rmi", "cli/committed:1"]);
     d(&["pull", "-q", &pushed]);
     d(&["rmi", &pushed]);
 
