@@ -246,3 +246,99 @@ fn login_writes_docker_config_and_logout_removes_it() {
     );
     assert_eq!(out.status.code(), Some(125), "an empty password");
 }
+
+/// The token-auth registry of tests/tokenauth/serve.py, killed on drop.
+struct TokenRegistry {
+    child: std::process::Child,
+    _work: tempfile::TempDir,
+    addr: String,
+}
+
+impl TokenRegistry {
+    fn start() -> TokenRegistry {
+        use std::io::BufRead;
+        let work = tempfile::tempdir().unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tokenauth/serve.py");
+        let mut child = Command::new("/usr/bin/python3")
+            .args([script, work.path().to_str().unwrap(), "5600", "5601"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the token registry did not start");
+        TokenRegistry {
+            child,
+            _work: work,
+            addr: "127.0.0.1:5600".into(),
+        }
+    }
+}
+
+impl Drop for TokenRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn push_and_pull_through_a_token_auth_registry() {
+    let Some(c) = Ctx::new("image_push_token", &["layered"]) else {
+        return;
+    };
+    let r = c.root();
+    let reg = TokenRegistry::start();
+    let config = tempfile::tempdir().unwrap();
+    let cfg = config.path();
+    let target = format!("{}/tok/layered:1", reg.addr);
+    ok(r, &["tag", &c.image("layered"), &target]);
+
+    // Without credentials the registry refuses the push.
+    let out = pocky_with_config(r, cfg, &["push", &target], "");
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("auth") || err.contains("denied") || err.contains("unauthorized"),
+        "{err}"
+    );
+    let out = pocky_with_config(
+        r,
+        cfg,
+        &["login", "-u", "tester", "--password-stdin", &reg.addr],
+        "wrong\n",
+    );
+    assert_eq!(out.status.code(), Some(125), "a wrong password");
+    let out = pocky_with_config(
+        r,
+        cfg,
+        &["login", "-u", "tester", "--password-stdin", &reg.addr],
+        "s3cret\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = pocky_with_config(r, cfg, &["push", &target], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = id_and_digest(r, &c.image("layered"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&want.1));
+
+    let fresh = tempfile::tempdir().unwrap();
+    let out = pocky_with_config(fresh.path(), cfg, &["pull", "-q", &target], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(id_and_digest(fresh.path(), &target), want);
+    ok(fresh.path(), &["system", "reset", "--force"]);
+}
