@@ -9,6 +9,7 @@
 use pocky_engine::RunRequest;
 use serde_json::{Map, Value};
 
+use crate::host_config::{endpoint_config, host_config, refuse_unsupported};
 use crate::{ApiError, ApiResult};
 
 /// The request, the image and the command.
@@ -19,15 +20,15 @@ pub struct CreateBody {
     pub cmd: Vec<String>,
 }
 
-fn str_field<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+pub(crate) fn str_field<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     o.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
-fn bool_field(o: &Map<String, Value>, key: &str) -> bool {
+pub(crate) fn bool_field(o: &Map<String, Value>, key: &str) -> bool {
     o.get(key).and_then(Value::as_bool).unwrap_or(false)
 }
 
-fn int_field(o: &Map<String, Value>, key: &str) -> ApiResult<i64> {
+pub(crate) fn int_field(o: &Map<String, Value>, key: &str) -> ApiResult<i64> {
     match o.get(key) {
         None | Some(Value::Null) => Ok(0),
         Some(v) => v
@@ -61,7 +62,10 @@ pub(crate) fn strings(o: &Map<String, Value>, key: &str) -> ApiResult<Option<Vec
     }
 }
 
-fn object<'a>(o: &'a Map<String, Value>, key: &str) -> ApiResult<Option<&'a Map<String, Value>>> {
+pub(crate) fn object<'a>(
+    o: &'a Map<String, Value>,
+    key: &str,
+) -> ApiResult<Option<&'a Map<String, Value>>> {
     match o.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => Ok(Some(m)),
@@ -69,117 +73,20 @@ fn object<'a>(o: &'a Map<String, Value>, key: &str) -> ApiResult<Option<&'a Map<
     }
 }
 
-/// Fields that must stay unset (zero, empty) until pocky supports them.
-const REFUSED_HOST: [&str; 22] = [
-    "Ulimits",
-    "Sysctls",
-    "GroupAdd",
-    "Links",
-    "VolumesFrom",
-    "DnsOptions",
-    "DnsSearch",
-    "CpusetCpus",
-    "CpusetMems",
-    "CpuQuota",
-    "CpuPeriod",
-    "CpuRealtimePeriod",
-    "CpuRealtimeRuntime",
-    "MemoryReservation",
-    "MemorySwappiness",
-    "KernelMemory",
-    "BlkioWeight",
-    "BlkioDeviceReadBps",
-    "BlkioDeviceWriteBps",
-    "DeviceCgroupRules",
-    "DeviceRequests",
-    "OomScoreAdj",
-];
-
-fn is_unset(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Bool(b) => !b,
-        Value::Number(n) => n.as_f64() == Some(0.0),
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-    }
-}
-
-fn refuse_unsupported(host: &Map<String, Value>) -> ApiResult<()> {
-    for key in REFUSED_HOST {
-        // -1 is the CLI's "not set" for swappiness.
-        let default =
-            key == "MemorySwappiness" && host.get(key).and_then(Value::as_i64) == Some(-1);
-        if !default && host.get(key).is_some_and(|v| !is_unset(v)) {
-            return Err(ApiError::bad(format!(
-                "pocky does not support HostConfig.{key} yet"
-            )));
-        }
-    }
-    if bool_field(host, "Init") {
-        return Err(ApiError::bad("pocky does not support HostConfig.Init yet"));
-    }
-    if bool_field(host, "OomKillDisable") {
-        return Err(ApiError::bad(
-            "pocky does not support HostConfig.OomKillDisable yet",
-        ));
-    }
-    // -1 is "unlimited swap", which is what pocky gives.
-    let swap = int_field(host, "MemorySwap")?;
-    if swap != 0 && swap != -1 && swap != int_field(host, "Memory")? {
-        return Err(ApiError::bad(
-            "pocky does not support HostConfig.MemorySwap yet",
-        ));
-    }
-    for (key, allowed) in [
-        ("PidMode", &["", "private"][..]),
-        ("IpcMode", &["", "private", "shareable"][..]),
-        ("UTSMode", &[""][..]),
-        ("UsernsMode", &["", "host"][..]),
-        ("CgroupnsMode", &["", "private", "host"][..]),
-        ("Runtime", &["", "runc", "pocky-runtime"][..]),
-        ("Isolation", &["", "default"][..]),
-    ] {
-        if let Some(v) = str_field(host, key)
-            && !allowed.contains(&v)
-        {
-            return Err(ApiError::bad(format!(
-                "pocky does not support HostConfig.{key} {v:?} yet"
-            )));
-        }
-    }
-    if let Some(log) = object(host, "LogConfig")? {
-        if let Some(t) = str_field(log, "Type")
-            && t != "json-file"
-        {
-            return Err(ApiError::bad(format!(
-                "pocky has no log driver {t:?}: only json-file"
-            )));
-        }
-        if object(log, "Config")?.is_some_and(|c| !c.is_empty()) {
-            return Err(ApiError::bad(
-                "pocky does not support LogConfig options yet",
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// `/bin/sh` words for a command given as a list.
-fn shell_join(args: &[String]) -> String {
+pub(crate) fn shell_join(args: &[String]) -> String {
     args.iter()
         .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-fn duration_ns(o: &Map<String, Value>, key: &str) -> ApiResult<Option<String>> {
+pub(crate) fn duration_ns(o: &Map<String, Value>, key: &str) -> ApiResult<Option<String>> {
     let ns = int_field(o, key)?;
     Ok((ns != 0).then(|| format!("{ns}ns")))
 }
 
-fn healthcheck(req: &mut RunRequest, h: &Map<String, Value>) -> ApiResult<()> {
+pub(crate) fn healthcheck(req: &mut RunRequest, h: &Map<String, Value>) -> ApiResult<()> {
     match strslice(h, "Test")?.as_deref() {
         None | Some([]) => {}
         Some([none]) if none == "NONE" => req.no_healthcheck = true,
@@ -200,78 +107,6 @@ fn healthcheck(req: &mut RunRequest, h: &Map<String, Value>) -> ApiResult<()> {
     let retries = int_field(h, "Retries")?;
     req.health_retries = (retries != 0).then_some(retries);
     Ok(())
-}
-
-/// `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}` as `-p` strings.
-fn port_bindings(m: &Map<String, Value>) -> ApiResult<Vec<String>> {
-    let mut out = Vec::new();
-    for (port, bindings) in m {
-        let list = match bindings {
-            Value::Null => continue,
-            Value::Array(a) if a.is_empty() => {
-                out.push(port.clone());
-                continue;
-            }
-            Value::Array(a) => a,
-            _ => return Err(ApiError::bad("PortBindings must map ports to lists")),
-        };
-        for b in list {
-            let b = b
-                .as_object()
-                .ok_or_else(|| ApiError::bad("a port binding must be an object"))?;
-            let ip = str_field(b, "HostIp").unwrap_or("");
-            let host_port = str_field(b, "HostPort").unwrap_or("");
-            out.push(match (ip, host_port) {
-                ("", "") => port.clone(),
-                ("", hp) => format!("{hp}:{port}"),
-                (ip, hp) if ip.contains(':') => format!("[{ip}]:{hp}:{port}"),
-                (ip, hp) => format!("{ip}:{hp}:{port}"),
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// `Mounts` entries as `--mount` strings.
-fn mount_spec(m: &Map<String, Value>) -> ApiResult<String> {
-    let typ = str_field(m, "Type").unwrap_or("volume");
-    let target = str_field(m, "Target").ok_or_else(|| ApiError::bad("a mount needs a Target"))?;
-    let mut parts = vec![format!("type={typ}")];
-    if let Some(src) = str_field(m, "Source") {
-        parts.push(format!("source={src}"));
-    }
-    parts.push(format!("target={target}"));
-    if bool_field(m, "ReadOnly") {
-        parts.push("readonly".into());
-    }
-    if let Some(v) = object(m, "VolumeOptions")?
-        && bool_field(v, "NoCopy")
-    {
-        parts.push("volume-nocopy".into());
-    }
-    if let Some(b) = object(m, "BindOptions")?
-        && let Some(p) = str_field(b, "Propagation")
-    {
-        parts.push(format!("bind-propagation={p}"));
-    }
-    if let Some(t) = object(m, "TmpfsOptions")? {
-        let size = int_field(t, "SizeBytes")?;
-        if size > 0 {
-            parts.push(format!("tmpfs-size={size}"));
-        }
-        let mode = int_field(t, "Mode")?;
-        if mode > 0 {
-            parts.push(format!("tmpfs-mode={mode:o}"));
-        }
-    }
-    // Each part is one field of a comma-separated list: a comma or quote
-    // inside a value would change its meaning.
-    if parts.iter().any(|p| p.contains([',', '"'])) {
-        return Err(ApiError::bad(format!(
-            "a mount's source or target holds a comma or quote: {target:?}"
-        )));
-    }
-    Ok(parts.join(","))
 }
 
 pub fn parse(body: &Value, name: Option<&str>, platform: Option<&str>) -> ApiResult<CreateBody> {
@@ -362,124 +197,6 @@ pub fn parse(body: &Value, name: Option<&str>, platform: Option<&str>) -> ApiRes
         image,
         cmd,
     })
-}
-
-fn host_config(req: &mut RunRequest, host: &Map<String, Value>) -> ApiResult<()> {
-    req.volume
-        .extend(strings(host, "Binds")?.unwrap_or_default());
-    if let Some(mode) = str_field(host, "NetworkMode") {
-        if mode.starts_with("container:") {
-            return Err(ApiError::bad(
-                "pocky does not support the network mode container:NAME yet",
-            ));
-        }
-        req.network = match mode {
-            "default" => "bridge".into(),
-            m => m.to_owned(),
-        };
-    }
-    if let Some(ports) = object(host, "PortBindings")? {
-        req.publish = port_bindings(ports)?;
-    }
-    req.publish_all = bool_field(host, "PublishAllPorts");
-    if let Some(policy) = object(host, "RestartPolicy")?
-        && let Some(name) = str_field(policy, "Name")
-    {
-        let retries = int_field(policy, "MaximumRetryCount")?;
-        req.restart = Some(match (name, retries) {
-            ("on-failure", n) if n > 0 => format!("on-failure:{n}"),
-            (n, _) => n.to_owned(),
-        });
-    }
-    req.rm = bool_field(host, "AutoRemove");
-    if let Some(Value::Array(mounts)) = host.get("Mounts") {
-        for m in mounts {
-            let m = m
-                .as_object()
-                .ok_or_else(|| ApiError::bad("a mount must be an object"))?;
-            req.mount.push(mount_spec(m)?);
-        }
-    }
-    if let Some(tmpfs) = object(host, "Tmpfs")? {
-        for (path, opts) in tmpfs {
-            req.tmpfs
-                .push(match opts.as_str().filter(|o| !o.is_empty()) {
-                    Some(o) => format!("{path}:{o}"),
-                    None => path.clone(),
-                });
-        }
-    }
-    req.cap_add = strings(host, "CapAdd")?.unwrap_or_default();
-    req.cap_drop = strings(host, "CapDrop")?.unwrap_or_default();
-    req.privileged = bool_field(host, "Privileged");
-    req.read_only = bool_field(host, "ReadonlyRootfs");
-    req.security_opt = strings(host, "SecurityOpt")?.unwrap_or_default();
-    req.add_host = strings(host, "ExtraHosts")?.unwrap_or_default();
-    for d in strings(host, "Dns")?.unwrap_or_default() {
-        req.dns.push(
-            d.parse()
-                .map_err(|_| ApiError::bad(format!("invalid DNS server {d:?}")))?,
-        );
-    }
-    let memory = int_field(host, "Memory")?;
-    if memory < 0 {
-        return Err(ApiError::bad("Memory cannot be negative"));
-    }
-    req.memory = (memory > 0).then(|| memory.to_string());
-    let nano = int_field(host, "NanoCpus")?;
-    req.cpus = (nano > 0).then(|| nano as f64 / 1e9);
-    let shares = int_field(host, "CpuShares")?;
-    req.cpu_shares = u64::try_from(shares).ok().filter(|s| *s > 0);
-    let pids = int_field(host, "PidsLimit")?;
-    req.pids_limit = (pids != 0).then_some(pids);
-    if let Some(parent) = str_field(host, "CgroupParent") {
-        req.cgroup_parent = parent.to_owned();
-    }
-    if let Some(Value::Array(devices)) = host.get("Devices") {
-        for d in devices {
-            let d = d
-                .as_object()
-                .ok_or_else(|| ApiError::bad("a device must be an object"))?;
-            let on_host = str_field(d, "PathOnHost")
-                .ok_or_else(|| ApiError::bad("a device needs PathOnHost"))?;
-            let inside = str_field(d, "PathInContainer").unwrap_or(on_host);
-            let perms = str_field(d, "CgroupPermissions").unwrap_or("rwm");
-            req.device.push(format!("{on_host}:{inside}:{perms}"));
-        }
-    }
-    Ok(())
-}
-
-fn endpoint_config(req: &mut RunRequest, endpoints: &Map<String, Value>) -> ApiResult<()> {
-    if endpoints.len() > 1 {
-        return Err(ApiError::bad(
-            "pocky attaches a container to one network at create: connect the others after",
-        ));
-    }
-    let Some((net, ep)) = endpoints.iter().next() else {
-        return Ok(());
-    };
-    let net = if net == "default" {
-        "bridge"
-    } else {
-        net.as_str()
-    };
-    if req.network == "bridge" && net != "bridge" {
-        req.network = net.to_owned();
-    }
-    let Some(ep) = ep.as_object() else {
-        return Ok(());
-    };
-    req.network_alias = strings(ep, "Aliases")?.unwrap_or_default();
-    if let Some(ipam) = object(ep, "IPAMConfig")?
-        && let Some(ip) = str_field(ipam, "IPv4Address")
-    {
-        req.ip = Some(
-            ip.parse()
-                .map_err(|_| ApiError::bad(format!("invalid IPv4 address {ip:?}")))?,
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]

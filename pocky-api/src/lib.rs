@@ -14,6 +14,7 @@ pub mod attach;
 pub mod containers;
 pub mod create_body;
 pub mod exec;
+pub mod host_config;
 pub mod http;
 mod image_io;
 mod images;
