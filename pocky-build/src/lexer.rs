@@ -111,10 +111,11 @@ pub fn split_words(s: &str, escape: char) -> Vec<String> {
         word.push(c);
         // An escape keeps the next character in the word whatever it is,
         // except inside single quotes where the shell takes it literally.
-        if c == escape && quote != Some('\'') {
-            if let Some(n) = chars.next() {
-                word.push(n);
-            }
+        if c == escape
+            && quote != Some('\'')
+            && let Some(n) = chars.next()
+        {
+            word.push(n);
         }
     }
     if in_word {
