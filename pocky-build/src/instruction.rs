@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::BuildError;
+use crate::duration::parse_duration;
 use crate::heredoc::{Heredoc, marker};
 use crate::lexer::{Flag, extract_flags, parse_json_array, split_words};
 
@@ -305,7 +306,9 @@ fn name_values(cx: &Ctx, args: &str) -> Result<Vec<(String, String)>, BuildError
         return Err(cx.err("requires at least one argument"));
     };
     if !first.contains('=') {
-        let value = args[first.len()..].trim();
+        // `first` is a prefix of `args` (words keep every character), but
+        // `get` keeps a slip from panicking.
+        let value = args.get(first.len()..).unwrap_or("").trim();
         if value.is_empty() {
             return Err(cx.err(format!("{first:?} needs a value: write {first}=value")));
         }
@@ -477,38 +480,4 @@ fn onbuild(cx: &Ctx, args: &str) -> Result<Instruction, BuildError> {
         cx.escape,
         Vec::new(),
     )?)))
-}
-
-/// Go's `time.ParseDuration` subset Docker accepts: `1h2m3.5s`, `500ms`, `0`.
-pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
-    if s == "0" {
-        return Some(Duration::ZERO);
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..u] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[u..];
-        total += num * scale;
-    }
-    Duration::try_from_secs_f64(total).ok()
 }

@@ -35,6 +35,7 @@
 //! split off only for FROM, RUN, COPY, ADD and HEALTHCHECK.
 
 mod directives;
+mod duration;
 mod error;
 mod expand;
 mod heredoc;
