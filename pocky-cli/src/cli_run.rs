@@ -110,6 +110,12 @@ pub struct RunArgs {
     /// Platform to pull if the image is missing.
     #[arg(long)]
     pub platform: Option<String>,
+    /// When to pull the image: missing (default), always, never.
+    #[arg(long, default_value = "missing", value_parser = ["missing", "always", "never"])]
+    pub pull: String,
+    /// Write the container's id to this file (which must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Option<std::path::PathBuf>,
     /// Signal `stop` sends first (default: the image's StopSignal, else
     /// SIGTERM).
     #[arg(long, value_name = "SIGNAL")]

@@ -8,31 +8,83 @@ use anyhow::{Context, Result};
 use pocky_engine::RunRequest;
 use pocky_engine::create::{self, Created};
 use pocky_engine::owner;
+use pocky_engine::pull::PullPolicy;
 use pocky_engine::runtime::Stdio;
-use pocky_engine::store::Store;
+use pocky_engine::store::{ImageRecord, Store};
 
 use crate::cli::RunArgs;
 
+/// `--pull` and `--cidfile`: the CLI's side of a run, before and after the
+/// engine creates the container.
+struct Frontend {
+    pull: PullPolicy,
+    cidfile: Option<std::path::PathBuf>,
+}
+
+impl Frontend {
+    fn of(args: &RunArgs) -> Result<Frontend> {
+        if let Some(f) = &args.cidfile
+            && f.exists()
+        {
+            anyhow::bail!(
+                "container ID file found, make sure the other container isn't running or delete {}",
+                f.display()
+            );
+        }
+        Ok(Frontend {
+            pull: match args.pull.as_str() {
+                "always" => PullPolicy::Always,
+                "never" => PullPolicy::Never,
+                _ => PullPolicy::Missing,
+            },
+            cidfile: args.cidfile.clone(),
+        })
+    }
+
+    fn image(&self, store: &Store, name: &str, platform: Option<&str>) -> Result<ImageRecord> {
+        Ok(pocky_engine::pull::find_or_pull_with(
+            store,
+            name,
+            platform,
+            self.pull,
+            &pocky_engine::progress::Silent,
+        )?)
+    }
+
+    /// Written with `create_new`: a second run given the same file fails
+    /// as Docker's does, not by overwriting it.
+    fn created(&self, id: &str) -> Result<()> {
+        let Some(path) = &self.cidfile else {
+            return Ok(());
+        };
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .with_context(|| format!("writing the container id to {}", path.display()))?;
+        std::io::Write::write_all(&mut f, id.as_bytes())
+            .with_context(|| format!("writing the container id to {}", path.display()))
+    }
+}
+
 /// `pocky create`: `run` up to the start.
 pub fn create(root: &Path, args: RunArgs) -> Result<ExitCode> {
+    let front = Frontend::of(&args)?;
     let args = args.into_request();
     let (image_name, cmd) = args
         .image_and_command
         .split_first()
         .context("an image is required")?;
     let store = Store::open(root)?;
-    let image = pocky_engine::pull::find_or_pull(
-        &store,
-        image_name,
-        args.platform.as_deref(),
-        &pocky_engine::progress::Silent,
-    )?;
+    let image = front.image(&store, image_name, args.platform.as_deref())?;
     let created = create::create(&store, &args, image_name, &image, cmd)?;
+    front.created(&created.record.id)?;
     println!("{}", created.record.id);
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn run(root: &Path, args: RunArgs) -> Result<ExitCode> {
+    let front = Frontend::of(&args)?;
     let args = args.into_request();
     let (image_name, cmd) = args
         .image_and_command
@@ -40,13 +92,9 @@ pub fn run(root: &Path, args: RunArgs) -> Result<ExitCode> {
         .context("an image is required")?;
     let store = Store::open(root)?;
     // Progress goes to stderr here, if at all: stdout belongs to the container.
-    let image = pocky_engine::pull::find_or_pull(
-        &store,
-        image_name,
-        args.platform.as_deref(),
-        &pocky_engine::progress::Silent,
-    )?;
+    let image = front.image(&store, image_name, args.platform.as_deref())?;
     let created = create::create(&store, &args, image_name, &image, cmd)?;
+    front.created(&created.record.id)?;
     if args.detach {
         let id = created.record.id.clone();
         Ok(crate::lifecycle::report_detached(

@@ -117,3 +117,59 @@ fn history_lists_steps_and_layer_blobs_are_kept() {
         0
     );
 }
+
+#[test]
+fn run_pull_policies_and_cidfile() {
+    let Some(c) = Ctx::new("run_pull_policy", &[]) else {
+        return;
+    };
+    let r = c.root();
+    let busybox = c.busybox();
+    let err = fails(r, &["run", "--rm", "--pull", "never", &busybox, "true"]);
+    assert!(err.contains("no such image"), "{err}");
+    assert!(ok(r, &["images", "-q"]).is_empty(), "never pulls");
+    assert_eq!(
+        ok(
+            r,
+            &["run", "--rm", "--pull", "always", &busybox, "echo", "hi"]
+        ),
+        "hi\n"
+    );
+    assert_eq!(
+        ok(
+            r,
+            &["run", "--rm", "--pull", "never", &busybox, "echo", "hi"]
+        ),
+        "hi\n"
+    );
+    // `always` asks the registry even when the image is here.
+    let err = fails(
+        r,
+        &[
+            "run",
+            "--rm",
+            "--pull",
+            "always",
+            "127.0.0.1:1/gone:1",
+            "true",
+        ],
+    );
+    assert!(!err.contains("no such image"), "{err}");
+    let o = common::pocky(r, &["run", "--pull", "sometimes", &busybox]);
+    assert!(!o.status.success());
+    assert!(common::stderr(&o).contains("sometimes"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let cid = dir.path().join("cid");
+    let cidf = cid.to_str().unwrap();
+    let id = one(r, &["create", "--cidfile", cidf, &busybox, "true"]);
+    assert_eq!(std::fs::read_to_string(&cid).unwrap(), id);
+    let err = fails(r, &["run", "--rm", "--cidfile", cidf, &busybox, "true"]);
+    assert!(err.contains("container ID file found"), "{err}");
+    assert_eq!(
+        ok(r, &["ps", "-aq"]).lines().count(),
+        1,
+        "the refused run made nothing"
+    );
+    ok(r, &["rm", &id]);
+}

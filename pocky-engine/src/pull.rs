@@ -19,6 +19,18 @@ use crate::progress::{Counting, PullProgress};
 /// Layers downloaded at once, as Docker does.
 const PARALLEL_LAYERS: usize = 3;
 
+/// `run --pull`: when the image is fetched from its registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PullPolicy {
+    /// Only when the store has no such image (the default).
+    #[default]
+    Missing,
+    /// Every time, so the tag's newest image runs.
+    Always,
+    /// Never: a missing image is an error.
+    Never,
+}
+
 /// The image `name` from the store, pulled first if (and only if) the
 /// store has no such image: `run`'s rule.
 pub fn find_or_pull(
@@ -28,6 +40,30 @@ pub fn find_or_pull(
     progress: &dyn PullProgress,
 ) -> crate::Result<ImageRecord> {
     find_or_pull_inner(store, name, platform, progress).map_err(crate::Error::from)
+}
+
+/// [`find_or_pull`] under a `--pull` policy.
+pub fn find_or_pull_with(
+    store: &Store,
+    name: &str,
+    platform: Option<&str>,
+    policy: PullPolicy,
+    progress: &dyn PullProgress,
+) -> crate::Result<ImageRecord> {
+    match policy {
+        PullPolicy::Missing => find_or_pull(store, name, platform, progress),
+        PullPolicy::Never => Ok(crate::lookup::find(store, name)?.0),
+        PullPolicy::Always => {
+            let reference = Reference::parse(name).map_err(|e| crate::invalid!("{e}"))?;
+            let platform = match platform {
+                Some(p) => Platform::parse(p).map_err(|e| crate::invalid!("{e}"))?,
+                None => Platform::host(),
+            };
+            let client = Client::new(ClientOptions::default()).map_err(anyhow::Error::from)?;
+            pull(store, &client, &reference, &platform, progress)?;
+            Ok(crate::lookup::find(store, name)?.0)
+        }
+    }
 }
 
 fn find_or_pull_inner(
