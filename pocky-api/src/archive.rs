@@ -52,22 +52,37 @@ pub fn archive_get(ctx: &mut Ctx, id: &str) -> ApiResult {
         archive: true,
         follow_link: false,
     };
-    let mut out = http::Chunked::start(&mut *ctx.writer, 200, "application/x-tar", vec![header])?;
-    let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, &mut out);
-    match copy::copy(ctx.store, &req, &mut std::io::empty(), &mut buffered) {
-        Ok(_) => {
+    let store = ctx.store;
+    stream_tar(
+        ctx,
+        vec![header],
+        &format!("archive of {id}:{path}"),
+        |out| copy::copy(store, &req, &mut std::io::empty(), out).map(drop),
+    )
+}
+
+/// A tar written by `write` as a chunked `application/x-tar` response.
+/// Once the status is sent a failure can only cut the stream short: the
+/// client sees a truncated archive, and the error goes to the log as
+/// `what`.
+pub(crate) fn stream_tar(
+    ctx: &mut Ctx,
+    headers: Vec<(String, String)>,
+    what: &str,
+    write: impl FnOnce(&mut dyn std::io::Write) -> pocky_engine::Result<()>,
+) -> ApiResult {
+    let mut out = http::Chunked::start(&mut *ctx.writer, 200, "application/x-tar", headers)?;
+    let mut buffered = std::io::BufWriter::with_capacity(256 * 1024, &mut out);
+    match write(&mut buffered) {
+        Ok(()) => {
             let flushed = buffered.flush().is_ok();
             drop(buffered);
             Ok(Reply::Written {
                 keep: flushed && out.finish().is_ok(),
             })
         }
-        // Too late for a status: the client sees a truncated archive.
         Err(e) => {
-            crate::server::log_error(&format!(
-                "archive of {id}:{path}: {}",
-                pocky_engine::one_line(&e)
-            ));
+            crate::server::log_error(&format!("{what}: {}", pocky_engine::one_line(&e)));
             Ok(Reply::Written { keep: false })
         }
     }

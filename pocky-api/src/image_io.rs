@@ -1,13 +1,11 @@
 //! Images in and out through the API: `POST /commit`, import
 //! (`POST /images/create?fromSrc=-`) and `GET /containers/{id}/export`.
 
-use std::io::Write;
-
 use pocky_engine::commit::CommitRequest;
 use pocky_engine::import_export::ImportRequest;
 use serde_json::json;
 
-use crate::http;
+use crate::archive::stream_tar;
 use crate::{ApiError, ApiResult, Ctx, Reply};
 
 /// `repo` and `tag` query parameters as one reference, if any.
@@ -95,21 +93,10 @@ pub fn import(ctx: &mut Ctx) -> ApiResult {
 pub fn export(ctx: &mut Ctx, id: &str) -> ApiResult {
     // A missing container is a 404 before anything is sent.
     pocky_engine::state::find(ctx.store, id)?;
-    let mut out = http::Chunked::start(&mut *ctx.writer, 200, "application/x-tar", Vec::new())?;
-    let mut buffered = std::io::BufWriter::with_capacity(256 * 1024, &mut out);
-    match pocky_engine::import_export::export(ctx.store, id, &mut buffered) {
-        Ok(()) => {
-            let flushed = buffered.flush().is_ok();
-            drop(buffered);
-            Ok(Reply::Written {
-                keep: flushed && out.finish().is_ok(),
-            })
-        }
-        Err(e) => {
-            crate::server::log_error(&format!("export of {id}: {}", pocky_engine::one_line(&e)));
-            Ok(Reply::Written { keep: false })
-        }
-    }
+    let store = ctx.store;
+    stream_tar(ctx, Vec::new(), &format!("export of {id}"), |out| {
+        pocky_engine::import_export::export(store, id, out)
+    })
 }
 
 /// `GET /images/{name}/get` and `GET /images/get?names=a&names=b`.
@@ -130,24 +117,10 @@ pub fn save(ctx: &mut Ctx, name: Option<&str>) -> ApiResult {
     for n in &names {
         pocky_engine::lookup::find(ctx.store, n)?;
     }
-    let mut out = http::Chunked::start(&mut *ctx.writer, 200, "application/x-tar", Vec::new())?;
-    let mut buffered = std::io::BufWriter::with_capacity(1 << 20, &mut out);
-    match pocky_engine::save_load::save(ctx.store, &names, &mut buffered) {
-        Ok(()) => {
-            let flushed = buffered.flush().is_ok();
-            drop(buffered);
-            Ok(Reply::Written {
-                keep: flushed && out.finish().is_ok(),
-            })
-        }
-        Err(e) => {
-            crate::server::log_error(&format!(
-                "save of {names:?}: {}",
-                pocky_engine::one_line(&e)
-            ));
-            Ok(Reply::Written { keep: false })
-        }
-    }
+    let store = ctx.store;
+    stream_tar(ctx, Vec::new(), &format!("save of {names:?}"), |out| {
+        pocky_engine::save_load::save(store, &names, out)
+    })
 }
 
 /// `POST /images/load`: the body is the archive; Docker's answer is a
