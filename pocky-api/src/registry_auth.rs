@@ -62,18 +62,11 @@ pub fn login(ctx: &mut Ctx) -> ApiResult {
     if user.is_empty() || pass.is_empty() {
         return Err(ApiError::bad("username and password are required"));
     }
-    let server = field("serveraddress");
-    let server = server
-        .trim_start_matches("https://")
-        .trim_start_matches("http://");
-    let registry = match server.split('/').next().unwrap_or_default() {
-        "" | "index.docker.io" | "registry-1.docker.io" => "docker.io",
-        host => host,
-    };
+    let registry = pocky_registry::registry_of_server(field("serveraddress"));
     let client =
         Client::new(ClientOptions::default()).map_err(|e| ApiError::internal(e.to_string()))?;
     client
-        .check_login(registry, &Credentials::new(user, pass))
+        .check_login(&registry, &Credentials::new(user, pass))
         .map_err(|e| ApiError::new(401, e.to_string()))?;
     Ok(crate::Reply::Json(
         200,

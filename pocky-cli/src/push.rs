@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use pocky_engine::store::Store;
-use pocky_registry::{Client, ClientOptions, Credentials, DockerConfig};
+use pocky_registry::{Client, ClientOptions, Credentials, DockerConfig, registry_of_server};
 
 use crate::progress::Progress;
 
@@ -69,25 +69,12 @@ pub fn push(root: &Path, args: &PushArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `docker.io` for no server or Docker Hub's names, else `host[:port]`.
-fn registry_of(server: Option<&str>) -> String {
-    let s = server.unwrap_or("docker.io");
-    let s = s
-        .trim_start_matches("https://")
-        .trim_start_matches("http://");
-    let host = s.split('/').next().unwrap_or(s);
-    match host {
-        "" | "index.docker.io" | "registry-1.docker.io" | "docker.io" => "docker.io".to_owned(),
-        h => h.to_owned(),
-    }
-}
-
 fn config_path() -> Result<std::path::PathBuf> {
     DockerConfig::default_path().context("no Docker config location: set DOCKER_CONFIG or HOME")
 }
 
 pub fn login(args: &LoginArgs) -> Result<ExitCode> {
-    let registry = registry_of(args.server.as_deref());
+    let registry = registry_of_server(args.server.as_deref().unwrap_or_default());
     let username = match &args.username {
         Some(u) => u.clone(),
         None if io::stdin().is_terminal() && !args.password_stdin => {
@@ -134,7 +121,7 @@ pub fn login(args: &LoginArgs) -> Result<ExitCode> {
 }
 
 pub fn logout(args: &LogoutArgs) -> Result<ExitCode> {
-    let registry = registry_of(args.server.as_deref());
+    let registry = registry_of_server(args.server.as_deref().unwrap_or_default());
     match DockerConfig::remove_login(&config_path()?, &registry)? {
         true => println!("Removing login credentials for {registry}"),
         false => println!("Not logged in to {registry}"),

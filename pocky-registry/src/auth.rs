@@ -260,6 +260,16 @@ fn normalise_key(key: &str) -> String {
     }
 }
 
+/// The registry a `login` server argument or an API `serveraddress` names
+/// (`https://index.docker.io/v1/`, `host:5000`, nothing for Docker Hub), as
+/// the registry part of a reference spells it.
+pub fn registry_of_server(server: &str) -> String {
+    match normalise_key(server).as_str() {
+        "" => "docker.io".into(),
+        other => other.into(),
+    }
+}
+
 /// The key docker writes in `auths` for a registry.
 fn auth_key(registry: &str) -> String {
     match normalise_key(registry).as_str() {

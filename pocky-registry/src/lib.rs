@@ -38,7 +38,7 @@ mod reference;
 mod transport;
 mod url;
 
-pub use auth::{Credentials, DockerConfig};
+pub use auth::{Credentials, DockerConfig, registry_of_server};
 pub use blob::BlobReader;
 pub use client::{Client, ClientOptions, LayerDescriptor, Resolved};
 pub use digest::{Algorithm, Digest};
