@@ -43,6 +43,7 @@ pub mod mount_flags;
 pub mod netsetup;
 pub mod networks;
 pub mod owner;
+mod pool;
 pub mod progress;
 pub mod prune;
 pub mod pull;

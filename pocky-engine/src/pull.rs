@@ -4,8 +4,6 @@
 //! record is written, and each layer appears whole or not at all.
 
 use std::io::{self, Read};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
@@ -14,6 +12,7 @@ use pocky_registry::{Client, ClientOptions, LayerDescriptor, Platform, Reference
 use pocky_store::{ImageRecord, ImageStore, LayerRecord, LayerStore, Store, chain_ids};
 
 use crate::log::debug;
+use crate::pool::short;
 use crate::progress::{Counting, PullProgress};
 
 /// Layers downloaded at once, as Docker does.
@@ -214,11 +213,6 @@ pub(crate) fn layer_size(store: &Store, chain_id: &str) -> Result<u64> {
     Ok(rec.size)
 }
 
-fn short(digest: &str) -> String {
-    let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
-    hex[..hex.len().min(12)].to_owned()
-}
-
 /// Downloads and unpacks the layers at `todo` with a bounded pool of
 /// threads. The first failure stops the pool from starting more layers and
 /// is the error reported; staging directories of failed layers are dropped.
@@ -233,9 +227,6 @@ fn fetch_layers(
     todo: &[usize],
     progress: &dyn PullProgress,
 ) -> Result<()> {
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let bars: Vec<_> = todo
         .iter()
         .map(|&i| {
@@ -243,48 +234,28 @@ fn fetch_layers(
             progress.layer(&short(&l.digest.to_string()), l.size)
         })
         .collect();
-    std::thread::scope(|s| {
-        for _ in 0..PARALLEL_LAYERS.min(todo.len()) {
-            s.spawn(|| {
-                loop {
-                    if failed.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&i) = todo.get(k) else { return };
-                    let bar = &bars[k];
-                    bar.state("Downloading");
-                    let layer = &resolved.layers[i];
-                    let result = fetch_layer(
-                        store,
-                        client,
-                        reference,
-                        layer,
-                        &diff_ids[i],
-                        &chains[i],
-                        |r| Counting {
-                            inner: r,
-                            progress: bar.as_ref(),
-                        },
-                    );
-                    match result {
-                        Ok(()) => bar.finish("Pull complete"),
-                        Err(e) => {
-                            bar.finish("Failed");
-                            failed.store(true, Ordering::Relaxed);
-                            let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
-                            slot.get_or_insert(e);
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    crate::pool::run_each(PARALLEL_LAYERS, todo.len(), |k| {
+        let (i, bar) = (todo[k], &bars[k]);
+        bar.state("Downloading");
+        let result = fetch_layer(
+            store,
+            client,
+            reference,
+            &resolved.layers[i],
+            &diff_ids[i],
+            &chains[i],
+            |r| Counting {
+                inner: r,
+                progress: bar.as_ref(),
+            },
+        );
+        bar.finish(if result.is_ok() {
+            "Pull complete"
+        } else {
+            "Failed"
+        });
+        result
+    })
 }
 
 /// Keeps a copy of what passes through: the compressed blob, written to

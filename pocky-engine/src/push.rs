@@ -7,8 +7,7 @@
 //! config, then the manifest under the tag, with its own media type.
 
 use std::io::Read;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, anyhow, bail};
 use pocky_registry::{Client, Digest, Reference};
@@ -16,6 +15,7 @@ use pocky_store::{ImageRecord, ImageStore, Store};
 use serde_json::Value;
 
 use crate::image_store::{LayerBlob, manifest_layers};
+use crate::pool::short;
 use crate::progress::PullProgress;
 
 const PARALLEL_LAYERS: usize = 3;
@@ -150,9 +150,6 @@ fn push_layers(
     sources: &[String],
     progress: &dyn PullProgress,
 ) -> Result<()> {
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let bars: Vec<_> = layers
         .iter()
         .map(|l| progress.layer(&short(&l.digest), l.size))
@@ -160,67 +157,47 @@ fn push_layers(
     for b in &bars {
         b.state("Preparing");
     }
-    std::thread::scope(|s| {
-        for _ in 0..PARALLEL_LAYERS.min(layers.len()) {
-            s.spawn(|| {
-                loop {
-                    if failed.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(layer) = layers.get(k) else { return };
-                    let bar = &bars[k];
-                    let result = (|| -> Result<&'static str> {
-                        let digest = parse_digest(&layer.digest)?;
-                        if client.blob_exists(reference, &digest)? {
-                            return Ok("Layer already exists");
-                        }
-                        for from in sources {
-                            if client.mount_blob(reference, &digest, from)? {
-                                return Ok("Mounted from another repository");
-                            }
-                        }
-                        bar.state("Pushing");
-                        // The client reports the bytes sent so far (from 0
-                        // again on a retry); the bar takes increments.
-                        let sent = AtomicU64::new(0);
-                        client.push_blob(
-                            reference,
-                            &digest,
-                            layer.size,
-                            &|| open(store, &layer.digest),
-                            &|n| {
-                                let before = sent.fetch_max(n, Ordering::Relaxed);
-                                if n > before {
-                                    bar.advance(n - before);
-                                }
-                            },
-                        )?;
-                        Ok("Pushed")
-                    })();
-                    match result {
-                        Ok(msg) => bar.finish(msg),
-                        Err(e) => {
-                            bar.finish("Failed");
-                            failed.store(true, Ordering::Relaxed);
-                            let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
-                            slot.get_or_insert(e.context(format!("layer {}", layer.digest)));
-                            return;
-                        }
-                    }
+    crate::pool::run_each(PARALLEL_LAYERS, layers.len(), |k| {
+        let (layer, bar) = (&layers[k], &bars[k]);
+        let result = (|| -> Result<&'static str> {
+            let digest = parse_digest(&layer.digest)?;
+            if client.blob_exists(reference, &digest)? {
+                return Ok("Layer already exists");
+            }
+            for from in sources {
+                if client.mount_blob(reference, &digest, from)? {
+                    return Ok("Mounted from another repository");
                 }
-            });
+            }
+            bar.state("Pushing");
+            // The client reports the bytes sent so far (from 0 again on a
+            // retry); the bar takes increments.
+            let sent = AtomicU64::new(0);
+            client.push_blob(
+                reference,
+                &digest,
+                layer.size,
+                &|| open(store, &layer.digest),
+                &|n| {
+                    let before = sent.fetch_max(n, Ordering::Relaxed);
+                    if n > before {
+                        bar.advance(n - before);
+                    }
+                },
+            )?;
+            Ok("Pushed")
+        })();
+        match result {
+            Ok(msg) => {
+                bar.finish(msg);
+                Ok(())
+            }
+            Err(e) => {
+                bar.finish("Failed");
+                Err(e.context(format!("layer {}", layer.digest)))
+            }
         }
-    });
-    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
-}
-
-fn short(digest: &str) -> String {
-    let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
-    hex[..hex.len().min(12)].to_owned()
+    })
 }
 
 /// `push --all-tags`: every local tag of the repository `name` names.
