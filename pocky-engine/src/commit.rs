@@ -37,25 +37,11 @@ pub fn commit(store: &Store, req: &CommitRequest) -> crate::Result<ImageRecord> 
     let image = store.find_image(&ImageQuery::IdPrefix(rec.image_id.clone()))?;
     let mut config: Value = serde_json::from_slice(&store.get_blob(&image.id)?)
         .map_err(|e| crate::invalid!("the config of image {}: {e}", image.id))?;
-    let inner = config
+    let mut inner = config
         .get_mut("config")
         .and_then(Value::as_object_mut)
         .map(std::mem::take)
         .unwrap_or_default();
-    let mut inner = inner;
-    // Checked before anything is packed: a bad change costs nothing.
-    for c in &req.changes {
-        crate::config_change::apply(&mut serde_json::Map::new(), c)?;
-    }
-    let paused_here = req.pause && state::process_alive(&rec) && !state::paused(&rec);
-    if paused_here {
-        crate::lifecycle::pause(store, &rec.id)?;
-    }
-    let layer = pack_upper(store, &rec, &image);
-    if paused_here {
-        crate::lifecycle::unpause(store, &rec.id)?;
-    }
-    let (layer, diff_id) = layer?;
     // The container's environment (the image's plus its `-e`), as Docker
     // commits it; the hostname is the container's, not the image's.
     let spec = state::bundle_spec(store, &rec.id)?;
@@ -67,9 +53,20 @@ pub fn commit(store: &Store, req: &CommitRequest) -> crate::Result<ImageRecord> 
             .collect();
         inner.insert("Env".into(), Value::Array(env));
     }
+    // Before anything is packed: a bad change costs nothing.
     for c in &req.changes {
         crate::config_change::apply(&mut inner, c)?;
     }
+    let skip = crate::diff::mount_points(&spec);
+    let paused_here = req.pause && state::process_alive(&rec) && !state::paused(&rec);
+    if paused_here {
+        crate::lifecycle::pause(store, &rec.id)?;
+    }
+    let layer = pack_upper(store, &rec, &image, &skip);
+    if paused_here {
+        crate::lifecycle::unpause(store, &rec.id)?;
+    }
+    let (layer, diff_id) = layer?;
     config["config"] = Value::Object(inner);
     let created = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     config["created"] = json!(created);
@@ -106,13 +103,13 @@ fn pack_upper(
     store: &Store,
     rec: &pocky_store::ContainerRecord,
     image: &ImageRecord,
+    skip: &[std::path::PathBuf],
 ) -> Result<(LayerBlob, String)> {
     let dir = store.container_dir(&rec.id)?;
     let overlay = crate::create::overlay_of(store, &dir, image)?;
-    let skip = crate::diff::mount_points(store, &rec.id)?;
     let mut blob = store.blob_writer()?;
     let mut writer = LayerWriter::new(&mut blob, Compression::Gzip)?;
-    pocky_fs::pack_layer_skipping(&overlay.upper, &skip, &mut writer)
+    pocky_fs::pack_layer_skipping(&overlay.upper, skip, &mut writer)
         .with_context(|| format!("packing the changes of container {}", rec.name))?;
     let digests = writer.finish()?;
     let (digest, size) = blob.commit(store, Some(&digests.digest))?;
