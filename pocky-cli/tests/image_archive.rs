@@ -7,27 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Ctx, fails, ok};
-
-fn one(root: &Path, args: &[&str]) -> String {
-    ok(root, args).trim().to_owned()
-}
-
-fn id_and_digest(root: &Path, image: &str) -> (String, String) {
-    (
-        one(root, &["inspect", "--format", "{{.Id}}", image]),
-        one(
-            root,
-            &[
-                "image",
-                "inspect",
-                "--format",
-                "{{.Manifest.Digest}}",
-                image,
-            ],
-        ),
-    )
-}
+use common::{Ctx, fails, id_and_digest, ok, one};
 
 fn run(program: &str, args: &[&str]) {
     let out = Command::new(program).args(args).output().unwrap();

@@ -5,11 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Ctx, fails, ok};
-
-fn one(root: &std::path::Path, args: &[&str]) -> String {
-    ok(root, args).trim().to_owned()
-}
+use common::{Ctx, fails, ok, one};
 
 /// The entries of the top layer blob of `image`, as GNU tar lists them.
 fn top_layer_entries(root: &std::path::Path, image: &str) -> Vec<String> {

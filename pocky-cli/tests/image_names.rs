@@ -3,11 +3,7 @@
 
 mod common;
 
-use common::{Ctx, fails, ok};
-
-fn one(root: &std::path::Path, args: &[&str]) -> String {
-    ok(root, args).trim().to_owned()
-}
+use common::{Ctx, fails, ok, one};
 
 #[test]
 fn tag_moves_names_and_prune_removes_untagged() {

@@ -5,27 +5,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{Ctx, fails, ok};
-
-fn one(root: &std::path::Path, args: &[&str]) -> String {
-    ok(root, args).trim().to_owned()
-}
-
-fn id_and_digest(root: &std::path::Path, image: &str) -> (String, String) {
-    (
-        one(root, &["inspect", "--format", "{{.Id}}", image]),
-        one(
-            root,
-            &[
-                "image",
-                "inspect",
-                "--format",
-                "{{.Manifest.Digest}}",
-                image,
-            ],
-        ),
-    )
-}
+use common::{Ctx, fails, id_and_digest, ok, one};
 
 #[test]
 fn pushed_images_pull_back_with_equal_digests() {

@@ -126,6 +126,28 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// [`ok`]'s output trimmed: one value (an id, a formatted field).
+pub fn one(root: &Path, args: &[&str]) -> String {
+    ok(root, args).trim().to_owned()
+}
+
+/// An image's id and manifest digest: what a push, save or load must keep.
+pub fn id_and_digest(root: &Path, image: &str) -> (String, String) {
+    (
+        one(root, &["inspect", "--format", "{{.Id}}", image]),
+        one(
+            root,
+            &[
+                "image",
+                "inspect",
+                "--format",
+                "{{.Manifest.Digest}}",
+                image,
+            ],
+        ),
+    )
+}
+
 /// Runs pocky and asserts success, returning stdout.
 pub fn ok(root: &Path, args: &[&str]) -> String {
     let o = pocky(root, args);
