@@ -136,9 +136,12 @@ fn row(ctx: &Ctx, image: &ImageRecord) -> Value {
 /// The image rows of `GET /images/json` (also `system/df`'s).
 pub fn rows(ctx: &Ctx) -> ApiResult<Vec<Value>> {
     let filter = pocky_engine::image_filter::ImageFilter::parse(ctx.store, &ctx.filters()?)?;
+    let all = ctx.flag("all")?;
     let mut out = Vec::new();
     for mut image in ctx.store.images()? {
-        if !filter.keeps_image(ctx.store, &image) {
+        // A build step's image is the build cache's, as dockerd's
+        // intermediate images are: listed with `all` only.
+        if (image.build_step && !all) || !filter.keeps_image(ctx.store, &image) {
             continue;
         }
         // As dockerd: with `reference`, an image is listed with the tags

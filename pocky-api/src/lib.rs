@@ -11,6 +11,7 @@
 
 pub mod archive;
 pub mod attach;
+mod build;
 pub mod containers;
 pub mod create_body;
 pub mod exec;

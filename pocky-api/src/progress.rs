@@ -21,6 +21,15 @@ pub struct Sink {
 }
 
 impl Sink {
+    /// A stream not started yet on `conn`.
+    pub fn new(conn: Stream) -> Sink {
+        Sink {
+            idle: Some(conn),
+            out: None,
+            broken: false,
+        }
+    }
+
     pub fn started(&self) -> bool {
         self.idle.is_none()
     }

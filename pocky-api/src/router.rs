@@ -8,7 +8,7 @@ use pocky_engine::store::Store;
 
 use crate::http::{self, Head, Stream};
 use crate::{
-    ApiError, ApiResult, Ctx, Reply, attach, containers, exec, image_io, images, networks,
+    ApiError, ApiResult, Ctx, Reply, attach, build, containers, exec, image_io, images, networks,
     registry_auth, system, volumes,
 };
 
@@ -176,7 +176,8 @@ fn route(ctx: &mut Ctx) -> ApiResult {
         ("GET", ["volumes", name]) => volumes::inspect(ctx, name),
         ("DELETE", ["volumes", name]) => volumes::remove(ctx, name),
 
-        ("POST", ["build"]) => Err(refused("image builds (POST /build)")),
+        ("POST", ["build"]) => build::build(ctx),
+        ("POST", ["build", "prune"]) => build::prune(ctx),
         ("POST", ["images", rest @ .., "push"]) => images::push(ctx, &rest.join("/")),
         ("POST", ["commit"]) => image_io::commit(ctx),
         ("GET", ["images", "get"]) => image_io::save(ctx, None),
@@ -209,11 +210,6 @@ fn route(ctx: &mut Ctx) -> ApiResult {
             ctx.head.method, ctx.head.path
         ))),
     }
-}
-
-/// An endpoint of the API that pocky does not serve yet, by name.
-fn refused(what: &str) -> ApiError {
-    ApiError::new(501, format!("pocky's API does not support {what} yet"))
 }
 
 #[cfg(test)]

@@ -102,7 +102,12 @@ pub enum Instruction {
     Shell(Vec<String>),
     StopSignal(String),
     Healthcheck(Healthcheck),
-    Onbuild(Box<Instruction>),
+    /// The trigger as written (stored in the image's `OnBuild`, parsed
+    /// again by the child build) and parsed, so errors show now.
+    Onbuild {
+        text: String,
+        trigger: Box<Instruction>,
+    },
     Maintainer(String),
 }
 
@@ -473,11 +478,8 @@ fn onbuild(cx: &Ctx, args: &str) -> Result<Instruction, BuildError> {
     }
     // Heredocs are not read for triggers: the body lines would belong to
     // the child build, which BuildKit does not support either.
-    Ok(Instruction::Onbuild(Box::new(build(
-        &kw,
-        rest,
-        cx.line,
-        cx.escape,
-        Vec::new(),
-    )?)))
+    Ok(Instruction::Onbuild {
+        text: format!("{kw} {}", rest.trim()).trim_end().to_owned(),
+        trigger: Box::new(build(&kw, rest, cx.line, cx.escape, Vec::new())?),
+    })
 }

@@ -238,7 +238,10 @@ fn healthcheck() {
 fn onbuild_and_others() {
     assert_eq!(
         one("ONBUILD copy . /app"),
-        Instruction::Onbuild(Box::new(one("COPY . /app")))
+        Instruction::Onbuild {
+            text: "COPY . /app".into(),
+            trigger: Box::new(one("COPY . /app"))
+        }
     );
     for bad in [
         "ONBUILD FROM x",

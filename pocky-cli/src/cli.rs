@@ -57,6 +57,11 @@ pub enum Command {
     Load(crate::save::LoadArgs),
     /// Make an image of a container's changes.
     Commit(crate::commit::CommitArgs),
+    /// Build an image from a Dockerfile and a context.
+    Build(crate::build::BuildArgs),
+    /// Manage the build cache.
+    #[command(subcommand)]
+    Builder(crate::build::BuilderCommand),
     /// Make a one-layer image of a tar of a filesystem.
     Import(crate::commit::ImportArgs),
     /// Write a container's filesystem as a tar.
@@ -213,6 +218,8 @@ pub enum ImageCommand {
     History(crate::tag::HistoryArgs),
     /// Remove untagged images no container uses (`-a`: every unused image).
     Prune(crate::tag::ImagePruneArgs),
+    /// Build an image from a Dockerfile and a context.
+    Build(crate::build::BuildArgs),
     /// Make a one-layer image of a tar of a filesystem.
     Import(crate::commit::ImportArgs),
     /// Upload an image to its registry.
@@ -261,7 +268,8 @@ pub struct ImagesArgs {
     /// Show the manifest digest of each image.
     #[arg(long)]
     pub digests: bool,
-    /// Accepted for Docker compatibility: pocky keeps no intermediate images.
+    /// Also the images of build steps (the build cache), as Docker's
+    /// intermediate images.
     #[arg(short, long)]
     pub all: bool,
 }

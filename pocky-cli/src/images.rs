@@ -49,7 +49,7 @@ pub fn list(root: &Path, args: &ImagesArgs) -> Result<ExitCode> {
     let images = store
         .images()?
         .into_iter()
-        .filter(|i| filter.keeps_image(&store, i))
+        .filter(|i| (args.all || !i.build_step) && filter.keeps_image(&store, i))
         .collect();
     let mut rows = rows(images);
     rows.retain(|r| filter.keeps_row(&r.repository, (r.tag != "<none>").then_some(r.tag.as_str())));

@@ -2,6 +2,7 @@
 //! library crates. No kernel logic lives here.
 
 mod attach;
+mod build;
 mod cli;
 mod cli_run;
 mod commit;
@@ -106,6 +107,8 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::History(a) | Command::Image(ImageCommand::History(a)) => tag::history(&root, &a),
         Command::Image(ImageCommand::Prune(a)) => tag::prune(&root, &a),
         Command::Commit(a) => commit::commit(&root, &a),
+        Command::Build(a) | Command::Image(ImageCommand::Build(a)) => build::build(&root, &a),
+        Command::Builder(c) => build::builder(&root, &c),
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => save::save(&root, &a),
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => save::load(&root, &a),
         Command::Push(a) | Command::Image(ImageCommand::Push(a)) => push::push(&root, &a),

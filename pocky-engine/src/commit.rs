@@ -92,6 +92,7 @@ pub fn commit(store: &Store, req: &CommitRequest) -> crate::Result<ImageRecord> 
             layers: &layers,
             manifest: None,
             tags: &tags,
+            build_step: false,
         },
     )?;
     crate::events::object(store, "container", "commit", &rec.id, &rec.name);
@@ -99,7 +100,7 @@ pub fn commit(store: &Store, req: &CommitRequest) -> crate::Result<ImageRecord> 
 }
 
 /// The upper directory as a gzip'd layer blob in the store.
-fn pack_upper(
+pub(crate) fn pack_upper(
     store: &Store,
     rec: &pocky_store::ContainerRecord,
     image: &ImageRecord,
@@ -107,10 +108,20 @@ fn pack_upper(
 ) -> Result<(LayerBlob, String)> {
     let dir = store.container_dir(&rec.id)?;
     let overlay = crate::create::overlay_of(store, &dir, image)?;
+    pack_changes(store, &overlay.upper, skip)
+        .with_context(|| format!("packing the changes of container {}", rec.name))
+}
+
+/// An overlay upper directory as a gzip'd layer blob in the store, and
+/// the layer's diff id.
+pub(crate) fn pack_changes(
+    store: &Store,
+    upper: &std::path::Path,
+    skip: &[std::path::PathBuf],
+) -> Result<(LayerBlob, String)> {
     let mut blob = store.blob_writer()?;
     let mut writer = LayerWriter::new(&mut blob, Compression::Gzip)?;
-    pocky_fs::pack_layer_skipping(&overlay.upper, skip, &mut writer)
-        .with_context(|| format!("packing the changes of container {}", rec.name))?;
+    pocky_fs::pack_layer_skipping(upper, skip, &mut writer)?;
     let digests = writer.finish()?;
     let (digest, size) = blob.commit(store, Some(&digests.digest))?;
     Ok((

@@ -33,6 +33,9 @@ pub enum Error {
     BrokenContainer { id: String, reason: String },
     #[error("image {id} has an unreadable record ({reason})")]
     BrokenImage { id: String, reason: String },
+    /// A build's RUN exited non-zero: the build failed, pocky did not.
+    #[error("{message}")]
+    BuildStep { message: String, code: i32 },
     /// Something failed underneath: the kernel, the disk, a registry.
     #[error(transparent)]
     Internal(anyhow::Error),
@@ -56,7 +59,7 @@ impl Error {
             | Error::NoSuchNetwork(_)
             | Error::NotFound(_) => Kind::NotFound,
             Error::NotRunning(_) | Error::Conflict(_) => Kind::Conflict,
-            Error::Invalid(_) => Kind::Invalid,
+            Error::Invalid(_) | Error::BuildStep { .. } => Kind::Invalid,
             Error::BrokenContainer { .. } | Error::BrokenImage { .. } | Error::Internal(_) => {
                 Kind::Internal
             }

@@ -33,6 +33,8 @@ pub struct NewImage<'a> {
     pub manifest: Option<&'a [u8]>,
     /// Canonical `registry/repository:tag`s.
     pub tags: &'a [String],
+    /// A build's intermediate image (see `ImageRecord::build_step`).
+    pub build_step: bool,
 }
 
 /// Publishes an image whose layer blobs are in the store. The config's
@@ -84,6 +86,7 @@ fn store_inner(store: &Store, new: &NewImage<'_>) -> Result<ImageRecord> {
             .map(str::to_owned),
         pulled: now(),
         platform: platform_of(&config),
+        build_step: new.build_step,
     };
     store.put_image(&record)?;
     Ok(record)

@@ -81,6 +81,7 @@ pub fn import(
             layers: std::slice::from_ref(&layer),
             manifest: None,
             tags: &tags,
+            build_step: false,
         },
     )?;
     crate::events::object(store, "image", "import", &made.id, &made.id);

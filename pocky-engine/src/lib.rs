@@ -12,6 +12,8 @@
 pub mod attach_server;
 pub mod boot;
 pub mod broken;
+pub mod build;
+pub mod build_context;
 pub mod commit;
 pub mod config_change;
 pub mod copy;

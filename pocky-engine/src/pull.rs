@@ -184,6 +184,7 @@ fn pull_inner(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
         platform: platform_of(&resolved),
+        build_step: false,
     };
     store.put_image(&record)?;
     let name = format!("{repo}:{}", reference.tag_or_latest());

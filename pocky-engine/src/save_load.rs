@@ -123,6 +123,7 @@ pub fn load(store: &Store, input: &mut dyn Read) -> crate::Result<Vec<Loaded>> {
                 layers: &layers,
                 manifest: image.manifest.as_ref().map(|m| m.bytes.as_slice()),
                 tags: &tags,
+                build_step: false,
             },
         )?;
         let names: Vec<String> = tags

@@ -19,6 +19,10 @@ pub struct ImageRecord {
     pub pulled: u64,
     /// `os/architecture[/variant]`.
     pub platform: String,
+    /// An image a build made for one of its steps (the build cache's), not
+    /// one it was asked for: `images` lists it only with `-a`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub build_step: bool,
 }
 
 impl ImageRecord {
@@ -40,6 +44,8 @@ impl ImageRecord {
             }
         }
         self.manifest_digest.clone_from(&other.manifest_digest);
+        // Built or tagged as a result: no longer only a step of a build.
+        self.build_step &= other.build_step;
     }
 }
 

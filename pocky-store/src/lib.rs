@@ -10,6 +10,7 @@
 //! containers/<id>/      container.json, the OCI bundle, overlay dirs, log,
 //!                       volumes.json (the volumes it uses)
 //! volumes/<name>/       volume.json + _data/ (what containers mount)
+//! build-cache/<hex>     the image id a build step made, by cache key
 //! tmp/                  staging directories and trash
 //! events.log[.1]        what happened, one JSON line each (bounded, rotated)
 //! ```
@@ -23,6 +24,7 @@
 
 mod atomic;
 mod blobs;
+mod build_cache;
 mod container_store;
 mod containers;
 mod digest;

@@ -22,6 +22,7 @@ fn image(config: &[u8], tag: &str, layer: &[u8]) -> ImageRecord {
         created: None,
         pulled: 1,
         platform: "linux/amd64".into(),
+        build_step: false,
     }
 }
 

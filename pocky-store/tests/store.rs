@@ -18,6 +18,7 @@ fn record(config: &[u8], tags: &[&str], layers: &[&[u8]]) -> ImageRecord {
         created: None,
         pulled: 1,
         platform: "linux/amd64".into(),
+        build_step: false,
     }
 }
 

@@ -23,6 +23,7 @@ fn image(store: &Store) -> String {
             created: None,
             pulled: 1,
             platform: "linux/amd64".into(),
+            build_step: false,
         })
         .unwrap();
     id

@@ -61,6 +61,7 @@ pub fn add(root: &Path, rec: &ContainerRecord) -> PathBuf {
             created: None,
             pulled: 0,
             platform: "linux/amd64".into(),
+            build_step: false,
         })
         .unwrap();
     store.create_container(rec).unwrap();

@@ -121,7 +121,7 @@ fn overlay_of(store: &Store, rec: &ContainerRecord) -> Result<Overlay> {
 
 /// Forks a child that mounts `overlay` on `target` in a private mount
 /// namespace and sends back a descriptor of it.
-fn mount_in_child(overlay: &Overlay, target: &Path) -> Result<OwnedFd> {
+pub(crate) fn mount_in_child(overlay: &Overlay, target: &Path) -> Result<OwnedFd> {
     let (parent_end, child_end) = socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
