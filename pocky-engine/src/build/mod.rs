@@ -142,6 +142,7 @@ pub fn build(
         lines: text.lines().collect(),
         number: 0,
         total,
+        stage_names: stages.stages.iter().map(|s| s.name.clone()).collect(),
         results: BTreeMap::new(),
         used_args: Default::default(),
     };

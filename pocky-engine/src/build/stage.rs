@@ -32,6 +32,8 @@ pub(super) struct Build<'a> {
     pub lines: Vec<&'a str>,
     pub number: usize,
     pub total: usize,
+    /// Each stage's `AS` name, by index, for `--from`.
+    pub stage_names: Vec<Option<String>>,
     /// Each built stage's image, by stage index.
     pub results: BTreeMap<usize, ImageRecord>,
     pub used_args: BTreeSet<String>,

@@ -8,15 +8,16 @@ use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::{Context, Kind, Resolved};
+use super::{Context, Kind, Resolved, proc_path};
 
-type Each<'a> = dyn FnMut(&str, &str, &Metadata) -> anyhow::Result<()> + 'a;
+type Each<'a> = dyn FnMut(&str, &Path, &Metadata) -> anyhow::Result<()> + 'a;
 
 impl Context {
-    /// Calls `each(name in the destination, path in the context, metadata)`
+    /// Calls `each(name in the destination, path to open, metadata)`
     /// for `r`: the file itself (named `file_name` or its own name), or
     /// everything beneath the directory.
     fn items(
@@ -27,13 +28,14 @@ impl Context {
     ) -> anyhow::Result<()> {
         match r.kind {
             Kind::File => {
-                let meta = fs::metadata(self.path(&r.rel))?;
-                each(file_name.unwrap_or(&r.name), &r.rel, &meta)
+                let path = PathBuf::from(proc_path(&r.fd));
+                let meta = fs::metadata(&path)?;
+                each(file_name.unwrap_or(&r.name), &path, &meta)
             }
             Kind::Dir => {
-                let skip = if r.rel.is_empty() { 0 } else { r.rel.len() + 1 };
-                self.walk(&r.rel, None, &mut |found| {
-                    each(&found.rel[skip..], found.rel, found.meta)?;
+                let base = PathBuf::from(proc_path(&r.fd));
+                self.walk(&base, &r.rel, None, &mut |found| {
+                    each(found.sub, found.path, found.meta)?;
                     Ok(true)
                 })
             }
@@ -45,20 +47,20 @@ impl Context {
         let mut h = Sha256::new();
         for r in resolved {
             h.update(format!("{}\0{:?}\0", r.name, r.kind));
-            self.items(r, None, &mut |name, rel, meta| {
+            self.items(r, None, &mut |name, path, meta| {
                 h.update(name.as_bytes());
                 h.update(format!("\0{:o} ", meta.mode() & 0o7777));
                 let ft = meta.file_type();
                 if ft.is_symlink() {
                     h.update(b"l ");
-                    h.update(fs::read_link(self.path(rel))?.as_os_str().as_bytes());
+                    h.update(fs::read_link(path)?.as_os_str().as_bytes());
                 } else if ft.is_dir() {
                     h.update(b"d");
                 } else if ft.is_fifo() {
                     h.update(b"p");
                 } else {
                     h.update(format!("f {} ", meta.len()));
-                    io::copy(&mut File::open(self.path(rel))?.take(meta.len()), &mut h)?;
+                    io::copy(&mut File::open(path)?.take(meta.len()), &mut h)?;
                 }
                 h.update([0]);
                 Ok(())
@@ -68,21 +70,23 @@ impl Context {
     }
 
     /// Writes `resolved` as one tar to `out`, every entry owned by
-    /// `owner` and, with `chmod`, of that mode. Returns the bytes written.
+    /// `owner` (else by its own owner) and, with `chmod`, of that mode.
+    /// Returns the bytes written.
     pub fn write_tar(
         &self,
         resolved: &[Resolved],
         file_name: Option<&str>,
-        owner: (u32, u32),
+        owner: Option<(u32, u32)>,
         chmod: Option<u32>,
         out: &mut dyn Write,
     ) -> anyhow::Result<u64> {
         let mut tar = tar::Builder::new(Counting { inner: out, n: 0 });
         for r in resolved {
-            self.items(r, file_name, &mut |name, rel, meta| {
+            self.items(r, file_name, &mut |name, path, meta| {
                 let mut header = tar::Header::new_gnu();
-                header.set_uid(owner.0.into());
-                header.set_gid(owner.1.into());
+                let (uid, gid) = owner.unwrap_or((meta.uid(), meta.gid()));
+                header.set_uid(uid.into());
+                header.set_gid(gid.into());
                 header.set_mtime(meta.mtime().max(0) as u64);
                 header.set_size(0);
                 let perm = chmod.unwrap_or(meta.mode() & 0o7777);
@@ -90,7 +94,7 @@ impl Context {
                 if ft.is_symlink() {
                     header.set_entry_type(tar::EntryType::Symlink);
                     header.set_mode(0o777);
-                    tar.append_link(&mut header, name, fs::read_link(self.path(rel))?)?;
+                    tar.append_link(&mut header, name, fs::read_link(path)?)?;
                 } else if ft.is_dir() {
                     header.set_entry_type(tar::EntryType::Directory);
                     header.set_mode(perm);
@@ -100,7 +104,7 @@ impl Context {
                     header.set_mode(perm);
                     tar.append_data(&mut header, name, io::empty())?;
                 } else {
-                    let file = File::open(self.path(rel))?;
+                    let file = File::open(path)?;
                     // The size as read now: a file that changes while being
                     // copied must not desynchronise the stream.
                     let len = file.metadata()?.len();

@@ -16,20 +16,20 @@
 
 mod chown;
 mod copy_tar;
-mod ignore;
 
 use std::fs::{self, File, Metadata};
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use glob::{MatchOptions, Pattern};
 use nix::fcntl::OFlag;
+use pocky_build::Ignore;
 
 pub use chown::{parse_chmod, parse_chown};
-use ignore::{Ignore, clean};
 
 /// The largest Dockerfile or `.dockerignore` read.
 const MAX_TEXT: u64 = 16 << 20;
@@ -43,9 +43,13 @@ pub enum ContextSource<'a> {
 }
 
 pub struct Context {
-    root: OwnedFd,
-    root_path: PathBuf,
+    root: Arc<OwnedFd>,
     ignore: Ignore,
+    /// Whether `readlink` of a descriptor names its path (false for a
+    /// root mounted in another mount namespace, where there is no
+    /// `.dockerignore` to apply anyway).
+    real_paths: bool,
+    root_path: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +61,9 @@ enum Kind {
 /// One source of a COPY or ADD, resolved inside the context.
 #[derive(Debug, Clone)]
 pub struct Resolved {
-    /// The real path relative to the context root, symlinks followed.
+    /// An `O_PATH` descriptor of the source, symlinks followed.
+    fd: Arc<OwnedFd>,
+    /// Its path relative to the context root, for `.dockerignore`.
     rel: String,
     /// The last component of the source as written, the name a file gets.
     name: String,
@@ -74,9 +80,14 @@ impl Resolved {
     }
 }
 
-/// An entry a walk found: its path relative to the context root.
+/// An entry a walk found.
 pub(super) struct Found<'a> {
+    /// Relative to the context root.
     rel: &'a str,
+    /// Relative to the walk's start.
+    sub: &'a str,
+    /// Where it can be opened.
+    path: &'a Path,
     meta: &'a Metadata,
 }
 
@@ -95,9 +106,7 @@ impl Context {
                 let root = fs::canonicalize(dir).map_err(|e| {
                     crate::invalid!("unable to prepare context: {}: {e}", dir.display())
                 })?;
-                let outside = dockerfile.map(Path::new).filter(|p| {
-                    p.is_file() && fs::canonicalize(p).is_ok_and(|c| !c.starts_with(&root))
-                });
+                let outside = dockerfile.map(Path::new).filter(|p| p.is_file());
                 (root, outside.map(Path::to_path_buf))
             }
             ContextSource::Tar(reader) => {
@@ -114,12 +123,13 @@ impl Context {
         };
         let root = open_dir(&root_path)?;
         let mut ctx = Context {
-            root,
-            root_path,
+            root: Arc::new(root),
             ignore: Ignore::default(),
+            real_paths: true,
+            root_path,
         };
         if let Some(text) = ctx.read_text(".dockerignore")? {
-            ctx.ignore = Ignore::parse(&text)?;
+            ctx.ignore = Ignore::parse(&text).map_err(|e| crate::invalid!(".dockerignore: {e}"))?;
         }
         let name = dockerfile.unwrap_or("Dockerfile");
         let text = match outside {
@@ -131,6 +141,18 @@ impl Context {
             })?,
         };
         Ok((ctx, text))
+    }
+
+    /// A context over a directory descriptor (another stage's or an
+    /// image's root, for `COPY --from`), with nothing ignored.
+    pub fn over_root(root: OwnedFd) -> Context {
+        let root_path = PathBuf::from(proc_path(&root));
+        Context {
+            root: Arc::new(root),
+            ignore: Ignore::default(),
+            real_paths: false,
+            root_path,
+        }
     }
 
     /// A text file of the context, `.dockerignore` notwithstanding.
@@ -167,7 +189,8 @@ impl Context {
             };
             let depth = (!rel.contains("**")).then(|| rel.split('/').count());
             let mut matched = Vec::new();
-            self.walk("", depth, &mut |found| {
+            let root_path = self.root_path.clone();
+            self.walk(&root_path, "", depth, &mut |found| {
                 let hit = pattern.matches_with(found.rel, options);
                 if hit {
                     matched.push(found.rel.to_owned());
@@ -204,7 +227,7 @@ impl Context {
                 "file not found in build context or excluded by .dockerignore: {written}"
             )
         };
-        if self.ignore.excluded(rel) {
+        if self.ignore.ignores(rel) {
             anyhow::bail!(missing());
         }
         let fd = match pocky_fs::open_in_root(&self.root, Path::new(rel), OFlag::empty()) {
@@ -212,13 +235,15 @@ impl Context {
             Err(e) if is_not_found(&e) => anyhow::bail!(missing()),
             Err(e) => anyhow::bail!(crate::invalid!("{written}: {e}")),
         };
-        let real = fs::read_link(proc_path(&fd))?;
-        let real = real
-            .strip_prefix(&self.root_path)
-            .map_err(|_| crate::invalid!("{written} resolves outside the build context"))?
-            .to_string_lossy()
-            .into_owned();
-        if self.ignore.excluded(&real) {
+        let real = match self.real_paths {
+            true => fs::read_link(proc_path(&fd))?
+                .strip_prefix(&self.root_path)
+                .map_err(|_| crate::invalid!("{written} resolves outside the build context"))?
+                .to_string_lossy()
+                .into_owned(),
+            false => rel.to_owned(),
+        };
+        if self.ignore.ignores(&real) {
             anyhow::bail!(missing());
         }
         let meta = fs::metadata(proc_path(&fd))?;
@@ -236,37 +261,50 @@ impl Context {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| ".".into());
         Ok(Resolved {
+            fd: Arc::new(fd),
             rel: real,
             name,
             kind,
         })
     }
 
-    /// Visits what is beneath `rel` (not `rel` itself) in name order,
-    /// excluded paths left out, down to `depth` components of the context
-    /// path. `visit` returns whether to descend into a directory.
+    /// Visits what is beneath the directory `base` (at `rel` in the
+    /// context; not `base` itself) in name order, ignored paths left out,
+    /// down to `depth` components of the context path. `visit` returns
+    /// whether to descend into a directory.
     pub(super) fn walk(
         &self,
+        base: &Path,
         rel: &str,
         depth: Option<usize>,
         visit: &mut dyn FnMut(Found<'_>) -> anyhow::Result<bool>,
     ) -> anyhow::Result<()> {
-        let dir = self.root_path.join(rel);
+        self.walk_in(base, rel, "", depth, visit)
+    }
+
+    fn walk_in(
+        &self,
+        base: &Path,
+        rel: &str,
+        sub: &str,
+        depth: Option<usize>,
+        visit: &mut dyn FnMut(Found<'_>) -> anyhow::Result<bool>,
+    ) -> anyhow::Result<()> {
+        let dir = base.join(sub);
         let mut names: Vec<_> = fs::read_dir(&dir)
-            .with_context(|| format!("reading {} in the build context", display(rel)))?
+            .with_context(|| format!("reading {} in the build context", display(&join(rel, sub))))?
             .map(|e| e.map(|e| e.file_name()))
             .collect::<Result<_, _>>()?;
         names.sort();
         for name in names {
-            let child = match rel.is_empty() {
-                true => name.to_string_lossy().into_owned(),
-                false => format!("{rel}/{}", name.to_string_lossy()),
-            };
-            let meta = fs::symlink_metadata(self.root_path.join(&child))?;
+            let child_sub = join(sub, &name.to_string_lossy());
+            let child = join(rel, &child_sub);
+            let path = base.join(&child_sub);
+            let meta = fs::symlink_metadata(&path)?;
             let deeper = depth.is_none_or(|d| child.split('/').count() < d);
-            if self.ignore.excluded(&child) {
-                if meta.is_dir() && deeper && self.ignore.has_exceptions() {
-                    self.walk(&child, depth, visit)?;
+            if self.ignore.ignores(&child) {
+                if meta.is_dir() && deeper && self.ignore.would_descend(&child) {
+                    self.walk_in(base, rel, &child_sub, depth, visit)?;
                 }
                 continue;
             }
@@ -276,17 +314,15 @@ impl Context {
             }
             let descend = visit(Found {
                 rel: &child,
+                sub: &child_sub,
+                path: &path,
                 meta: &meta,
             })?;
             if descend && meta.is_dir() && deeper {
-                self.walk(&child, depth, visit)?;
+                self.walk_in(base, rel, &child_sub, depth, visit)?;
             }
         }
         Ok(())
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.root_path.join(rel)
     }
 
     /// The file to extract when ADD is given a local tar (plain, gzip or
@@ -295,7 +331,7 @@ impl Context {
         if r.kind != Kind::File {
             return Ok(None);
         }
-        let mut file = File::open(self.path(&r.rel))?;
+        let mut file = File::open(proc_path(&r.fd))?;
         let mut head = [0u8; 512];
         let mut n = 0;
         while n < head.len() {
@@ -311,8 +347,40 @@ impl Context {
         if !(compressed || tar) {
             return Ok(None);
         }
-        Ok(Some(File::open(self.path(&r.rel))?))
+        Ok(Some(File::open(proc_path(&r.fd))?))
     }
+}
+
+fn join(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_owned(),
+        (_, true) => a.to_owned(),
+        _ => format!("{a}/{b}"),
+    }
+}
+
+/// Go's `filepath.Clean` for `/` paths, the leading `/` dropped: `../x`
+/// stays (and is refused), `/../x` is `x`.
+fn clean(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    let mut above = 0usize;
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    above += 1;
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    let mut out: Vec<&str> = Vec::new();
+    if !path.starts_with('/') {
+        out.extend(std::iter::repeat_n("..", above));
+    }
+    out.extend(parts);
+    out.join("/")
 }
 
 fn display(rel: &str) -> &str {
@@ -329,7 +397,7 @@ fn open_dir(path: &Path) -> anyhow::Result<OwnedFd> {
     Ok(fd)
 }
 
-fn proc_path(fd: &OwnedFd) -> String {
+pub(super) fn proc_path(fd: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
 }
 
@@ -349,4 +417,18 @@ fn read_limited(file: File, name: &str) -> anyhow::Result<String> {
         anyhow::bail!(crate::invalid!("{name} is larger than {MAX_TEXT} bytes"));
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn cleaning() {
+        assert_eq!(clean("/a/./b/../c/"), "a/c");
+        assert_eq!(clean("../x"), "../x");
+        assert_eq!(clean("a/../../x"), "../x");
+        assert_eq!(clean("/../x"), "x");
+        assert_eq!(clean("."), "");
+    }
 }
