@@ -134,7 +134,7 @@ pub(super) fn plan(
     Ok(Plan {
         descriptor: format!("{what} {flags}{srcs:?} {dest} {checksum}"),
         history: format!("{what} {flags}{} {dest} # {checksum}", srcs.join(" ")),
-        action: Action::Copy(CopyPlan {
+        action: Action::Copy(Box::new(CopyPlan {
             source,
             resolved,
             dest,
@@ -142,7 +142,7 @@ pub(super) fn plan(
             chmod,
             extract: add,
             what,
-        }),
+        })),
     })
 }
 

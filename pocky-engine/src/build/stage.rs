@@ -326,7 +326,7 @@ pub(super) struct Plan {
 pub(super) enum Action {
     Config(Box<dyn FnOnce(&mut Work)>),
     Run(run_step::RunPlan),
-    Copy(copy_step::CopyPlan),
+    Copy(Box<copy_step::CopyPlan>),
 }
 
 impl Build<'_> {
