@@ -309,6 +309,71 @@ fn the_docker_cli_runs_containers_through_the_service() {
 }
 
 #[test]
+fn the_docker_cli_builds_through_the_service() {
+    let Some(ctx) = Ctx::new("api_docker_build", &["busybox"]) else {
+        return;
+    };
+    let Some(docker) = docker_cli() else {
+        return;
+    };
+    let svc = Service::start(ctx.root());
+    let dir = tempfile::tempdir().unwrap();
+    let dockerfile = format!(
+        "FROM {}\nARG WHO\nCOPY . /ctx/\nRUN echo hi $WHO > /greeting\nCMD cat /greeting\n",
+        ctx.busybox()
+    );
+    common::build::write_context(
+        dir.path(),
+        &[
+            ("Dockerfile", &dockerfile),
+            ("a", "a\n"),
+            (".dockerignore", "secret\n"),
+            ("secret", "s\n"),
+        ],
+    );
+    let build = |args: &[&str]| {
+        Command::new(docker.to_str().unwrap())
+            .arg("build")
+            .args(args)
+            .arg(dir.path())
+            .env("DOCKER_HOST", svc.host())
+            .env("DOCKER_BUILDKIT", "0")
+            .env_remove("DOCKER_CONFIG")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = build(&["-t", "cli/built", "--build-arg", "WHO=docker"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("Successfully tagged cli/built:latest"),
+        "{}",
+        stdout(&out)
+    );
+    let run = |args: &[&str]| client_ok(&svc, &ctx, docker.to_str().unwrap(), args);
+    assert_eq!(run(&["run", "--rm", "cli/built"]), "hi docker\n");
+    assert_eq!(
+        run(&["run", "--rm", "cli/built", "ls", "/ctx"]),
+        "Dockerfile\na\n"
+    );
+    let again = build(&["-t", "cli/built", "--build-arg", "WHO=docker"]);
+    assert!(stdout(&again).contains("Using cache"), "{}", stdout(&again));
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!("FROM {}\nRUN exit 4\n", ctx.busybox()),
+    )
+    .unwrap();
+    let out = build(&[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("non-zero code: 4"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(leftovers(ctx.root()), "");
+}
+
+#[test]
 fn a_terminal_through_the_docker_cli() {
     let Some(ctx) = Ctx::new("api_docker_tty", &["busybox"]) else {
         return;

@@ -176,6 +176,28 @@ dies = api.events(since=start, until=int(time.time()) + 1, decode=True,
                   filters={"type": "container", "event": "die"})
 check(len(list(dies)) >= 3, "die events")
 
+# Build from a tar context the SDK sends as is, then a failing one.
+def context(dockerfile, files=()):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, body in [("Dockerfile", dockerfile), *files]:
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            t.addfile(info, io.BytesIO(body))
+    buf.seek(0)
+    return buf
+df = f"FROM {IMAGE}\nARG WORD\nCOPY f /f\nRUN echo $WORD >> /f\nCMD cat /f\n".encode()
+img, logs = c.images.build(fileobj=context(df, [("f", b"built\n")]), custom_context=True,
+                           tag="sdk/built:1", buildargs={"WORD": "sdk"}, rm=True)
+check(any("Successfully built" in l.get("stream", "") for l in logs), "build log")
+check("sdk/built:1" in img.tags, "the built image is tagged")
+check(c.containers.run("sdk/built:1", remove=True) == b"built\nsdk\n", "built image runs")
+bad = f"FROM {IMAGE}\nRUN exit 7\n".encode()
+err = expect(docker.errors.BuildError,
+             lambda: c.images.build(fileobj=context(bad), custom_context=True), "failing build")
+check("non-zero code: 7" in str(err), err)
+c.images.remove("sdk/built:1")
+
 ctr.remove(force=True)
 vol.remove()
 net.remove()
