@@ -45,7 +45,7 @@ ENTRYPOINT ["cat"]
 
 #[test]
 fn instructions_have_docker_effects() {
-    let Some(ctx) = Ctx::new("build_instructions", &[]) else {
+    let Some(ctx) = Ctx::new("build_instructions", &["busybox"]) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -143,4 +143,16 @@ fn instructions_have_docker_effects() {
     );
     assert!(out.status.success());
     assert!(stderr(&out).contains("NOBODY"), "{}", stderr(&out));
+
+    // RUN steps are on the build's network: the bridge by default.
+    let net = format!(
+        "FROM {}\nRUN ls /sys/class/net > /nets\nCMD cat /nets\n",
+        ctx.busybox()
+    );
+    write_context(dir.path(), &[("Dockerfile", &net)]);
+    build_ok(ctx.root(), &["--network", "none", "-t", "none", context]);
+    assert_eq!(ok(ctx.root(), &["run", "--rm", "none"]), "lo\n");
+    build_ok(ctx.root(), &["-t", "bridged", context]);
+    assert_eq!(ok(ctx.root(), &["run", "--rm", "bridged"]), "eth0\nlo\n");
+    common::fails(ctx.root(), &["build", "--network", "container:x", context]);
 }

@@ -104,6 +104,7 @@ pub fn build(
             ));
         }
     };
+    run_step::remove_abandoned(store);
     let scratch = store.scratch()?;
     let (ctx, text) = Context::open(context, scratch.path(), req.dockerfile.as_deref())?;
     let dockerfile = pocky_build::parse(&text).map_err(|e| crate::invalid!("Dockerfile: {e}"))?;

@@ -106,7 +106,7 @@ pub(super) fn run(
         network: plan.network.clone(),
         env: plan.env.clone(),
         entrypoint: Some(String::new()),
-        label: vec!["io.pocky.build-step=true".into()],
+        label: vec![format!("{STEP_LABEL}=true")],
         cgroup_parent: std::env::var(crate::prune::CGROUP_PARENT_ENV)
             .unwrap_or_else(|_| crate::prune::DEFAULT_CGROUP_PARENT.into()),
         image_and_command: std::iter::once(image.id.clone())
@@ -171,6 +171,29 @@ pub(super) fn run(
     let skip = crate::diff::mount_points(&created.spec);
     let (blob, diff_id) = crate::commit::pack_upper(b.store, &created.record, image, &skip)?;
     Ok(Change::Layer(blob, diff_id))
+}
+
+/// The label that marks a RUN step's container.
+const STEP_LABEL: &str = "io.pocky.build-step";
+
+/// Removes the RUN containers of builds that were killed (SIGKILL, or a
+/// SIGINT that reached the container first) before they could remove
+/// them: no process owns them any more. A young one may belong to a build
+/// that created it and is about to take its lock, so it is left alone.
+pub(super) fn remove_abandoned(store: &pocky_store::Store) {
+    use pocky_store::ContainerStore;
+    let Ok(all) = store.containers() else {
+        return;
+    };
+    let now = crate::state::now();
+    for rec in all {
+        let abandoned = rec.labels.get(STEP_LABEL).is_some_and(|v| v == "true")
+            && now - rec.created > 60.0
+            && !crate::state::owner_alive(store, &rec.id).unwrap_or(true);
+        if abandoned && let Err(e) = crate::lifecycle::remove_forced(store, &rec.id) {
+            crate::log::debug!("removing abandoned build container {}: {e}", rec.id);
+        }
+    }
 }
 
 /// Removes the step's container when the step ends, however it ends.
