@@ -473,3 +473,48 @@ fn contexts_from_stdin_and_tar_files_and_other_dockerfiles() {
     std::fs::remove_file(&tar).unwrap();
     std::fs::remove_file(&iid).unwrap();
 }
+
+#[test]
+fn a_large_context_is_streamed_not_held() {
+    let Some(ctx) = Ctx::new("build_large", &["busybox"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let df = format!(
+        "FROM {}\nCOPY big /big\nCMD stat -c %s /big\n",
+        ctx.busybox()
+    );
+    write_context(dir.path(), &[("Dockerfile", &df)]);
+    const SIZE: u64 = 200 << 20;
+    std::fs::File::create(dir.path().join("big"))
+        .unwrap()
+        .set_len(SIZE)
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_pocky"))
+        .arg("--root")
+        .arg(ctx.root())
+        .args(["build", "-q", "-t", "big"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid out-parameter; the pid is our child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "build failed"
+    );
+    let peak_mib = usage.ru_maxrss / 1024;
+    assert!(
+        peak_mib < 64,
+        "a {} MiB context took {peak_mib} MiB",
+        SIZE >> 20
+    );
+    assert_eq!(
+        ok(ctx.root(), &["run", "--rm", "big"]).trim(),
+        SIZE.to_string()
+    );
+}
