@@ -490,6 +490,8 @@ fn a_large_context_is_streamed_not_held() {
         .unwrap()
         .set_len(SIZE)
         .unwrap();
+    // Reaped by wait4 below, which also gives its peak RSS.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(env!("CARGO_BIN_EXE_pocky"))
         .arg("--root")
         .arg(ctx.root())
@@ -499,8 +501,9 @@ fn a_large_context_is_streamed_not_held() {
         .spawn()
         .unwrap();
     let mut status = 0;
-    // SAFETY: zeroed rusage is a valid out-parameter; the pid is our child.
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out-pointers; the pid is our own unreaped child.
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
     assert_eq!(pid, child.id() as i32);
     assert!(
