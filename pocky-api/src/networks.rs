@@ -104,9 +104,9 @@ pub fn prune(ctx: &mut Ctx) -> ApiResult {
     Ok(Reply::Json(200, json!({"NetworksDeleted": deleted})))
 }
 
-/// A container is attached to one network, at its start: connecting it
-/// to more is not there yet. Connecting it to the network it is on is
-/// what compose does after create, and is answered as done.
+/// `{"Container": ..., "EndpointConfig": {"Aliases": [...], "IPAMConfig":
+/// {"IPv4Address": ...}}}`. Connecting a container to the network it was
+/// created on is what compose does after create, and is answered as done.
 pub fn connect(ctx: &mut Ctx, id: &str) -> ApiResult {
     let n = find(ctx, id)?;
     let body = ctx.json_body()?;
@@ -118,17 +118,34 @@ pub fn connect(ctx: &mut Ctx, id: &str) -> ApiResult {
     if settings.is_some_and(|s| s.network == n.name) {
         return Ok(Reply::Raw(200, "text/plain", Vec::new()));
     }
-    Err(ApiError::new(
-        501,
-        "pocky attaches a container to one network, the one it is created on: network connect is not supported yet",
-    ))
+    let endpoint = &body["EndpointConfig"];
+    let aliases = match &endpoint["Aliases"] {
+        Value::Null => Vec::new(),
+        Value::Array(a) => a
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| ApiError::bad("EndpointConfig.Aliases must be strings"))?,
+        _ => return Err(ApiError::bad("EndpointConfig.Aliases must be a list")),
+    };
+    let ip = match endpoint["IPAMConfig"]["IPv4Address"].as_str() {
+        None | Some("") => None,
+        Some(a) => Some(
+            a.parse()
+                .map_err(|_| ApiError::bad(format!("bad IPv4Address {a:?}")))?,
+        ),
+    };
+    pocky_engine::network_connect::connect(ctx.store, &n.name, &rec.id, &aliases, ip)?;
+    Ok(Reply::Raw(200, "text/plain", Vec::new()))
 }
 
+/// `{"Container": ..., "Force": bool}`.
 pub fn disconnect(ctx: &mut Ctx, id: &str) -> ApiResult {
-    let _ = find(ctx, id)?;
-    let _ = ctx.json_body()?;
-    Err(ApiError::new(
-        501,
-        "pocky does not support network disconnect yet",
-    ))
+    let n = find(ctx, id)?;
+    let body = ctx.json_body()?;
+    let container = body["Container"]
+        .as_str()
+        .ok_or_else(|| ApiError::bad("Container is required"))?;
+    pocky_engine::network_connect::disconnect(ctx.store, &n.name, container)?;
+    Ok(Reply::Raw(200, "text/plain", Vec::new()))
 }

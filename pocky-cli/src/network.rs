@@ -21,6 +21,40 @@ pub enum NetworkCommand {
     Rm(NamesArgs),
     /// Show networks and their containers as JSON.
     Inspect(NamesArgs),
+    /// Connect a container to one more network (as ethN, at once if it runs).
+    Connect(ConnectArgs),
+    /// Disconnect a container from a network it was connected to.
+    Disconnect(DisconnectArgs),
+    /// Remove the user networks no container uses.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// A name the container answers to on this network.
+    #[arg(long)]
+    pub alias: Vec<String>,
+    /// Its IPv4 address on this (user) network.
+    #[arg(long)]
+    pub ip: Option<std::net::Ipv4Addr>,
+    pub network: String,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DisconnectArgs {
+    /// Accepted for Docker's command line; disconnecting never waits.
+    #[arg(short, long)]
+    pub force: bool,
+    pub network: String,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not ask (pocky never asks).
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +150,30 @@ pub fn run(root: &Path, cmd: &NetworkCommand) -> Result<ExitCode> {
                 out.push(pocky_engine::networks::document(&store, &nets, &n)?);
             }
             println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        NetworkCommand::Connect(a) => {
+            pocky_engine::network_connect::connect(
+                &store,
+                &a.network,
+                &a.container,
+                &a.alias,
+                a.ip,
+            )?;
+        }
+        NetworkCommand::Disconnect(a) => {
+            pocky_engine::network_connect::disconnect(&store, &a.network, &a.container)?;
+        }
+        NetworkCommand::Prune(_) => {
+            let mut deleted = Vec::new();
+            for n in nets.list()? {
+                // A network in use refuses its removal: that is the test.
+                if n.user_defined && pocky_engine::networks::remove(&store, &n.name).is_ok() {
+                    deleted.push(n.name);
+                }
+            }
+            if !deleted.is_empty() {
+                println!("Deleted Networks:\n{}", deleted.join("\n"));
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

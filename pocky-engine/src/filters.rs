@@ -83,7 +83,7 @@ fn network(store: &Store, rec: &ContainerRecord, v: &str) -> bool {
     let Ok(Some(s)) = crate::netsetup::load(store, &rec.id) else {
         return false;
     };
-    if s.network == v {
+    if s.network == v || s.extra.iter().any(|x| x.network == v) {
         return true;
     }
     // A stopped container has no attachment: its network's record has the id.

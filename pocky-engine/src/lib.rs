@@ -43,6 +43,7 @@ pub mod lookup;
 pub mod monitor;
 pub mod mount_flags;
 pub mod netsetup;
+pub mod network_connect;
 pub mod networks;
 pub mod owner;
 mod pool;

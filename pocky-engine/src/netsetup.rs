@@ -28,6 +28,20 @@ pub struct NetSettings {
     pub dns: Vec<IpAddr>,
     pub add_hosts: Vec<(String, IpAddr)>,
     pub attachment: Option<Attachment>,
+    /// Networks joined after create (`network connect`), attached at
+    /// every start after the first network.
+    #[serde(default)]
+    pub extra: Vec<ExtraNetwork>,
+}
+
+/// A network a container joined besides its first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtraNetwork {
+    pub network: String,
+    pub aliases: Vec<String>,
+    pub ip: Option<Ipv4Addr>,
+    /// Its interface number: `ethN`.
+    pub interface: usize,
 }
 
 impl NetSettings {
@@ -92,6 +106,7 @@ pub fn settings(store: &Store, args: &RunRequest, exposed: &[String]) -> Result<
         dns: args.dns.clone(),
         add_hosts,
         attachment: None,
+        extra: Vec::new(),
     };
     if !s.attaches() && (!s.ports.is_empty() || s.ip.is_some() || !s.aliases.is_empty()) {
         bail!(crate::invalid!(
@@ -204,24 +219,66 @@ pub fn setup(
         return Ok(());
     }
     let netns = PathBuf::from(format!("/proc/{pid}/ns/net"));
+    let first = Endpoint {
+        network: &s.network,
+        aliases: &s.aliases,
+        ip: s.ip,
+        interface: 0,
+        ports: s.ports.clone(),
+    };
+    let att = attach(store, dir, id, name, hostname, &netns, &s, first)?;
+    for x in &s.extra {
+        let endpoint = Endpoint {
+            network: &x.network,
+            aliases: &x.aliases,
+            ip: x.ip,
+            interface: x.interface,
+            ports: Vec::new(),
+        };
+        attach(store, dir, id, name, hostname, &netns, &s, endpoint)?;
+    }
+    s.attachment = Some(att);
+    save(store, id, &s)
+}
+
+/// One network of a container, as attach wants it.
+pub struct Endpoint<'a> {
+    pub network: &'a str,
+    pub aliases: &'a [String],
+    pub ip: Option<Ipv4Addr>,
+    pub interface: usize,
+    pub ports: Vec<PortMapping>,
+}
+
+/// Attaches the namespace `netns` of container `id` to one network.
+#[allow(clippy::too_many_arguments)]
+pub fn attach(
+    store: &Store,
+    dir: &Path,
+    id: &str,
+    name: &str,
+    hostname: &str,
+    netns: &Path,
+    s: &NetSettings,
+    e: Endpoint<'_>,
+) -> Result<Attachment> {
     let mut names = vec![name.to_owned(), id[..12].to_owned()];
-    names.extend(s.aliases.iter().cloned());
-    let render = |a: Ipv4Addr| hosts(hostname, Some(IpAddr::V4(a)), &s);
+    names.extend(e.aliases.iter().cloned());
+    let render = |a: Ipv4Addr| hosts(hostname, Some(IpAddr::V4(a)), s);
     let req = AttachRequest {
         container_id: id,
-        network: &s.network,
-        netns: &netns,
-        ip: s.ip,
+        interface: e.interface,
+        network: e.network,
+        netns,
+        ip: e.ip,
         names,
-        ports: s.ports.clone(),
+        ports: e.ports,
         hosts: Some((dir.join("hosts"), &render)),
     };
     let exists = |owner: &str| store.container_dir(owner).is_ok_and(|d| d.exists());
-    let att = networks(store)
+    networks(store)
         .attach(&req, &exists)
-        .with_context(|| format!("attaching to network {}", s.network))?;
-    s.attachment = Some(att);
-    save(store, id, &s)
+        .with_context(|| format!("attaching to network {}", e.network))
 }
 
 /// Detaches a container; safe to repeat, errors only logged (prune retries).

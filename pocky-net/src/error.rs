@@ -35,6 +35,10 @@ pub enum NetError {
     },
     #[error("no free host port")]
     NoFreePort,
+    #[error(
+        "interface {0} is not one a container can have (1-15 for a later network, and no published ports there)"
+    )]
+    BadInterface(usize),
     #[error("netlink {op} {what}: {source}")]
     Netlink {
         op: &'static str,

@@ -28,6 +28,10 @@ pub struct Lease {
     /// Published ports, host ports resolved.
     #[serde(default)]
     pub ports: Vec<crate::ports::PortMapping>,
+    /// Which of the container's interfaces this is: 0 for `eth0` on its
+    /// first network, N for `ethN` on a network joined later.
+    #[serde(default)]
+    pub interface: usize,
 }
 
 /// The leases of one network, by container id.
@@ -128,6 +132,7 @@ mod tests {
             hosts_file: None,
             hosts_base: String::new(),
             ports: vec![],
+            interface: 0,
         }
     }
 

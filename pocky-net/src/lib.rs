@@ -16,6 +16,7 @@ mod files;
 pub mod firewall;
 mod firewall_lock;
 pub mod ipam;
+mod membership;
 pub mod netlink;
 mod network;
 pub mod ports;
@@ -23,6 +24,7 @@ mod setup;
 pub mod subnet;
 
 pub use error::NetError;
+pub use membership::{interface_name, veth_name};
 pub use network::{DEFAULT_BRIDGE, DEFAULT_NETWORK, Network, Networks};
 pub use ports::{PortMapping, Proto};
 pub use setup::{AttachRequest, Attachment, CONTAINER_IF, host_veth};

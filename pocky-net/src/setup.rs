@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::NetError;
-use crate::files::{StateLock, rewrite_in_place};
+use crate::files::StateLock;
 use crate::firewall::{self, Firewall};
 use crate::ipam::{Lease, Leases};
+use crate::membership::{interface_name, veth_name};
 use crate::netlink::Netlink;
 use crate::network::{DEFAULT_BRIDGE, DEFAULT_NETWORK, Network, Networks};
 use crate::ports::{self, PortMapping};
@@ -33,6 +34,10 @@ pub fn host_veth(container_id: &str) -> String {
 /// What a container asks of its network.
 pub struct AttachRequest<'a> {
     pub container_id: &'a str,
+    /// 0 for the container's first network (`eth0`, the default route,
+    /// published ports); N for `ethN` on a network joined later
+    /// (`network connect`), at most 15.
+    pub interface: usize,
     /// Network name: `bridge` (created on first use) or a user network.
     pub network: &'a str,
     /// `/proc/<pid>/ns/net` of the container's first process.
@@ -185,6 +190,9 @@ impl Networks {
         let net = self.resolve(&mut nl, req.network)?;
         let mut leases = self.leases(&net.name)?;
         let gone = leases.reclaim(exists);
+        if req.interface > 15 || (req.interface > 0 && !req.ports.is_empty()) {
+            return Err(NetError::BadInterface(req.interface));
+        }
         let mut ports = req.ports.clone();
         if !ports.is_empty() {
             let taken = self.published_ports(&net.name, &leases, req.container_id, exists)?;
@@ -204,6 +212,7 @@ impl Networks {
             hosts_file: req.hosts.as_ref().map(|(p, _)| p.clone()),
             hosts_base: String::new(),
             ports: ports.clone(),
+            interface: req.interface,
         };
         let address = leases.allocate(&net.subnet, req.container_id, req.ip, lease)?;
         if let (Some((_, render)), Some(l)) = (&req.hosts, leases.leases.get_mut(req.container_id))
@@ -220,7 +229,7 @@ impl Networks {
             subnet: net.subnet,
             gateway: net.gateway,
             address,
-            host_veth: host_veth(req.container_id),
+            host_veth: veth_name(req.container_id, req.interface),
             ports,
         };
         let result = (|| {
@@ -240,12 +249,13 @@ impl Networks {
             Ok(())
         })();
         if let Err(e) = result {
+            let _ = nl.delete_link(&attachment.host_veth);
             clean_container(&mut nl, req.container_id, !attachment.ports.is_empty());
             leases.release(req.container_id);
             let _ = self.save_leases(&net.name, &leases);
             return Err(e);
         }
-        refresh_hosts(&net, &leases);
+        self.refresh_hosts(&net);
         Ok(attachment)
     }
 
@@ -275,7 +285,7 @@ impl Networks {
             if let Err(e) = self.save_leases(&net.name, &leases) {
                 errors.push(e);
             }
-            refresh_hosts(&net, &leases);
+            self.refresh_hosts(&net);
         }
         // The host end of the veth is not deleted here: detach runs once
         // the container's processes are gone, and with its network
@@ -286,23 +296,11 @@ impl Networks {
         NetError::collect(errors)
     }
 
-    /// The attachment a container holds now, if any (`pocky port`, `ps`).
+    /// The attachment a container holds now on its first network, if any
+    /// (`pocky port`, `ps`); [`Networks::attachments_of`] gives them all.
     pub fn attachment_of(&self, container_id: &str) -> Result<Option<Attachment>, NetError> {
-        for net in self.list()? {
-            if let Some(l) = self.leases(&net.name)?.leases.get(container_id) {
-                return Ok(Some(Attachment {
-                    network: net.name.clone(),
-                    network_id: net.id.clone(),
-                    bridge: net.bridge.clone(),
-                    subnet: net.subnet,
-                    gateway: net.gateway,
-                    address: l.address,
-                    host_veth: host_veth(container_id),
-                    ports: l.ports.clone(),
-                }));
-            }
-        }
-        Ok(None)
+        let all = self.attachments_of(container_id)?;
+        Ok(all.into_iter().next())
     }
 
     /// Removes what containers not in `live` left behind: leases, host
@@ -325,7 +323,11 @@ impl Networks {
                 pruned.push((net, leases));
             }
         }
-        let live_veths: HashSet<String> = live.iter().map(|id| host_veth(id)).collect();
+        // Every veth name carries the first 11 characters of its id.
+        let live_ids: HashSet<String> = live
+            .iter()
+            .map(|id| id.chars().take(11).collect())
+            .collect();
         let bridges: HashSet<&str> = nets.iter().map(|n| n.bridge.as_str()).collect();
         match Netlink::open().and_then(|mut nl| {
             let links = nl.links()?;
@@ -338,9 +340,9 @@ impl Networks {
                     .map(|l| l.index)
                     .collect();
                 for l in &links {
-                    let leaked = l.name.starts_with("vp")
+                    let leaked = (l.name.starts_with("vp") || l.name.starts_with("vx"))
                         && l.controller.is_some_and(|c| ours.contains(&c))
-                        && !live_veths.contains(&l.name);
+                        && !l.name.get(2..13).is_some_and(|id| live_ids.contains(id));
                     if leaked && let Err(e) = nl.delete_link(&l.name) {
                         errors.push(e);
                     }
@@ -363,7 +365,7 @@ impl Networks {
             if let Err(e) = self.save_leases(&net.name, &leases) {
                 errors.push(e);
             }
-            refresh_hosts(net, &leases);
+            self.refresh_hosts(net);
         }
         NetError::collect(errors)
     }
@@ -409,7 +411,8 @@ fn plug(
     // A leftover of a crashed attempt with the same id would make the
     // create fail with EEXIST.
     nl.delete_link(&att.host_veth)?;
-    nl.create_veth(&att.host_veth, br, CONTAINER_IF, ns.as_fd())?;
+    let inside = interface_name(req.interface);
+    nl.create_veth(&att.host_veth, br, &inside, ns.as_fd())?;
     if !att.ports.is_empty() {
         let idx = nl
             .index_of(&att.host_veth)?
@@ -417,7 +420,7 @@ fn plug(
         nl.set_hairpin(idx, &att.host_veth)?;
     }
     let mut inner = Netlink::open_in(ns.as_fd(), req.netns)?;
-    for (name, addr) in [("lo", None), (CONTAINER_IF, Some(att.address))] {
+    for (name, addr) in [("lo", None), (inside.as_str(), Some(att.address))] {
         let idx = inner
             .index_of(name)?
             .ok_or_else(|| NetError::NoSuchLink(name.to_owned()))?;
@@ -429,7 +432,12 @@ fn plug(
             check_address(&mut inner, idx, name, a)?;
         }
     }
-    inner.add_default_route(net.gateway)
+    // The first network's gateway is the way out, as in Docker; a later
+    // one adds only its subnet's route (the kernel's, with the address).
+    match req.interface {
+        0 => inner.add_default_route(net.gateway),
+        _ => Ok(()),
+    }
 }
 
 /// A container that starts without its address looks healthy and reaches
@@ -450,26 +458,6 @@ fn clean_container(nl: &mut Netlink, id: &str, rules: bool) {
     let _ = nl.delete_link(&host_veth(id));
     if rules && let Ok(fw) = Firewall::new() {
         let _ = fw.remove_owner(&firewall::container_owner(id));
-    }
-}
-
-/// Rewrites every member's hosts file: its own part, then one line per
-/// peer on the network (user networks only: the default network, as
-/// Docker's, has no name resolution). A file that is gone is skipped.
-fn refresh_hosts(net: &Network, leases: &Leases) {
-    for (id, lease) in &leases.leases {
-        let Some(path) = &lease.hosts_file else {
-            continue;
-        };
-        let mut text = lease.hosts_base.clone();
-        if net.user_defined {
-            for (peer_id, peer) in &leases.leases {
-                if peer_id != id && !peer.names.is_empty() {
-                    text.push_str(&format!("{}\t{}\n", peer.address, peer.names.join(" ")));
-                }
-            }
-        }
-        let _ = rewrite_in_place(path, text.as_bytes());
     }
 }
 

@@ -83,6 +83,7 @@ fn attach_pings_gateway_and_detach_leaves_nothing() {
     let render = |a: Ipv4Addr| format!("{a}\tme\n");
     let req = AttachRequest {
         container_id: &cid,
+        interface: 0,
         network: "bridge",
         netns: &ns.path(),
         ip: None,
@@ -155,6 +156,7 @@ fn fifty_concurrent_allocations_are_distinct_and_prune_reclaims() {
                     let cid = id(100 + i as u32);
                     let req = AttachRequest {
                         container_id: &cid,
+                        interface: 0,
                         network: "fifty",
                         netns: &ns.path(),
                         ip: None,

@@ -29,18 +29,21 @@ pub fn inspect(store: &Store, r: &ContainerRecord, has_netns: bool) -> (String, 
         network: if has_netns { "none" } else { "host" }.to_owned(),
         ..NetSettings::default()
     });
-    // The lease is the live attachment's one owner.
-    let lease = match r.state.status == Some(Status::Running) && s.attaches() {
+    // The leases are the live attachments' one owner.
+    let leases = match r.state.status == Some(Status::Running) && s.attaches() {
         true => netsetup::networks(store)
-            .attachment_of(&r.id)
+            .attachments_of(&r.id)
             .unwrap_or_else(|e| {
-                crate::log::debug!("reading the attachment of {}: {e}", r.id);
-                None
+                crate::log::debug!("reading the attachments of {}: {e}", r.id);
+                Vec::new()
             }),
-        false => None,
+        false => Vec::new(),
     };
-    let live = lease.as_ref();
-    let mac = live.and_then(|_| live_mac(r.state.pid)).unwrap_or_default();
+    let on = |network: &str| leases.iter().find(|a| a.network == network);
+    let live = on(&s.network);
+    let mac = live
+        .and_then(|_| live_mac(r.state.pid, pocky_net::CONTAINER_IF))
+        .unwrap_or_default();
     let network_id = match &s.attachment {
         Some(a) => a.network_id.clone(),
         None if s.attaches() => netsetup::networks(store)
@@ -64,13 +67,29 @@ pub fn inspect(store: &Store, r: &ContainerRecord, has_netns: bool) -> (String, 
     if s.attaches() && s.network != DEFAULT_NETWORK {
         shown.aliases.push(r.id.chars().take(12).collect());
     }
-    let v = settings_json(&shown, live, &mac, &network_id, &exposed);
+    let mut v = settings_json(&shown, live, &mac, &network_id, &exposed);
+    for x in &s.extra {
+        let live = on(&x.network);
+        let inside = pocky_net::interface_name(x.interface);
+        let mac = live
+            .and_then(|_| live_mac(r.state.pid, &inside))
+            .unwrap_or_default();
+        let id = live.map(|a| a.network_id.clone()).unwrap_or_else(|| {
+            netsetup::networks(store)
+                .get(&x.network)
+                .map(|n| n.id)
+                .unwrap_or_default()
+        });
+        let mut aliases = x.aliases.clone();
+        aliases.push(r.id.chars().take(12).collect());
+        v["Networks"][x.network.as_str()] = endpoint_json(x.ip, &aliases, live, &mac, &id);
+    }
     (s.network, v)
 }
 
 /// The MAC address of the container's interface, read in its namespace:
 /// the kernel chose it when the veth was made and pocky does not record it.
-fn live_mac(pid: i32) -> Option<String> {
+fn live_mac(pid: i32, interface: &str) -> Option<String> {
     let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
     let links = File::open(&path).map_err(|e| e.to_string()).and_then(|ns| {
         Netlink::open_in(std::os::fd::AsFd::as_fd(&ns), &path)
@@ -80,7 +99,7 @@ fn live_mac(pid: i32) -> Option<String> {
     match links {
         Ok(links) => links
             .into_iter()
-            .find(|l| l.name == pocky_net::CONTAINER_IF)
+            .find(|l| l.name == interface)
             .and_then(|l| l.mac),
         Err(e) => {
             crate::log::debug!("reading the MAC address in {}: {e}", path.display());
@@ -103,19 +122,7 @@ fn settings_json(
     let address = live.map(|a| a.address.to_string()).unwrap_or_default();
     let gateway = live.map(|a| a.gateway.to_string()).unwrap_or_default();
     let prefix = live.map_or(0, |a| a.subnet.prefix());
-    let endpoint = json!({
-        "IPAMConfig": s.ip.map(|ip| json!({"IPv4Address": ip.to_string()})),
-        "Links": null,
-        "Aliases": (!s.aliases.is_empty()).then_some(&s.aliases),
-        "MacAddress": mac,
-        "NetworkID": network_id,
-        "Gateway": gateway,
-        "IPAddress": address,
-        "IPPrefixLen": prefix,
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-    });
+    let endpoint = endpoint_json(s.ip, &s.aliases, live, mac, network_id);
     let bridge = s.network == DEFAULT_NETWORK;
     let top = |v: Value, empty: Value| if bridge { v } else { empty };
     json!({
@@ -126,6 +133,29 @@ fn settings_json(
         "Gateway": top(json!(gateway), json!("")),
         "MacAddress": top(json!(mac), json!("")),
         "Networks": { s.network.clone(): endpoint },
+    })
+}
+
+/// One entry of `NetworkSettings.Networks`.
+fn endpoint_json(
+    ip: Option<std::net::Ipv4Addr>,
+    aliases: &[String],
+    live: Option<&Attachment>,
+    mac: &str,
+    network_id: &str,
+) -> Value {
+    json!({
+        "IPAMConfig": ip.map(|ip| json!({"IPv4Address": ip.to_string()})),
+        "Links": null,
+        "Aliases": (!aliases.is_empty()).then_some(aliases),
+        "MacAddress": mac,
+        "NetworkID": network_id,
+        "Gateway": live.map(|a| a.gateway.to_string()).unwrap_or_default(),
+        "IPAddress": live.map(|a| a.address.to_string()).unwrap_or_default(),
+        "IPPrefixLen": live.map_or(0, |a| a.subnet.prefix()),
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
     })
 }
 
