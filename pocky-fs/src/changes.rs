@@ -113,8 +113,12 @@ fn is_whiteout(meta: &fs::Metadata) -> bool {
     meta.file_type().is_char_device() && meta.rdev() == 0
 }
 
+/// Opaque in either of overlayfs's xattr namespaces (`user.` when the
+/// overlay was mounted with `userxattr`, in a user namespace).
 fn is_opaque(dir: &Path) -> bool {
-    get_xattr(dir, c"trusted.overlay.opaque").is_some_and(|v| v == b"y")
+    [c"trusted.overlay.opaque", c"user.overlay.opaque"]
+        .iter()
+        .any(|name| get_xattr(dir, name).is_some_and(|v| v == b"y"))
 }
 
 /// Whether the merged lower layers have `rel`: the top-most layer that

@@ -25,6 +25,7 @@ pub mod layer_writer;
 pub mod pack;
 pub mod rootfs;
 pub mod unpack;
+mod userns;
 mod walk;
 
 pub use changes::{Change, ChangeKind, changes};
@@ -40,3 +41,4 @@ pub use rootfs::{
 pub use unpack::{
     ArchiveOptions, Decompressed, UnpackLimits, Unpacked, decompress, unpack_archive, unpack_layer,
 };
+pub use userns::in_initial_userns;

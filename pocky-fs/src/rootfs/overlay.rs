@@ -71,8 +71,15 @@ fn check_path(path: &Path) -> Result<&str, FsError> {
 }
 
 fn render(lowers: &[String], upper: &str, work: &str) -> String {
+    // In a user namespace overlayfs may not use trusted.* xattrs; the
+    // layers were unpacked there with user.overlay.opaque (whiteout.rs).
+    let userxattr = if crate::in_initial_userns() {
+        ""
+    } else {
+        ",userxattr"
+    };
     format!(
-        "lowerdir={},upperdir={upper},workdir={work}",
+        "lowerdir={},upperdir={upper},workdir={work}{userxattr}",
         lowers.join(":")
     )
 }

@@ -107,6 +107,7 @@ impl Ctx {
             Whiteout::Remove(target) => return self.whiteout(&named, target).map(|()| 0),
         }
         let mut meta = read_meta(entry, &display)?;
+        meta.xattrs.retain(|(n, _)| !whiteout::is_overlay_xattr(n));
         if let Flavour::Archive { owner } = self.flavour {
             meta.xattrs.clear();
             if let Some((uid, gid)) = owner {

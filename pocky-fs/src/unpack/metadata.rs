@@ -30,21 +30,34 @@ pub(crate) struct Meta {
 ///
 /// As root they are: a layer unpacked with the wrong owner is a broken
 /// image. Unprivileged (unit tests) they cannot succeed and are ignored.
+/// Root of a user namespace (rootless pocky) chowns within its ids, so an
+/// owner outside them is an error too, but no `trusted.*` xattr can be
+/// set there: those are skipped, as podman does.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Policy {
     pub(crate) strict: bool,
+    pub(crate) trusted: bool,
 }
 
 impl Policy {
     pub(crate) fn detect() -> Self {
+        let strict = nix::unistd::geteuid().is_root();
         Self {
-            strict: nix::unistd::geteuid().is_root(),
+            strict,
+            trusted: strict && crate::in_initial_userns(),
         }
     }
 
     pub(crate) fn tolerate(self, r: Result<(), Errno>) -> Result<(), Errno> {
         match r {
             Err(Errno::EPERM | Errno::EINVAL) if !self.strict => Ok(()),
+            other => other,
+        }
+    }
+
+    fn tolerate_trusted(self, r: Result<(), Errno>) -> Result<(), Errno> {
+        match r {
+            Err(Errno::EPERM | Errno::EINVAL) if !self.trusted => Ok(()),
             other => other,
         }
     }
@@ -82,7 +95,7 @@ pub(crate) fn apply_fd(
         for (name, value) in &meta.xattrs {
             let r = set_xattr(fd, name, value);
             let r = if name.to_bytes().starts_with(b"trusted.") {
-                policy.tolerate(r)
+                policy.tolerate_trusted(r)
             } else {
                 r
             };

@@ -2,9 +2,10 @@
 //!
 //! OCI layers mark deletions with `.wh.<name>` files and opaque directories
 //! with `.wh..wh..opq`; overlayfs wants a 0:0 character device named
-//! `<name>` and the `trusted.overlay.opaque=y` xattr instead. Unpacking
-//! straight into the overlay form lets the unpacked layer be a lower
-//! directory as is.
+//! `<name>` and the `trusted.overlay.opaque=y` xattr instead
+//! (`user.overlay.opaque` in a user namespace, where pocky mounts with
+//! `userxattr`). Unpacking straight into the overlay form lets the
+//! unpacked layer be a lower directory as is.
 
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, OwnedFd};
@@ -18,7 +19,26 @@ use crate::FsError;
 const PREFIX: &[u8] = b".wh.";
 const META_PREFIX: &[u8] = b".wh..wh.";
 const OPAQUE: &[u8] = b".wh..wh..opq";
-pub(crate) const OPAQUE_XATTR: &std::ffi::CStr = c"trusted.overlay.opaque";
+const OPAQUE_XATTR: &std::ffi::CStr = c"trusted.overlay.opaque";
+const USER_OPAQUE_XATTR: &std::ffi::CStr = c"user.overlay.opaque";
+
+/// The xattr that marks a directory opaque for the overlays this process
+/// mounts (see [`crate::in_initial_userns`]).
+fn opaque_xattr() -> &'static std::ffi::CStr {
+    if crate::in_initial_userns() {
+        OPAQUE_XATTR
+    } else {
+        USER_OPAQUE_XATTR
+    }
+}
+
+/// Whether an xattr of a layer entry is overlayfs's own bookkeeping,
+/// which a layer does not carry: it says opaque with `.wh..wh..opq`, and
+/// a planted `redirect` or `origin` would steer the overlay.
+pub(crate) fn is_overlay_xattr(name: &std::ffi::CStr) -> bool {
+    let n = name.to_bytes();
+    n.starts_with(b"trusted.overlay.") || n.starts_with(b"user.overlay.")
+}
 
 /// What an entry's final name means.
 #[derive(Debug, PartialEq, Eq)]
@@ -77,7 +97,7 @@ pub(crate) fn make_whiteout(parent: &OwnedFd, name: &OsStr) -> nix::Result<()> {
 
 /// Marks the directory `dir` opaque.
 pub(crate) fn make_opaque(dir: &OwnedFd) -> Result<(), Errno> {
-    super::metadata::set_xattr(dir, OPAQUE_XATTR, b"y")
+    super::metadata::set_xattr(dir, opaque_xattr(), b"y")
 }
 
 #[cfg(test)]
