@@ -8,14 +8,11 @@ pub use crate::cli_run::*;
 #[derive(Debug, Parser)]
 #[command(name = "pocky", version, about, propagate_version = true)]
 pub struct Cli {
-    /// Directory that holds all of pocky's state.
-    #[arg(
-        long,
-        global = true,
-        env = "POCKY_ROOT",
-        default_value = "/var/lib/pocky"
-    )]
-    pub root: PathBuf,
+    /// Directory that holds all of pocky's state (default /var/lib/pocky
+    /// for root, $XDG_DATA_HOME/pocky or ~/.local/share/pocky for anyone
+    /// else, who runs rootless).
+    #[arg(long, global = true, env = "POCKY_ROOT")]
+    pub root: Option<PathBuf>,
 
     /// How much to report on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogLevel::Warn, env = "POCKY_LOG_LEVEL")]

@@ -156,6 +156,11 @@ pub struct RunArgs {
     /// Image, then the command and its arguments.
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
     pub image_and_command: Vec<String>,
+
+    /// User namespace: host (root's default), keep-id (rootless: your own
+    /// uid and gid inside).
+    #[arg(long, value_name = "MODE")]
+    pub userns: Option<String>,
 }
 
 impl RunArgs {
@@ -210,6 +215,7 @@ impl RunArgs {
             health_start_interval: self.health_start_interval,
             no_healthcheck: self.no_healthcheck,
             image_and_command: self.image_and_command,
+            userns: self.userns,
         }
     }
 }

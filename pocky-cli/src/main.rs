@@ -63,7 +63,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    dispatch(&cli.root, cli.command)
+    // First, while single-threaded: a user other than root joins their
+    // user namespace here (docs/ROOTLESS.md).
+    let root = pocky_engine::rootless::enter(cli.root.as_deref())?;
+    dispatch(&root, cli.command)
 }
 
 fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode> {

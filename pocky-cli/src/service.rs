@@ -13,7 +13,8 @@ pub const DEFAULT_SOCKET: &str = "/run/pocky/docker.sock";
 #[derive(Debug, clap::Args)]
 pub struct ServiceArgs {
     /// The unix socket to serve on (default /run/pocky/docker.sock, or
-    /// $XDG_RUNTIME_DIR/pocky/docker.sock for a user other than root).
+    /// $XDG_RUNTIME_DIR/pocky/docker.sock for a user other than root,
+    /// /tmp/pocky-UID/docker.sock without XDG_RUNTIME_DIR).
     /// Whoever may connect to it can run privileged containers: it is mode
     /// 0660, group `pocky` if that exists.
     #[arg(long)]
@@ -26,13 +27,12 @@ pub struct ServiceArgs {
     pub timeout: u64,
 }
 
-/// Root's socket, or the user's in their runtime directory.
+/// Root's socket, or the user's in their runtime directory (rootless,
+/// the process is root of its user namespace: the session says whose).
 fn default_socket() -> PathBuf {
-    match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(dir) if !nix::unistd::geteuid().is_root() => {
-            PathBuf::from(dir).join("pocky/docker.sock")
-        }
-        _ => PathBuf::from(DEFAULT_SOCKET),
+    match pocky_engine::rootless::session() {
+        Some(s) => s.dirs.runtime.join("docker.sock"),
+        None => PathBuf::from(DEFAULT_SOCKET),
     }
 }
 

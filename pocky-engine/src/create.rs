@@ -129,7 +129,13 @@ fn create_inner(
         security: crate::security_flags::options(args)?,
     };
     // Built before anything is written: a bad flag leaves no trace.
-    let spec = spec::build(&defaults, &opts)?;
+    let mut spec = spec::build(&defaults, &opts)?;
+    let cgroup = crate::rootless::adapt_spec(
+        &mut spec,
+        args.userns.as_deref(),
+        !args.device.is_empty(),
+        args.user.as_deref().is_some_and(|u| !u.is_empty()),
+    )?;
     if let Some(p) = spec.process() {
         pocky_runtime::unsupported::check_process(p)?;
     }
@@ -150,7 +156,7 @@ fn create_inner(
         interactive: args.interactive,
         stdin_once: args.stdin_once,
         detached: args.detach,
-        cgroup: opts.cgroups_path.clone(),
+        cgroup,
         stop_signal,
         stop_timeout: args.stop_timeout,
         restart_policy,

@@ -54,6 +54,7 @@ pub mod push;
 pub mod request;
 pub mod reset;
 pub mod restart;
+pub mod rootless;
 pub mod runtime;
 pub mod save_load;
 pub mod security_flags;

@@ -78,7 +78,7 @@ pub fn pause(store: &Store, name: &str) -> Result<()> {
     if !state::process_alive(&rec) {
         return Err(Error::NotRunning(name.into()));
     }
-    let cg = pocky_cgroup::Cgroup::detect(&rec.cgroup)?;
+    let cg = state::cgroup(&rec, "pause")?;
     if cg.is_frozen() {
         return Err(conflict!("container {name} is already paused"));
     }
@@ -91,7 +91,7 @@ pub fn pause(store: &Store, name: &str) -> Result<()> {
 /// Lets a paused container's processes run again.
 pub fn unpause(store: &Store, name: &str) -> Result<()> {
     let rec = state::find(store, name)?;
-    let cg = pocky_cgroup::Cgroup::detect(&rec.cgroup)?;
+    let cg = state::cgroup(&rec, "unpause")?;
     if !state::process_alive(&rec) || !cg.is_frozen() {
         return Err(conflict!("container {name} is not paused"));
     }

@@ -135,6 +135,7 @@ pub fn settings(store: &Store, args: &RunRequest, exposed: &[String]) -> Result<
             "user specified IP address is supported on user defined networks only"
         ));
     }
+    crate::rootless::check_network(s.attaches(), &s.ports)?;
     Ok(s)
 }
 
@@ -203,14 +204,17 @@ pub fn load(store: &Store, id: &str) -> Result<Option<NetSettings>> {
     }
 }
 
-/// Attaches the container whose first process is `pid`, before it runs.
+/// Attaches the container whose network namespace is `netns`, before it
+/// runs. `ports`, when given, replace the settings' published ports
+/// (rootless: the ones bound on the host already).
 pub fn setup(
     store: &Store,
     dir: &Path,
     id: &str,
     name: &str,
     hostname: &str,
-    pid: i32,
+    netns: &Path,
+    ports: Option<Vec<PortMapping>>,
 ) -> Result<()> {
     let Some(mut s) = load(store, id)? else {
         return Ok(());
@@ -218,15 +222,14 @@ pub fn setup(
     if !s.attaches() {
         return Ok(());
     }
-    let netns = PathBuf::from(format!("/proc/{pid}/ns/net"));
     let first = Endpoint {
         network: &s.network,
         aliases: &s.aliases,
         ip: s.ip,
         interface: 0,
-        ports: s.ports.clone(),
+        ports: ports.unwrap_or_else(|| s.ports.clone()),
     };
-    let att = attach(store, dir, id, name, hostname, &netns, &s, first)?;
+    let att = attach(store, dir, id, name, hostname, netns, &s, first)?;
     for x in &s.extra {
         let endpoint = Endpoint {
             network: &x.network,
@@ -235,7 +238,7 @@ pub fn setup(
             interface: x.interface,
             ports: Vec::new(),
         };
-        attach(store, dir, id, name, hostname, &netns, &s, endpoint)?;
+        attach(store, dir, id, name, hostname, netns, &s, endpoint)?;
     }
     s.attachment = Some(att);
     save(store, id, &s)
@@ -283,15 +286,14 @@ pub fn attach(
 
 /// Detaches a container; safe to repeat, errors only logged (prune retries).
 pub fn teardown(store: &Store, id: &str) {
-    if let Err(e) = networks(store).detach(id) {
+    if let Err(e) = crate::rootless::in_netns(|| Ok(networks(store).detach(id)?)) {
         crate::log::debug!("network teardown of {id}: {e}");
     }
 }
 
 /// Removes the leases, veths and rules of containers not in `live`.
 pub fn prune(store: &Store, live: &HashSet<String>) -> Result<()> {
-    networks(store).prune(live)?;
-    Ok(())
+    crate::rootless::in_netns(|| Ok(networks(store).prune(live)?))
 }
 
 /// The ports a container publishes now, for `port`, `ps` and inspect: its
@@ -319,22 +321,73 @@ pub fn exposed_ports(store: &Store, image_id: &str) -> Result<Vec<String>> {
     Ok(crate::image_config::read_id(store, image_id)?.exposed_ports)
 }
 
+/// [`setup`] for a rootless container: its published ports are bound
+/// here, on the host, the attach runs in the user's network namespace,
+/// and a relay carries the ports' traffic to the container.
+fn setup_rootless(
+    store: &Store,
+    created: &crate::create::Created,
+    pid: i32,
+    netns: &Path,
+    session: &crate::rootless::Session,
+) -> Result<()> {
+    let r = &created.record;
+    let Some(s) = load(store, &r.id)?.filter(NetSettings::attaches) else {
+        return Ok(());
+    };
+    let (ports, listeners) = crate::rootless::bind_ports(&s.ports)?;
+    crate::rootless::in_netns(|| {
+        setup(
+            store,
+            &created.dir,
+            &r.id,
+            &r.name,
+            &r.hostname,
+            netns,
+            Some(ports),
+        )
+    })?;
+    if listeners.is_empty() {
+        return Ok(());
+    }
+    let att = load(store, &r.id)?
+        .and_then(|s| s.attachment)
+        .context("the container's attachment after the network setup")?;
+    let forwards = listeners
+        .into_iter()
+        .zip(&att.ports)
+        .map(|(l, p)| {
+            (
+                l,
+                std::net::SocketAddrV4::new(att.address, p.container_port),
+            )
+        })
+        .collect();
+    pocky_rootless::relay::spawn(pid, &session.netns_path(), forwards)?;
+    Ok(())
+}
+
 /// The `before_start` hook of `launch`: attach the container's namespace.
 pub fn before_start(
     store: &Store,
     created: &crate::create::Created,
     pid: pocky_ns::Pid,
+    netns: &Path,
 ) -> Result<(), pocky_runtime::RuntimeError> {
     let r = &created.record;
-    setup(
-        store,
-        &created.dir,
-        &r.id,
-        &r.name,
-        &r.hostname,
-        pid.as_raw(),
-    )
-    .map_err(|e| {
+    let result = match crate::rootless::session() {
+        None => setup(
+            store,
+            &created.dir,
+            &r.id,
+            &r.name,
+            &r.hostname,
+            netns,
+            None,
+        ),
+        Some(session) => setup_rootless(store, created, pid.as_raw(), netns, session),
+    };
+    result.map_err(|e| {
         // The lease and links of a half-done attach go with the container.
         teardown(store, &r.id);
         pocky_runtime::RuntimeError::Config(format!("{e:#}"))

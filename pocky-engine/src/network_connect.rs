@@ -74,16 +74,18 @@ pub fn connect(
             ports: Vec::new(),
         };
         let dir = store.container_dir(&rec.id)?;
-        netsetup::attach(
-            store,
-            &dir,
-            &rec.id,
-            &rec.name,
-            &rec.hostname,
-            &netns,
-            &s,
-            endpoint,
-        )?;
+        crate::rootless::in_netns(|| {
+            netsetup::attach(
+                store,
+                &dir,
+                &rec.id,
+                &rec.name,
+                &rec.hostname,
+                &netns,
+                &s,
+                endpoint,
+            )
+        })?;
     }
     s.extra.push(extra);
     netsetup::save(store, &rec.id, &s)?;
@@ -112,7 +114,9 @@ pub fn disconnect(store: &Store, network: &str, container: &str) -> Result<()> {
         ));
     };
     if crate::state::process_alive(&rec) {
-        netsetup::networks(store).detach_from(&rec.id, &net.name)?;
+        crate::rootless::in_netns(|| {
+            Ok(netsetup::networks(store).detach_from(&rec.id, &net.name)?)
+        })?;
     }
     s.extra.remove(pos);
     netsetup::save(store, &rec.id, &s)?;

@@ -25,7 +25,9 @@ pub fn create(
         return Err(crate::conflict!("{name} is a predefined network name"));
     }
     let subnet = subnet.map(str::parse::<Subnet>).transpose()?;
-    let n = crate::netsetup::networks(store).create_labelled(name, subnet, labels)?;
+    let n = crate::rootless::in_netns(|| {
+        Ok(crate::netsetup::networks(store).create_labelled(name, subnet, labels)?)
+    })?;
     crate::events::object(store, "network", "create", &n.id, name);
     Ok(n.id)
 }
@@ -42,7 +44,7 @@ pub fn remove(store: &Store, name: &str) -> Result<()> {
     let nets = crate::netsetup::networks(store);
     let id = nets.get(name).map(|n| n.id)?;
     let exists = |id: &str| store.container_dir(id).is_ok_and(|d| d.exists());
-    nets.remove(name, &exists)?;
+    crate::rootless::in_netns(|| Ok(nets.remove(name, &exists)?))?;
     crate::events::object(store, "network", "destroy", &id, name);
     Ok(())
 }

@@ -35,7 +35,7 @@ pub fn start(store: &Store, created: &Created, stdio: Stdio) -> Result<Launched,
             overlay: Some(&created.overlay),
             stdio,
         },
-        |pid| crate::netsetup::before_start(store, created, pid),
+        |pid, netns| crate::netsetup::before_start(store, created, pid, netns),
     );
     let launched = match launched {
         Ok(l) => l,

@@ -102,4 +102,8 @@ pub struct RunRequest {
     pub no_healthcheck: bool,
     /// Image, then the command and its arguments.
     pub image_and_command: Vec<String>,
+
+    /// `--userns`: `host` (root), `keep-id` (rootless), or None for the
+    /// caller's default (see `rootless::Userns`).
+    pub userns: Option<String>,
 }

@@ -65,12 +65,15 @@ fn reset_inner(root: &Path) -> Result<ResetReport> {
 
     let networks = crate::netsetup::networks(&store);
     for net in networks.list().unwrap_or_default() {
-        match networks.remove(&net.name, &|_| false) {
+        match crate::rootless::in_netns(|| Ok(networks.remove(&net.name, &|_| false)?)) {
             Ok(()) => done.push(format!("Removed network {}", net.name)),
-            Err(e) => note(&format!("network {}", net.name), &e),
+            Err(e) => note(&format!("network {}", net.name), &crate::one_line(&e)),
         }
     }
-    match pocky_net::firewall::Firewall::new().and_then(|fw| fw.remove_base_if_unused()) {
+    let base = crate::rootless::in_netns(|| {
+        Ok(pocky_net::firewall::Firewall::new().and_then(|fw| fw.remove_base_if_unused())?)
+    });
+    match base {
         Ok(true) => done.push("Removed pocky's firewall chains".into()),
         Ok(false) => {
             done.push("Kept pocky's firewall chains: another state root has rules in them".into())
@@ -89,6 +92,15 @@ fn reset_inner(root: &Path) -> Result<ResetReport> {
     match std::fs::remove_dir_all(root) {
         Ok(()) => done.push(format!("Removed {}", root.display())),
         Err(e) => note(&format!("removing {}", root.display()), &e),
+    }
+    if let Some(s) = crate::rootless::session() {
+        if pocky_rootless::holder::stop_if_idle(&s.dirs.runtime) {
+            done.push("Stopped the user namespace's holder".into());
+        } else {
+            done.push(
+                "Kept the user namespace's holder: containers of another state root use it".into(),
+            );
+        }
     }
     report.done = done;
     report.failures = failures;

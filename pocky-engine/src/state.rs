@@ -111,6 +111,19 @@ pub fn vanished(e: &anyhow::Error) -> bool {
     }
 }
 
+/// The container's cgroup, for `what` that needs one: a rootless
+/// container without a delegated cgroup v2 subtree has none.
+pub fn cgroup(rec: &ContainerRecord, what: &str) -> crate::Result<Cgroup> {
+    if rec.cgroup.is_empty() {
+        return Err(crate::Error::Conflict(format!(
+            "{what} needs a cgroup, and container {} has none (rootless pocky without a \
+             delegated cgroup v2 subtree)",
+            rec.name
+        )));
+    }
+    Ok(Cgroup::detect(&rec.cgroup)?)
+}
+
 /// Kills what is left in a container's cgroup and removes it. Errors are
 /// not fatal for the caller: the next prune tries again.
 pub fn remove_cgroup(path: &str) {

@@ -43,12 +43,32 @@ impl Style {
     }
 }
 
+/// The processes in the pid namespace of `pid`.
+fn pid_namespace_members(pid: i32) -> Vec<i32> {
+    let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok();
+    let Some(theirs) = ns(&pid.to_string()) else {
+        return Vec::new();
+    };
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| ns(&p.to_string()).as_ref() == Some(&theirs))
+        .collect()
+}
+
 pub fn top(store: &Store, name: &str, style: Style) -> Result<Top> {
     let rec = state::find(store, name)?;
     if !state::process_alive(&rec) {
         return Err(Error::NotRunning(name.to_owned()));
     }
-    let mut pids = Cgroup::detect(&rec.cgroup)?.pids()?;
+    let mut pids = if rec.cgroup.is_empty() {
+        // Rootless without a cgroup: the container's pid namespace.
+        pid_namespace_members(rec.state.pid)
+    } else {
+        Cgroup::detect(&rec.cgroup)?.pids()?
+    };
     pids.sort_unstable();
     let clock = Clock::now();
     let processes = pids

@@ -56,7 +56,15 @@ pub fn update(store: &Store, name: &str, req: &UpdateRequest) -> Result<()> {
     let path = store.container_dir(&rec.id)?.join("config.json");
     let mut spec = state::bundle_spec(store, &rec.id)?;
     let resources = with_limits(&spec, memory, nano_cpus, req.cpu_shares, req.pids_limit)?;
-    if state::process_alive(&rec) {
+    let limited = memory.is_some()
+        || nano_cpus.is_some()
+        || req.cpu_shares.is_some()
+        || req.pids_limit.is_some();
+    if limited && rec.cgroup.is_empty() {
+        // Its next start would make no cgroup either: refuse now.
+        state::cgroup(&rec, "a limit")?;
+    }
+    if state::process_alive(&rec) && !rec.cgroup.is_empty() {
         let limits = pocky_runtime::resources::limits_of(&resources)?;
         Cgroup::detect(&rec.cgroup)?.apply(&limits)?;
     }

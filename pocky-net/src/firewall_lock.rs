@@ -8,13 +8,25 @@ use crate::NetError;
 /// another is filling them.
 const BASE_LOCK: &str = "/run/pocky/firewall.lock";
 
+static LOCK_PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Puts the lock elsewhere, for a process whose firewall is not the
+/// host's: rootless pocky's chains live in the user's own network
+/// namespace, and its lock in the user's runtime directory. Set once,
+/// before any firewall work.
+pub fn set_base_lock_path(path: std::path::PathBuf) {
+    let _ = LOCK_PATH.set(path);
+}
+
 /// Held while the base chains change or rules go into them.
 pub(crate) struct BaseLock {
     _lock: nix::fcntl::Flock<std::fs::File>,
 }
 
 pub(crate) fn base_lock() -> Result<BaseLock, NetError> {
-    let path = std::path::Path::new(BASE_LOCK);
+    let path = LOCK_PATH
+        .get()
+        .map_or(std::path::Path::new(BASE_LOCK), |p| p.as_path());
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| NetError::io(dir, e))?;
     }

@@ -24,6 +24,7 @@ mod setup;
 pub mod subnet;
 
 pub use error::NetError;
+pub use firewall_lock::set_base_lock_path;
 pub use membership::{interface_name, veth_name};
 pub use network::{DEFAULT_BRIDGE, DEFAULT_NETWORK, Network, Networks};
 pub use ports::{PortMapping, Proto};

@@ -24,7 +24,9 @@ const MAX_MESSAGE_TEXT: usize = 4 * 1024;
 /// What the child sends the parent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ToParent {
-    /// The child is in its namespaces and waits for [`ToChild::Go`].
+    /// The child is in its namespaces and waits for [`ToChild::Go`]; its
+    /// network namespace's fd travels with the message (see
+    /// [`Child::net_ns_path`](crate::Child::net_ns_path)).
     Ready,
     /// The child hands over the master side of a pty it opened inside the
     /// container; the fd travels with the message.
@@ -177,6 +179,12 @@ impl ChildChannel {
     pub fn send_pty_master(&mut self, master: BorrowedFd<'_>) -> Result<(), NsError> {
         let bytes = encode(&ToParent::PtyMaster)?;
         send_packet(self.fd.as_raw_fd(), &bytes, Some(master), "send pty master")
+    }
+
+    /// Reports Ready with `net_ns`, the child's network namespace.
+    pub(crate) fn send_ready(&mut self, net_ns: Option<BorrowedFd<'_>>) -> Result<(), NsError> {
+        let bytes = encode(&ToParent::Ready)?;
+        send_packet(self.fd.as_raw_fd(), &bytes, net_ns, "send ready")
     }
 
     pub(crate) fn recv(&mut self) -> Result<Option<ToChild>, NsError> {

@@ -112,9 +112,17 @@ fn body(
     {
         return report(ch, err);
     }
-    if ch.send(&ToParent::Ready).is_err() {
+    // The parent cannot open our /proc/PID/ns/net while we are not
+    // dumpable, when it lacks CAP_SYS_PTRACE in the initial user namespace
+    // (rootless pocky): it gets the namespace from us.
+    let net_ns = std::fs::File::open("/proc/self/ns/net").ok();
+    if ch
+        .send_ready(net_ns.as_ref().map(std::os::fd::AsFd::as_fd))
+        .is_err()
+    {
         return ABORTED_EXIT_CODE;
     }
+    drop(net_ns);
     match ch.recv() {
         Ok(Some(ToChild::Go)) => {}
         Ok(Some(ToChild::Abort | ToChild::Mapped) | None) | Err(_) => return ABORTED_EXIT_CODE,

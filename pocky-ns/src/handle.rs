@@ -29,6 +29,7 @@ pub struct Child {
     channel: ParentChannel,
     state: State,
     pty_master: Option<OwnedFd>,
+    net_ns: Option<OwnedFd>,
 }
 
 impl Child {
@@ -38,6 +39,7 @@ impl Child {
             channel,
             state: State::Created,
             pty_master: None,
+            net_ns: None,
         }
     }
 
@@ -50,7 +52,8 @@ impl Child {
             return Ok(());
         }
         match self.channel.recv()? {
-            Some((ToParent::Ready, _)) => {
+            Some((ToParent::Ready, net_ns)) => {
+                self.net_ns = net_ns;
                 self.state = State::Ready;
                 Ok(())
             }
@@ -59,6 +62,17 @@ impl Child {
             }
             None => Err(self.failed_or_vanished(None, "ready")),
             Some((other, _)) => Err(NsError::Protocol(format!("expected Ready, got {other:?}"))),
+        }
+    }
+
+    /// A path to the child's network namespace, once it is Ready: the
+    /// descriptor it sent (`/proc/self/fd/N`, which this process and its
+    /// forks may open), else `/proc/PID/ns/net`, which needs
+    /// CAP_SYS_PTRACE over a child that is not dumpable yet.
+    pub fn net_ns_path(&self) -> std::path::PathBuf {
+        match &self.net_ns {
+            Some(fd) => format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd)).into(),
+            None => format!("/proc/{}/ns/net", self.pid).into(),
         }
     }
 

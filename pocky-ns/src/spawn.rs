@@ -192,6 +192,58 @@ fn clone_fork(flags: CloneFlags) -> Result<Option<Pid>, Errno> {
     }
 }
 
+/// Whether this process is in the initial user namespace.
+fn in_initial_userns() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+}
+
+/// [`clone_fork`] into the pid namespace `join` without changing this
+/// process's: a fork enters it and clones with `CLONE_PARENT`, so the new
+/// process is still this one's child (to wait for and to be told of by
+/// SIGCHLD), then reports its pid and exits. Returns `None` in the new
+/// process, as `clone_fork` does.
+fn clone_in_pid_ns(join: &JoinFd, flags: CloneFlags) -> Result<Option<Pid>, NsError> {
+    let (report_r, report_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(NsError::Clone)?;
+    let (mut report_r, mut report_w) = (File::from(report_r), File::from(report_w));
+    match clone_fork(CloneFlags::empty()).map_err(NsError::Clone)? {
+        None => {
+            drop(report_r);
+            let reply = nix::sched::setns(&join.fd, CloneFlags::CLONE_NEWPID)
+                .and_then(|()| clone_fork(flags | CloneFlags::CLONE_PARENT));
+            match reply {
+                // The new process: it goes on as the caller's child.
+                Ok(None) => return Ok(None),
+                Ok(Some(pid)) => {
+                    let _ = std::io::Write::write_all(&mut report_w, &pid.as_raw().to_ne_bytes());
+                }
+                Err(e) => {
+                    let _ = std::io::Write::write_all(&mut report_w, &(-(e as i32)).to_ne_bytes());
+                }
+            }
+            // SAFETY: the fork leaves without running the caller's
+            // destructors (the joined fds, the channel ends).
+            unsafe { libc::_exit(0) }
+        }
+        Some(forked) => {
+            drop(report_w);
+            let mut buf = [0u8; 4];
+            let read = std::io::Read::read_exact(&mut report_r, &mut buf);
+            let _ = nix::sys::wait::waitpid(forked, None);
+            read.map_err(|_| NsError::Clone(Errno::ECHILD))?;
+            match i32::from_ne_bytes(buf) {
+                pid if pid > 0 => Ok(Some(Pid::from_raw(pid))),
+                errno => Err(NsError::Join {
+                    ns: Namespace::Pid,
+                    path: join.path.clone(),
+                    source: Errno::from_raw(-errno),
+                }),
+            }
+        }
+    }
+}
+
 /// Creates a process in new namespaces.
 ///
 /// The order: clone (with `CLONE_NEWPID` and `CLONE_NEWUSER` when asked, the
@@ -294,9 +346,14 @@ fn spawn_with(
     let new_cgroup = new.contains(&Namespace::Cgroup);
 
     // A pid namespace can only be entered for children: the parent switches
-    // its pid_for_children around the clone and switches back.
+    // its pid_for_children around the clone and switches back. In a user
+    // namespace the way back is closed (our own pid namespace belongs to
+    // the initial one, where we hold no capability): a short-lived fork
+    // switches and clones there instead (`clone_in_pid_ns`).
     let pid_join = joins.iter().find(|j| j.ns == Namespace::Pid);
+    let via_fork = pid_join.is_some() && !in_initial_userns();
     let restore = match pid_join {
+        Some(_) if via_fork => None,
         Some(j) => {
             let own = File::open("/proc/self/ns/pid").map_err(|source| NsError::OpenNs {
                 ns: Namespace::Pid,
@@ -313,7 +370,10 @@ fn spawn_with(
         None => None,
     };
 
-    let cloned = clone_fork(at_clone);
+    let cloned = match pid_join {
+        Some(j) if via_fork => clone_in_pid_ns(j, at_clone),
+        _ => clone_fork(at_clone).map_err(NsError::Clone),
+    };
     if let Ok(None) = cloned {
         drop(parent_end);
         let others: Vec<&JoinFd> = joins.iter().filter(|j| j.ns != Namespace::Pid).collect();
@@ -338,7 +398,7 @@ fn spawn_with(
     let pid = match cloned {
         Ok(Some(pid)) => pid,
         Ok(None) => unreachable!("child::run never returns"),
-        Err(e) => return Err(NsError::Clone(e)),
+        Err(e) => return Err(e),
     };
     let child = Child::new(pid, parent_end);
     // Dropping the handle aborts and reaps the child.

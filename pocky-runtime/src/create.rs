@@ -230,7 +230,7 @@ fn create_in(opts: CreateOptions<'_>) -> Result<Created, RuntimeError> {
             cgroup_base: cgroup_base.clone(),
             preserve_fds,
         },
-        |pid| {
+        |pid, _| {
             // The environment is made (lifecycle step 2), which is what
             // the spec calls `created`; runtime-tools' hooks_stdin checks it.
             let state = state_of(pid.as_raw(), Status::Created);

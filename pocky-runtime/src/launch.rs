@@ -167,10 +167,12 @@ pub fn create_cgroup(spec: &Spec, base: Option<&str>) -> Result<Option<Cgroup>, 
 
 /// Starts the container. `before_start` runs once the child exists in its
 /// namespaces and cgroup and before it may continue: the place for network
-/// setup. On any error nothing of the container keeps running.
+/// setup. It gets the child's pid and a path to its network namespace
+/// ([`pocky_ns::Child::net_ns_path`]). On any error nothing of the
+/// container keeps running.
 pub fn launch(
     launch: Launch<'_>,
-    before_start: impl FnOnce(Pid) -> Result<(), RuntimeError>,
+    before_start: impl FnOnce(Pid, &Path) -> Result<(), RuntimeError>,
 ) -> Result<Launched, RuntimeError> {
     let mut launched = spawn_container(launch, LaunchOptions::default(), before_start)?;
     if let Err(e) = launched.child.start() {
@@ -194,7 +196,7 @@ fn discard(cgroup: Option<&Cgroup>) {
 pub fn spawn_container(
     launch: Launch<'_>,
     opts: LaunchOptions,
-    before_start: impl FnOnce(Pid) -> Result<(), RuntimeError>,
+    before_start: impl FnOnce(Pid, &Path) -> Result<(), RuntimeError>,
 ) -> Result<Launched, RuntimeError> {
     let spec = launch.spec;
     crate::unsupported::check_spec(spec)?;
@@ -240,7 +242,7 @@ pub fn spawn_container(
                 .map_err(RuntimeError::Cgroup)?;
         }
         child.wait_ready().map_err(RuntimeError::Ns)?;
-        before_start(child.pid)?;
+        before_start(child.pid, &child.net_ns_path())?;
         Ok(child)
     })();
     match result {

@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod records;
+pub mod user;
 
 use std::path::Path;
 use std::process::{Command, Output};
