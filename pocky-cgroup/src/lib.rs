@@ -48,6 +48,7 @@
 //! and leaves no seam for the fake-tree tests the design calls for.
 
 mod cgroup;
+pub mod delegation;
 mod detect;
 mod devices;
 mod devices_bpf;

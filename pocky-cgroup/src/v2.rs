@@ -66,29 +66,55 @@ impl V2Cgroup {
         Ok(())
     }
 
-    /// Enables `controllers` (those the host offers) in every ancestor's
-    /// `cgroup.subtree_control`, from the root down to the parent.
+    /// Enables `controllers` (those each level has) in every ancestor's
+    /// `cgroup.subtree_control`, from the root down to the parent, where
+    /// this process may write it: above a subtree delegated to a rootless
+    /// user the levels are the administrator's, and a limit needing a
+    /// controller they hold back fails by name in `apply`.
     fn enable(&self, controllers: &[&str]) -> Result<()> {
-        let offered = Self::controllers_of(&self.root)?;
-        let wanted: Vec<&str> = controllers
-            .iter()
-            .copied()
-            .filter(|c| offered.iter().any(|o| o == c))
-            .collect();
+        self.enable_with(controllers, &|control: &Path| {
+            !control.exists()
+                || nix::unistd::access(control, nix::unistd::AccessFlags::W_OK).is_ok()
+        })
+    }
+
+    /// [`Self::enable`] with the judgement of which `subtree_control`
+    /// files may be written made by `may_write`.
+    pub(crate) fn enable_with(
+        &self,
+        controllers: &[&str],
+        may_write: &dyn Fn(&Path) -> bool,
+    ) -> Result<()> {
+        let words = |text: Option<String>| -> Vec<String> {
+            text.unwrap_or_default()
+                .split_whitespace()
+                .map(|w| w.trim_start_matches('+').to_owned())
+                .collect()
+        };
         let mut chain = vec![self.root.clone()];
         chain.extend(self.path.ancestors_under(&self.root));
+        // What the level above enabled, for a level whose own list the
+        // kernel would show (a fake tree may not have it).
+        let mut carried: Vec<String> = Vec::new();
         for dir in &chain {
             fsio::mkdir_p(dir)?;
+            let available = match fsio::read_optional(&dir.join("cgroup.controllers"))? {
+                Some(text) => words(Some(text)),
+                None => carried.clone(),
+            };
             let control = dir.join("cgroup.subtree_control");
-            let enabled = fsio::read_optional(&control)?.unwrap_or_default();
-            let missing: Vec<String> = wanted
+            let mut enabled = words(fsio::read_optional(&control)?);
+            let missing: Vec<&str> = controllers
                 .iter()
-                .filter(|c| !enabled.split_whitespace().any(|e| e == **c))
-                .map(|c| format!("+{c}"))
+                .copied()
+                .filter(|c| available.iter().any(|a| a == c) && !enabled.iter().any(|e| e == c))
                 .collect();
-            if !missing.is_empty() {
-                fsio::write(&control, &missing.join(" "))?;
+            if !missing.is_empty() && may_write(&control) {
+                let text: Vec<String> = missing.iter().map(|c| format!("+{c}")).collect();
+                fsio::write(&control, &text.join(" "))?;
+                enabled.extend(missing.iter().map(|c| (*c).to_owned()));
             }
+            carried = enabled;
         }
         Ok(())
     }

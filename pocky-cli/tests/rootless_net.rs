@@ -63,7 +63,11 @@ impl Drop for Outside {
     fn drop(&mut self) {
         let _ = self.holder.kill();
         let _ = self.holder.wait();
-        let _ = Command::new("ip").args(["link", "del", "vrlout"]).status();
+        // Usually gone already, with the namespace of its peer.
+        let _ = Command::new("ip")
+            .args(["link", "del", "vrlout"])
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 }
 

@@ -149,36 +149,78 @@ impl Userns {
 }
 
 /// The resource settings of a spec that need a cgroup, named by the flag
-/// that sets them, for the refusal when there is none.
-fn limits_asked(spec: &Spec) -> Vec<&'static str> {
+/// that sets them and the cgroup v2 controller that enforces them.
+fn limits_asked(spec: &Spec) -> Vec<(&'static str, &'static str)> {
     let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) else {
         return Vec::new();
     };
     let mut asked = Vec::new();
     if r.memory().is_some() {
-        asked.push("--memory");
+        asked.push(("--memory", "memory"));
     }
     if let Some(cpu) = r.cpu() {
         if cpu.quota().is_some() || cpu.period().is_some() {
-            asked.push("--cpus");
+            asked.push(("--cpus", "cpu"));
         }
         if cpu.shares().is_some() {
-            asked.push("--cpu-shares");
+            asked.push(("--cpu-shares", "cpu"));
         }
         if cpu.cpus().is_some() || cpu.mems().is_some() {
-            asked.push("--cpuset-cpus");
+            asked.push(("--cpuset-cpus", "cpuset"));
         }
     }
     if r.pids().is_some() {
-        asked.push("--pids-limit");
+        asked.push(("--pids-limit", "pids"));
     }
     if r.block_io().is_some() {
-        asked.push("--blkio-weight");
+        asked.push(("--blkio-weight", "io"));
     }
     if r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) {
-        asked.push("hugepage limits");
+        asked.push(("hugepage limits", "hugetlb"));
     }
     asked
+}
+
+/// The cgroup v2 subtree delegated to this user, if the host is v2 and
+/// this process's cgroup is in one (see `pocky_cgroup::delegation`).
+fn delegation() -> Option<pocky_cgroup::delegation::Delegated> {
+    let Ok(pocky_cgroup::Hierarchy::V2 { root }) = pocky_cgroup::Hierarchy::detect() else {
+        return None;
+    };
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let own = pocky_cgroup::delegation::own_unified(&own)?;
+    // In the user's namespace the user's own files are root's.
+    pocky_cgroup::delegation::find(&root, &own, nix::unistd::geteuid().as_raw())
+}
+
+/// Refuses limits a rootless container cannot have: any, without a
+/// delegated subtree; one whose controller the subtree lacks, with one.
+fn check_limits(
+    asked: &[(&'static str, &'static str)],
+    delegated: Option<&pocky_cgroup::delegation::Delegated>,
+) -> Result<()> {
+    let Some(d) = delegated else {
+        if asked.is_empty() {
+            return Ok(());
+        }
+        let flags: Vec<&str> = asked.iter().map(|(f, _)| *f).collect();
+        bail!(crate::invalid!(
+            "{} needs a cgroup, and rootless pocky has none here (no delegated cgroup v2 \
+             subtree, see docs/ROOTLESS.md): run without limits, or as root",
+            flags.join(", ")
+        ));
+    };
+    for (flag, controller) in asked {
+        if !d.controllers.iter().any(|c| c == controller) {
+            bail!(crate::invalid!(
+                "{flag} needs the {controller} controller, which the delegated cgroup /{} \
+                 does not have (its cgroup.controllers: {})",
+                d.path.display(),
+                d.controllers.join(" ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn id_mappings(lines: &[pocky_rootless::subid::MapLine]) -> Result<Vec<LinuxIdMapping>> {
@@ -196,12 +238,13 @@ fn id_mappings(lines: &[pocky_rootless::subid::MapLine]) -> Result<Vec<LinuxIdMa
 }
 
 /// Makes a new container's spec fit the caller: unchanged for root (but
-/// for `--userns` checks); rootless, the container gets no cgroup of its
-/// own (so any limit is refused by name) and no device rules (there is
-/// no device cgroup, and the user namespace gives no device access the
-/// user lacks), `--device` is refused, and with `keep-id` it gets a
-/// nested user namespace. `user_given` says whether `-u` was. Returns
-/// the container's cgroup path ("" for none).
+/// for `--userns` checks); rootless, the container's cgroup goes below the
+/// user's delegated cgroup v2 subtree, or without one it gets no cgroup
+/// (and any limit is refused by name); it gets no device rules (a user
+/// can load no device program, and the user namespace gives no device
+/// access the user lacks), `--device` is refused, and with `keep-id` it
+/// gets a nested user namespace. `user_given` says whether `-u` was.
+/// Returns the container's cgroup path ("" for none).
 pub fn adapt_spec(
     spec: &mut Spec,
     userns: Option<&str>,
@@ -225,18 +268,18 @@ pub fn adapt_spec(
             "--device: a rootless container cannot be given host devices (that needs root)"
         ));
     }
-    let asked = limits_asked(spec);
-    if !asked.is_empty() {
-        bail!(crate::invalid!(
-            "{} needs a cgroup, and rootless pocky has none here (no delegated cgroup v2 \
-             subtree, see docs/ROOTLESS.md): run without limits, or as root",
-            asked.join(", ")
-        ));
-    }
+    let delegated = delegation();
+    check_limits(&limits_asked(spec), delegated.as_ref())?;
+    // Below the delegated subtree (`/DELEGATED/pocky/ID`), or none.
+    let path = delegated.map(|d| {
+        PathBuf::from("/")
+            .join(d.path)
+            .join(cgroup().trim_start_matches('/'))
+    });
     let Some(linux) = spec.linux_mut() else {
         bail!("the spec has no linux section");
     };
-    linux.set_cgroups_path(None);
+    linux.set_cgroups_path(path.clone());
     if let Some(r) = linux.resources_mut() {
         r.set_devices(None);
     }
@@ -262,7 +305,9 @@ pub fn adapt_spec(
             p.set_user(user);
         }
     }
-    Ok(String::new())
+    Ok(path
+        .map(|p| p.to_string_lossy().trim_start_matches('/').to_owned())
+        .unwrap_or_default())
 }
 
 #[cfg(test)]

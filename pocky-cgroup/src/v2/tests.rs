@@ -52,6 +52,51 @@ fn create_enables_only_what_is_missing_and_offered() {
 }
 
 #[test]
+fn a_delegated_subtree_is_enabled_from_its_own_root_down() {
+    // The administrator enabled memory and pids for the user's subtree
+    // `user`, not cpu, and the root's file is not the user's to write.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::write(root.join("cgroup.controllers"), "cpu io memory pids\n").unwrap();
+    std::fs::write(root.join("cgroup.subtree_control"), "memory pids\n").unwrap();
+    std::fs::create_dir(root.join("user")).unwrap();
+    std::fs::write(root.join("user/cgroup.controllers"), "memory pids\n").unwrap();
+    let cg = V2Cgroup::new(root, CgroupPath::new("user/pocky/c1").unwrap());
+    let admin = root.join("cgroup.subtree_control");
+    cg.enable_with(CONTROLLERS, &|p: &Path| p != admin).unwrap();
+    assert_eq!(std::fs::read_to_string(&admin).unwrap(), "memory pids\n");
+    let read = |rel: &str| std::fs::read_to_string(root.join(rel)).unwrap();
+    assert_eq!(read("user/cgroup.subtree_control"), "+memory +pids");
+    assert_eq!(read("user/pocky/cgroup.subtree_control"), "+memory +pids");
+    // A limit on what the subtree lacks is refused by name.
+    std::fs::create_dir(root.join("user/pocky/c1")).unwrap();
+    std::fs::write(root.join("user/pocky/c1/cgroup.controllers"), "memory pids").unwrap();
+    let limits = Limits {
+        nano_cpus: Some(500_000_000),
+        ..Limits::default()
+    };
+    let err = cg.apply(&limits).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CgroupError::MissingController {
+                controller: "cpu",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    cg.apply(&Limits {
+        memory_bytes: Some(64 << 20),
+        pids: Some(10),
+        ..Limits::default()
+    })
+    .unwrap();
+    assert_eq!(read("user/pocky/c1/memory.max"), (64u64 << 20).to_string());
+    assert_eq!(read("user/pocky/c1/pids.max"), "10");
+}
+
+#[test]
 fn create_on_a_bare_hierarchy_writes_no_subtree_control() {
     // A hybrid host's cgroup2 mount often offers nothing.
     let f = Fake::new("hugetlb\n");

@@ -17,6 +17,9 @@ pub struct User {
     /// Holds `home/` and `run/` (XDG_RUNTIME_DIR), both the user's.
     dir: tempfile::TempDir,
     ranges: bool,
+    /// A cgroup v2 subtree delegated to the user, whose `shell` child its
+    /// commands start in.
+    cgroup: Option<PathBuf>,
 }
 
 fn run_ok(cmd: &mut Command) -> String {
@@ -79,6 +82,7 @@ impl User {
             gid,
             dir,
             ranges,
+            cgroup: None,
         };
         for sub in ["home", "run"] {
             let p = user.dir.path().join(sub);
@@ -119,10 +123,51 @@ impl User {
         p
     }
 
+    /// Delegates a cgroup v2 subtree to the user, as the kernel's
+    /// cgroup-v2.rst says (and systemd does for `user@UID.service`): a
+    /// directory below the root, with memory, pids and cpu enabled for it,
+    /// whose directory, `cgroup.procs`, `cgroup.subtree_control` and
+    /// `cgroup.threads` are the user's; the user's commands start in its
+    /// child `shell`, as a login's would in a scope. Returns its path.
+    pub fn delegate_cgroup(&mut self) -> PathBuf {
+        let root = Path::new("/sys/fs/cgroup");
+        let offered = std::fs::read_to_string(root.join("cgroup.controllers")).unwrap();
+        let wanted: Vec<String> = ["memory", "pids", "cpu"]
+            .iter()
+            .filter(|c| offered.split_whitespace().any(|o| o == **c))
+            .map(|c| format!("+{c}"))
+            .collect();
+        std::fs::write(root.join("cgroup.subtree_control"), wanted.join(" ")).unwrap();
+        let dir = root.join(format!("{}.delegated", self.name));
+        for d in [dir.clone(), dir.join("shell")] {
+            std::fs::create_dir(&d).unwrap();
+            for f in [
+                "",
+                "cgroup.procs",
+                "cgroup.subtree_control",
+                "cgroup.threads",
+            ] {
+                std::os::unix::fs::chown(d.join(f), Some(self.uid), Some(self.gid)).unwrap();
+            }
+        }
+        self.cgroup = Some(dir.clone());
+        dir
+    }
+
     /// `program` as this user, with a clean environment as a login would
     /// give: HOME, XDG_RUNTIME_DIR and a PATH without the sbin dirs.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = Command::new("setpriv");
+        let mut c = match &self.cgroup {
+            // Moved while still root, then the user.
+            Some(dir) => {
+                let mut c = Command::new("sh");
+                c.args(["-c", "echo $$ > \"$0/shell/cgroup.procs\" && exec \"$@\""])
+                    .arg(dir)
+                    .arg("setpriv");
+                c
+            }
+            None => Command::new("setpriv"),
+        };
         c.arg(format!("--reuid={}", self.uid))
             .arg(format!("--regid={}", self.gid))
             .arg("--init-groups")
@@ -231,6 +276,22 @@ impl Drop for User {
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
         }
         until(|| self.processes().is_empty());
+        if let Some(dir) = &self.cgroup {
+            // Depth first: a cgroup goes only once its children have.
+            let mut dirs = vec![dir.clone()];
+            let mut i = 0;
+            while i < dirs.len() {
+                if let Ok(rd) = std::fs::read_dir(&dirs[i]) {
+                    dirs.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+                }
+                i += 1;
+            }
+            for d in dirs.iter().rev() {
+                if std::fs::remove_dir(d).is_err() {
+                    problems.push(format!("cgroup {} left", d.display()));
+                }
+            }
+        }
         for _ in 0..50 {
             let o = Command::new("userdel").arg(&self.name).output().unwrap();
             if o.status.success() {
