@@ -75,7 +75,7 @@ pub(crate) fn refuse_unsupported(host: &Map<String, Value>) -> ApiResult<()> {
         ("PidMode", &["", "private"][..]),
         ("IpcMode", &["", "private", "shareable"][..]),
         ("UTSMode", &[""][..]),
-        ("UsernsMode", &["", "host"][..]),
+        ("UsernsMode", &["", "host", "keep-id"][..]),
         ("CgroupnsMode", &["", "private", "host"][..]),
         ("Runtime", &["", "runc", "pocky-runtime"][..]),
         ("Isolation", &["", "default"][..]),
@@ -248,6 +248,10 @@ pub(crate) fn host_config(req: &mut RunRequest, host: &Map<String, Value>) -> Ap
     if let Some(parent) = str_field(host, "CgroupParent") {
         req.cgroup_parent = parent.to_owned();
     }
+    // The engine says which mode fits the caller (root or rootless).
+    req.userns = str_field(host, "UsernsMode")
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned);
     if let Some(Value::Array(devices)) = host.get("Devices") {
         for d in devices {
             let d = d

@@ -4,7 +4,9 @@
 //! `~/.local/share/pocky`, its runtime files to `$XDG_RUNTIME_DIR/pocky`,
 //! and every container runs in the user's own user namespace. The user
 //! goes with the test, after `system reset` and a check that none of its
-//! processes is left. Networking has its own file (`rootless_net.rs`).
+//! processes is left. Networking has its own file (`rootless_net.rs`),
+//! building, the API service and cgroup limits theirs
+//! (`rootless_services.rs`).
 
 mod common;
 
@@ -13,18 +15,8 @@ use std::process::{Command, Stdio};
 
 use common::user::{User, owner_of};
 
-fn user(test: &str) -> Option<(User, String)> {
-    let sb = pocky_testkit::sandbox(test)?;
-    Some((User::create(true), format!("{}/busybox", sb.registry)))
-}
-
-fn out(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::user::user;
+use common::{stderr as err, stdout as out};
 
 /// The user's first subordinate uid.
 fn first_subuid(u: &User) -> u32 {
@@ -391,83 +383,4 @@ fn users_and_root_keep_their_states_apart() {
     assert!(err(&o).contains(&format!("uid {}", a.uid)), "{}", err(&o));
     assert!(a.ok(&["ps", "-q"]).lines().count() == 1);
     a.ok(&["rm", "-f", "mine"]);
-}
-
-/// Whether the host's cgroups are v2 only (where a subtree can be
-/// delegated); this machine's CI has v1 controllers.
-fn pure_cgroup_v2() -> bool {
-    nix::sys::statfs::statfs("/sys/fs/cgroup")
-        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
-}
-
-#[test]
-fn limits_work_in_a_delegated_cgroup_v2_subtree() {
-    let Some((mut u, image)) = user("limits_work_in_a_delegated_cgroup_v2_subtree") else {
-        return;
-    };
-    if !pure_cgroup_v2() {
-        // The refusal on such hosts is what_needs_root_or_a_cgroup_is_refused_by_name's.
-        eprintln!(
-            "limits_work_in_a_delegated_cgroup_v2_subtree: cgroup v1 host, nothing to delegate"
-        );
-        return;
-    }
-    let delegated = u.delegate_cgroup();
-    u.ok(&["pull", "-q", &image]);
-    let id = u.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "lim",
-        "--network",
-        "none",
-        "-m",
-        "64m",
-        "--pids-limit",
-        "20",
-        "--cpus",
-        "0.5",
-        &image,
-        "sleep",
-        "300",
-    ]);
-    let cg = delegated.join("pocky").join(id.trim());
-    let read = |f: &str| {
-        std::fs::read_to_string(cg.join(f))
-            .unwrap()
-            .trim()
-            .to_owned()
-    };
-    assert_eq!(read("memory.max"), (64u64 << 20).to_string());
-    assert_eq!(read("pids.max"), "20");
-    assert_eq!(read("cpu.max"), "50000 100000");
-    let pid = u.ok(&["inspect", "--format", "{{.State.Pid}}", "lim"]);
-    assert!(read("cgroup.procs").lines().any(|p| p == pid.trim()));
-    // Inside, its cgroup namespace's root is that cgroup.
-    let inside = u.ok(&["exec", "lim", "cat", "/sys/fs/cgroup/pids.max"]);
-    assert_eq!(inside.trim(), "20");
-    u.ok(&["pause", "lim"]);
-    u.ok(&["unpause", "lim"]);
-    u.ok(&["update", "--memory", "32m", "lim"]);
-    assert_eq!(read("memory.max"), (32u64 << 20).to_string());
-    // A process past the limit is refused a fork.
-    let o = u.pocky(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--pids-limit",
-        "3",
-        &image,
-        "sh",
-        "-c",
-        "for i in 1 2 3 4 5 6; do sleep 5 & done; wait",
-    ]);
-    assert!(
-        err(&o).contains("can't fork") || !o.status.success(),
-        "{}",
-        err(&o)
-    );
-    u.ok(&["rm", "-f", "lim"]);
-    assert!(!cg.exists(), "the container's cgroup is left");
 }

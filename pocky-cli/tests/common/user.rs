@@ -9,6 +9,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 static SERIAL: AtomicU32 = AtomicU32::new(0);
 
+/// For a rootless test: a user with subordinate ranges and the sandbox's
+/// busybox; `None` outside the sandbox (skipped, or failed under CI).
+pub fn user(test: &str) -> Option<(User, String)> {
+    let sb = pocky_testkit::sandbox(test)?;
+    Some((User::create(true), format!("{}/busybox", sb.registry)))
+}
+
 /// A user that exists for one test.
 pub struct User {
     pub name: String,

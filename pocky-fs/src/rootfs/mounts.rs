@@ -65,14 +65,27 @@ pub(crate) fn mount_in_root(
     } else {
         let dest = create_in_root(root, destination, CreateKind::Dir)?;
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
-        mount(
+        match mount(
             Some(source.as_path()),
             &fd_path(&dest),
             Some(typ),
             opts.flags,
             data,
-        )
-        .map_err(|e| target.error(e))?;
+        ) {
+            Ok(()) => {}
+            // A user namespace may mount sysfs only with a network
+            // namespace of its own; without one (a rootless container on
+            // the host's network) the host's is bound, as runc does.
+            Err(nix::errno::Errno::EPERM) if typ == "sysfs" => {
+                let host = MountOptions {
+                    flags: opts.flags | MsFlags::MS_REC,
+                    ..opts.clone()
+                };
+                drop(dest);
+                bind_mount(root, Path::new("/sys"), &host, &target)?;
+            }
+            Err(e) => return Err(target.error(e)),
+        }
     }
 
     for propagation in &opts.propagation {
