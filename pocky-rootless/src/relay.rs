@@ -284,7 +284,66 @@ fn udp_replies(
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+
     use super::*;
+
+    fn local(port: u16) -> SocketAddrV4 {
+        SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)
+    }
+
+    #[test]
+    fn tcp_is_carried_both_ways_with_half_closes() {
+        // The "container": echoes what it reads, in upper case, then closes.
+        let target = TcpListener::bind(local(0)).unwrap();
+        let target_port = target.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for conn in target.incoming() {
+                let mut c = conn.unwrap();
+                let mut buf = Vec::new();
+                c.read_to_end(&mut buf).unwrap();
+                c.write_all(&buf.to_ascii_uppercase()).unwrap();
+            }
+        });
+        let (l, port) = Listener::bind(Some(Ipv4Addr::LOCALHOST), 0, false).unwrap();
+        let Listener::Tcp(l) = l else { unreachable!() };
+        std::thread::spawn(move || serve_tcp(&l, local(target_port)));
+        for _ in 0..3 {
+            let mut c = TcpStream::connect(local(port)).unwrap();
+            c.write_all(b"through the relay").unwrap();
+            c.shutdown(Shutdown::Write).unwrap();
+            let mut back = String::new();
+            c.read_to_string(&mut back).unwrap();
+            assert_eq!(back, "THROUGH THE RELAY");
+        }
+    }
+
+    #[test]
+    fn udp_conversations_keep_their_clients_apart() {
+        let target = UdpSocket::bind(local(0)).unwrap();
+        let target_port = target.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 100];
+            loop {
+                let (n, from) = target.recv_from(&mut buf).unwrap();
+                let mut reply = b"pong:".to_vec();
+                reply.extend_from_slice(&buf[..n]);
+                target.send_to(&reply, from).unwrap();
+            }
+        });
+        let (l, port) = Listener::bind(Some(Ipv4Addr::LOCALHOST), 0, true).unwrap();
+        let Listener::Udp(l) = l else { unreachable!() };
+        std::thread::spawn(move || serve_udp(l, local(target_port)));
+        let clients: Vec<UdpSocket> = (0..2).map(|_| UdpSocket::bind(local(0)).unwrap()).collect();
+        for (i, c) in clients.iter().enumerate() {
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let msg = format!("ping{i}");
+            c.send_to(msg.as_bytes(), local(port)).unwrap();
+            let mut buf = [0u8; 100];
+            let n = c.recv(&mut buf).unwrap();
+            assert_eq!(&buf[..n], format!("pong:{msg}").as_bytes());
+        }
+    }
 
     #[test]
     fn ports_below_the_unprivileged_start_are_refused_by_name() {
