@@ -102,3 +102,33 @@ pub(crate) fn write_maps(pid: i32, ids: &IdSetup) -> Result<()> {
     run_helper("newuidmap", pid, &subid::helper_args(&uid_map))?;
     run_helper("newgidmap", pid, &subid::helper_args(&gid_map))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_pieces_are_named_in_one_line() {
+        let e = RootlessError::NoRanges {
+            kind: "uid",
+            user: "alice".into(),
+            uid: 1001,
+            file: SUBUID,
+        }
+        .to_string();
+        assert_eq!(
+            e,
+            "rootless pocky needs a subordinate uid range for user alice (uid 1001) in \
+             /etc/subuid: as root, run `usermod --add-subuids 100000-165535 alice` (any free range)"
+        );
+        let e = RootlessError::MissingHelper {
+            helper: "newgidmap",
+            package: "uidmap",
+        }
+        .to_string();
+        assert_eq!(
+            e,
+            "rootless pocky needs newgidmap (Debian package uidmap), which is not installed"
+        );
+    }
+}
