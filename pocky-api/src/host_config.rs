@@ -267,33 +267,41 @@ pub(crate) fn endpoint_config(
     req: &mut RunRequest,
     endpoints: &Map<String, Value>,
 ) -> ApiResult<()> {
-    if endpoints.len() > 1 {
-        return Err(ApiError::bad(
-            "pocky attaches a container to one network at create: connect the others after",
-        ));
-    }
-    let Some((net, ep)) = endpoints.iter().next() else {
-        return Ok(());
-    };
-    let net = if net == "default" {
-        "bridge"
-    } else {
-        net.as_str()
-    };
-    if req.network == "bridge" && net != "bridge" {
-        req.network = net.to_owned();
-    }
-    let Some(ep) = ep.as_object() else {
-        return Ok(());
-    };
-    req.network_alias = strings(ep, "Aliases")?.unwrap_or_default();
-    if let Some(ipam) = object(ep, "IPAMConfig")?
-        && let Some(ip) = str_field(ipam, "IPv4Address")
-    {
-        req.ip = Some(
-            ip.parse()
-                .map_err(|_| ApiError::bad(format!("invalid IPv4 address {ip:?}")))?,
-        );
+    let name = |n: &str| if n == "default" { "bridge" } else { n }.to_owned();
+    // HostConfig.NetworkMode names the first network; without one (the
+    // bridge) the first endpoint is.
+    let primary = endpoints
+        .keys()
+        .find(|n| name(n) == req.network)
+        .or_else(|| {
+            (req.network == "bridge")
+                .then(|| endpoints.keys().next())
+                .flatten()
+        })
+        .cloned();
+    for (net, ep) in endpoints {
+        let mut e = pocky_engine::request::Endpoint {
+            network: name(net),
+            ..Default::default()
+        };
+        if let Some(ep) = ep.as_object() {
+            e.aliases = strings(ep, "Aliases")?.unwrap_or_default();
+            if let Some(ipam) = object(ep, "IPAMConfig")?
+                && let Some(ip) = str_field(ipam, "IPv4Address")
+            {
+                e.ip = Some(
+                    ip.parse()
+                        .map_err(|_| ApiError::bad(format!("invalid IPv4 address {ip:?}")))?,
+                );
+            }
+        }
+        if Some(net) == primary.as_ref() {
+            req.network = e.network;
+            req.network_alias = e.aliases;
+            req.ip = e.ip;
+        } else {
+            req.more_networks.push(e);
+        }
     }
     Ok(())
 }

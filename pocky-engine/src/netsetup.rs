@@ -108,6 +108,11 @@ pub fn settings(store: &Store, args: &RunRequest, exposed: &[String]) -> Result<
         attachment: None,
         extra: Vec::new(),
     };
+    let mut s = s;
+    for e in &args.more_networks {
+        let extra = crate::network_connect::joinable(store, &s, "the container", e)?;
+        s.extra.push(extra);
+    }
     if !s.attaches() && (!s.ports.is_empty() || s.ip.is_some() || !s.aliases.is_empty()) {
         bail!(crate::invalid!(
             "--publish, --ip and --network-alias need a bridge or user network, not {}",

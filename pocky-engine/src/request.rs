@@ -5,6 +5,15 @@
 
 use std::path::PathBuf;
 
+/// A network a container joins besides its first, with its names and
+/// fixed address there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Endpoint {
+    pub network: String,
+    pub aliases: Vec<String>,
+    pub ip: Option<std::net::Ipv4Addr>,
+}
+
 /// `run` and `create`: the container to make and how to run it.
 #[derive(Debug, Clone, Default)]
 pub struct RunRequest {
@@ -49,6 +58,9 @@ pub struct RunRequest {
     pub publish_all: bool,
     /// Another name of the container on a user network.
     pub network_alias: Vec<String>,
+    /// Networks joined after the first at create (`--network` given more
+    /// than once, the API's further endpoints), as `network connect`.
+    pub more_networks: Vec<Endpoint>,
     /// Fixed IPv4 address on the network.
     pub ip: Option<std::net::Ipv4Addr>,
     /// DNS server for /etc/resolv.conf.
