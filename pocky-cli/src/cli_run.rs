@@ -155,6 +155,8 @@ pub struct RunArgs {
     /// Disable any container-specified HEALTHCHECK.
     #[arg(long)]
     pub no_healthcheck: bool,
+    #[command(flatten)]
+    pub more: crate::cli_run_more::MoreRunArgs,
     /// Image, then the command and its arguments.
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
     pub image_and_command: Vec<String>,
@@ -222,6 +224,7 @@ impl RunArgs {
             health_start_interval: self.health_start_interval,
             no_healthcheck: self.no_healthcheck,
             image_and_command: self.image_and_command,
+            ..self.more.into_request_fields()
         })
     }
 }

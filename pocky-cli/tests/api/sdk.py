@@ -156,9 +156,17 @@ check(e.status_code == 409, e)
 bad = api._post(api._url("/containers/create"), data="{not json",
                 headers={"Content-Type": "application/json"})
 check(bad.status_code == 400 and "message" in bad.json(), bad.text)
-e = expect(docker.errors.APIError, lambda: c.containers.create(IMAGE, ulimits=[
-    docker.types.Ulimit(name="nofile", soft=1, hard=1)]), "refused by name")
-check(e.status_code == 400 and "Ulimits" in str(e), e)
+e = expect(docker.errors.APIError, lambda: c.containers.create(IMAGE, runtime="kata"),
+           "refused by name")
+check(e.status_code == 400 and "Runtime" in str(e), e)
+e = expect(docker.errors.APIError, lambda: c.containers.create(IMAGE, device_requests=[
+    docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]), "gpus refused")
+check(e.status_code == 400 and "--gpus" in str(e), e)
+# Issue 16's host fields, seen from inside.
+out = c.containers.run(IMAGE, ["sh", "-c", "ulimit -n; cat /proc/1/comm; id -G"],
+                       ulimits=[docker.types.Ulimit(name="nofile", soft=256, hard=512)],
+                       init=True, group_add=["123"], remove=True)
+check(out.split()[:2] == [b"256", b"pocky-init"] and b"123" in out.split()[2:], out)
 
 # Volumes and networks, used by containers.
 vol = c.volumes.create("sdkvol", labels={"a": "b"})
