@@ -247,7 +247,7 @@ fn memory(res: &mut LinuxResources, args: &RunRequest) -> Result<()> {
 /// The major and minor numbers of block device `path` on the host.
 fn block_device(flag: &str, path: &str) -> Result<(i64, i64)> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let meta = std::fs::metadata(path).with_context(|| format!("{flag}: the device {path}"))?;
+    let meta = std::fs::metadata(path).map_err(|e| invalid!("{flag}: the device {path}: {e}"))?;
     if !meta.file_type().is_block_device() {
         bail!(invalid!("{flag}: {path} is not a block device"));
     }
@@ -262,7 +262,7 @@ fn device_value(flag: &str, v: &str) -> Result<(String, String)> {
     let (path, value) = v
         .rsplit_once(':')
         .filter(|(p, _)| p.starts_with("/dev/"))
-        .with_context(|| format!("{flag} {v:?}: expected /dev/DEVICE:VALUE"))?;
+        .ok_or_else(|| invalid!("{flag} {v:?}: expected /dev/DEVICE:VALUE"))?;
     Ok((path.to_owned(), value.to_owned()))
 }
 

@@ -144,9 +144,10 @@ fn process_settings_ulimits_sysctls_groups_annotations() {
         .devices()
         .clone()
         .unwrap();
-    assert_eq!(devices.len(), 2);
-    assert_eq!(devices[0].major(), Some(1));
-    assert_eq!(devices[0].minor(), None);
+    let added = &devices[devices.len() - 2..];
+    assert_eq!(added[0].major(), Some(1));
+    assert_eq!(added[0].minor(), None);
+    assert_eq!(added[1].typ(), Some(LinuxDeviceType::A));
     assert_eq!(spec.domainname().as_deref(), Some("example.org"));
     let shm = spec
         .mounts()
