@@ -556,3 +556,48 @@ fn start_attaches_to_the_output_and_returns_the_code() {
     fails(root, &["start", "--checkpoint", "c1", "once"]);
     ok(root, &["rm", "once"]);
 }
+
+#[test]
+fn build_gives_its_run_steps_the_limits() {
+    let Some(ctx) = Ctx::new("run_flags_build", &["busybox"]) else {
+        return;
+    };
+    let root = ctx.root();
+    let dir = tempfile::tempdir().unwrap();
+    let dockerfile = format!(
+        "FROM {}\nRUN (ulimit -n; df -k /dev/shm | tail -1 | awk '{{print $2}}'; grep Cpus_allowed_list /proc/self/status | cut -f2) > /seen\n",
+        ctx.busybox()
+    );
+    common::build::write_context(dir.path(), &[("Dockerfile", &dockerfile)]);
+    let context = dir.path().to_str().unwrap();
+    common::build::build_ok(
+        root,
+        &[
+            "-t",
+            "limited",
+            "--ulimit",
+            "nofile=77:77",
+            "--shm-size",
+            "32m",
+            "--cpuset-cpus",
+            "0",
+            "-m",
+            "64m",
+            "--compress",
+            context,
+        ],
+    );
+    let out = ok(root, &["run", "--rm", "limited", "cat", "/seen"]);
+    assert_eq!(lines(&out), ["77", "32768", "0"], "{out}");
+    for flags in [
+        &["--squash"][..],
+        &["--cache-from", "x"][..],
+        &["--isolation", "hyperv"][..],
+    ] {
+        let mut args = vec!["build"];
+        args.extend_from_slice(flags);
+        args.push(context);
+        let err = fails(root, &args);
+        assert!(err.contains(flags[0]), "{err}");
+    }
+}
