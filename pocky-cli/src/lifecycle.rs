@@ -50,7 +50,7 @@ pub fn start(root: &Path, args: &StartArgs) -> Result<ExitCode> {
     match pocky_engine::lifecycle::start(&store, name)? {
         Detached::Failed { code, message } => {
             eprintln!("pocky: {message}");
-            return Ok(ExitCode::from(u8::try_from(code).unwrap_or(125)));
+            return Ok(ExitCode::from(code));
         }
         Detached::Started | Detached::AlreadyRunning => {}
     }
