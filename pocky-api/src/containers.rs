@@ -156,12 +156,8 @@ pub fn remove(ctx: &mut Ctx, id: &str) -> ApiResult {
 }
 
 pub fn prune(ctx: &mut Ctx) -> ApiResult {
-    if !ctx.filters()?.is_empty() {
-        return Err(ApiError::bad(
-            "pocky's container prune takes no filters yet",
-        ));
-    }
-    let report = pocky_engine::prune::prune_containers(ctx.store)?;
+    let filters = ctx.filters()?;
+    let report = pocky_engine::prune::prune_containers(ctx.store, &filters)?;
     Ok(Reply::Json(
         200,
         json!({"ContainersDeleted": report.containers, "SpaceReclaimed": report.reclaimed}),

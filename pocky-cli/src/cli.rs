@@ -181,7 +181,7 @@ pub enum ContainerCommand {
     /// Write a container's filesystem as a tar.
     Export(crate::commit::ExportArgs),
     /// Remove every stopped container.
-    Prune(PruneArgs),
+    Prune(ContainerPruneArgs),
 }
 
 #[derive(Debug, Subcommand)]

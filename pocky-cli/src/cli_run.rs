@@ -383,6 +383,10 @@ pub struct RmArgs {
     /// Remove the container's anonymous volumes too.
     #[arg(short, long)]
     pub volumes: bool,
+    /// Not supported: a `--link` is a name on the network here; `network
+    /// disconnect` takes it away.
+    #[arg(short, long)]
+    pub link: bool,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -408,4 +412,20 @@ pub struct PruneArgs {
     /// Remove unused anonymous volumes too.
     #[arg(long)]
     pub volumes: bool,
+    /// Remove every unused image, not only the untagged ones.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only what matches: until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE].
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ContainerPruneArgs {
+    /// Do not ask for confirmation (pocky never asks; accepted for Docker compatibility).
+    #[arg(short, long)]
+    pub force: bool,
+    /// Only what matches: until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE].
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
 }

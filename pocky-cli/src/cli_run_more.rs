@@ -6,6 +6,17 @@ use clap::Args;
 
 #[derive(Debug, Args, Default)]
 pub struct MoreRunArgs {
+    /// Attach only these streams of a foreground run: stdin, stdout, stderr.
+    #[arg(short, long, value_name = "STREAM")]
+    pub attach: Vec<String>,
+    /// Pass the signals pocky receives on to the container (default true);
+    /// false drops them.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub sig_proxy: Option<bool>,
+    /// Not supported: a foreground pocky run owns its container and cannot
+    /// leave it running; use -d, then `pocky attach --detach-keys`.
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// CPUs in which to allow execution (0-3, 0,1).
     #[arg(long, value_name = "CPUS")]
     pub cpuset_cpus: Option<String>,

@@ -138,6 +138,11 @@ pub fn kill(root: &Path, args: &KillArgs) -> Result<ExitCode> {
 }
 
 pub fn rm(root: &Path, args: &RmArgs) -> Result<ExitCode> {
+    if args.link {
+        anyhow::bail!(
+            "--link is not supported by pocky rm: a link is a name on the network here, which `pocky network disconnect` takes away"
+        );
+    }
     let store = Store::open(root)?;
     Ok(each(&args.containers, |name| {
         pocky_engine::lifecycle::remove(&store, name, args.force, args.volumes)?;

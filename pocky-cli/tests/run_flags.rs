@@ -601,3 +601,67 @@ fn build_gives_its_run_steps_the_limits() {
         assert!(err.contains(flags[0]), "{err}");
     }
 }
+
+#[test]
+fn attach_streams_and_signal_proxy_of_a_foreground_run() {
+    let Some(ctx) = Ctx::new("run_flags_attach", &["busybox"]) else {
+        return;
+    };
+    let root = ctx.root();
+    let img = ctx.busybox();
+    let script = "echo out; echo err >&2";
+    let o = pocky(
+        root,
+        &["run", "--rm", "-a", "stdout", &img, "sh", "-c", script],
+    );
+    assert_eq!((stdout(&o).as_str(), stderr(&o).as_str()), ("out\n", ""));
+    let o = pocky(
+        root,
+        &["run", "--rm", "-a", "STDERR", &img, "sh", "-c", script],
+    );
+    assert_eq!((stdout(&o).as_str(), stderr(&o).as_str()), ("", "err\n"));
+    // The log has both either way.
+    ok(
+        root,
+        &[
+            "run", "--name", "quiet", "-a", "stdin", &img, "sh", "-c", script,
+        ],
+    );
+    assert_eq!(ok(root, &["logs", "quiet"]), "out\n");
+    ok(root, &["rm", "quiet"]);
+    fails(root, &["run", "-d", "-a", "stdout", &img, "true"]);
+    fails(root, &["run", "-a", "stdfoo", &img, "true"]);
+    fails(root, &["run", "--detach-keys", "ctrl-x", &img, "true"]);
+    fails(root, &["create", "-a", "stdout", &img, "true"]);
+
+    // --sig-proxy=false: a SIGTERM to pocky reaches neither the container
+    // nor ends pocky; with the default it reaches the container's trap.
+    for (proxy, expect) in [("false", "done\n"), ("true", "got\ndone\n")] {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pocky"))
+            .args(["--root", root.to_str().unwrap(), "run", "--rm"])
+            .arg(format!("--sig-proxy={proxy}"))
+            .args([
+                &img,
+                "sh",
+                "-c",
+                "trap 'echo got' TERM; echo ready; sleep 1; echo done",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "ready\n");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+        assert!(child.wait().unwrap().success(), "sig-proxy={proxy}");
+        assert_eq!(rest, expect, "sig-proxy={proxy}");
+    }
+}
