@@ -277,10 +277,20 @@ pub fn start(ctx: &mut Ctx, id: &str) -> ApiResult {
             let _ = pocky_engine::runtime::set_winsize(m.as_fd(), dim(0), dim(1));
         }
         let escape = crate::attach::detach_escape(rec.detach_keys.as_deref(), pty.is_some())?;
+        // The terminal outlives a detach: its last close would hang up
+        // the process.
+        let kept = pty.as_ref().and_then(|m| m.try_clone().ok());
         if relay(ctx.reader, ctx.writer, pty, ends, escape) {
-            // Detached: the client goes, the process runs on and its
-            // exit is still recorded below.
+            // Detached: the client goes, the process runs on (its output
+            // read and dropped, so it never blocks on a full terminal)
+            // and its exit is still recorded below.
             ctx.writer.shutdown_write();
+            if let Some(master) = kept {
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while matches!(nix::unistd::read(&master, &mut buf), Ok(n) if n > 0) {}
+                });
+            }
         }
     }
     let code = child.wait().map(|s| s.code).unwrap_or(-1);
