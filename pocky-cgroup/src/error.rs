@@ -60,6 +60,10 @@ pub enum CgroupError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The control file does not exist: this kernel or controller has no
+    /// such setting (blkio.weight without the BFQ scheduler, say).
+    #[error("this host's cgroups have no {path} (the controller lacks that setting)")]
+    NoSuchSetting { path: PathBuf },
     /// Writing a control file failed.
     #[error("writing {value:?} to {path}: {source}")]
     Write {

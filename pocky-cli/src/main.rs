@@ -5,6 +5,7 @@ mod attach;
 mod build;
 mod cli;
 mod cli_run;
+mod cli_run_more;
 mod commit;
 mod cp;
 mod diff;

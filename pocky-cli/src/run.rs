@@ -70,7 +70,7 @@ impl Frontend {
 /// `pocky create`: `run` up to the start.
 pub fn create(root: &Path, args: RunArgs) -> Result<ExitCode> {
     let front = Frontend::of(&args)?;
-    let args = args.into_request();
+    let args = args.into_request()?;
     let (image_name, cmd) = args
         .image_and_command
         .split_first()
@@ -85,7 +85,7 @@ pub fn create(root: &Path, args: RunArgs) -> Result<ExitCode> {
 
 pub fn run(root: &Path, args: RunArgs) -> Result<ExitCode> {
     let front = Frontend::of(&args)?;
-    let args = args.into_request();
+    let args = args.into_request()?;
     let (image_name, cmd) = args
         .image_and_command
         .split_first()

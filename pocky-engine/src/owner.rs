@@ -28,9 +28,14 @@ pub struct StartError {
 
 /// Starts the created container and records it as running.
 pub fn start(store: &Store, created: &Created, stdio: Stdio) -> Result<Launched, StartError> {
+    // Namespaces shared with another container are found at each start.
+    let spec = crate::ns_share::resolve(store, &created.spec).map_err(|e| StartError {
+        code: EXIT_ENGINE,
+        message: crate::one_line(&e),
+    })?;
     let launched = launch(
         Launch {
-            spec: &created.spec,
+            spec: &spec,
             bundle: &created.dir,
             overlay: Some(&created.overlay),
             stdio,
