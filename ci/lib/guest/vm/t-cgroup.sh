@@ -64,6 +64,55 @@ t_limits() {
     [ ! -d "$dir" ] || fail "cgroup $dir left after rm -f"
 }
 
+t_limits_more() {
+    loop0
+    # A device's own io.weight needs io.cost on that device, which a stock
+    # host leaves off: refused with the kernel's answer, nothing left.
+    exits 125 pocky run --rm --blkio-weight-device /dev/loop0:200 "$IMG" true
+    has "$out" "io.weight" "the refusal names the file"
+    eq "$(pocky ps -aq)" "" "containers after a refused run"
+    # With io.cost on for loop0 (a root-only file; off again at the end).
+    echo "7:0 enable=1" >/sys/fs/cgroup/io.cost.qos
+    # shellcheck disable=SC2016 # expanded in the container
+    out=$(pocky run --rm -m 64m --memory-swap 96m --memory-reservation 32m \
+        --cpuset-cpus 0 --cpuset-mems 0 --cpu-period 50000 --cpu-quota 25000 \
+        --blkio-weight 300 --blkio-weight-device /dev/loop0:200 \
+        --device-read-bps /dev/loop0:1mb --device-write-iops /dev/loop0:50 \
+        --device-cgroup-rule 'b 7:* rwm' "$IMG" sh -c '
+            cd /sys/fs/cgroup
+            for f in memory.max memory.swap.max memory.low cpuset.cpus cpuset.mems \
+                cpu.max io.weight io.max; do
+                echo "$f=$(tr "\n" ";" <$f)"
+            done
+            mknod /tmp/b b 7 0 && echo "read=$(head -c 10 /tmp/b)"')
+    # --memory-swap is memory plus swap: 32m of swap; blkio weights
+    # (10-1000) map onto io.weight (1-10000) as runc maps them.
+    for want in \
+        "memory.max=67108864;" \
+        "memory.swap.max=33554432;" \
+        "memory.low=33554432;" \
+        "cpuset.cpus=0;" \
+        "cpuset.mems=0;" \
+        "cpu.max=25000 50000;" \
+        "io.weight=default 2930;7:0 1920;" \
+        "io.max=7:0 rbps=1048576 wbps=max riops=max wiops=50;" \
+        "read=guest-loop"; do
+        echo "$out" | grep -qxF "$want" || fail "want [$want] in: $out"
+    done
+    echo "7:0 enable=0" >/sys/fs/cgroup/io.cost.qos
+    # What cgroup v2 has no file for is refused by name, and nothing is
+    # left of the container.
+    exits 125 pocky run --rm --memory-swappiness 10 "$IMG" true
+    has "$out" "swappiness"
+    exits 125 pocky run --rm --oom-kill-disable -m 64m "$IMG" true
+    has "$out" "OOM killer"
+    exits 125 pocky run --rm --cpu-rt-runtime 1000 "$IMG" true
+    has "$out" "realtime"
+    eq "$(pocky ps -aq)" "" "containers after refused runs"
+    [ -z "$(find /sys/fs/cgroup/pocky -mindepth 1 -type d)" ] ||
+        fail "cgroups left after refused runs: $(find /sys/fs/cgroup/pocky -mindepth 1 -type d)"
+}
+
 t_oom() {
     # busybox tail buffers its one endless line until the limit kills it.
     exits 137 pocky run --name hog -m 32m "$IMG" sh -c 'head -c 512m /dev/zero | tail'
