@@ -6,56 +6,74 @@
 # package of the current kernel ABI, which holds the kernel and modules.
 KERNEL_META=linux-image-cloud-amd64
 
-# Prints the directory of the unpacked guest kernel (boot/vmlinuz-*,
-# lib/modules/*/ with a modules.dep), downloading the newest candidate of
-# KERNEL_META's versioned package when it is not cached yet. With no apt
-# lists or no mirror to reach, the newest cached kernel is used.
-kernel_fetch() {
-    local pkg version key dir dl cached kver debs
-    exec {klock}>"$GUEST_CACHE/.kernel.lock"
-    flock "$klock"
+# Prints "PACKAGE VERSION" of the kernel apt would install now: the
+# versioned package KERNEL_META depends on, and its candidate.
+kernel_candidate() {
+    local pkg version
     pkg=$(apt-cache depends "$KERNEL_META" 2>/dev/null |
-        awk '$1 == "Depends:" && $2 ~ /^linux-image-/ {print $2; exit}' || true)
-    version=
-    [[ -n "$pkg" ]] && version=$(apt-cache policy "$pkg" 2>/dev/null |
-        awk '$1 == "Candidate:" && $2 != "(none)" {print $2}' || true)
-    if [[ -z "$version" ]]; then
-        cached=$(find "$GUEST_CACHE/kernel" -mindepth 2 -maxdepth 2 -name .done \
-            -printf '%T@ %h\n' 2>/dev/null | sort -rn | head -n1 | cut -d' ' -f2-)
-        [[ -n "$cached" ]] ||
-            die "apt knows no $KERNEL_META candidate and none is cached: run apt-get update"
-        log "apt knows no $KERNEL_META candidate: using the cached $(basename "$cached")"
-        exec {klock}>&-
-        printf '%s\n' "$cached"
-        return
-    fi
+        awk '$1 == "Depends:" && $2 ~ /^linux-image-/ {print $2; exit}')
+    [[ -n "$pkg" ]] || return 1
+    version=$(apt-cache policy "$pkg" 2>/dev/null |
+        awk '$1 == "Candidate:" && $2 != "(none)" {print $2}')
+    [[ -n "$version" ]] || return 1
+    printf '%s %s\n' "$pkg" "$version"
+}
+
+# kernel_get PACKAGE VERSION: prints the directory of that kernel unpacked
+# (boot/vmlinuz-*, lib/modules/*/ with a modules.dep), downloading it
+# unless cached. Fails (without dying) when the download fails. Called in
+# `||` lists, where set -e does not hold: every step checks its status.
+kernel_get() {
+    local pkg=$1 version=$2 key dir dl kver debs
     # An epoch's colon is no good in a path.
     key="${pkg}_${version//:/%3a}"
     dir="$GUEST_CACHE/kernel/$key"
     if [[ ! -f "$dir/.done" ]]; then
-        log "downloading $KERNEL_META ($pkg $version)"
+        log "downloading $pkg $version"
         dl="$GUEST_TMP/kernel-download"
-        mkdir -p "$dl"
+        rm -rf "$dl" "$dir.new"
+        mkdir -p "$dl" "$dir.new" || return 1
         # apt drops root for downloads; let its user write here.
         chown _apt "$dl" 2>/dev/null || true
-        (cd "$dl" && quiet apt-get download "$KERNEL_META" "$pkg=$version")
-        rm -rf "$dir.new"
-        mkdir -p "$dir.new"
+        (cd "$dl" && quiet apt-get download "$pkg=$version") || return 1
         debs=("$dl/${pkg}"_*.deb)
-        dpkg-deb -x "${debs[0]}" "$dir.new"
+        dpkg-deb -x "${debs[0]}" "$dir.new" || return 1
         kver=$(basename "$(find "$dir.new/lib/modules" -mindepth 1 -maxdepth 1 -type d)")
         # The package leaves modules.dep to the depmod of the machine it is
         # installed on; busybox's depmod writes one into the unpacked tree.
-        busybox depmod -b "$dir.new" "$kver"
-        touch "$dir.new/.done"
+        busybox depmod -b "$dir.new" "$kver" || return 1
+        touch "$dir.new/.done" || return 1
         rm -rf "$dir"
-        mv "$dir.new" "$dir"
+        mv "$dir.new" "$dir" || return 1
         # Older kernels go: the cache holds the one CI boots.
         find "$GUEST_CACHE/kernel" -mindepth 1 -maxdepth 1 -type d ! -name "$key" \
             -exec rm -rf {} +
     fi
-    exec {klock}>&-
     printf '%s\n' "$dir"
+}
+
+# Prints the directory of the guest kernel: the current candidate of
+# KERNEL_META. Stale apt lists (a security update takes the old version
+# off the mirror) get one `apt-get update`; with no mirror to reach, the
+# kernel cached last is used.
+kernel_fetch() {
+    local c cached
+    exec {klock}>"$GUEST_CACHE/.kernel.lock"
+    flock "$klock"
+    # shellcheck disable=SC2086 # "PACKAGE VERSION", two words
+    if ! { c=$(kernel_candidate) && kernel_get $c; }; then
+        log "refreshing apt's package lists"
+        quiet apt-get update || true
+        # shellcheck disable=SC2086
+        if ! { c=$(kernel_candidate) && kernel_get $c; }; then
+            cached=$(find "$GUEST_CACHE/kernel" -mindepth 2 -maxdepth 2 -name .done \
+                -printf '%h\n' 2>/dev/null | head -n1)
+            [[ -n "$cached" ]] || die "cannot download $KERNEL_META, and none is cached"
+            log "cannot download $KERNEL_META: using the cached $(basename "$cached")"
+            printf '%s\n' "$cached"
+        fi
+    fi
+    exec {klock}>&-
 }
 
 # The images the guest tests use, as docker-archive tars that `pocky load`
