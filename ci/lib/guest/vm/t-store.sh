@@ -13,8 +13,9 @@ t_store_directory() {
 }
 
 # PENDING until the EROFS layer store (branch erofs) merges; then remove
-# store-erofs from ci/guest's PENDING. Adjust the two marked lines to the
-# names that branch gave its flag and its `system info` line.
+# store-erofs from ci/guest's PENDING. The two lines marked ADJUST follow
+# that branch as of its commit 1077406 (`system info`'s "Storage Driver:"
+# line, the global --storage-driver flag).
 t_store_erofs() {
     grep -qw erofs /proc/filesystems || fail "the guest kernel should have EROFS loaded"
     root=/var/lib/pocky-erofs
@@ -22,7 +23,7 @@ t_store_erofs() {
     pocky --root "$root" load -i /images/busybox.tar >/dev/null
     eq "$(pocky --root "$root" run --rm --network none "$IMG" echo fallback)" fallback
     # ADJUST: how `pocky system info` names the driver in use.
-    has "$(pocky --root "$root" system info)" "overlay" "storage driver in use"
+    has "$(pocky --root "$root" system info)" "Storage Driver: overlay" "system info"
     if find "$root" -name '*.erofs' | grep -q .; then
         fail "EROFS image files written on a kernel that cannot mount them"
     fi
