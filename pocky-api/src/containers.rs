@@ -200,6 +200,36 @@ pub fn update(ctx: &mut Ctx, id: &str) -> ApiResult {
             .filter(|s| *s > 0),
         pids_limit: int("PidsLimit")?.filter(|p| *p != 0),
         restart: None,
+        more: pocky_engine::RunRequest {
+            cpuset_cpus: o
+                .get("CpusetCpus")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            cpuset_mems: o
+                .get("CpusetMems")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            cpu_period: int("CpuPeriod")?
+                .filter(|v| *v > 0)
+                .map(|v| v.unsigned_abs()),
+            cpu_quota: int("CpuQuota")?.filter(|v| *v != 0),
+            cpu_rt_period: int("CpuRealtimePeriod")?
+                .filter(|v| *v > 0)
+                .map(|v| v.unsigned_abs()),
+            cpu_rt_runtime: int("CpuRealtimeRuntime")?.filter(|v| *v != 0),
+            memory_swap: int("MemorySwap")?
+                .filter(|v| *v != 0)
+                .map(|v| v.to_string()),
+            memory_reservation: int("MemoryReservation")?
+                .filter(|v| *v > 0)
+                .map(|v| v.to_string()),
+            blkio_weight: int("BlkioWeight")?
+                .and_then(|v| u16::try_from(v).ok())
+                .filter(|v| *v > 0),
+            ..Default::default()
+        },
     };
     if let Some(p) = o.get("RestartPolicy").and_then(Value::as_object)
         && let Some(name) = p

@@ -321,6 +321,21 @@ pub struct ContainersArgs {
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
+    /// Follow the container's output (and pass signals on) until it exits.
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Send this process's stdin to the container (with -a).
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Keys that detach from a `-t` container (with -a): ctrl-p,ctrl-q.
+    #[arg(long)]
+    pub detach_keys: Option<String>,
+    /// Not supported: no checkpoint/restore (CRIU) in pocky.
+    #[arg(long, value_name = "NAME")]
+    pub checkpoint: Option<String>,
+    /// Not supported: no checkpoint/restore (CRIU) in pocky.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }

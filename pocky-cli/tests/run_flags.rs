@@ -489,6 +489,32 @@ fn cgroup_limits_on_the_host() {
     assert_eq!(hc["CgroupnsMode"], "host");
     assert_eq!(hc["DeviceCgroupRules"], serde_json::json!(["c 1:11 rwm"]));
     assert_eq!(hc["ShmSize"], 64 << 20);
+    // `update` changes them on the running container and in its spec.
+    ok(
+        root,
+        &[
+            "update",
+            "--cpu-quota",
+            "40000",
+            "--memory-reservation",
+            "16m",
+            "--cpuset-cpus",
+            "0",
+            "lim",
+        ],
+    );
+    let quota = file("cpu.cfs_quota_us", "cpu.max").unwrap();
+    assert!(quota == "40000" || quota == "40000 50000", "{quota}");
+    assert_eq!(
+        file("memory.soft_limit_in_bytes", "memory.low").unwrap(),
+        (16 << 20).to_string()
+    );
+    let hc = &common::container(root, "lim")["HostConfig"];
+    assert_eq!(
+        (hc["CpuQuota"].clone(), hc["CpusetCpus"].clone()),
+        (40000.into(), "0".into())
+    );
+    fails(root, &["update", "--memory-swap", "1m", "lim"]);
     ok(root, &["rm", "-f", "lim"]);
     // A setting this host's controller lacks is named, not ignored.
     let weight = std::path::Path::new("/sys/fs/cgroup/blkio/blkio.weight");
@@ -498,5 +524,80 @@ fn cgroup_limits_on_the_host() {
             &["run", "--rm", "--blkio-weight", "300", &img, "true"],
         );
         assert!(err.contains("blkio.weight"), "{err}");
+    }
+}
+
+#[test]
+fn start_attaches_to_the_output_and_returns_the_code() {
+    let Some(ctx) = Ctx::new("run_flags_start_attach", &["busybox"]) else {
+        return;
+    };
+    let root = ctx.root();
+    let img = ctx.busybox();
+    ok(
+        root,
+        &[
+            "create",
+            "--name",
+            "once",
+            &img,
+            "sh",
+            "-c",
+            "echo started-$((6*7)); exit 3",
+        ],
+    );
+    let o = pocky(root, &["start", "-a", "once"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "started-42\n");
+    // Again: only this run's output.
+    let o = pocky(root, &["start", "-a", "once"]);
+    assert_eq!(stdout(&o), "started-42\n");
+    fails(root, &["start", "-a", "once", "once"]);
+    fails(root, &["start", "--checkpoint", "c1", "once"]);
+    ok(root, &["rm", "once"]);
+}
+
+#[test]
+fn build_gives_its_run_steps_the_limits() {
+    let Some(ctx) = Ctx::new("run_flags_build", &["busybox"]) else {
+        return;
+    };
+    let root = ctx.root();
+    let dir = tempfile::tempdir().unwrap();
+    let dockerfile = format!(
+        "FROM {}\nRUN (ulimit -n; df -k /dev/shm | tail -1 | awk '{{print $2}}'; grep Cpus_allowed_list /proc/self/status | cut -f2) > /seen\n",
+        ctx.busybox()
+    );
+    common::build::write_context(dir.path(), &[("Dockerfile", &dockerfile)]);
+    let context = dir.path().to_str().unwrap();
+    common::build::build_ok(
+        root,
+        &[
+            "-t",
+            "limited",
+            "--ulimit",
+            "nofile=77:77",
+            "--shm-size",
+            "32m",
+            "--cpuset-cpus",
+            "0",
+            "-m",
+            "64m",
+            "--compress",
+            context,
+        ],
+    );
+    let out = ok(root, &["run", "--rm", "limited", "cat", "/seen"]);
+    assert_eq!(lines(&out), ["77", "32768", "0"], "{out}");
+    for flags in [
+        &["--squash"][..],
+        &["--cache-from", "x"][..],
+        &["--isolation", "hyperv"][..],
+    ] {
+        let mut args = vec!["build"];
+        args.extend_from_slice(flags);
+        args.push(context);
+        let err = fails(root, &args);
+        assert!(err.contains(flags[0]), "{err}");
     }
 }

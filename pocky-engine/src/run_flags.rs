@@ -101,6 +101,14 @@ pub fn apply(spec: &mut Spec, args: &RunRequest, network_host: bool) -> Result<(
     Ok(())
 }
 
+/// The limits `update` may change on a container's resources: CPU,
+/// memory swap and reservation, block IO.
+pub(crate) fn update_resources(res: &mut LinuxResources, args: &RunRequest) -> Result<()> {
+    cpu(res, args)?;
+    memory(res, args)?;
+    block_io(res, args)
+}
+
 /// Why pocky refuses a flag it knows: the machine or the kernel cannot
 /// do it, or it belongs to Docker's other platforms.
 pub fn refusal(flag: &str) -> &'static str {
