@@ -180,10 +180,22 @@ t_update() {
     eq "$(cat "$dir/cpu.weight")" 39 cpu.weight
     eq "$(cat "$dir/pids.max")" 100 pids.max
     eq "$(pocky inspect -f '{{.HostConfig.Memory}}' up)" 134217728 HostConfig.Memory
-    # Below Docker's minimum: refused, the limit left as it was.
+    pocky update --cpuset-cpus 0 --cpu-period 50000 --cpu-quota 20000 \
+        --memory-swap 192m --memory-reservation 64m --blkio-weight 500 up
+    eq "$(cat "$dir/cpuset.cpus")" 0 cpuset.cpus
+    eq "$(cat "$dir/cpu.max")" "20000 50000" "cpu.max after --cpu-period/--cpu-quota"
+    eq "$(cat "$dir/memory.swap.max")" 67108864 "memory.swap.max (192m with 128m of memory)"
+    eq "$(cat "$dir/memory.low")" 67108864 memory.low
+    eq "$(cat "$dir/io.weight")" "default 4950" io.weight
+    eq "$(cat "$dir/memory.max")" 134217728 "memory.max kept"
+    # Below Docker's minimum, or what v2 has no file for: refused, the
+    # limits left as they were.
     exits 125 pocky update -m 4k up
     has "$out" "6MB"
-    eq "$(cat "$dir/memory.max")" 134217728 "memory.max after a refused update"
+    exits 125 pocky update --cpu-rt-runtime 1000 up
+    has "$out" "realtime"
+    eq "$(cat "$dir/memory.max")" 134217728 "memory.max after refused updates"
+    eq "$(cat "$dir/cpu.max")" "20000 50000" "cpu.max after refused updates"
     pocky rm -f up
 }
 
