@@ -62,7 +62,9 @@ pub enum CgroupError {
     },
     /// The control file does not exist: this kernel or controller has no
     /// such setting (blkio.weight without the BFQ scheduler, say).
-    #[error("this host's cgroups have no {path} (the controller lacks that setting)")]
+    #[error(
+        "{path}: this host's kernel does not offer that setting (the controller lacks it here)"
+    )]
     NoSuchSetting { path: PathBuf },
     /// Writing a control file failed.
     #[error("writing {value:?} to {path}: {source}")]

@@ -20,6 +20,13 @@ pub(crate) fn write(path: &Path, value: &str) -> Result<()> {
                 path: path.to_path_buf(),
             };
         }
+        // EOPNOTSUPP: the file is there, the setting is not (io.weight for
+        // one device needs io.cost enabled on it).
+        if source.raw_os_error() == Some(libc::EOPNOTSUPP) {
+            return CgroupError::NoSuchSetting {
+                path: path.to_path_buf(),
+            };
+        }
         CgroupError::Write {
             path: path.to_path_buf(),
             value: value.to_owned(),
