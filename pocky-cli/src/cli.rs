@@ -245,6 +245,9 @@ pub struct PullArgs {
     /// Print only the image reference at the end.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Accepted: pocky verifies no image signatures (Docker's default).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub disable_content_trust: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -272,6 +275,10 @@ pub struct ImagesArgs {
     /// intermediate images.
     #[arg(short, long)]
     pub all: bool,
+    /// Not supported: Docker's experimental tree of multi-platform images;
+    /// pocky keeps one platform per image.
+    #[arg(long)]
+    pub tree: bool,
 }
 
 #[derive(Debug, Args)]
