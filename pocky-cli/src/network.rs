@@ -18,9 +18,9 @@ pub enum NetworkCommand {
     Ls(LsArgs),
     /// Remove networks; refused while a container is attached.
     #[command(alias = "remove")]
-    Rm(NamesArgs),
+    Rm(RmArgs),
     /// Show networks and their containers as JSON.
-    Inspect(NamesArgs),
+    Inspect(InspectArgs),
     /// Connect a container to one more network (as ethN, at once if it runs).
     Connect(ConnectArgs),
     /// Disconnect a container from a network it was connected to.
@@ -55,6 +55,9 @@ pub struct PruneArgs {
     /// Do not ask (pocky never asks).
     #[arg(short, long)]
     pub force: bool,
+    /// Only what matches: until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE].
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -76,10 +79,38 @@ pub struct LsArgs {
     /// name=TEXT, id=PREFIX, driver=bridge, type=custom|builtin, label=.
     #[arg(short, long)]
     pub filter: Vec<String>,
+    /// `table`, `json`, or a Go template (`{{.Name}}`, `table {{.ID}}\t{{.Name}}`).
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Show full network ids.
+    #[arg(long)]
+    pub no_trunc: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct NamesArgs {
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Do not fail on networks that do not exist.
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A Go template for each network (`{{.IPAM.Config}}`).
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Not supported: the verbose view shows swarm services, which pocky
+    /// has none of.
+    #[arg(short, long)]
+    pub verbose: bool,
     #[arg(required = true)]
     pub names: Vec<String>,
 }
@@ -107,25 +138,46 @@ pub fn run(root: &Path, cmd: &NetworkCommand) -> Result<ExitCode> {
         }
         NetworkCommand::Ls(a) => {
             let listed = pocky_engine::networks::list(&store, &a.filter)?;
+            let id = |n: &pocky_engine::networks::Network| match a.no_trunc {
+                true => n.id.clone(),
+                false => n.id.chars().take(12).collect(),
+            };
             if a.quiet {
                 for n in &listed {
-                    println!("{}", &n.id[..12]);
+                    println!("{}", id(n));
                 }
                 return Ok(ExitCode::SUCCESS);
             }
-            println!(
-                "{:<14}{:<20}{:<10}{:<18}BRIDGE",
-                "NETWORK ID", "NAME", "DRIVER", "SUBNET"
-            );
-            for n in &listed {
-                println!(
-                    "{:<14}{:<20}{:<10}{:<18}{}",
-                    &n.id[..12],
-                    n.name,
-                    "bridge",
-                    n.subnet.to_string(),
-                    n.bridge
-                );
+            let rows: Vec<serde_json::Value> = listed
+                .iter()
+                .map(|n| {
+                    serde_json::json!({
+                        "ID": id(n), "Name": n.name, "Driver": "bridge", "Scope": "local",
+                        "IPv6": false, "Internal": false, "Subnet": n.subnet.to_string(),
+                        "Bridge": n.bridge,
+                        "Labels": n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+                        "CreatedAt": n.created.to_string(),
+                    })
+                })
+                .collect();
+            let titles = [
+                ("ID", "NETWORK ID"),
+                ("Name", "NAME"),
+                ("Driver", "DRIVER"),
+                ("Scope", "SCOPE"),
+                ("Subnet", "SUBNET"),
+                ("Bridge", "BRIDGE"),
+            ];
+            let format = match a.format.as_str() {
+                "table" | "" => "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Subnet}}\t{{.Bridge}}",
+                f => f,
+            };
+            if format == "json" {
+                for r in &rows {
+                    println!("{r}");
+                }
+            } else {
+                print!("{}", crate::template::listing(format, &titles, &rows)?);
             }
         }
         NetworkCommand::Rm(a) => {
@@ -133,6 +185,7 @@ pub fn run(root: &Path, cmd: &NetworkCommand) -> Result<ExitCode> {
             for name in &a.names {
                 match pocky_engine::networks::remove(&store, name) {
                     Ok(()) => println!("{name}"),
+                    Err(e) if a.force && e.kind() == pocky_engine::Kind::NotFound => {}
                     Err(e) => {
                         eprintln!("pocky: {e}");
                         failed = true;
@@ -144,12 +197,17 @@ pub fn run(root: &Path, cmd: &NetworkCommand) -> Result<ExitCode> {
             }
         }
         NetworkCommand::Inspect(a) => {
+            if a.verbose {
+                anyhow::bail!(
+                    "--verbose is not supported by pocky: it shows swarm services, which pocky has none of"
+                );
+            }
             let mut out = Vec::new();
             for name in &a.names {
                 let n = nets.get(name)?;
                 out.push(pocky_engine::networks::document(&store, &nets, &n)?);
             }
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            return crate::template::print_inspect(a.format.as_deref(), out);
         }
         NetworkCommand::Connect(a) => {
             pocky_engine::network_connect::connect(
@@ -163,14 +221,8 @@ pub fn run(root: &Path, cmd: &NetworkCommand) -> Result<ExitCode> {
         NetworkCommand::Disconnect(a) => {
             pocky_engine::network_connect::disconnect(&store, &a.network, &a.container)?;
         }
-        NetworkCommand::Prune(_) => {
-            let mut deleted = Vec::new();
-            for n in nets.list()? {
-                // A network in use refuses its removal: that is the test.
-                if n.user_defined && pocky_engine::networks::remove(&store, &n.name).is_ok() {
-                    deleted.push(n.name);
-                }
-            }
+        NetworkCommand::Prune(a) => {
+            let deleted = pocky_engine::networks::prune(&store, &a.filter)?;
             if !deleted.is_empty() {
                 println!("Deleted Networks:\n{}", deleted.join("\n"));
             }
