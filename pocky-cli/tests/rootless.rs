@@ -304,6 +304,10 @@ fn what_needs_root_or_a_cgroup_is_refused_by_name() {
     }
     let e = run(&["--device", "/dev/null"]);
     assert!(e.contains("--device") && e.contains("root"), "{e}");
+    let e = run(&["--device-cgroup-rule", "c 1:3 rwm"]);
+    assert!(e.contains("--device-cgroup-rule"), "{e}");
+    let e = run(&["--cpuset-cpus", "0"]);
+    assert!(e.contains("--cpuset-cpus") && e.contains("cgroup"), "{e}");
     let e = run(&["--userns", "host"]);
     assert!(e.contains("--userns=host needs root"), "{e}");
     let e = u.fails(&["run", "--rm", "-p", "80:8080", &image, "true"]);

@@ -140,7 +140,13 @@ fn create_inner(
     let cgroup = crate::rootless::adapt_spec(
         &mut spec,
         args.userns.as_deref(),
-        !args.device.is_empty(),
+        if !args.device.is_empty() {
+            Some("--device")
+        } else if !args.device_cgroup_rule.is_empty() {
+            Some("--device-cgroup-rule")
+        } else {
+            None
+        },
         args.user.as_deref().is_some_and(|u| !u.is_empty()),
     )?;
     if let Some(p) = spec.process() {

@@ -242,13 +242,14 @@ fn id_mappings(lines: &[pocky_rootless::subid::MapLine]) -> Result<Vec<LinuxIdMa
 /// user's delegated cgroup v2 subtree, or without one it gets no cgroup
 /// (and any limit is refused by name); it gets no device rules (a user
 /// can load no device program, and the user namespace gives no device
-/// access the user lacks), `--device` is refused, and with `keep-id` it
-/// gets a nested user namespace. `user_given` says whether `-u` was.
+/// access the user lacks), a device flag (`device_flag`, the first one
+/// given) is refused, and with `keep-id` it gets a nested user namespace.
+/// `user_given` says whether `-u` was.
 /// Returns the container's cgroup path ("" for none).
 pub fn adapt_spec(
     spec: &mut Spec,
     userns: Option<&str>,
-    devices_asked: bool,
+    device_flag: Option<&str>,
     user_given: bool,
 ) -> Result<String> {
     let cgroup = || {
@@ -263,9 +264,9 @@ pub fn adapt_spec(
         return Ok(cgroup());
     };
     let mode = Userns::parse(userns, true)?;
-    if devices_asked {
+    if let Some(flag) = device_flag {
         bail!(crate::invalid!(
-            "--device: a rootless container cannot be given host devices (that needs root)"
+            "{flag}: a rootless container cannot be given host devices (that needs root)"
         ));
     }
     let delegated = delegation();

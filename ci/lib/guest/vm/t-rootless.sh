@@ -2,9 +2,7 @@
 # Rootless pocky with a delegated cgroup v2 subtree, which a hybrid v1 host
 # cannot offer. Sourced by run-test.
 #
-# PENDING until rootless mode (branch rootless) merges; then remove
-# rootless from ci/guest's PENDING (it passed against that branch's
-# d56f8c2). The setup below is what systemd does for a logged-in user
+# The setup below is what systemd does for a logged-in user
 # (Delegate=yes on user@1000.service); the checks are what issue 14 asks
 # of limits in a delegated subtree. --network none: the guest has no
 # slirp4netns, and its uplink is the host's business, not cgroups'.
