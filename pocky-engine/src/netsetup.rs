@@ -264,14 +264,26 @@ pub fn attach(
 ) -> Result<Attachment> {
     let mut names = vec![name.to_owned(), id[..12].to_owned()];
     names.extend(e.aliases.iter().cloned());
-    let render = |a: Ipv4Addr| hosts(hostname, Some(IpAddr::V4(a)), s);
+    let render = |a: Ipv4Addr, a6: Option<std::net::Ipv6Addr>| {
+        let mut text = hosts(hostname, Some(IpAddr::V4(a)), s);
+        if let Some(a6) = a6 {
+            // The file's last line names the container at its address.
+            let own = hosts(hostname, Some(IpAddr::V6(a6)), &NetSettings::default());
+            text.push_str(own.lines().last().unwrap_or_default());
+            text.push('\n');
+        }
+        text
+    };
     let req = AttachRequest {
         container_id: id,
         interface: e.interface,
         network: e.network,
         netns,
         ip: e.ip,
+        ip6: None,
+        mac: None,
         names,
+        links: Vec::new(),
         ports: e.ports,
         hosts: Some((dir.join("hosts"), &render)),
     };

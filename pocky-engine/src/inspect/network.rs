@@ -209,6 +209,9 @@ mod tests {
                 .iter()
                 .map(|p| PortMapping::parse(p).unwrap())
                 .collect(),
+            subnet6: None,
+            gateway6: None,
+            address6: None,
         }
     }
 
