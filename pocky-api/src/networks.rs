@@ -151,7 +151,7 @@ pub fn prune(ctx: &mut Ctx) -> ApiResult {
 }
 
 /// `{"Container": ..., "EndpointConfig": {"Aliases": [...], "IPAMConfig":
-/// {"IPv4Address": ...}}}`. Connecting a container to the network it was
+/// {"IPv4Address": ..., "IPv6Address": ...}}}`. Connecting a container to the network it was
 /// created on is what compose does after create, and is answered as done.
 pub fn connect(ctx: &mut Ctx, id: &str) -> ApiResult {
     let n = find(ctx, id)?;
@@ -181,7 +181,14 @@ pub fn connect(ctx: &mut Ctx, id: &str) -> ApiResult {
                 .map_err(|_| ApiError::bad(format!("bad IPv4Address {a:?}")))?,
         ),
     };
-    pocky_engine::network_connect::connect(ctx.store, &n.name, &rec.id, &aliases, ip)?;
+    let ip6 = match endpoint["IPAMConfig"]["IPv6Address"].as_str() {
+        None | Some("") => None,
+        Some(a) => Some(
+            a.parse()
+                .map_err(|_| ApiError::bad(format!("bad IPv6Address {a:?}")))?,
+        ),
+    };
+    pocky_engine::network_connect::connect(ctx.store, &n.name, &rec.id, &aliases, ip, ip6)?;
     Ok(Reply::Raw(200, "text/plain", Vec::new()))
 }
 

@@ -37,6 +37,9 @@ pub struct ConnectArgs {
     /// Its IPv4 address on this (user) network.
     #[arg(long)]
     pub ip: Option<std::net::Ipv4Addr>,
+    /// Its IPv6 address on this (user, --ipv6) network.
+    #[arg(long)]
+    pub ip6: Option<std::net::Ipv6Addr>,
     pub network: String,
     pub container: String,
 }
@@ -221,6 +224,7 @@ pub fn run(root: &Path, cmd: &NetworkCommand) -> Result<ExitCode> {
                 &a.container,
                 &a.alias,
                 a.ip,
+                a.ip6,
             )?;
         }
         NetworkCommand::Disconnect(a) => {

@@ -4,7 +4,7 @@
 //! starts, teardown when it ends or is removed, and prune.
 
 use std::collections::HashSet;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use crate::spec::NetworkMode;
@@ -23,6 +23,9 @@ pub struct NetSettings {
     /// `bridge`, `none`, `host` or a user network.
     pub network: String,
     pub ip: Option<Ipv4Addr>,
+    /// `--ip6`, on a network with IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     pub aliases: Vec<String>,
     pub ports: Vec<PortMapping>,
     pub dns: Vec<IpAddr>,
@@ -40,6 +43,8 @@ pub struct ExtraNetwork {
     pub network: String,
     pub aliases: Vec<String>,
     pub ip: Option<Ipv4Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     /// Its interface number: `ethN`.
     pub interface: usize,
 }
@@ -101,6 +106,7 @@ pub fn settings(store: &Store, args: &RunRequest, exposed: &[String]) -> Result<
     let s = NetSettings {
         network: args.network.clone(),
         ip: args.ip,
+        ip6: None,
         aliases: args.network_alias.clone(),
         ports,
         dns: args.dns.clone(),
@@ -223,6 +229,7 @@ pub fn setup(
         network: &s.network,
         aliases: &s.aliases,
         ip: s.ip,
+        ip6: s.ip6,
         interface: 0,
         ports: s.ports.clone(),
     };
@@ -232,6 +239,7 @@ pub fn setup(
             network: &x.network,
             aliases: &x.aliases,
             ip: x.ip,
+            ip6: x.ip6,
             interface: x.interface,
             ports: Vec::new(),
         };
@@ -246,6 +254,7 @@ pub struct Endpoint<'a> {
     pub network: &'a str,
     pub aliases: &'a [String],
     pub ip: Option<Ipv4Addr>,
+    pub ip6: Option<Ipv6Addr>,
     pub interface: usize,
     pub ports: Vec<PortMapping>,
 }
@@ -264,7 +273,7 @@ pub fn attach(
 ) -> Result<Attachment> {
     let mut names = vec![name.to_owned(), id[..12].to_owned()];
     names.extend(e.aliases.iter().cloned());
-    let render = |a: Ipv4Addr, a6: Option<std::net::Ipv6Addr>| {
+    let render = |a: Ipv4Addr, a6: Option<Ipv6Addr>| {
         let mut text = hosts(hostname, Some(IpAddr::V4(a)), s);
         if let Some(a6) = a6 {
             // The file's last line names the container at its address.
@@ -280,7 +289,7 @@ pub fn attach(
         network: e.network,
         netns,
         ip: e.ip,
-        ip6: None,
+        ip6: e.ip6,
         mac: None,
         names,
         links: Vec::new(),

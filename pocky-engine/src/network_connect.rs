@@ -4,7 +4,7 @@
 //! `eth1`, `eth2`...); a running container joins or leaves at once.
 //! compose connects a created container before it starts it.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use pocky_store::{FileLock, Store};
 
@@ -17,14 +17,15 @@ fn lock(store: &Store, id: &str) -> Result<FileLock> {
     Ok(FileLock::exclusive(&path).map_err(anyhow::Error::from)?)
 }
 
-/// Joins `container` to `network` with `aliases` (and `ip` on a user
-/// network).
+/// Joins `container` to `network` with `aliases` (and the fixed
+/// addresses `ip`, `ip6` on a user network).
 pub fn connect(
     store: &Store,
     network: &str,
     container: &str,
     aliases: &[String],
     ip: Option<Ipv4Addr>,
+    ip6: Option<Ipv6Addr>,
 ) -> Result<()> {
     let rec = crate::state::find(store, container)?;
     let _lock = lock(store, &rec.id)?;
@@ -50,7 +51,7 @@ pub fn connect(
             net.name
         ));
     }
-    if !net.user_defined && (!aliases.is_empty() || ip.is_some()) {
+    if !net.user_defined && (!aliases.is_empty() || ip.is_some() || ip6.is_some()) {
         return Err(invalid!(
             "network-scoped aliases and addresses are supported on user defined networks only"
         ));
@@ -58,10 +59,17 @@ pub fn connect(
     let interface = (1..16)
         .find(|i| !s.extra.iter().any(|x| x.interface == *i))
         .ok_or_else(|| invalid!("container {} is on 16 networks already", rec.name))?;
+    if ip6.is_some() && net.ipv6.is_none() {
+        return Err(invalid!(
+            "network {} has no IPv6: --ip6 needs a network made with --ipv6",
+            net.name
+        ));
+    }
     let extra = ExtraNetwork {
         network: net.name.clone(),
         aliases: aliases.to_vec(),
         ip,
+        ip6,
         interface,
     };
     if crate::state::process_alive(&rec) {
@@ -70,6 +78,7 @@ pub fn connect(
             network: &extra.network,
             aliases: &extra.aliases,
             ip,
+            ip6,
             interface,
             ports: Vec::new(),
         };

@@ -100,3 +100,47 @@ pub fn host_state() -> String {
     }
     out
 }
+
+/// Resets the test's state root and checks the host is as it was.
+pub fn reset_and_compare(c: &super::Ctx, before: &str) {
+    super::ok(c.root(), &["system", "reset", "--force"]);
+    // Veths go with their namespaces, in the background.
+    super::eventually("the host as it was", || host_state() == before);
+}
+
+/// A listener in the outside namespace on TCP `port`: waiting for it gives
+/// `PEER-ADDRESS LINE` for the first connection (or nothing, after a few
+/// seconds).
+pub fn outside_listener(port: u16, v6: bool) -> std::process::Child {
+    let (family, any) = if v6 {
+        ("AF_INET6", "::")
+    } else {
+        ("AF_INET", "0.0.0.0")
+    };
+    let script = format!(
+        "import socket\n\
+         s = socket.socket(socket.{family}); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('{any}', {port})); s.listen(1); s.settimeout(6)\n\
+         print('listening', flush=True)\n\
+         try:\n    c, a = s.accept(); print(a[0], c.recv(64).decode().strip())\n\
+         except socket.timeout:\n    pass\n"
+    );
+    let mut child = Command::new("nsenter")
+        .args(["-t", &outside().to_string(), "-n", "python3", "-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let out = child.stdout.as_mut().unwrap();
+    let mut byte = [0u8; 1];
+    while std::io::Read::read(out, &mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
+        line.push(byte[0] as char);
+    }
+    assert_eq!(line, "listening");
+    child
+}
+
+pub fn heard(listener: std::process::Child) -> String {
+    let got = listener.wait_with_output().unwrap();
+    String::from_utf8_lossy(&got.stdout).trim().to_owned()
+}
