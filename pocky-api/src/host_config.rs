@@ -9,14 +9,11 @@ use crate::create_body::{bool_field, int_field, object, str_field, strings};
 use crate::{ApiError, ApiResult};
 
 /// Fields that must stay unset (zero, empty) until pocky supports them.
-const REFUSED_HOST: [&str; 22] = [
+const REFUSED_HOST: [&str; 19] = [
     "Ulimits",
     "Sysctls",
     "GroupAdd",
-    "Links",
     "VolumesFrom",
-    "DnsOptions",
-    "DnsSearch",
     "CpusetCpus",
     "CpusetMems",
     "CpuQuota",
@@ -234,6 +231,10 @@ pub(crate) fn host_config(req: &mut RunRequest, host: &Map<String, Value>) -> Ap
                 .map_err(|_| ApiError::bad(format!("invalid DNS server {d:?}")))?,
         );
     }
+    // Network settings of issue 16: the engine checks their values.
+    req.dns_search = strings(host, "DnsSearch")?.unwrap_or_default();
+    req.dns_option = strings(host, "DnsOptions")?.unwrap_or_default();
+    req.link = strings(host, "Links")?.unwrap_or_default();
     let memory = int_field(host, "Memory")?;
     if memory < 0 {
         return Err(ApiError::bad("Memory cannot be negative"));
@@ -287,13 +288,28 @@ pub(crate) fn endpoint_config(
         return Ok(());
     };
     req.network_alias = strings(ep, "Aliases")?.unwrap_or_default();
-    if let Some(ipam) = object(ep, "IPAMConfig")?
-        && let Some(ip) = str_field(ipam, "IPv4Address")
-    {
-        req.ip = Some(
-            ip.parse()
-                .map_err(|_| ApiError::bad(format!("invalid IPv4 address {ip:?}")))?,
-        );
+    if let Some(ipam) = object(ep, "IPAMConfig")? {
+        if let Some(ip) = str_field(ipam, "IPv4Address") {
+            req.ip = Some(
+                ip.parse()
+                    .map_err(|_| ApiError::bad(format!("invalid IPv4 address {ip:?}")))?,
+            );
+        }
+        if let Some(ip) = str_field(ipam, "IPv6Address") {
+            req.ip6 = Some(
+                ip.parse()
+                    .map_err(|_| ApiError::bad(format!("invalid IPv6 address {ip:?}")))?,
+            );
+        }
+    }
+    // API 1.44 moved the MAC address here from Config.
+    if let Some(mac) = str_field(ep, "MacAddress") {
+        req.mac_address = Some(mac.to_owned());
+    }
+    for l in strings(ep, "Links")?.unwrap_or_default() {
+        if !req.link.contains(&l) {
+            req.link.push(l);
+        }
     }
     Ok(())
 }

@@ -42,6 +42,7 @@ pub mod logwriter;
 pub mod lookup;
 pub mod monitor;
 pub mod mount_flags;
+pub mod net_flags;
 pub mod netsetup;
 pub mod network_connect;
 pub mod networks;

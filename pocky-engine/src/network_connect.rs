@@ -81,6 +81,8 @@ pub fn connect(
             ip6,
             interface,
             ports: Vec::new(),
+            mac: None,
+            links: Vec::new(),
         };
         let dir = store.container_dir(&rec.id)?;
         netsetup::attach(

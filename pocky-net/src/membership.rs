@@ -38,9 +38,9 @@ fn peer_lines(peer: &Lease, names: &str) -> String {
 }
 
 /// The lines of a container's `--link`s to members of the same network:
-/// the alias first, then the linked container's own names (Docker writes
-/// `ADDR alias id name`). On the default bridge these are the only names
-/// there are; on a user network the alias is this container's alone.
+/// the alias first, then the linked container's own names. On the default
+/// bridge these are the only names there are; on a user network the alias
+/// is this container's alone.
 fn link_lines(mine: &Lease, members: &BTreeMap<String, Lease>) -> String {
     let mut out = String::new();
     for (target, alias) in &mine.links {

@@ -53,10 +53,12 @@ pub fn inspect(store: &Store, r: &ContainerRecord, has_netns: bool) -> (String, 
         None => String::new(),
     };
     let exposed = if live.is_some() {
-        netsetup::exposed_ports(store, &r.image_id).unwrap_or_else(|e| {
+        let mut e = netsetup::exposed_ports(store, &r.image_id).unwrap_or_else(|e| {
             crate::log::debug!("reading the exposed ports of {}: {e:#}", r.image_id);
             Vec::new()
-        })
+        });
+        e.extend(s.expose.iter().cloned());
+        e
     } else {
         Vec::new()
     };
