@@ -64,6 +64,7 @@ pub mod stats;
 pub mod tag;
 pub mod top;
 pub mod update;
+pub mod volume_opts;
 pub mod volume_seed;
 pub mod volumes;
 pub mod volumes_setup;
