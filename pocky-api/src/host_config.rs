@@ -8,72 +8,9 @@ use serde_json::{Map, Value};
 use crate::create_body::{bool_field, int_field, object, str_field, strings};
 use crate::{ApiError, ApiResult};
 
-/// Fields that must stay unset (zero, empty) until pocky supports them.
-const REFUSED_HOST: [&str; 19] = [
-    "Ulimits",
-    "Sysctls",
-    "GroupAdd",
-    "VolumesFrom",
-    "CpusetCpus",
-    "CpusetMems",
-    "CpuQuota",
-    "CpuPeriod",
-    "CpuRealtimePeriod",
-    "CpuRealtimeRuntime",
-    "MemoryReservation",
-    "MemorySwappiness",
-    "KernelMemory",
-    "BlkioWeight",
-    "BlkioDeviceReadBps",
-    "BlkioDeviceWriteBps",
-    "DeviceCgroupRules",
-    "DeviceRequests",
-    "OomScoreAdj",
-];
-
-fn is_unset(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Bool(b) => !b,
-        Value::Number(n) => n.as_f64() == Some(0.0),
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-    }
-}
-
 pub(crate) fn refuse_unsupported(host: &Map<String, Value>) -> ApiResult<()> {
-    for key in REFUSED_HOST {
-        // -1 is the CLI's "not set" for swappiness.
-        let default =
-            key == "MemorySwappiness" && host.get(key).and_then(Value::as_i64) == Some(-1);
-        if !default && host.get(key).is_some_and(|v| !is_unset(v)) {
-            return Err(ApiError::bad(format!(
-                "pocky does not support HostConfig.{key} yet"
-            )));
-        }
-    }
-    if bool_field(host, "Init") {
-        return Err(ApiError::bad("pocky does not support HostConfig.Init yet"));
-    }
-    if bool_field(host, "OomKillDisable") {
-        return Err(ApiError::bad(
-            "pocky does not support HostConfig.OomKillDisable yet",
-        ));
-    }
-    // -1 is "unlimited swap", which is what pocky gives.
-    let swap = int_field(host, "MemorySwap")?;
-    if swap != 0 && swap != -1 && swap != int_field(host, "Memory")? {
-        return Err(ApiError::bad(
-            "pocky does not support HostConfig.MemorySwap yet",
-        ));
-    }
     for (key, allowed) in [
-        ("PidMode", &["", "private"][..]),
-        ("IpcMode", &["", "private", "shareable"][..]),
-        ("UTSMode", &[""][..]),
         ("UsernsMode", &["", "host"][..]),
-        ("CgroupnsMode", &["", "private", "host"][..]),
         ("Runtime", &["", "runc", "pocky-runtime"][..]),
         ("Isolation", &["", "default"][..]),
     ] {
@@ -178,11 +115,6 @@ pub(crate) fn host_config(req: &mut RunRequest, host: &Map<String, Value>) -> Ap
     req.volume
         .extend(strings(host, "Binds")?.unwrap_or_default());
     if let Some(mode) = str_field(host, "NetworkMode") {
-        if mode.starts_with("container:") {
-            return Err(ApiError::bad(
-                "pocky does not support the network mode container:NAME yet",
-            ));
-        }
         req.network = match mode {
             "default" => "bridge".into(),
             m => m.to_owned(),
@@ -268,47 +200,64 @@ pub(crate) fn endpoint_config(
     req: &mut RunRequest,
     endpoints: &Map<String, Value>,
 ) -> ApiResult<()> {
-    if endpoints.len() > 1 {
-        return Err(ApiError::bad(
-            "pocky attaches a container to one network at create: connect the others after",
-        ));
-    }
-    let Some((net, ep)) = endpoints.iter().next() else {
-        return Ok(());
-    };
-    let net = if net == "default" {
-        "bridge"
-    } else {
-        net.as_str()
-    };
-    if req.network == "bridge" && net != "bridge" {
-        req.network = net.to_owned();
-    }
-    let Some(ep) = ep.as_object() else {
-        return Ok(());
-    };
-    req.network_alias = strings(ep, "Aliases")?.unwrap_or_default();
-    if let Some(ipam) = object(ep, "IPAMConfig")? {
-        if let Some(ip) = str_field(ipam, "IPv4Address") {
-            req.ip = Some(
-                ip.parse()
-                    .map_err(|_| ApiError::bad(format!("invalid IPv4 address {ip:?}")))?,
-            );
+    let name = |n: &str| if n == "default" { "bridge" } else { n }.to_owned();
+    // HostConfig.NetworkMode names the first network; without one (the
+    // bridge) the first endpoint is.
+    let primary = endpoints
+        .keys()
+        .find(|n| name(n) == req.network)
+        .or_else(|| {
+            (req.network == "bridge")
+                .then(|| endpoints.keys().next())
+                .flatten()
+        })
+        .cloned();
+    for (net, ep) in endpoints {
+        let mut e = pocky_engine::request::Endpoint {
+            network: name(net),
+            ..Default::default()
+        };
+        let is_primary = Some(net) == primary.as_ref();
+        if let Some(ep) = ep.as_object() {
+            e.aliases = strings(ep, "Aliases")?.unwrap_or_default();
+            if let Some(ipam) = object(ep, "IPAMConfig")? {
+                if let Some(ip) = str_field(ipam, "IPv4Address") {
+                    e.ip = Some(
+                        ip.parse()
+                            .map_err(|_| ApiError::bad(format!("invalid IPv4 address {ip:?}")))?,
+                    );
+                }
+                if let Some(ip) = str_field(ipam, "IPv6Address") {
+                    e.ip6 = Some(
+                        ip.parse()
+                            .map_err(|_| ApiError::bad(format!("invalid IPv6 address {ip:?}")))?,
+                    );
+                }
+            }
+            let mac = str_field(ep, "MacAddress");
+            let links = strings(ep, "Links")?.unwrap_or_default();
+            if !is_primary && (mac.is_some() || !links.is_empty()) {
+                return Err(ApiError::bad(format!(
+                    "pocky takes MacAddress and Links on a container's first network only, not on {net}"
+                )));
+            }
+            // API 1.44 moved the MAC address here from Config.
+            if let Some(mac) = mac {
+                req.mac_address = Some(mac.to_owned());
+            }
+            for l in links {
+                if !req.link.contains(&l) {
+                    req.link.push(l);
+                }
+            }
         }
-        if let Some(ip) = str_field(ipam, "IPv6Address") {
-            req.ip6 = Some(
-                ip.parse()
-                    .map_err(|_| ApiError::bad(format!("invalid IPv6 address {ip:?}")))?,
-            );
-        }
-    }
-    // API 1.44 moved the MAC address here from Config.
-    if let Some(mac) = str_field(ep, "MacAddress") {
-        req.mac_address = Some(mac.to_owned());
-    }
-    for l in strings(ep, "Links")?.unwrap_or_default() {
-        if !req.link.contains(&l) {
-            req.link.push(l);
+        if is_primary {
+            req.network = e.network;
+            req.network_alias = e.aliases;
+            req.ip = e.ip;
+            req.ip6 = e.ip6;
+        } else {
+            req.more_networks.push(e);
         }
     }
     Ok(())

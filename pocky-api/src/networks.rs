@@ -135,24 +135,15 @@ pub fn remove(ctx: &mut Ctx, id: &str) -> ApiResult {
 }
 
 pub fn prune(ctx: &mut Ctx) -> ApiResult {
-    if !ctx.filters()?.is_empty() {
-        return Err(ApiError::bad("pocky's network prune takes no filters yet"));
-    }
-    let mut deleted = Vec::new();
-    for n in netsetup::networks(ctx.store)
-        .list()
-        .map_err(pocky_engine::Error::from)?
-    {
-        if n.user_defined && pocky_engine::networks::remove(ctx.store, &n.name).is_ok() {
-            deleted.push(n.name);
-        }
-    }
+    let filters = ctx.filters()?;
+    let deleted = pocky_engine::networks::prune(ctx.store, &filters)?;
     Ok(Reply::Json(200, json!({"NetworksDeleted": deleted})))
 }
 
-/// `{"Container": ..., "EndpointConfig": {"Aliases": [...], "IPAMConfig":
-/// {"IPv4Address": ..., "IPv6Address": ...}}}`. Connecting a container to the network it was
-/// created on is what compose does after create, and is answered as done.
+/// `{"Container": ..., "EndpointConfig": {"Aliases": [...], "Links": [...],
+/// "IPAMConfig": {"IPv4Address": ..., "IPv6Address": ...}}}`. Connecting a
+/// container to the network it was created on is what compose does after
+/// create, and is answered as done.
 pub fn connect(ctx: &mut Ctx, id: &str) -> ApiResult {
     let n = find(ctx, id)?;
     let body = ctx.json_body()?;
@@ -165,30 +156,51 @@ pub fn connect(ctx: &mut Ctx, id: &str) -> ApiResult {
         return Ok(Reply::Raw(200, "text/plain", Vec::new()));
     }
     let endpoint = &body["EndpointConfig"];
-    let aliases = match &endpoint["Aliases"] {
-        Value::Null => Vec::new(),
-        Value::Array(a) => a
-            .iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| ApiError::bad("EndpointConfig.Aliases must be strings"))?,
-        _ => return Err(ApiError::bad("EndpointConfig.Aliases must be a list")),
+    let strings = |key: &str| -> ApiResult<Vec<String>> {
+        match &endpoint[key] {
+            Value::Null => Ok(Vec::new()),
+            Value::Array(a) => a
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| ApiError::bad(format!("EndpointConfig.{key} must be strings"))),
+            _ => Err(ApiError::bad(format!(
+                "EndpointConfig.{key} must be a list"
+            ))),
+        }
     };
-    let ip = match endpoint["IPAMConfig"]["IPv4Address"].as_str() {
-        None | Some("") => None,
-        Some(a) => Some(
-            a.parse()
-                .map_err(|_| ApiError::bad(format!("bad IPv4Address {a:?}")))?,
-        ),
+    let address = |key: &str| {
+        endpoint["IPAMConfig"][key]
+            .as_str()
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
     };
-    let ip6 = match endpoint["IPAMConfig"]["IPv6Address"].as_str() {
-        None | Some("") => None,
-        Some(a) => Some(
-            a.parse()
-                .map_err(|_| ApiError::bad(format!("bad IPv6Address {a:?}")))?,
-        ),
+    let wanted = pocky_engine::request::Endpoint {
+        network: n.name.clone(),
+        aliases: strings("Aliases")?,
+        ip: address("IPv4Address")
+            .map(|a| {
+                a.parse()
+                    .map_err(|_| ApiError::bad(format!("bad IPv4Address {a:?}")))
+            })
+            .transpose()?,
+        ip6: address("IPv6Address")
+            .map(|a| {
+                a.parse()
+                    .map_err(|_| ApiError::bad(format!("bad IPv6Address {a:?}")))
+            })
+            .transpose()?,
+        links: strings("Links")?,
     };
-    pocky_engine::network_connect::connect(ctx.store, &n.name, &rec.id, &aliases, ip, ip6)?;
+    if endpoint["MacAddress"]
+        .as_str()
+        .is_some_and(|m| !m.is_empty())
+    {
+        return Err(ApiError::bad(
+            "pocky sets a MAC address on a container's first network only (at create)",
+        ));
+    }
+    pocky_engine::network_connect::connect(ctx.store, &rec.id, &wanted)?;
     Ok(Reply::Raw(200, "text/plain", Vec::new()))
 }
 

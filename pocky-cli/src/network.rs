@@ -40,6 +40,18 @@ pub struct ConnectArgs {
     /// Its IPv6 address on this (user, --ipv6) network.
     #[arg(long)]
     pub ip6: Option<std::net::Ipv6Addr>,
+    /// Link to another container on this (user) network: NAME[:ALIAS].
+    #[arg(long, value_name = "NAME[:ALIAS]")]
+    pub link: Vec<String>,
+    /// Refused: the bridge driver takes no endpoint options.
+    #[arg(long, value_name = "OPT")]
+    pub driver_opt: Vec<String>,
+    /// Refused: a container's first network gives its default gateway.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub gw_priority: Option<i64>,
+    /// Refused: pocky adds no link-local addresses besides the kernel's.
+    #[arg(long, value_name = "ADDR")]
+    pub link_local_ip: Vec<String>,
     pub network: String,
     pub container: String,
 }
@@ -58,6 +70,9 @@ pub struct PruneArgs {
     /// Do not ask (pocky never asks).
     #[arg(short, long)]
     pub force: bool,
+    /// Only what matches: until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE].
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -76,7 +91,8 @@ pub struct CreateArgs {
     #[arg(long, value_name = "NAME=IP")]
     pub aux_address: Vec<String>,
     /// Dual-stack: IPv6 addresses, routes and NAT besides IPv4's.
-    #[arg(long)]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
+          require_equals = true, action = clap::ArgAction::Set, default_value_t = false)]
     pub ipv6: bool,
     /// IPv4 on the network; pocky refuses false (IPv6-only networks).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL",
@@ -218,26 +234,31 @@ pub fn run(root: &Path, cmd: &NetworkCommand) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
         NetworkCommand::Connect(a) => {
-            pocky_engine::network_connect::connect(
-                &store,
-                &a.network,
-                &a.container,
-                &a.alias,
-                a.ip,
-                a.ip6,
-            )?;
+            if !a.driver_opt.is_empty() {
+                bail!("--driver-opt is not supported: the bridge driver takes no endpoint options");
+            }
+            if a.gw_priority.is_some() {
+                bail!(
+                    "--gw-priority is not supported: a container's first network gives its default gateway"
+                );
+            }
+            if !a.link_local_ip.is_empty() {
+                bail!("--link-local-ip is not supported");
+            }
+            let wanted = pocky_engine::request::Endpoint {
+                network: a.network.clone(),
+                aliases: a.alias.clone(),
+                ip: a.ip,
+                ip6: a.ip6,
+                links: a.link.clone(),
+            };
+            pocky_engine::network_connect::connect(&store, &a.container, &wanted)?;
         }
         NetworkCommand::Disconnect(a) => {
             pocky_engine::network_connect::disconnect(&store, &a.network, &a.container)?;
         }
-        NetworkCommand::Prune(_) => {
-            let mut deleted = Vec::new();
-            for n in nets.list()? {
-                // A network in use refuses its removal: that is the test.
-                if n.user_defined && pocky_engine::networks::remove(&store, &n.name).is_ok() {
-                    deleted.push(n.name);
-                }
-            }
+        NetworkCommand::Prune(a) => {
+            let deleted = pocky_engine::networks::prune(&store, &a.filter)?;
             if !deleted.is_empty() {
                 println!("Deleted Networks:\n{}", deleted.join("\n"));
             }

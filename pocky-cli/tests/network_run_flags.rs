@@ -267,7 +267,25 @@ fn links_on_the_default_and_on_a_user_network() {
         ],
     );
     assert!(plain.contains("unknown"), "{plain}");
-    ok(root, &["rm", "-f", "db", "web", "idle", "srv"]);
+    // network connect --link: the same, for a container joining later.
+    ok(root, &["run", "-d", "--name", "late", &img, "sleep", "60"]);
+    ok(
+        root,
+        &["network", "connect", "--link", "srv:be", "app", "late"],
+    );
+    let ping = pocky(root, &["exec", "late", "ping", "-c1", "-W2", "be"]);
+    assert!(ping.status.success(), "{}", stderr(&ping));
+    let e = fails(
+        root,
+        &["network", "connect", "--link", "srv:be", "bridge", "idle"],
+    );
+    assert!(e.contains("user defined networks only"), "{e}");
+    let e = fails(
+        root,
+        &["network", "connect", "--gw-priority", "1", "app", "idle"],
+    );
+    assert!(e.contains("--gw-priority is not supported"), "{e}");
+    ok(root, &["rm", "-f", "db", "web", "idle", "srv", "late"]);
     reset_and_compare(&c, &before);
 }
 

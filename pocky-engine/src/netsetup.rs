@@ -60,6 +60,9 @@ pub struct ExtraNetwork {
     pub ip: Option<Ipv4Addr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip6: Option<Ipv6Addr>,
+    /// `--link`s on this network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
     /// Its interface number: `ethN`.
     pub interface: usize,
 }
@@ -67,7 +70,7 @@ pub struct ExtraNetwork {
 impl NetSettings {
     /// Whether the container gets a veth on a bridge.
     pub fn attaches(&self) -> bool {
-        !matches!(self.network.as_str(), "none" | "host")
+        !matches!(self.network.as_str(), "none" | "host") && !self.network.starts_with("container:")
     }
 
     /// The namespace the spec asks for: any network but `host` is a new one.
@@ -159,6 +162,27 @@ pub fn settings(store: &Store, args: &RunRequest, exposed: &[String]) -> Result<
         expose,
         links,
     };
+    let mut s = s;
+    if let Some(target) = s.network.strip_prefix("container:") {
+        // The joined container's network, and so its addresses, names
+        // and resolver: nothing of this container's own may differ.
+        let target = crate::state::find(store, target)?;
+        if !s.dns.is_empty()
+            || !s.add_hosts.is_empty()
+            || args.hostname.is_some()
+            || !s.dns_search.is_empty()
+            || !s.dns_options.is_empty()
+        {
+            bail!(crate::invalid!(
+                "conflicting options: --dns, --dns-search, --dns-option, --add-host and --hostname cannot be used with the container network mode"
+            ));
+        }
+        s.network = format!("container:{}", target.id);
+    }
+    for e in &args.more_networks {
+        let extra = crate::network_connect::joinable(store, &s, "the container", e)?;
+        s.extra.push(extra);
+    }
     if !s.attaches() && (s.mac.is_some() || !s.links.is_empty()) {
         // Docker's refusals for these with the host's network or none.
         bail!(crate::invalid!(
@@ -282,7 +306,17 @@ pub fn write_files(
     hostname: &str,
     s: &NetSettings,
 ) -> Result<()> {
-    let (hosts, resolv) = if s.network == "host" {
+    let joined = s
+        .network
+        .strip_prefix("container:")
+        .map(|target| store.container_dir(target))
+        .transpose()?;
+    let (hosts, resolv) = if let Some(target) = joined {
+        // Copied at create: the joined container's names, as Docker
+        // shares them.
+        let read = |f: &str| std::fs::read_to_string(target.join(f)).unwrap_or_default();
+        (read("hosts"), read("resolv.conf"))
+    } else if s.network == "host" {
         let mut hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
         for (name, ip) in &s.add_hosts {
             hosts.push_str(&format!("{ip}\t{name}\n"));
@@ -354,7 +388,7 @@ pub fn setup(
             interface: x.interface,
             ports: Vec::new(),
             mac: None,
-            links: Vec::new(),
+            links: x.links.clone(),
         };
         attach(store, dir, id, name, hostname, &netns, &s, endpoint)?;
     }

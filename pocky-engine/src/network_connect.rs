@@ -4,8 +4,6 @@
 //! `eth1`, `eth2`...); a running container joins or leaves at once.
 //! compose connects a created container before it starts it.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
 use pocky_store::{FileLock, Store};
 
 use crate::netsetup::{self, Endpoint, ExtraNetwork};
@@ -17,72 +15,25 @@ fn lock(store: &Store, id: &str) -> Result<FileLock> {
     Ok(FileLock::exclusive(&path).map_err(anyhow::Error::from)?)
 }
 
-/// Joins `container` to `network` with `aliases` (and the fixed
-/// addresses `ip`, `ip6` on a user network).
-pub fn connect(
-    store: &Store,
-    network: &str,
-    container: &str,
-    aliases: &[String],
-    ip: Option<Ipv4Addr>,
-    ip6: Option<Ipv6Addr>,
-) -> Result<()> {
+/// Joins `container` to the network `wanted` names, with its aliases,
+/// fixed addresses and links (the last three on a user network only).
+pub fn connect(store: &Store, container: &str, wanted: &crate::request::Endpoint) -> Result<()> {
     let rec = crate::state::find(store, container)?;
     let _lock = lock(store, &rec.id)?;
     let mut s = netsetup::load(store, &rec.id)?
         .ok_or_else(|| invalid!("container {} has no network settings to extend", rec.name))?;
-    if !s.attaches() {
-        return Err(invalid!(
-            "container {} uses the {} network: a container sharing the host's network or none cannot be connected to any other network",
-            rec.name,
-            s.network
-        ));
-    }
-    if matches!(network, "none" | "host") {
-        return Err(invalid!(
-            "container cannot be disconnected from its network and connected to {network}"
-        ));
-    }
-    let net = netsetup::networks(store).get(network)?;
-    if s.network == net.name || s.extra.iter().any(|x| x.network == net.name) {
-        return Err(conflict!(
-            "endpoint with name {} already exists in network {}",
-            rec.name,
-            net.name
-        ));
-    }
-    if !net.user_defined && (!aliases.is_empty() || ip.is_some() || ip6.is_some()) {
-        return Err(invalid!(
-            "network-scoped aliases and addresses are supported on user defined networks only"
-        ));
-    }
-    let interface = (1..16)
-        .find(|i| !s.extra.iter().any(|x| x.interface == *i))
-        .ok_or_else(|| invalid!("container {} is on 16 networks already", rec.name))?;
-    if ip6.is_some() && net.ipv6.is_none() {
-        return Err(invalid!(
-            "network {} has no IPv6: --ip6 needs a network made with --ipv6",
-            net.name
-        ));
-    }
-    let extra = ExtraNetwork {
-        network: net.name.clone(),
-        aliases: aliases.to_vec(),
-        ip,
-        ip6,
-        interface,
-    };
+    let extra = joinable(store, &s, &rec.name, wanted)?;
     if crate::state::process_alive(&rec) {
         let netns = std::path::PathBuf::from(format!("/proc/{}/ns/net", rec.state.pid));
         let endpoint = Endpoint {
             network: &extra.network,
             aliases: &extra.aliases,
-            ip,
-            ip6,
-            interface,
+            ip: extra.ip,
+            ip6: extra.ip6,
+            interface: extra.interface,
             ports: Vec::new(),
             mac: None,
-            links: Vec::new(),
+            links: extra.links.clone(),
         };
         let dir = store.container_dir(&rec.id)?;
         netsetup::attach(
@@ -96,10 +47,72 @@ pub fn connect(
             endpoint,
         )?;
     }
+    let net_id = netsetup::networks(store).get(&extra.network)?.id;
+    let net_name = extra.network.clone();
     s.extra.push(extra);
     netsetup::save(store, &rec.id, &s)?;
-    crate::events::object(store, "network", "connect", &net.id, &net.name);
+    crate::events::object(store, "network", "connect", &net_id, &net_name);
     Ok(())
+}
+
+/// Checks that a container with settings `s` may join `wanted`, and
+/// gives it the next free interface there. `who` names it in errors.
+pub fn joinable(
+    store: &Store,
+    s: &netsetup::NetSettings,
+    who: &str,
+    wanted: &crate::request::Endpoint,
+) -> Result<ExtraNetwork> {
+    if !s.attaches() {
+        return Err(invalid!(
+            "container {who} uses the {} network: a container sharing the host's network or none cannot be connected to any other network",
+            s.network
+        ));
+    }
+    if matches!(wanted.network.as_str(), "none" | "host") {
+        return Err(invalid!(
+            "container cannot be disconnected from its network and connected to {}",
+            wanted.network
+        ));
+    }
+    let net = netsetup::networks(store).get(&wanted.network)?;
+    if s.network == net.name || s.extra.iter().any(|x| x.network == net.name) {
+        return Err(conflict!(
+            "endpoint with name {who} already exists in network {}",
+            net.name
+        ));
+    }
+    if !net.user_defined
+        && (!wanted.aliases.is_empty()
+            || wanted.ip.is_some()
+            || wanted.ip6.is_some()
+            || !wanted.links.is_empty())
+    {
+        return Err(invalid!(
+            "network-scoped aliases, addresses and links are supported on user defined networks only"
+        ));
+    }
+    if wanted.ip6.is_some() && net.ipv6.is_none() {
+        return Err(invalid!(
+            "network {} has no IPv6: --ip6 needs a network made with --ipv6",
+            net.name
+        ));
+    }
+    let interface = (1..16)
+        .find(|i| !s.extra.iter().any(|x| x.interface == *i))
+        .ok_or_else(|| invalid!("container {who} is on 16 networks already"))?;
+    Ok(ExtraNetwork {
+        network: net.name.clone(),
+        aliases: wanted.aliases.clone(),
+        ip: wanted.ip,
+        ip6: wanted.ip6,
+        links: wanted
+            .links
+            .iter()
+            .map(|l| crate::net_flags::resolve_link(store, l).map_err(crate::Error::from))
+            .collect::<Result<Vec<_>>>()?,
+        interface,
+    })
 }
 
 /// Takes `container` off a network it joined with `connect`.
