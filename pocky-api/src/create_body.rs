@@ -167,6 +167,11 @@ pub fn parse(body: &Value, name: Option<&str>, platform: Option<&str>) -> ApiRes
     if bool_field(config, "NetworkDisabled") {
         req.network = "none".into();
     }
+    // Before API 1.44 the MAC address was the container's, in Config.
+    req.mac_address = str_field(config, "MacAddress").map(str::to_owned);
+    if let Some(ports) = object(config, "ExposedPorts")? {
+        req.expose = ports.keys().cloned().collect();
+    }
     host_config(&mut req, host)?;
     crate::host_config_more::more_host_config(&mut req, host, config)?;
     if let Some(net) = object(body.as_object().unwrap_or(&empty), "NetworkingConfig")?
@@ -277,6 +282,36 @@ mod tests {
         assert_eq!(c.request.network, "proj_default");
         assert_eq!(c.request.network_alias, ["db"]);
         assert_eq!(c.request.ip, Some("10.9.0.5".parse().unwrap()));
+    }
+
+    #[test]
+    fn network_settings_of_issue_16() {
+        let c = parse(
+            &json!({"Image": "b", "MacAddress": "02:42:ac:11:00:09",
+                    "ExposedPorts": {"80/tcp": {}, "53/udp": {}},
+                    "HostConfig": {"NetworkMode": "app", "DnsSearch": ["example.com"],
+                        "DnsOptions": ["ndots:2"], "Links": ["db:database"]},
+                    "NetworkingConfig": {"EndpointsConfig": {"app": {
+                        "IPAMConfig": {"IPv6Address": "fd00::9"}, "Links": ["cache"]}}}}),
+            None,
+            None,
+        )
+        .unwrap();
+        let r = &c.request;
+        assert_eq!(r.mac_address.as_deref(), Some("02:42:ac:11:00:09"));
+        assert_eq!(r.expose, ["53/udp", "80/tcp"]);
+        assert_eq!(r.dns_search, ["example.com"]);
+        assert_eq!(r.dns_option, ["ndots:2"]);
+        assert_eq!(r.link, ["db:database", "cache"]);
+        assert_eq!(r.ip6, Some("fd00::9".parse().unwrap()));
+        let e = parse(
+            &json!({"Image": "b", "NetworkingConfig": {"EndpointsConfig": {"app": {
+                "IPAMConfig": {"IPv6Address": "10.0.0.1"}}}}}),
+            None,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.status, 400);
     }
 
     #[test]

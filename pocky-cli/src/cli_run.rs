@@ -79,6 +79,25 @@ pub struct RunArgs {
     /// Add a line to /etc/hosts: NAME:IP.
     #[arg(long = "add-host", value_name = "NAME:IP")]
     pub add_host: Vec<String>,
+    // Network flags of issue 16, kept together.
+    /// Fixed IPv6 address on a network made with --ipv6.
+    #[arg(long)]
+    pub ip6: Option<std::net::Ipv6Addr>,
+    /// MAC address of the container's interface, e.g. 02:42:ac:11:00:02.
+    #[arg(long, value_name = "MAC")]
+    pub mac_address: Option<String>,
+    /// Search domain for /etc/resolv.conf ("." for none).
+    #[arg(long, value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// Option for /etc/resolv.conf, e.g. ndots:2.
+    #[arg(long, value_name = "OPTION")]
+    pub dns_option: Vec<String>,
+    /// Expose a port or a range: PORT[/PROTO] or START-END[/PROTO].
+    #[arg(long, value_name = "PORT")]
+    pub expose: Vec<String>,
+    /// Link to another container: NAME[:ALIAS].
+    #[arg(long, value_name = "NAME[:ALIAS]")]
+    pub link: Vec<String>,
     /// Mount the container's root filesystem read-only.
     #[arg(long)]
     pub read_only: bool,
@@ -200,6 +219,13 @@ impl RunArgs {
             ip: self.ip.or(first.ip),
             dns: self.dns,
             add_host: self.add_host,
+            // Network flags of issue 16.
+            ip6: self.ip6.or(first.ip6),
+            mac_address: self.mac_address,
+            dns_search: self.dns_search,
+            dns_option: self.dns_option,
+            expose: self.expose,
+            link: self.link,
             read_only: self.read_only,
             volume: self.volume,
             mount: self.mount,

@@ -1,63 +1,12 @@
 //! Networking end to end, in the sandbox's network namespace (the "host").
-//! A second namespace, `outside`, plays the world: wired to the host by a
-//! veth in 192.0.2.0/24 (TEST-NET-1) and made the host's default route.
-//! No packet goes anywhere else.
+//! A second namespace, `outside`, plays the world (see common/outside.rs).
 
 mod common;
 
 use std::process::Command;
 
+use common::outside::*;
 use common::*;
-
-const HOST: &str = "192.0.2.1";
-const OUTSIDE: &str = "192.0.2.2";
-
-fn sh(script: &str) -> std::process::Output {
-    Command::new("sh").args(["-c", script]).output().unwrap()
-}
-
-fn sh_ok(script: &str) -> String {
-    let o = sh(script);
-    assert!(
-        o.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// The outside namespace, held by a `sleep` made once per test binary run;
-/// commands enter it with nsenter.
-static OUTSIDE_PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-
-fn outside() -> u32 {
-    *OUTSIDE_PID.get_or_init(|| {
-        // Left running on purpose: the sandbox's pid namespace ends it.
-        #[allow(clippy::zombie_processes)]
-        let child = Command::new("unshare")
-            .args(["--net", "sleep", "3600"])
-            .spawn()
-            .unwrap();
-        let pid = child.id();
-        let me = std::fs::read_link("/proc/self/ns/net").unwrap();
-        while std::fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|n| n == me)
-            || std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() != "sleep")
-        {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        sh_ok(&format!(
-            "ip link add vout type veth peer name eth0 netns /proc/{pid}/ns/net && \
-             ip addr add {HOST}/24 dev vout && ip link set vout up && \
-             nsenter -t {pid} -n sh -c 'ip addr add {OUTSIDE}/24 dev eth0 && ip link set eth0 up && ip link set lo up' && \
-             ip route replace default via {OUTSIDE}"
-        ));
-        pid
-    })
-}
-
-fn in_outside() -> String {
-    format!("nsenter -t {} -n ", outside())
-}
 
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -140,7 +89,7 @@ fn bridge_reaches_gateway_outside_with_nat_and_host_reaches_it() {
     let got = listener.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&got.stdout).trim(), "hi");
     // NAT: the outside saw the host's address, checked by conntrack-free
-    // means: the outside has no route to 10.88/16, so a reply arrived only
+    // means: the outside has no route to container subnets, so a reply arrived only
     // because the source was rewritten to an address it can reach.
     assert!(
         !sh_ok(&format!("{}ip route", in_outside())).contains("via"),
