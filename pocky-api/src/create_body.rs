@@ -285,13 +285,35 @@ mod tests {
             json!({"Init": true}),
             json!({"PidMode": "host"}),
             json!({"CpuQuota": 5000}),
-            json!({"LogConfig": {"Type": "syslog"}}),
         ] {
             let e =
                 parse(&json!({"Image": "busybox", "HostConfig": host}), None, None).unwrap_err();
             assert_eq!(e.status, 400, "{host}");
             assert!(e.message.contains("pocky"), "{}", e.message);
         }
+    }
+
+    #[test]
+    fn log_config_becomes_the_log_flags() {
+        let c = parse(
+            &json!({"Image": "b", "HostConfig": {"LogConfig": {"Type": "json-file",
+                    "Config": {"max-size": "1m", "max-file": "2"}}}}),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.request.log_driver.as_deref(), Some("json-file"));
+        assert_eq!(c.request.log_opt, ["max-file=2", "max-size=1m"]);
+        // The CLI's unset driver is "": the default.
+        let c = parse(
+            &json!({"Image": "b", "HostConfig": {"LogConfig": {"Type": "", "Config": {}}}}),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.request.log_driver, None);
+        let bad = json!({"Image": "b", "HostConfig": {"LogConfig": {"Config": {"max-size": 1}}}});
+        assert_eq!(parse(&bad, None, None).unwrap_err().status, 400);
     }
 
     #[test]

@@ -155,6 +155,15 @@ pub struct RunArgs {
     /// Disable any container-specified HEALTHCHECK.
     #[arg(long)]
     pub no_healthcheck: bool,
+    // --- logging (see pocky_engine::log_config) ---
+    /// Logging driver: json-file (the default) or none.
+    #[arg(long, value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Log driver option, one KEY=VALUE each: max-size (10m), max-file
+    /// (3), labels, env, tag.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub log_opt: Vec<String>,
+    // --- end of logging ---
     /// Image, then the command and its arguments.
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
     pub image_and_command: Vec<String>,
@@ -221,6 +230,9 @@ impl RunArgs {
             health_start_period: self.health_start_period,
             health_start_interval: self.health_start_interval,
             no_healthcheck: self.no_healthcheck,
+            // logging
+            log_driver: self.log_driver,
+            log_opt: self.log_opt,
             image_and_command: self.image_and_command,
         })
     }
@@ -300,6 +312,10 @@ pub struct LogsArgs {
     /// Only output up to this time (same forms).
     #[arg(long)]
     pub until: Option<String>,
+    /// Show each line's attributes first (`--log-opt labels=/env=/tag=`),
+    /// as key=value pairs.
+    #[arg(long)]
+    pub details: bool,
     pub container: String,
 }
 

@@ -132,12 +132,9 @@ fn foreground(store: &Store, created: &Created, args: &RunRequest) -> Result<Exi
     // Forked before the terminal relay's thread starts: the prober is a
     // single-threaded copy of this process (it resets its signals).
     let prober = pocky_engine::health::start(store, created, launched.pid());
+    let target = pocky_engine::logwriter::Target::of_created(store, created);
     let tee = (!readers.is_empty())
-        .then(|| pocky_engine::state::log_path(store, &created.record.id))
-        .transpose()?
-        .map(|path| {
-            std::thread::spawn(move || pocky_engine::logwriter::tee_to_log(&path, readers))
-        });
+        .then(|| std::thread::spawn(move || pocky_engine::logwriter::tee_to_log(&target, readers)));
     let pty = launched.take_pty_master();
     let status = crate::foreground::attend(&forwarder, launched.process(), pty, args.interactive)?;
     // The streams close with the container's last process.

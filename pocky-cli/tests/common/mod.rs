@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod records;
+pub mod service;
 
 use std::path::Path;
 use std::process::{Command, Output};
