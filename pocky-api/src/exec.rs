@@ -37,6 +37,9 @@ struct ExecRecord {
     /// `DetachKeys`, checked at create; Docker's default when None.
     #[serde(default)]
     detach_keys: Option<String>,
+    /// `Privileged`: every capability, no seccomp filter.
+    #[serde(default)]
+    privileged: bool,
 }
 
 fn exec_dir(store: &Store, container: &str) -> ApiResult<PathBuf> {
@@ -94,9 +97,6 @@ pub fn create(ctx: &mut Ctx, id: &str) -> ApiResult {
     if cmd.is_empty() {
         return Err(ApiError::bad("No exec command specified"));
     }
-    if bool_of(&body, "Privileged") {
-        return Err(ApiError::bad("pocky does not support privileged exec yet"));
-    }
     let text = |k: &str| {
         body[k]
             .as_str()
@@ -117,6 +117,7 @@ pub fn create(ctx: &mut Ctx, id: &str) -> ApiResult {
         stdin: bool_of(&body, "AttachStdin"),
         stdout: bool_of(&body, "AttachStdout"),
         stderr: bool_of(&body, "AttachStderr"),
+        privileged: bool_of(&body, "Privileged"),
         ..ExecRecord::default()
     };
     // Checked now, so a bad working directory fails the create.
@@ -133,6 +134,8 @@ fn process_of(rec: &ExecRecord) -> ExecProcess {
         user: rec.user.clone(),
         workdir: rec.workdir.clone(),
         tty: rec.tty,
+        privileged: rec.privileged,
+        ..ExecProcess::default()
     }
 }
 
@@ -168,7 +171,9 @@ pub fn start(ctx: &mut Ctx, id: &str) -> ApiResult {
     }
     let container = running_container(ctx.store, &rec.container)?;
     let spec = state::bundle_spec(ctx.store, &container.id)?;
-    let process = pocky_engine::exec::process_for(&spec, &process_of(&rec))?;
+    let want = process_of(&rec);
+    let process = pocky_engine::exec::process_for(&spec, &want)?;
+    let spec = pocky_engine::exec::spec_for(&spec, &want);
     let mut ends = Ends::default();
     let stdio = if detach {
         Stdio {
@@ -433,7 +438,7 @@ pub fn inspect(ctx: &mut Ctx, id: &str) -> ApiResult {
                 "tty": rec.tty,
                 "entrypoint": entry,
                 "arguments": args,
-                "privileged": false,
+                "privileged": rec.privileged,
                 "user": rec.user.clone().unwrap_or_default(),
             },
         }),

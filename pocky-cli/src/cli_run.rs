@@ -253,12 +253,22 @@ pub struct ExecArgs {
     /// Set an environment variable.
     #[arg(short, long = "env")]
     pub env: Vec<String>,
+    /// Read environment variables from a file (before -e, which wins).
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
     /// User: name|uid[:group|gid].
     #[arg(short, long)]
     pub user: Option<String>,
     /// Working directory inside the container.
     #[arg(short, long)]
     pub workdir: Option<String>,
+    /// Every capability and no seccomp filter for this process.
+    #[arg(long)]
+    pub privileged: bool,
+    /// Keys that detach from an `-it` exec and leave it running
+    /// (default ctrl-p,ctrl-q).
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Container, then the command and its arguments.
     #[arg(required = true, num_args = 2.., allow_hyphen_values = true)]
     pub container_and_command: Vec<String>,
