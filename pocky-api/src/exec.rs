@@ -282,9 +282,16 @@ pub fn start(ctx: &mut Ctx, id: &str) -> ApiResult {
             let _ = pocky_engine::runtime::set_winsize(m.as_fd(), dim(0), dim(1));
         }
         let escape = crate::attach::detach_escape(rec.detach_keys.as_deref(), pty.is_some())?;
+        // The relay closes its ends of the terminal when it returns: on a
+        // detach this one is handed to a holder, or the process would get
+        // a hangup.
+        let keep = pty.as_ref().and_then(|m| m.try_clone().ok());
         if relay(ctx.reader, ctx.writer, pty, ends, escape) {
             // Detached: the client goes, the process runs on and its
             // exit is still recorded below.
+            if let Some(master) = keep {
+                pocky_engine::runtime::hold_detached(master)?;
+            }
             ctx.writer.shutdown_write();
         }
     }
