@@ -365,6 +365,29 @@ mod tests {
     }
 
     #[test]
+    fn log_config_becomes_the_log_flags() {
+        let c = parse(
+            &json!({"Image": "b", "HostConfig": {"LogConfig": {"Type": "json-file",
+                    "Config": {"max-size": "1m", "max-file": "2"}}}}),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.request.log_driver.as_deref(), Some("json-file"));
+        assert_eq!(c.request.log_opt, ["max-file=2", "max-size=1m"]);
+        // The CLI's unset driver is "": the default.
+        let c = parse(
+            &json!({"Image": "b", "HostConfig": {"LogConfig": {"Type": "", "Config": {}}}}),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.request.log_driver, None);
+        let bad = json!({"Image": "b", "HostConfig": {"LogConfig": {"Config": {"max-size": 1}}}});
+        assert_eq!(parse(&bad, None, None).unwrap_err().status, 400);
+    }
+
+    #[test]
     fn bad_shapes_are_bad_requests() {
         for body in [
             json!(null),

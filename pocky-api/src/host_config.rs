@@ -22,20 +22,6 @@ pub(crate) fn refuse_unsupported(host: &Map<String, Value>) -> ApiResult<()> {
             )));
         }
     }
-    if let Some(log) = object(host, "LogConfig")? {
-        if let Some(t) = str_field(log, "Type")
-            && t != "json-file"
-        {
-            return Err(ApiError::bad(format!(
-                "pocky has no log driver {t:?}: only json-file"
-            )));
-        }
-        if object(log, "Config")?.is_some_and(|c| !c.is_empty()) {
-            return Err(ApiError::bad(
-                "pocky does not support LogConfig options yet",
-            ));
-        }
-    }
     Ok(())
 }
 
@@ -181,6 +167,7 @@ pub(crate) fn host_config(req: &mut RunRequest, host: &Map<String, Value>) -> Ap
     if let Some(parent) = str_field(host, "CgroupParent") {
         req.cgroup_parent = parent.to_owned();
     }
+    log_config(req, host)?;
     if let Some(Value::Array(devices)) = host.get("Devices") {
         for d in devices {
             let d = d
@@ -192,6 +179,28 @@ pub(crate) fn host_config(req: &mut RunRequest, host: &Map<String, Value>) -> Ap
             let perms = str_field(d, "CgroupPermissions").unwrap_or("rwm");
             req.device.push(format!("{on_host}:{inside}:{perms}"));
         }
+    }
+    Ok(())
+}
+
+/// `LogConfig` (`Type`, `Config` of strings) as `--log-driver` and
+/// `--log-opt`, which the engine checks as it checks the flags.
+fn log_config(req: &mut RunRequest, host: &Map<String, Value>) -> ApiResult<()> {
+    let Some(log) = object(host, "LogConfig")? else {
+        return Ok(());
+    };
+    // "" is the daemon's default driver: json-file.
+    req.log_driver = str_field(log, "Type")
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    for (k, v) in object(log, "Config")?.into_iter().flatten() {
+        let v = v
+            .as_str()
+            .ok_or_else(|| ApiError::bad(format!("LogConfig.Config[{k:?}] must be a string")))?;
+        if k.contains('=') {
+            return Err(ApiError::bad(format!("invalid log option name {k:?}")));
+        }
+        req.log_opt.push(format!("{k}={v}"));
     }
     Ok(())
 }

@@ -245,6 +245,9 @@ pub struct PullArgs {
     /// Print only the image reference at the end.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Every tag of the repository (the name takes no tag or digest).
+    #[arg(short, long)]
+    pub all_tags: bool,
     /// Accepted: pocky verifies no image signatures (Docker's default).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub disable_content_trust: Option<bool>,
@@ -292,6 +295,9 @@ pub struct RmiArgs {
     /// Keep the layers nothing uses any more (Docker: keep untagged parents).
     #[arg(long)]
     pub no_prune: bool,
+    /// Remove only this platform's image of each name (os/arch[/variant]).
+    #[arg(long)]
+    pub platform: Option<String>,
 }
 
 #[derive(Debug, Args)]

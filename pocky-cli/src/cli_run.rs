@@ -174,6 +174,15 @@ pub struct RunArgs {
     /// Disable any container-specified HEALTHCHECK.
     #[arg(long)]
     pub no_healthcheck: bool,
+    // --- logging (see pocky_engine::log_config) ---
+    /// Logging driver: json-file (the default) or none.
+    #[arg(long, value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Log driver option, one KEY=VALUE each: max-size (10m), max-file
+    /// (3), labels, env, tag.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub log_opt: Vec<String>,
+    // --- end of logging ---
     #[command(flatten)]
     pub more: crate::cli_run_more::MoreRunArgs,
     /// Image, then the command and its arguments.
@@ -249,6 +258,9 @@ impl RunArgs {
             health_start_period: self.health_start_period,
             health_start_interval: self.health_start_interval,
             no_healthcheck: self.no_healthcheck,
+            // logging
+            log_driver: self.log_driver,
+            log_opt: self.log_opt,
             image_and_command: self.image_and_command,
             ..self.more.into_request_fields()
         })
@@ -270,12 +282,22 @@ pub struct ExecArgs {
     /// Set an environment variable.
     #[arg(short, long = "env")]
     pub env: Vec<String>,
+    /// Read environment variables from a file (before -e, which wins).
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
     /// User: name|uid[:group|gid].
     #[arg(short, long)]
     pub user: Option<String>,
     /// Working directory inside the container.
     #[arg(short, long)]
     pub workdir: Option<String>,
+    /// Every capability and no seccomp filter for this process.
+    #[arg(long)]
+    pub privileged: bool,
+    /// Keys that detach from an `-it` exec and leave it running
+    /// (default ctrl-p,ctrl-q).
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Container, then the command and its arguments.
     #[arg(required = true, num_args = 2.., allow_hyphen_values = true)]
     pub container_and_command: Vec<String>,
@@ -329,6 +351,10 @@ pub struct LogsArgs {
     /// Only output up to this time (same forms).
     #[arg(long)]
     pub until: Option<String>,
+    /// Show each line's attributes first (`--log-opt labels=/env=/tag=`),
+    /// as key=value pairs.
+    #[arg(long)]
+    pub details: bool,
     pub container: String,
 }
 

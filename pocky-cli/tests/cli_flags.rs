@@ -76,16 +76,6 @@ const SWARM: [&str; 16] = [
 /// Being built on other branches of issue 16; each line goes when its
 /// flag lands.
 const PENDING: &[&str] = &[
-    "exec --detach-keys",
-    "exec --env-file",
-    "exec --privileged",
-    "logs --details",
-    "pull --all-tags",
-    "rmi --platform",
-    "run --log-driver",
-    "run --log-opt",
-    "create --log-driver",
-    "create --log-opt",
     "system df",
     "version",
     "info",

@@ -62,6 +62,7 @@ fn create_inner(
             anyhow::bail!(crate::invalid!("conflicting options: --restart and --rm"));
         }
     }
+    let log = crate::log_config::parse(args.log_driver.as_deref(), &args.log_opt)?;
     let user_health = crate::health::config::from_flags(args)?;
     let crate::image_config::ImageConfig {
         defaults,
@@ -163,6 +164,7 @@ fn create_inner(
         labels,
         healthcheck,
         host: pocky_store::HostFlags {
+            log,
             binds: args.volume.clone(),
             cap_add: args.cap_add.clone(),
             cap_drop: args.cap_drop.clone(),

@@ -37,6 +37,8 @@ pub mod import_export;
 pub mod inspect;
 pub mod lifecycle;
 pub mod log;
+pub mod log_config;
+pub mod logfiles;
 pub mod logreader;
 pub mod logwriter;
 pub mod lookup;

@@ -101,6 +101,44 @@ pub fn pull(
     pull_inner(store, client, reference, platform, progress).map_err(crate::Error::from)
 }
 
+/// `pull --all-tags`: every tag the registry lists for `repository` (a
+/// reference without tag or digest), pulled one after another; the first
+/// failure stops it, naming the tag. `done` hears of each as it is.
+pub fn pull_all_tags(
+    store: &Store,
+    client: &Client,
+    repository: &Reference,
+    platform: &Platform,
+    progress: &dyn PullProgress,
+    done: &mut dyn FnMut(&Reference, &Outcome),
+) -> crate::Result<Vec<(Reference, Outcome)>> {
+    if repository.tag.is_some() {
+        return Err(crate::invalid!("tag can't be used with --all-tags/-a"));
+    }
+    if repository.digest.is_some() {
+        return Err(crate::invalid!("digest can't be used with --all-tags/-a"));
+    }
+    let tags = client
+        .list_tags(repository)
+        .with_context(|| format!("listing the tags of {repository}"))?;
+    if tags.is_empty() {
+        return Err(crate::Error::NotFound(format!(
+            "repository {repository} has no tags"
+        )));
+    }
+    let mut out = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let reference = Reference {
+            tag: Some(tag),
+            ..repository.clone()
+        };
+        let outcome = pull(store, client, &reference, platform, progress)?;
+        done(&reference, &outcome);
+        out.push((reference, outcome));
+    }
+    Ok(out)
+}
+
 fn pull_inner(
     store: &Store,
     client: &Client,

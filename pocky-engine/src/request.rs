@@ -129,6 +129,12 @@ pub struct RunRequest {
     pub health_retries: Option<i64>,
     /// `--no-healthcheck`: switch off the image's HEALTHCHECK.
     pub no_healthcheck: bool,
+    // --- logging (`--log-driver`, `--log-opt`; `log_config` checks them) ---
+    /// `--log-driver`: json-file (None: the default) or none.
+    pub log_driver: Option<String>,
+    /// `--log-opt KEY=VALUE`: max-size, max-file, labels, env, tag.
+    pub log_opt: Vec<String>,
+    // --- end of logging ---
     /// Image, then the command and its arguments.
     pub image_and_command: Vec<String>,
 

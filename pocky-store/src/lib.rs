@@ -45,7 +45,7 @@ mod volumes;
 pub use atomic::{write_atomic, write_derived};
 pub use blobs::BlobWriter;
 pub use containers::{
-    BrokenContainer, ContainerRecord, ContainerState, ContainerStore, HostFlags, Status,
+    BrokenContainer, ContainerRecord, ContainerState, ContainerStore, HostFlags, LogConfig, Status,
 };
 pub use digest::{chain_ids, sha256_hex, sha256_of};
 pub use error::{Result, StoreError};

@@ -5,6 +5,7 @@
 pub mod build;
 pub mod outside;
 pub mod records;
+pub mod service;
 
 use std::path::Path;
 use std::process::{Command, Output};

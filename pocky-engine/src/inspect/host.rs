@@ -82,7 +82,7 @@ pub fn fill(store: &Store, r: &ContainerRecord, dir: &std::path::Path, v: &mut V
     } else {
         json!(links)
     };
-    hc["LogConfig"] = json!({"Type": "json-file", "Config": {}});
+    hc["LogConfig"] = json!({"Type": h.log.driver, "Config": h.log.options});
     // Docker's /dev/shm default; pocky mounts the same size.
     hc["ShmSize"] = json!(64u64 << 20);
 
@@ -114,5 +114,9 @@ pub fn fill(store: &Store, r: &ContainerRecord, dir: &std::path::Path, v: &mut V
     v["ResolvConfPath"] = json!(dir.join("resolv.conf"));
     v["HostnamePath"] = json!(dir.join("hostname"));
     v["HostsPath"] = json!(dir.join("hosts"));
-    v["LogPath"] = json!(crate::state::log_path(store, &r.id).ok());
+    // Docker's empty path for a driver that keeps no file.
+    v["LogPath"] = match h.log.keeps_output() {
+        true => json!(crate::state::log_path(store, &r.id).ok()),
+        false => json!(""),
+    };
 }
