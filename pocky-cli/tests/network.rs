@@ -12,11 +12,13 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The tests share the sandbox's bridge, firewall and outside namespace,
 /// and check that nothing is left there: they run one at a time.
-fn ctx(test: &str) -> Option<(Ctx, std::sync::MutexGuard<'static, ()>)> {
+/// The guard comes first: bindings drop in reverse order, so the state
+/// root's reset (the Ctx's drop) ends before the next test may start.
+fn ctx(test: &str) -> Option<(std::sync::MutexGuard<'static, ()>, Ctx)> {
     let c = Ctx::new(test, &["busybox"])?;
     let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     outside();
-    Some((c, serial))
+    Some((serial, c))
 }
 
 fn leftovers() -> (String, String) {
@@ -54,7 +56,7 @@ fn fetch_hostname(host: &str, port: u16) -> String {
 
 #[test]
 fn bridge_reaches_gateway_outside_with_nat_and_host_reaches_it() {
-    let Some((c, _serial)) = ctx("bridge_reaches_gateway_outside_with_nat_and_host_reaches_it")
+    let Some((_serial, c)) = ctx("bridge_reaches_gateway_outside_with_nat_and_host_reaches_it")
     else {
         return;
     };
@@ -113,7 +115,7 @@ fn bridge_reaches_gateway_outside_with_nat_and_host_reaches_it() {
 
 #[test]
 fn published_ports_from_outside_host_localhost_and_udp() {
-    let Some((c, _serial)) = ctx("published_ports_from_outside_host_localhost_and_udp") else {
+    let Some((_serial, c)) = ctx("published_ports_from_outside_host_localhost_and_udp") else {
         return;
     };
     let id = c
@@ -255,7 +257,7 @@ fn published_ports_from_outside_host_localhost_and_udp() {
 
 #[test]
 fn user_network_names_and_modes() {
-    let Some((c, _serial)) = ctx("user_network_names_and_modes") else {
+    let Some((_serial, c)) = ctx("user_network_names_and_modes") else {
         return;
     };
     ok(
@@ -388,7 +390,7 @@ fn user_network_names_and_modes() {
 
 #[test]
 fn fifty_concurrent_runs_get_distinct_addresses() {
-    let Some((c, _serial)) = ctx("fifty_concurrent_runs_get_distinct_addresses") else {
+    let Some((_serial, c)) = ctx("fifty_concurrent_runs_get_distinct_addresses") else {
         return;
     };
     let ids: Vec<String> = std::thread::scope(|s| {
@@ -428,7 +430,7 @@ fn fifty_concurrent_runs_get_distinct_addresses() {
 
 #[test]
 fn sigkill_mid_setup_then_prune_leaves_nothing() {
-    let Some((c, _serial)) = ctx("sigkill_mid_setup_then_prune_leaves_nothing") else {
+    let Some((_serial, c)) = ctx("sigkill_mid_setup_then_prune_leaves_nothing") else {
         return;
     };
     let root = c.root().display().to_string();
@@ -496,7 +498,7 @@ fn host_listener(addr: &str, port: u16) -> std::process::Child {
 
 #[test]
 fn networks_are_apart_and_the_hosts_loopback_is_out_of_reach() {
-    let Some((c, _serial)) = ctx("networks_are_apart_and_the_hosts_loopback_is_out_of_reach")
+    let Some((_serial, c)) = ctx("networks_are_apart_and_the_hosts_loopback_is_out_of_reach")
     else {
         return;
     };
@@ -570,7 +572,7 @@ fn networks_are_apart_and_the_hosts_loopback_is_out_of_reach() {
 
 #[test]
 fn a_host_port_is_published_once() {
-    let Some((c, _serial)) = ctx("a_host_port_is_published_once") else {
+    let Some((_serial, c)) = ctx("a_host_port_is_published_once") else {
         return;
     };
     ok(
@@ -627,7 +629,7 @@ fn a_host_port_is_published_once() {
 
 #[test]
 fn rules_outlive_a_failed_teardown_only_until_prune() {
-    let Some((c, _serial)) = ctx("rules_outlive_a_failed_teardown_only_until_prune") else {
+    let Some((_serial, c)) = ctx("rules_outlive_a_failed_teardown_only_until_prune") else {
         return;
     };
     // An iptables that cannot delete, in the PATH of the container's
@@ -683,7 +685,7 @@ fn rules_outlive_a_failed_teardown_only_until_prune() {
 
 #[test]
 fn a_peer_reaches_a_published_port_at_the_hosts_address() {
-    let Some((c, _serial)) = ctx("a_peer_reaches_a_published_port_at_the_hosts_address") else {
+    let Some((_serial, c)) = ctx("a_peer_reaches_a_published_port_at_the_hosts_address") else {
         return;
     };
     let srv = c

@@ -10,12 +10,14 @@ use common::*;
 
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn ctx(test: &str) -> Option<(Ctx, std::sync::MutexGuard<'static, ()>, String)> {
+/// The guard comes first: bindings drop in reverse order, so the state
+/// root's reset (the Ctx's drop) ends before the next test may start.
+fn ctx(test: &str) -> Option<(std::sync::MutexGuard<'static, ()>, Ctx, String)> {
     let c = Ctx::new(test, &["busybox"])?;
     let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     outside();
     let before = host_state();
-    Some((c, serial, before))
+    Some((serial, c, before))
 }
 
 fn network(c: &Ctx, name: &str) -> serde_json::Value {
@@ -42,7 +44,7 @@ fn fetch6_from_outside(addr: &str, port: u16) -> String {
 
 #[test]
 fn a_dual_stack_network_end_to_end() {
-    let Some((c, _serial, before)) = ctx("a_dual_stack_network_end_to_end") else {
+    let Some((_serial, c, before)) = ctx("a_dual_stack_network_end_to_end") else {
         return;
     };
     let root = c.root();

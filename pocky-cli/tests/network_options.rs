@@ -12,12 +12,14 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The tests share the sandbox's links, firewall and outside namespace,
 /// and compare the host before and after: one at a time.
-fn ctx(test: &str) -> Option<(Ctx, std::sync::MutexGuard<'static, ()>, String)> {
+/// The guard comes first: bindings drop in reverse order, so the state
+/// root's reset (the Ctx's drop) ends before the next test may start.
+fn ctx(test: &str) -> Option<(std::sync::MutexGuard<'static, ()>, Ctx, String)> {
     let c = Ctx::new(test, &["busybox"])?;
     let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     outside();
     let before = host_state();
-    Some((c, serial, before))
+    Some((serial, c, before))
 }
 
 /// `pocky network inspect NAME`'s one document.
@@ -41,7 +43,7 @@ fn address_of(c: &Ctx, container: &str, net: &str) -> String {
 
 #[test]
 fn subnets_come_from_dockers_pool_and_stay_recorded() {
-    let Some((c, _serial, before)) = ctx("subnets_come_from_dockers_pool_and_stay_recorded") else {
+    let Some((_serial, c, before)) = ctx("subnets_come_from_dockers_pool_and_stay_recorded") else {
         return;
     };
     // A host route over 172.17.0.0/16 (as a Docker engine's bridge makes):
@@ -74,7 +76,7 @@ fn subnets_come_from_dockers_pool_and_stay_recorded() {
 
 #[test]
 fn gateway_ip_range_aux_addresses_and_labels() {
-    let Some((c, _serial, before)) = ctx("gateway_ip_range_aux_addresses_and_labels") else {
+    let Some((_serial, c, before)) = ctx("gateway_ip_range_aux_addresses_and_labels") else {
         return;
     };
     ok(
@@ -196,7 +198,7 @@ fn gateway_ip_range_aux_addresses_and_labels() {
 
 #[test]
 fn an_internal_network_keeps_its_members_in_and_the_world_out() {
-    let Some((c, _serial, before)) =
+    let Some((_serial, c, before)) =
         ctx("an_internal_network_keeps_its_members_in_and_the_world_out")
     else {
         return;
@@ -262,7 +264,7 @@ fn an_internal_network_keeps_its_members_in_and_the_world_out() {
 
 #[test]
 fn bridge_options_name_mtu_icc_and_masquerade() {
-    let Some((c, _serial, before)) = ctx("bridge_options_name_mtu_icc_and_masquerade") else {
+    let Some((_serial, c, before)) = ctx("bridge_options_name_mtu_icc_and_masquerade") else {
         return;
     };
     let opt = |k: &str, v: &str| format!("com.docker.network.{k}={v}");
