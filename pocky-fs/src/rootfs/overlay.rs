@@ -26,12 +26,29 @@ pub(crate) const SOFT_LIMIT: usize = 3500;
 /// The kernel copies at most a page, NUL included.
 pub(crate) const HARD_LIMIT: usize = 4095;
 
+/// One image layer as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lower {
+    /// An unpacked directory (the overlay driver).
+    Dir(PathBuf),
+    /// An EROFS image file (the EROFS driver), mounted on the way.
+    Erofs(PathBuf),
+}
+
+impl Lower {
+    pub fn path(&self) -> &Path {
+        match self {
+            Lower::Dir(p) | Lower::Erofs(p) => p,
+        }
+    }
+}
+
 /// An overlay to mount at the spec's `root.path` before anything else
 /// (pocky's own containers; an OCI bundle from podman brings its rootfs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Overlay {
-    /// Layer directories, top-most first, as overlayfs wants them.
-    pub lowers: Vec<PathBuf>,
+    /// Layers, top-most first, as overlayfs wants them.
+    pub lowers: Vec<Lower>,
     /// The container's writable layer.
     pub upper: PathBuf,
     /// overlayfs's work directory, on the same filesystem as `upper`.
@@ -117,7 +134,7 @@ pub(crate) fn overlay_options(overlay: &Overlay) -> Result<OverlayOptions, FsErr
     }
     let mut lowers = Vec::with_capacity(overlay.lowers.len());
     for lower in &overlay.lowers {
-        lowers.push(check_path(lower)?.to_owned());
+        lowers.push(check_path(lower.path())?.to_owned());
     }
     let upper = check_path(&overlay.upper)?;
     let work = check_path(&overlay.work)?;
@@ -130,12 +147,9 @@ pub(crate) fn overlay_options(overlay: &Overlay) -> Result<OverlayOptions, FsErr
         });
     }
 
-    let base = common_parent(&overlay.lowers);
-    let lowers: Vec<String> = overlay
-        .lowers
-        .iter()
-        .map(|l| relative_to(l, &base))
-        .collect();
+    let paths: Vec<PathBuf> = overlay.lowers.iter().map(|l| l.path().to_owned()).collect();
+    let base = common_parent(&paths);
+    let lowers: Vec<String> = paths.iter().map(|l| relative_to(l, &base)).collect();
     // upper and work stay absolute: they are usually elsewhere, and two
     // paths never break the page.
     let data = render(&lowers, upper, work);
@@ -148,8 +162,7 @@ pub(crate) fn overlay_options(overlay: &Overlay) -> Result<OverlayOptions, FsErr
     }
     if let Some(dir) = &overlay.links {
         check_path(dir)?;
-        let links: Vec<(String, PathBuf)> = overlay
-            .lowers
+        let links: Vec<(String, PathBuf)> = paths
             .iter()
             .enumerate()
             .map(|(i, l)| (format!("{i:x}"), l.clone()))
@@ -215,6 +228,34 @@ fn rootfs_error(op: &'static str, path: &Path, errno: nix::errno::Errno) -> FsEr
 /// changes the cwd for the duration of the call, so it is only for a
 /// single-threaded process (the container's child before exec).
 pub fn mount_overlay(overlay: &Overlay, target: &Path) -> Result<(), FsError> {
+    mount_with(overlay, target, false)
+}
+
+/// [`mount_overlay`], read-only, without setuid or devices: for reading
+/// an image's files (volume seeding).
+pub fn mount_overlay_ro(overlay: &Overlay, target: &Path) -> Result<(), FsError> {
+    mount_with(overlay, target, true)
+}
+
+fn mount_with(overlay: &Overlay, target: &Path, read_only: bool) -> Result<(), FsError> {
+    use super::fsmount::{self, LowerRef};
+    if overlay.lowers.iter().any(|l| matches!(l, Lower::Erofs(_))) {
+        let mut lowers = Vec::with_capacity(overlay.lowers.len());
+        for lower in &overlay.lowers {
+            check_path(lower.path())?;
+            lowers.push(match lower {
+                Lower::Dir(p) => LowerRef::Path(p),
+                Lower::Erofs(p) => LowerRef::Mount(fsmount::mount_erofs(p)?),
+            });
+        }
+        let attrs = match read_only {
+            true => {
+                fsmount::MOUNT_ATTR_RDONLY | fsmount::MOUNT_ATTR_NOSUID | fsmount::MOUNT_ATTR_NODEV
+            }
+            false => 0,
+        };
+        return fsmount::mount_overlay_fds(&lowers, &overlay.upper, &overlay.work, target, attrs);
+    }
     let opts = overlay_options(overlay)?;
     if let (Some(dir), false) = (&opts.cwd, opts.links.is_empty()) {
         make_links(dir, &opts.links)?;
@@ -232,11 +273,15 @@ pub fn mount_overlay(overlay: &Overlay, target: &Path) -> Result<(), FsError> {
         }
         None => None,
     };
+    let flags = match read_only {
+        true => MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        false => MsFlags::empty(),
+    };
     let result = mount(
         Some("overlay"),
         target,
         Some("overlay"),
-        MsFlags::empty(),
+        flags,
         Some(opts.data.as_str()),
     );
     if let Some(saved) = saved_cwd {
@@ -256,7 +301,7 @@ mod tests {
 
     fn overlay(lowers: Vec<PathBuf>) -> Overlay {
         Overlay {
-            lowers,
+            lowers: lowers.into_iter().map(Lower::Dir).collect(),
             upper: PathBuf::from("/var/lib/pocky/c/1/upper"),
             work: PathBuf::from("/var/lib/pocky/c/1/work"),
             links: None,
