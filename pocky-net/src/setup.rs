@@ -90,7 +90,7 @@ impl Networks {
         let mut nl = Netlink::open()?;
         let routed = nl.routed_subnets()?;
         let net = self.define(name, subnet, &routed, None, labels)?;
-        if let Err(e) = bring_up(&mut nl, &net) {
+        if let Err(e) = bring_up(&mut nl, &net, self.dir()) {
             let _ = self.teardown_network(&mut nl, &net);
             let _ = self.undefine(name);
             return Err(e);
@@ -118,6 +118,7 @@ impl Networks {
 
     fn teardown_network(&self, nl: &mut Netlink, net: &Network) -> Result<(), NetError> {
         let mut errors = Vec::new();
+        let _ = std::fs::remove_file(self.dir().join(format!(".{}.fwgen", net.bridge)));
         match Firewall::new() {
             Ok(fw) => {
                 if let Err(e) = fw.remove_owner(&firewall::network_owner(&net.bridge)) {
@@ -236,7 +237,7 @@ impl Networks {
             for id in &gone {
                 clean_container(&mut nl, id, true);
             }
-            bring_up(&mut nl, &net)?;
+            bring_up(&mut nl, &net, self.dir())?;
             plug(&mut nl, &net, &attachment, req)?;
             if !attachment.ports.is_empty() {
                 Firewall::new()?.apply(&firewall::container_rules(
@@ -372,7 +373,7 @@ impl Networks {
 }
 
 /// Bridge with its gateway address, up; forwarding on; the network's rules.
-fn bring_up(nl: &mut Netlink, net: &Network) -> Result<(), NetError> {
+fn bring_up(nl: &mut Netlink, net: &Network, stamp_dir: &Path) -> Result<(), NetError> {
     let br = nl.ensure_bridge(&net.bridge)?;
     nl.add_address(br, net.gateway, net.subnet.prefix(), &net.bridge)?;
     nl.set_up(br, &net.bridge)?;
@@ -383,15 +384,24 @@ fn bring_up(nl: &mut Netlink, net: &Network) -> Result<(), NetError> {
         &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", net.bridge),
         "1",
     )?;
+    // Unchanged since the rules were last seen: no `iptables` run at all.
+    let stamp = stamp_dir.join(format!(".{}.fwgen", net.bridge));
+    let before = crate::fwgen::generation();
+    if before.is_some() && before == crate::fwgen::recorded(&stamp) {
+        return Ok(());
+    }
     let fw = Firewall::new()?;
     let rules = firewall::network_rules(&net.bridge, &net.subnet);
     // Each check is an `iptables` run: when the network's last rule is
     // there, its chains and jumps (made before it) are too, and one run
     // does instead of eight on every container start.
-    if rules.last().map(|r| fw.exists(r)).transpose()? == Some(true) {
-        return Ok(());
+    if rules.last().map(|r| fw.exists(r)).transpose()? != Some(true) {
+        fw.ensure_base_and_apply(&rules)?;
     }
-    fw.ensure_base_and_apply(&rules)
+    if let Some(now) = crate::fwgen::generation() {
+        crate::fwgen::record(&stamp, now);
+    }
+    Ok(())
 }
 
 /// The veth pair, and the container's side of it.
