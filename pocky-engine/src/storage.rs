@@ -132,3 +132,35 @@ pub(crate) fn unpack(store: &Store, blob: impl Read) -> Result<(Staging, Unpacke
     };
     Ok((staging, unpacked))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pocky_store::{LayerRecord, sha256_of};
+
+    #[test]
+    fn a_store_of_unpacked_layers_stays_with_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let staging = store.stage_layer(StorageDriver::Overlay).unwrap();
+        std::fs::write(pocky_store::staging_diff_dir(&staging).join("f"), b"x").unwrap();
+        let rec = LayerRecord {
+            chain_id: sha256_of(b"old"),
+            diff_id: sha256_of(b"old"),
+            size: 1,
+        };
+        store.commit_layer(staging, &rec).unwrap();
+        assert_eq!(driver(&store).unwrap(), StorageDriver::Overlay);
+        let info = info(&store).unwrap();
+        assert!(
+            info.render().starts_with("Storage Driver: overlay\n"),
+            "{info:?}"
+        );
+        // Switching is allowed; the old layer keeps its form.
+        select(&store, StorageDriver::Overlay).unwrap();
+        assert!(matches!(
+            store.layer(&rec.chain_id).unwrap(),
+            LayerPath::Dir(_)
+        ));
+    }
+}

@@ -17,7 +17,8 @@ pub struct LayerRecord {
 
 /// The form new layers take: an unpacked directory (`layers/<id>/diff/`,
 /// stacked by overlayfs as is) or one EROFS image file
-/// (`layers/<id>/layer.erofs`, mounted from the file at run time). A store
+/// (`layers/<id>/layer.erofs`, mounted from the file on `layers/<id>/mnt/`
+/// inside each container's own mount namespace at run time). A store
 /// may hold both: a layer is read in the form it was written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

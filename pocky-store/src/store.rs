@@ -361,10 +361,14 @@ impl LayerStore for Store {
 
     fn stage_layer(&self, driver: StorageDriver) -> Result<Staging> {
         let staging = Staging::new(&self.layout.tmp())?;
-        if driver == StorageDriver::Overlay {
-            let diff = crate::staging_diff_dir(&staging);
-            fs::create_dir(&diff).map_err(StoreError::io("creating", &diff))?;
-        }
+        // An EROFS layer gets the directory each container's namespace
+        // mounts it on (pocky-fs's `LAYER_MOUNT_DIR`), made once here
+        // rather than at every start.
+        let dir = match driver {
+            StorageDriver::Overlay => crate::staging_diff_dir(&staging),
+            StorageDriver::Erofs => staging.path().join("mnt"),
+        };
+        fs::create_dir(&dir).map_err(StoreError::io("creating", &dir))?;
         Ok(staging)
     }
 

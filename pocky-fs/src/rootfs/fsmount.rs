@@ -1,12 +1,10 @@
-//! The new mount API (`fsopen`, `fsconfig`, `fsmount`, `move_mount`):
-//! EROFS layer images mounted as detached mounts straight from their
-//! files (Linux 6.12's file-backed EROFS: no loop device), and the overlay
-//! stacked on them by descriptor (6.13's `lowerdir+` with an fd; 6.8's
-//! string form through `/proc/self/fd` otherwise).
-//!
-//! A detached mount belongs to no mount namespace and vanishes with its
-//! last descriptor, so a layer mounted here can never leak; the overlay
-//! holds its own references to its layers once made.
+//! The new mount API (`fsopen`, `fsconfig`, `fsmount`): an EROFS image
+//! mounted as a detached mount straight from its file (Linux 6.12's
+//! file-backed EROFS: no loop device), to learn whether this kernel can
+//! (a detached mount belongs to no mount namespace and vanishes with its
+//! descriptor). Containers mount their layers with plain mount(2) inside
+//! their own namespace instead (see `overlay.rs`): dropping a detached
+//! mount waits for an RCU grace period.
 
 use std::ffi::{CStr, CString};
 use std::io;
@@ -19,12 +17,9 @@ use crate::FsError;
 const FSOPEN_CLOEXEC: libc::c_uint = 1;
 const FSMOUNT_CLOEXEC: libc::c_uint = 1;
 const FSCONFIG_SET_STRING: libc::c_uint = 1;
-const FSCONFIG_SET_FD: libc::c_uint = 5;
 const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
-pub(crate) const MOUNT_ATTR_RDONLY: libc::c_uint = 0x1;
-pub(crate) const MOUNT_ATTR_NOSUID: libc::c_uint = 0x2;
-pub(crate) const MOUNT_ATTR_NODEV: libc::c_uint = 0x4;
-const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+const MOUNT_ATTR_RDONLY: libc::c_uint = 0x1;
+const MOUNT_ATTR_NODEV: libc::c_uint = 0x4;
 
 fn cstr(s: &[u8]) -> io::Result<CString> {
     CString::new(s).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
@@ -55,21 +50,6 @@ impl Context {
                 key.as_ptr(),
                 value.as_ptr(),
                 0,
-            )
-        };
-        check(rc)
-    }
-
-    fn set_fd(&self, key: &CStr, fd: &OwnedFd) -> io::Result<()> {
-        // SAFETY: key is NUL-terminated; both fds are open for the call.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_fsconfig,
-                self.fd.as_raw_fd(),
-                FSCONFIG_SET_FD,
-                key.as_ptr(),
-                std::ptr::null::<libc::c_char>(),
-                fd.as_raw_fd(),
             )
         };
         check(rc)
@@ -152,84 +132,6 @@ pub fn mount_erofs(image: &Path) -> Result<OwnedFd, FsError> {
     ctx.set_string(c"source", &source)
         .and_then(|()| ctx.mount(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV))
         .map_err(|e| ctx.error(&image.display().to_string(), Path::new("(detached)"), e))
-}
-
-/// One lower layer handed to overlayfs.
-pub(crate) enum LowerRef<'a> {
-    Path(&'a Path),
-    Mount(OwnedFd),
-}
-
-/// Mounts an overlay of `lowers` (top-most first) with `upper` and `work`
-/// on `target`, with the mount attributes `attrs`.
-pub(crate) fn mount_overlay_fds(
-    lowers: &[LowerRef<'_>],
-    upper: &Path,
-    work: &Path,
-    target: &Path,
-    attrs: libc::c_uint,
-) -> Result<(), FsError> {
-    let ctx = Context::open("overlay", c"overlay")
-        .map_err(|e| Context::error_without_fd("overlay", target, e))?;
-    let fail = |what: &str, e| ctx.error(what, target, e);
-    for lower in lowers {
-        match lower {
-            LowerRef::Path(p) => {
-                let s = cstr(p.as_os_str().as_bytes()).map_err(|e| fail("lowerdir+", e))?;
-                ctx.set_string(c"lowerdir+", &s)
-                    .map_err(|e| fail(&format!("lowerdir+={}", p.display()), e))?;
-            }
-            LowerRef::Mount(fd) => {
-                if let Err(e) = ctx.set_fd(c"lowerdir+", fd) {
-                    if e.raw_os_error() != Some(libc::EINVAL) {
-                        return Err(fail("lowerdir+ (a layer image)", e));
-                    }
-                    // Before 6.13 layers are named by path only.
-                    let p = cstr(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_bytes())
-                        .map_err(|e| fail("lowerdir+", e))?;
-                    ctx.set_string(c"lowerdir+", &p)
-                        .map_err(|e| fail("lowerdir+ (a layer image)", e))?;
-                }
-            }
-        }
-    }
-    let upper_s = cstr(upper.as_os_str().as_bytes()).map_err(|e| fail("upperdir", e))?;
-    let work_s = cstr(work.as_os_str().as_bytes()).map_err(|e| fail("workdir", e))?;
-    ctx.set_string(c"upperdir", &upper_s)
-        .map_err(|e| fail(&format!("upperdir={}", upper.display()), e))?;
-    ctx.set_string(c"workdir", &work_s)
-        .map_err(|e| fail(&format!("workdir={}", work.display()), e))?;
-    let mnt = ctx.mount(attrs).map_err(|e| fail("create", e))?;
-    let to = cstr(target.as_os_str().as_bytes()).map_err(|e| fail("target", e))?;
-    // SAFETY: `mnt` is an open mount fd, the empty path and `to` are
-    // NUL-terminated and outlive the call.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            mnt.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_FDCWD,
-            to.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH,
-        )
-    };
-    check(rc).map_err(|e| FsError::Mount {
-        fstype: "overlay".into(),
-        from: "move_mount".into(),
-        destination: target.to_path_buf(),
-        source: e,
-    })
-}
-
-impl Context {
-    fn error_without_fd(fstype: &str, target: &Path, e: io::Error) -> FsError {
-        FsError::Mount {
-            fstype: fstype.to_owned(),
-            from: "fsopen".into(),
-            destination: target.to_path_buf(),
-            source: e,
-        }
-    }
 }
 
 /// Whether this kernel mounts EROFS image files (Linux 6.12 and later):

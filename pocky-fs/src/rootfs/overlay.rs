@@ -231,6 +231,47 @@ pub fn mount_overlay(overlay: &Overlay, target: &Path) -> Result<(), FsError> {
     mount_with(overlay, target, false)
 }
 
+/// Mounts the EROFS image `image` read-only on the directory `mnt` beside
+/// it (made when missing) and returns that directory.
+///
+/// An attached mount, in the caller's mount namespace, which is always a
+/// private one (the container's, or a helper's): it goes with that
+/// namespace, together with the rest of it. A detached mount (fsmount)
+/// would need no directory, but dropping its descriptor waits for an
+/// expedited RCU grace period per layer (measured: 1 ms a layer at the
+/// median, 10-20 ms at p90 on a busy machine), where this costs ~70 µs.
+fn mount_layer_image(image: &Path) -> Result<PathBuf, FsError> {
+    let mnt = image.with_file_name(LAYER_MOUNT_DIR);
+    match std::fs::create_dir(&mnt) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(source) => {
+            return Err(FsError::Rootfs {
+                op: "mkdir",
+                path: mnt,
+                source,
+            });
+        }
+    }
+    mount(
+        Some(image),
+        &mnt,
+        Some("erofs"),
+        MsFlags::MS_RDONLY | MsFlags::MS_NODEV,
+        None::<&str>,
+    )
+    .map_err(|e| FsError::Mount {
+        fstype: "erofs".to_owned(),
+        from: image.display().to_string(),
+        destination: mnt.clone(),
+        source: io::Error::from(e),
+    })?;
+    Ok(mnt)
+}
+
+/// The directory beside a layer image that it is mounted on.
+pub const LAYER_MOUNT_DIR: &str = "mnt";
+
 /// [`mount_overlay`], read-only, without setuid or devices: for reading
 /// an image's files (volume seeding).
 pub fn mount_overlay_ro(overlay: &Overlay, target: &Path) -> Result<(), FsError> {
@@ -238,24 +279,17 @@ pub fn mount_overlay_ro(overlay: &Overlay, target: &Path) -> Result<(), FsError>
 }
 
 fn mount_with(overlay: &Overlay, target: &Path, read_only: bool) -> Result<(), FsError> {
-    use super::fsmount::{self, LowerRef};
-    if overlay.lowers.iter().any(|l| matches!(l, Lower::Erofs(_))) {
-        let mut lowers = Vec::with_capacity(overlay.lowers.len());
-        for lower in &overlay.lowers {
-            check_path(lower.path())?;
-            lowers.push(match lower {
-                Lower::Dir(p) => LowerRef::Path(p),
-                Lower::Erofs(p) => LowerRef::Mount(fsmount::mount_erofs(p)?),
-            });
-        }
-        let attrs = match read_only {
-            true => {
-                fsmount::MOUNT_ATTR_RDONLY | fsmount::MOUNT_ATTR_NOSUID | fsmount::MOUNT_ATTR_NODEV
-            }
-            false => 0,
-        };
-        return fsmount::mount_overlay_fds(&lowers, &overlay.upper, &overlay.work, target, attrs);
+    let mut dirs = Vec::with_capacity(overlay.lowers.len());
+    for lower in &overlay.lowers {
+        dirs.push(match lower {
+            Lower::Dir(p) => Lower::Dir(p.clone()),
+            Lower::Erofs(image) => Lower::Dir(mount_layer_image(image)?),
+        });
     }
+    let overlay = &Overlay {
+        lowers: dirs,
+        ..overlay.clone()
+    };
     let opts = overlay_options(overlay)?;
     if let (Some(dir), false) = (&opts.cwd, opts.links.is_empty()) {
         make_links(dir, &opts.links)?;
