@@ -5,8 +5,10 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
+use pocky_engine::attach_server::Escape;
 use pocky_engine::logreader::{self, LogEntry, LogOptions};
 use pocky_engine::state;
 use pocky_engine::store::{ContainerRecord, ContainerStore};
@@ -150,6 +152,7 @@ pub fn attach(ctx: &mut Ctx, id: &str) -> ApiResult {
     };
     let stream = ctx.flag("stream")?;
     let stdin = ctx.flag("stdin")? && rec.interactive;
+    let escape = detach_escape(ctx.query("detachKeys"), rec.tty)?;
     let mut tail = Tail::open(ctx, &rec, ctx.flag("logs")?)?;
     let ty = ctx.stream_type(rec.tty);
     hijack(ctx, ty)?;
@@ -160,9 +163,15 @@ pub fn attach(ctx: &mut Ctx, id: &str) -> ApiResult {
     let reader = &mut *ctx.reader;
     let writer = &mut *ctx.writer;
     let store = ctx.store;
+    let detached = AtomicBool::new(false);
     std::thread::scope(|scope| {
         if stdin {
-            scope.spawn(move || relay_input(reader, &dir));
+            let detached = &detached;
+            scope.spawn(move || {
+                if relay_input(reader, &dir, escape) {
+                    detached.store(true, Ordering::SeqCst);
+                }
+            });
         }
         loop {
             let ended = match store.find_container(&rec.id) {
@@ -176,7 +185,8 @@ pub fn attach(ctx: &mut Ctx, id: &str) -> ApiResult {
             if !entries.iter().all(|e| send(writer, wanted, e)) {
                 break;
             }
-            if ended || !stream || http::peer_gone(&peer) {
+            let detached = detached.load(Ordering::SeqCst);
+            if ended || detached || !stream || http::peer_gone(&peer) {
                 break;
             }
             std::thread::sleep(POLL);
@@ -206,15 +216,35 @@ pub fn hijack(ctx: &mut Ctx, content_type: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// The detach keys of an attach (the request's, else Docker's
+/// `ctrl-p,ctrl-q`), watched for only with a terminal, as dockerd does:
+/// without one, stdin is data and may hold any byte.
+pub fn detach_escape(keys: Option<&str>, tty: bool) -> ApiResult<Escape> {
+    let keys = keys
+        .filter(|k| !k.is_empty())
+        .unwrap_or(DEFAULT_DETACH_KEYS);
+    let keys = pocky_engine::attach_server::parse_detach_keys(keys)?;
+    Ok(Escape::new(if tty { keys } else { Vec::new() }))
+}
+
+/// Docker's default detach sequence.
+pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
+
 /// Copies the client's bytes to the container's attach server, which
 /// appears once the container starts. The end of the input is passed on
 /// too (by connecting and closing): a `StdinOnce` container reads it as
-/// the end of its stdin.
-fn relay_input(reader: &mut std::io::BufReader<Stream>, dir: &std::path::Path) {
+/// the end of its stdin. True when the client typed the detach keys: the
+/// attach ends and the container goes on.
+fn relay_input(
+    reader: &mut std::io::BufReader<Stream>,
+    dir: &std::path::Path,
+    mut escape: Escape,
+) -> bool {
     let mut buf = [0u8; 8192];
     let mut conn = None;
     loop {
         let n = reader.read(&mut buf).unwrap_or(0);
+        let (data, detach) = escape.feed(&buf[..n]);
         // A minute for the container to start (the CLI attaches first).
         for _ in 0..1200 {
             if conn.is_some() {
@@ -225,9 +255,17 @@ fn relay_input(reader: &mut std::io::BufReader<Stream>, dir: &std::path::Path) {
                 std::thread::sleep(POLL);
             }
         }
-        let Some(c) = conn.as_mut() else { return };
-        if n == 0 || c.write_all(&buf[..n]).is_err() {
-            return;
+        let Some(c) = conn.as_mut() else {
+            return false;
+        };
+        if detach {
+            // With a terminal the server keeps the container's stdin open
+            // for the next attach when this client leaves.
+            let _ = c.write_all(&data);
+            return true;
+        }
+        if n == 0 || c.write_all(&data).is_err() {
+            return false;
         }
     }
 }

@@ -168,6 +168,7 @@ pub fn parse(body: &Value, name: Option<&str>, platform: Option<&str>) -> ApiRes
         req.network = "none".into();
     }
     host_config(&mut req, host)?;
+    crate::host_config_more::more_host_config(&mut req, host, config)?;
     if let Some(net) = object(body.as_object().unwrap_or(&empty), "NetworkingConfig")?
         && let Some(endpoints) = object(net, "EndpointsConfig")?
     {
@@ -281,10 +282,8 @@ mod tests {
     #[test]
     fn unsupported_settings_are_refused_by_name() {
         for host in [
-            json!({"Ulimits": [{"Name": "nofile", "Soft": 1, "Hard": 1}]}),
-            json!({"Init": true}),
-            json!({"PidMode": "host"}),
-            json!({"CpuQuota": 5000}),
+            json!({"Runtime": "kata"}),
+            json!({"Isolation": "hyperv"}),
             json!({"LogConfig": {"Type": "syslog"}}),
         ] {
             let e =
@@ -292,6 +291,42 @@ mod tests {
             assert_eq!(e.status, 400, "{host}");
             assert!(e.message.contains("pocky"), "{}", e.message);
         }
+    }
+
+    #[test]
+    fn the_less_common_host_fields_become_flags() {
+        let c = parse(
+            &json!({"Image": "b", "Domainname": "example.org", "HostConfig": {
+                "Ulimits": [{"Name": "nofile", "Soft": 10, "Hard": 20}],
+                "Sysctls": {"net.ipv4.ip_forward": "1"},
+                "Init": true, "PidMode": "host", "IpcMode": "container:db",
+                "CpuQuota": 5000, "CpuPeriod": 10000, "CpusetCpus": "0",
+                "MemorySwap": -1, "MemorySwappiness": 10, "OomScoreAdj": 100,
+                "BlkioDeviceReadBps": [{"Path": "/dev/sda", "Rate": 1024}],
+                "GroupAdd": ["audio"], "ShmSize": 1048576, "VolumesFrom": ["db:ro"],
+                "DeviceRequests": [{"Count": -1}], "Annotations": {"a": "b"}}}),
+            None,
+            None,
+        )
+        .unwrap();
+        let r = c.request;
+        assert_eq!(r.ulimit, ["nofile=10:20"]);
+        assert_eq!(r.sysctl, ["net.ipv4.ip_forward=1"]);
+        assert!(r.init);
+        assert_eq!(r.pid.as_deref(), Some("host"));
+        assert_eq!(r.ipc.as_deref(), Some("container:db"));
+        assert_eq!((r.cpu_quota, r.cpu_period), (Some(5000), Some(10000)));
+        assert_eq!(r.cpuset_cpus.as_deref(), Some("0"));
+        assert_eq!(r.memory_swap.as_deref(), Some("-1"));
+        assert_eq!(r.memory_swappiness, Some(10));
+        assert_eq!(r.oom_score_adj, Some(100));
+        assert_eq!(r.device_read_bps, ["/dev/sda:1024"]);
+        assert_eq!(r.group_add, ["audio"]);
+        assert_eq!(r.shm_size.as_deref(), Some("1048576"));
+        assert_eq!(r.volumes_from, ["db:ro"]);
+        assert_eq!(r.refused[0].0, "--gpus");
+        assert_eq!(r.annotation, ["a=b"]);
+        assert_eq!(r.domainname.as_deref(), Some("example.org"));
     }
 
     #[test]

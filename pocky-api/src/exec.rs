@@ -34,6 +34,9 @@ struct ExecRecord {
     running: bool,
     pid: i32,
     exit_code: Option<i32>,
+    /// `DetachKeys`, checked at create; Docker's default when None.
+    #[serde(default)]
+    detach_keys: Option<String>,
 }
 
 fn exec_dir(store: &Store, container: &str) -> ApiResult<PathBuf> {
@@ -100,8 +103,11 @@ pub fn create(ctx: &mut Ctx, id: &str) -> ApiResult {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
     };
+    let detach_keys = text("DetachKeys");
+    crate::attach::detach_escape(detach_keys.as_deref(), true)?;
     let rec = ExecRecord {
         id: pocky_engine::create::random_id().map_err(ApiError::from)?,
+        detach_keys,
         container: container.id.clone(),
         cmd,
         env: strings(config, "Env")?.unwrap_or_default(),
@@ -270,7 +276,22 @@ pub fn start(ctx: &mut Ctx, id: &str) -> ApiResult {
             // A size the terminal refuses leaves it at the default.
             let _ = pocky_engine::runtime::set_winsize(m.as_fd(), dim(0), dim(1));
         }
-        relay(ctx.reader, ctx.writer, pty, ends);
+        let escape = crate::attach::detach_escape(rec.detach_keys.as_deref(), pty.is_some())?;
+        // The terminal outlives a detach: its last close would hang up
+        // the process.
+        let kept = pty.as_ref().and_then(|m| m.try_clone().ok());
+        if relay(ctx.reader, ctx.writer, pty, ends, escape) {
+            // Detached: the client goes, the process runs on (its output
+            // read and dropped, so it never blocks on a full terminal)
+            // and its exit is still recorded below.
+            ctx.writer.shutdown_write();
+            if let Some(master) = kept {
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while matches!(nix::unistd::read(&master, &mut buf), Ok(n) if n > 0) {}
+                });
+            }
+        }
     }
     let code = child.wait().map(|s| s.code).unwrap_or(-1);
     rec.running = false;
@@ -283,49 +304,68 @@ pub fn start(ctx: &mut Ctx, id: &str) -> ApiResult {
 }
 
 /// Copies the client's bytes to the process and its output to the
-/// client until the output ends.
+/// client until the output ends, or the client types the detach keys
+/// (then the process runs on, unwatched, as in dockerd).
 fn relay(
     reader: &mut std::io::BufReader<Stream>,
     writer: &mut Stream,
     pty: Option<OwnedFd>,
     ends: Ends,
-) {
-    let Ok(peer) = writer.try_clone() else { return };
+    mut escape: pocky_engine::attach_server::Escape,
+) -> bool {
+    let Ok(peer) = writer.try_clone() else {
+        return false;
+    };
+    // Written to on a detach, to wake the output copy.
+    let Ok((stop_r, stop_w)) = pipe() else {
+        return false;
+    };
+    let stop_w = std::fs::File::from(stop_w);
     let input: Option<std::fs::File> = match &pty {
         Some(m) => m.try_clone().ok().map(Into::into),
         None => ends.stdin.map(Into::into),
     };
     std::thread::scope(|scope| {
         if let Some(mut input) = input {
+            let mut stop_w = &stop_w;
             scope.spawn(move || {
                 let mut buf = [0u8; 8192];
                 loop {
-                    match reader.read(&mut buf) {
+                    let n = match reader.read(&mut buf) {
                         Ok(0) | Err(_) => return,
-                        Ok(n) if input.write_all(&buf[..n]).is_err() => return,
-                        Ok(_) => {}
+                        Ok(n) => n,
+                    };
+                    let (data, detach) = escape.feed(&buf[..n]);
+                    if input.write_all(&data).is_err() {
+                        return;
+                    }
+                    if detach {
+                        let _ = stop_w.write_all(b"d");
+                        return;
                     }
                 }
                 // Dropping `input` closes the process's stdin.
             });
         }
-        match pty {
-            Some(m) => copy_out(writer, vec![(m, mux::STDOUT)], true),
+        let detached = match pty {
+            Some(m) => copy_out(writer, vec![(m, mux::STDOUT)], true, &stop_r),
             None => {
                 let outs = [(ends.stdout, mux::STDOUT), (ends.stderr, mux::STDERR)]
                     .into_iter()
                     .filter_map(|(fd, s)| fd.map(|fd| (fd, s)))
                     .collect();
-                copy_out(writer, outs, false);
+                copy_out(writer, outs, false, &stop_r)
             }
-        }
+        };
         // Unblocks the input thread when the client keeps its end open.
         crate::http::shutdown_read(&peer);
-    });
+        detached
+    })
 }
 
-/// Output fds to the client (framed without a tty) until all have ended.
-fn copy_out(writer: &mut Stream, mut fds: Vec<(OwnedFd, u8)>, tty: bool) {
+/// Output fds to the client (framed without a tty) until all have ended
+/// or `stop` is readable (then true).
+fn copy_out(writer: &mut Stream, mut fds: Vec<(OwnedFd, u8)>, tty: bool, stop: &OwnedFd) -> bool {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let mut buf = vec![0u8; 32 * 1024];
     while !fds.is_empty() {
@@ -333,16 +373,20 @@ fn copy_out(writer: &mut Stream, mut fds: Vec<(OwnedFd, u8)>, tty: bool) {
             .iter()
             .map(|(fd, _)| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
             .collect();
+        polled.push(PollFd::new(stop.as_fd(), PollFlags::POLLIN));
         match poll(&mut polled, PollTimeout::NONE) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return,
+            Err(_) => return false,
         }
-        let ready: Vec<bool> = polled
+        let mut ready: Vec<bool> = polled
             .iter()
             .map(|p| p.revents().is_some_and(|r| !r.is_empty()))
             .collect();
         drop(polled);
+        if ready.pop() == Some(true) {
+            return true;
+        }
         let mut ended = Vec::new();
         for (i, (fd, stream)) in fds.iter().enumerate() {
             if !ready[i] {
@@ -353,7 +397,7 @@ fn copy_out(writer: &mut Stream, mut fds: Vec<(OwnedFd, u8)>, tty: bool) {
                 Ok(0) | Err(_) => ended.push(i),
                 Ok(n) => {
                     if mux::write_output(writer, tty, *stream, &buf[..n]).is_err() {
-                        return;
+                        return false;
                     }
                 }
             }
@@ -362,6 +406,7 @@ fn copy_out(writer: &mut Stream, mut fds: Vec<(OwnedFd, u8)>, tty: bool) {
             fds.remove(i);
         }
     }
+    false
 }
 
 pub fn resize(ctx: &mut Ctx, id: &str) -> ApiResult {
@@ -393,7 +438,7 @@ pub fn inspect(ctx: &mut Ctx, id: &str) -> ApiResult {
             "OpenStdout": rec.stdout,
             "OpenStderr": rec.stderr,
             "CanRemove": false,
-            "DetachKeys": "",
+            "DetachKeys": rec.detach_keys.clone().unwrap_or_default(),
             "ProcessConfig": {
                 "tty": rec.tty,
                 "entrypoint": entry,

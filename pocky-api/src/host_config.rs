@@ -9,30 +9,7 @@ use crate::create_body::{bool_field, int_field, object, str_field, strings};
 use crate::{ApiError, ApiResult};
 
 /// Fields that must stay unset (zero, empty) until pocky supports them.
-const REFUSED_HOST: [&str; 22] = [
-    "Ulimits",
-    "Sysctls",
-    "GroupAdd",
-    "Links",
-    "VolumesFrom",
-    "DnsOptions",
-    "DnsSearch",
-    "CpusetCpus",
-    "CpusetMems",
-    "CpuQuota",
-    "CpuPeriod",
-    "CpuRealtimePeriod",
-    "CpuRealtimeRuntime",
-    "MemoryReservation",
-    "MemorySwappiness",
-    "KernelMemory",
-    "BlkioWeight",
-    "BlkioDeviceReadBps",
-    "BlkioDeviceWriteBps",
-    "DeviceCgroupRules",
-    "DeviceRequests",
-    "OomScoreAdj",
-];
+const REFUSED_HOST: [&str; 3] = ["Links", "DnsOptions", "DnsSearch"];
 
 fn is_unset(v: &Value) -> bool {
     match v {
@@ -47,36 +24,14 @@ fn is_unset(v: &Value) -> bool {
 
 pub(crate) fn refuse_unsupported(host: &Map<String, Value>) -> ApiResult<()> {
     for key in REFUSED_HOST {
-        // -1 is the CLI's "not set" for swappiness.
-        let default =
-            key == "MemorySwappiness" && host.get(key).and_then(Value::as_i64) == Some(-1);
-        if !default && host.get(key).is_some_and(|v| !is_unset(v)) {
+        if host.get(key).is_some_and(|v| !is_unset(v)) {
             return Err(ApiError::bad(format!(
                 "pocky does not support HostConfig.{key} yet"
             )));
         }
     }
-    if bool_field(host, "Init") {
-        return Err(ApiError::bad("pocky does not support HostConfig.Init yet"));
-    }
-    if bool_field(host, "OomKillDisable") {
-        return Err(ApiError::bad(
-            "pocky does not support HostConfig.OomKillDisable yet",
-        ));
-    }
-    // -1 is "unlimited swap", which is what pocky gives.
-    let swap = int_field(host, "MemorySwap")?;
-    if swap != 0 && swap != -1 && swap != int_field(host, "Memory")? {
-        return Err(ApiError::bad(
-            "pocky does not support HostConfig.MemorySwap yet",
-        ));
-    }
     for (key, allowed) in [
-        ("PidMode", &["", "private"][..]),
-        ("IpcMode", &["", "private", "shareable"][..]),
-        ("UTSMode", &[""][..]),
         ("UsernsMode", &["", "host"][..]),
-        ("CgroupnsMode", &["", "private", "host"][..]),
         ("Runtime", &["", "runc", "pocky-runtime"][..]),
         ("Isolation", &["", "default"][..]),
     ] {
@@ -181,11 +136,6 @@ pub(crate) fn host_config(req: &mut RunRequest, host: &Map<String, Value>) -> Ap
     req.volume
         .extend(strings(host, "Binds")?.unwrap_or_default());
     if let Some(mode) = str_field(host, "NetworkMode") {
-        if mode.starts_with("container:") {
-            return Err(ApiError::bad(
-                "pocky does not support the network mode container:NAME yet",
-            ));
-        }
         req.network = match mode {
             "default" => "bridge".into(),
             m => m.to_owned(),
@@ -267,33 +217,41 @@ pub(crate) fn endpoint_config(
     req: &mut RunRequest,
     endpoints: &Map<String, Value>,
 ) -> ApiResult<()> {
-    if endpoints.len() > 1 {
-        return Err(ApiError::bad(
-            "pocky attaches a container to one network at create: connect the others after",
-        ));
-    }
-    let Some((net, ep)) = endpoints.iter().next() else {
-        return Ok(());
-    };
-    let net = if net == "default" {
-        "bridge"
-    } else {
-        net.as_str()
-    };
-    if req.network == "bridge" && net != "bridge" {
-        req.network = net.to_owned();
-    }
-    let Some(ep) = ep.as_object() else {
-        return Ok(());
-    };
-    req.network_alias = strings(ep, "Aliases")?.unwrap_or_default();
-    if let Some(ipam) = object(ep, "IPAMConfig")?
-        && let Some(ip) = str_field(ipam, "IPv4Address")
-    {
-        req.ip = Some(
-            ip.parse()
-                .map_err(|_| ApiError::bad(format!("invalid IPv4 address {ip:?}")))?,
-        );
+    let name = |n: &str| if n == "default" { "bridge" } else { n }.to_owned();
+    // HostConfig.NetworkMode names the first network; without one (the
+    // bridge) the first endpoint is.
+    let primary = endpoints
+        .keys()
+        .find(|n| name(n) == req.network)
+        .or_else(|| {
+            (req.network == "bridge")
+                .then(|| endpoints.keys().next())
+                .flatten()
+        })
+        .cloned();
+    for (net, ep) in endpoints {
+        let mut e = pocky_engine::request::Endpoint {
+            network: name(net),
+            ..Default::default()
+        };
+        if let Some(ep) = ep.as_object() {
+            e.aliases = strings(ep, "Aliases")?.unwrap_or_default();
+            if let Some(ipam) = object(ep, "IPAMConfig")?
+                && let Some(ip) = str_field(ipam, "IPv4Address")
+            {
+                e.ip = Some(
+                    ip.parse()
+                        .map_err(|_| ApiError::bad(format!("invalid IPv4 address {ip:?}")))?,
+                );
+            }
+        }
+        if Some(net) == primary.as_ref() {
+            req.network = e.network;
+            req.network_alias = e.aliases;
+            req.ip = e.ip;
+        } else {
+            req.more_networks.push(e);
+        }
     }
     Ok(())
 }

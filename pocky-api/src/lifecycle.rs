@@ -28,8 +28,8 @@ fn started(outcome: Detached) -> ApiResult {
 }
 
 pub fn start(ctx: &mut Ctx, id: &str) -> ApiResult {
-    // Checked, so a bad value is a 400 as in Docker; attach does not use
-    // them yet.
+    // Checked, so a bad value is a 400 as in Docker; the attach that
+    // goes with the start carries its own.
     if let Some(keys) = ctx.query("detachKeys").filter(|k| !k.is_empty()) {
         pocky_engine::attach_server::parse_detach_keys(keys)?;
     }

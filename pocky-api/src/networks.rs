@@ -89,18 +89,8 @@ pub fn remove(ctx: &mut Ctx, id: &str) -> ApiResult {
 }
 
 pub fn prune(ctx: &mut Ctx) -> ApiResult {
-    if !ctx.filters()?.is_empty() {
-        return Err(ApiError::bad("pocky's network prune takes no filters yet"));
-    }
-    let mut deleted = Vec::new();
-    for n in netsetup::networks(ctx.store)
-        .list()
-        .map_err(pocky_engine::Error::from)?
-    {
-        if n.user_defined && pocky_engine::networks::remove(ctx.store, &n.name).is_ok() {
-            deleted.push(n.name);
-        }
-    }
+    let filters = ctx.filters()?;
+    let deleted = pocky_engine::networks::prune(ctx.store, &filters)?;
     Ok(Reply::Json(200, json!({"NetworksDeleted": deleted})))
 }
 

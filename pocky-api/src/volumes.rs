@@ -65,20 +65,18 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> ApiResult {
 /// Unused anonymous volumes; with `all=true` (API 1.42), named ones too.
 pub fn prune(ctx: &mut Ctx) -> ApiResult {
     let mut all = false;
+    let mut labels = Vec::new();
     for f in ctx.filters()? {
         match f.as_str() {
             "all=true" | "all=1" => all = true,
             "all=false" | "all=0" => {}
-            other => {
-                return Err(ApiError::bad(format!(
-                    "pocky's volume prune does not take the filter {other:?} yet"
-                )));
-            }
+            // label=, label!=: checked by the engine.
+            _ => labels.push(f),
         }
     }
     // Before 1.42, prune removed every unused volume.
     let all = all || !ctx.at_least(1, 42);
-    let removed = pocky_engine::volumes::prune(ctx.store, all)?;
+    let removed = pocky_engine::volumes::prune_filtered(ctx.store, all, &labels)?;
     Ok(Reply::Json(
         200,
         json!({"VolumesDeleted": removed, "SpaceReclaimed": 0}),

@@ -65,7 +65,7 @@ pub enum Command {
     /// Make an image of a container's changes.
     Commit(crate::commit::CommitArgs),
     /// Build an image from a Dockerfile and a context.
-    Build(crate::build::BuildArgs),
+    Build(Box<crate::build::BuildArgs>),
     /// Manage the build cache.
     #[command(subcommand)]
     Builder(crate::build::BuilderCommand),
@@ -188,7 +188,7 @@ pub enum ContainerCommand {
     /// Write a container's filesystem as a tar.
     Export(crate::commit::ExportArgs),
     /// Remove every stopped container.
-    Prune(PruneArgs),
+    Prune(ContainerPruneArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -228,7 +228,7 @@ pub enum ImageCommand {
     /// Remove untagged images no container uses (`-a`: every unused image).
     Prune(crate::tag::ImagePruneArgs),
     /// Build an image from a Dockerfile and a context.
-    Build(crate::build::BuildArgs),
+    Build(Box<crate::build::BuildArgs>),
     /// Make a one-layer image of a tar of a filesystem.
     Import(crate::commit::ImportArgs),
     /// Upload an image to its registry.

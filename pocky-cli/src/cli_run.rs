@@ -56,9 +56,11 @@ pub struct RunArgs {
     /// Maximum number of processes (-1 for unlimited).
     #[arg(long, allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
-    /// Network: bridge, none, host, or a network made by `pocky network create`.
+    /// Network: bridge, none, host, or a network made by `pocky network
+    /// create`; given again, the container joins those networks too. Long
+    /// form: name=NET[,alias=NAME][,ip=ADDR].
     #[arg(long, alias = "net", default_value = "bridge")]
-    pub network: String,
+    pub network: Vec<String>,
     /// Publish a port: [[ip:]hostPort:]containerPort[/tcp|/udp].
     #[arg(short = 'p', long = "publish", value_name = "PORTS")]
     pub publish: Vec<String>,
@@ -153,6 +155,8 @@ pub struct RunArgs {
     /// Disable any container-specified HEALTHCHECK.
     #[arg(long)]
     pub no_healthcheck: bool,
+    #[command(flatten)]
+    pub more: crate::cli_run_more::MoreRunArgs,
     /// Image, then the command and its arguments.
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
     pub image_and_command: Vec<String>,
@@ -160,8 +164,17 @@ pub struct RunArgs {
 
 impl RunArgs {
     /// The engine's request: the same fields, without the parser's types.
-    pub fn into_request(self) -> pocky_engine::RunRequest {
-        pocky_engine::RunRequest {
+    pub fn into_request(self) -> anyhow::Result<pocky_engine::RunRequest> {
+        let mut networks = self
+            .network
+            .iter()
+            .map(|n| pocky_engine::flags::network_endpoint(n))
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .into_iter();
+        let first = networks.next().unwrap_or_default();
+        let mut network_alias = first.aliases;
+        network_alias.extend(self.network_alias);
+        Ok(pocky_engine::RunRequest {
             detach: self.detach,
             interactive: self.interactive,
             // A foreground run owns its stdin; `-d -i` keeps it for attaches.
@@ -179,11 +192,12 @@ impl RunArgs {
             cpus: self.cpus,
             cpu_shares: self.cpu_shares,
             pids_limit: self.pids_limit,
-            network: self.network,
+            network: first.network,
+            more_networks: networks.collect(),
             publish: self.publish,
             publish_all: self.publish_all,
-            network_alias: self.network_alias,
-            ip: self.ip,
+            network_alias,
+            ip: self.ip.or(first.ip),
             dns: self.dns,
             add_host: self.add_host,
             read_only: self.read_only,
@@ -210,7 +224,8 @@ impl RunArgs {
             health_start_interval: self.health_start_interval,
             no_healthcheck: self.no_healthcheck,
             image_and_command: self.image_and_command,
-        }
+            ..self.more.into_request_fields()
+        })
     }
 }
 
@@ -306,6 +321,21 @@ pub struct ContainersArgs {
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
+    /// Follow the container's output (and pass signals on) until it exits.
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Send this process's stdin to the container (with -a).
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Keys that detach from a `-t` container (with -a): ctrl-p,ctrl-q.
+    #[arg(long)]
+    pub detach_keys: Option<String>,
+    /// Not supported: no checkpoint/restore (CRIU) in pocky.
+    #[arg(long, value_name = "NAME")]
+    pub checkpoint: Option<String>,
+    /// Not supported: no checkpoint/restore (CRIU) in pocky.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -353,6 +383,10 @@ pub struct RmArgs {
     /// Remove the container's anonymous volumes too.
     #[arg(short, long)]
     pub volumes: bool,
+    /// Not supported: a `--link` is a name on the network here; `network
+    /// disconnect` takes it away.
+    #[arg(short, long)]
+    pub link: bool,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -378,4 +412,20 @@ pub struct PruneArgs {
     /// Remove unused anonymous volumes too.
     #[arg(long)]
     pub volumes: bool,
+    /// Remove every unused image, not only the untagged ones.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only what matches: until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE].
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ContainerPruneArgs {
+    /// Do not ask for confirmation (pocky never asks; accepted for Docker compatibility).
+    #[arg(short, long)]
+    pub force: bool,
+    /// Only what matches: until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE].
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
 }

@@ -55,6 +55,9 @@ pub struct PruneArgs {
     /// Do not ask (pocky never asks).
     #[arg(short, long)]
     pub force: bool,
+    /// Only what matches: until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE].
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -163,14 +166,8 @@ pub fn run(root: &Path, cmd: &NetworkCommand) -> Result<ExitCode> {
         NetworkCommand::Disconnect(a) => {
             pocky_engine::network_connect::disconnect(&store, &a.network, &a.container)?;
         }
-        NetworkCommand::Prune(_) => {
-            let mut deleted = Vec::new();
-            for n in nets.list()? {
-                // A network in use refuses its removal: that is the test.
-                if n.user_defined && pocky_engine::networks::remove(&store, &n.name).is_ok() {
-                    deleted.push(n.name);
-                }
-            }
+        NetworkCommand::Prune(a) => {
+            let deleted = pocky_engine::networks::prune(&store, &a.filter)?;
             if !deleted.is_empty() {
                 println!("Deleted Networks:\n{}", deleted.join("\n"));
             }

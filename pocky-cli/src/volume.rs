@@ -67,6 +67,9 @@ pub struct PruneArgs {
     /// Do not ask for confirmation (pocky never asks).
     #[arg(short, long)]
     pub force: bool,
+    /// Only what matches: label=KEY[=VALUE], label!=KEY[=VALUE].
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
 }
 
 pub fn run(root: &Path, cmd: &VolumeCommand) -> Result<ExitCode> {
@@ -143,7 +146,7 @@ fn remove(store: &Store, args: &RmArgs) -> Result<ExitCode> {
 
 fn prune(store: &Store, args: &PruneArgs) -> Result<ExitCode> {
     let _ = args.force;
-    let removed = pocky_engine::volumes::prune(store, args.all)?;
+    let removed = pocky_engine::volumes::prune_filtered(store, args.all, &args.filter)?;
     if !removed.is_empty() {
         println!("Deleted Volumes:");
         for n in &removed {

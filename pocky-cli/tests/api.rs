@@ -420,6 +420,28 @@ fn a_terminal_through_the_docker_cli() {
     assert_eq!(o.status.code(), Some(4), "{}", stdout(&o));
     assert!(stdout(&o).contains("exec-42"), "{}", stdout(&o));
     client_ok(&svc, &ctx, docker.to_str().unwrap(), &["rm", "-f", "box"]);
+
+    // ctrl-p ctrl-q leaves the container running, its shell still there.
+    let o = under_script(
+        format!("{} run -it --name kept {image} sh", docker.display()),
+        "echo kept-$((6*7))\n\x10\x11",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let state = client_ok(
+        &svc,
+        &ctx,
+        docker.to_str().unwrap(),
+        &["inspect", "-f", "{{.State.Running}}", "kept"],
+    );
+    assert_eq!(state.trim(), "true");
+    let o = client_ok(
+        &svc,
+        &ctx,
+        docker.to_str().unwrap(),
+        &["exec", "kept", "sh", "-c", "pidof sh"],
+    );
+    assert!(!o.trim().is_empty(), "the shell runs on: {o}");
+    client_ok(&svc, &ctx, docker.to_str().unwrap(), &["rm", "-f", "kept"]);
 }
 
 fn python(svc: &Service, ctx: &Ctx, name: &str) -> String {
@@ -515,6 +537,27 @@ fn docker_compose_runs_a_project_and_takes_it_down() {
         c(&["exec", "-T", "web", "sh", "-c", "echo $GREETING"]),
         "hello\n"
     );
+    // The seeder is on both networks, the web server on the front only.
+    c(&["exec", "-T", "seeder", "ping", "-c1", "-W2", "web"]);
+    let o = client(
+        &svc,
+        &ctx,
+        "/usr/bin/docker-compose",
+        &[
+            "-f",
+            file.as_str(),
+            "-p",
+            "apitest",
+            "exec",
+            "-T",
+            "web",
+            "ping",
+            "-c1",
+            "-W1",
+            "api",
+        ],
+    );
+    assert!(!o.status.success(), "web must not reach the back network");
     let labelled = ok(
         ctx.root(),
         &[

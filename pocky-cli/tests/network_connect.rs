@@ -172,7 +172,40 @@ fn containers_join_and_leave_networks() {
             .success()
     );
 
-    ok(root, &["rm", "-f", "c1", "c2", "c3", "lonely"]);
+    // Two networks at create, the second in the long form.
+    ok(
+        root,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "neta",
+            "--network",
+            "name=netb,alias=fourth",
+            "--name",
+            "c4",
+            &img,
+            "sleep",
+            "1000",
+        ],
+    );
+    assert!(
+        exec("c2", "ping -c1 -W2 fourth && ping -c1 -W2 c4")
+            .status
+            .success()
+    );
+    assert!(exec("c4", "ping -c1 -W2 c3").status.success());
+    fails(
+        root,
+        &["create", "--network", "neta", "--network", "neta", &img],
+    );
+    fails(
+        root,
+        &["create", "--network", "none", "--network", "neta", &img],
+    );
+    fails(root, &["create", "--network", "name=neta,mtu=9", &img]);
+
+    ok(root, &["rm", "-f", "c1", "c2", "c3", "c4", "lonely"]);
     ok(root, &["network", "rm", "neta", "netb"]);
     let links = host_links();
     assert!(!links.contains(&id[..11]), "no veth of c1 left: {links}");

@@ -187,34 +187,17 @@ pub fn send_stdin(
         let _ = start.recv();
         let mut stdin = std::io::stdin().lock();
         let mut buf = [0u8; 4096];
-        let mut matched = 0;
+        let mut escape = Escape::new(if _raw.is_some() { keys } else { Vec::new() });
         loop {
             let n = match stdin.read(&mut buf) {
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             };
-            let mut out = Vec::with_capacity(n);
-            for &b in &buf[..n] {
-                if _raw.is_none() || keys.is_empty() {
-                    out.push(b);
-                    continue;
-                }
-                if b != keys[matched] {
-                    // A partial match that broke off is typed after all;
-                    // the byte may start a new one.
-                    out.extend_from_slice(&keys[..matched]);
-                    matched = 0;
-                    if b != keys[0] {
-                        out.push(b);
-                        continue;
-                    }
-                }
-                matched += 1;
-                if matched == keys.len() {
-                    let _ = conn.write_all(&out);
-                    detached.store(true, std::sync::atomic::Ordering::SeqCst);
-                    return;
-                }
+            let (out, detach) = escape.feed(&buf[..n]);
+            if detach {
+                let _ = conn.write_all(&out);
+                detached.store(true, std::sync::atomic::Ordering::SeqCst);
+                return;
             }
             if conn.write_all(&out).is_err() {
                 return;
@@ -223,9 +206,63 @@ pub fn send_stdin(
     })
 }
 
+/// Watches typed input for the detach keys. Bytes that begin the
+/// sequence are held back until it is clear they do not end it: a user
+/// who detaches must not have sent half the sequence to the container.
+#[derive(Debug)]
+pub struct Escape {
+    keys: Vec<u8>,
+    matched: usize,
+}
+
+impl Escape {
+    /// No keys: nothing is ever held back.
+    pub fn new(keys: Vec<u8>) -> Escape {
+        Escape { keys, matched: 0 }
+    }
+
+    /// The bytes of `input` to pass on, and whether the sequence was
+    /// typed (then what follows it in `input` is dropped, as Docker does).
+    pub fn feed(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(input.len());
+        for &b in input {
+            if self.keys.is_empty() {
+                out.push(b);
+                continue;
+            }
+            if b != self.keys[self.matched] {
+                // A partial match that broke off is typed after all; the
+                // byte may start a new one.
+                out.extend_from_slice(&self.keys[..self.matched]);
+                self.matched = 0;
+                if b != self.keys[0] {
+                    out.push(b);
+                    continue;
+                }
+            }
+            self.matched += 1;
+            if self.matched == self.keys.len() {
+                self.matched = 0;
+                return (out, true);
+            }
+        }
+        (out, false)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escape_holds_back_a_partial_sequence() {
+        let mut e = Escape::new(vec![0x10, 0x11]);
+        assert_eq!(e.feed(b"ab\x10"), (b"ab".to_vec(), false));
+        assert_eq!(e.feed(b"c"), (b"\x10c".to_vec(), false));
+        assert_eq!(e.feed(b"\x10\x10\x11zz"), (b"\x10".to_vec(), true));
+        let mut none = Escape::new(Vec::new());
+        assert_eq!(none.feed(b"\x10\x11"), (b"\x10\x11".to_vec(), false));
+    }
 
     #[test]
     fn detach_keys_parse_as_docker() {

@@ -4,8 +4,19 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-/// `64m`, `1g`, `512k`, `1048576`, `64mb`: binary multiples as Docker uses.
+/// A memory limit: a [`size`] of at least 6 MB, Docker's minimum.
 pub fn memory(s: &str) -> Result<i64> {
+    let bytes = size(s)?;
+    if bytes < 6 * 1024 * 1024 {
+        bail!(crate::invalid!(
+            "minimum memory limit allowed is 6MB (got {s:?})"
+        ));
+    }
+    Ok(bytes)
+}
+
+/// `64m`, `1g`, `512k`, `1048576`, `64mb`: binary multiples as Docker uses.
+pub fn size(s: &str) -> Result<i64> {
     let lower = s.trim().to_ascii_lowercase();
     let digits_end = lower
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -22,13 +33,7 @@ pub fn memory(s: &str) -> Result<i64> {
         "t" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
         _ => bail!(crate::invalid!("invalid size {s:?}: unknown unit {unit:?}")),
     };
-    let bytes = (value * mult) as i64;
-    if bytes < 6 * 1024 * 1024 {
-        bail!(crate::invalid!(
-            "minimum memory limit allowed is 6MB (got {s:?})"
-        ));
-    }
-    Ok(bytes)
+    Ok((value * mult) as i64)
 }
 
 /// `--cpus 1.5` as nano CPUs, within what this machine has.
@@ -144,5 +149,55 @@ mod tests {
         let env = environment(&["A=1".into(), "POCKY_SURELY_UNSET_VAR".into()], &[]).unwrap();
         assert_eq!(env, vec!["A=1"]);
         assert!(environment(&["=x".into()], &[]).is_err());
+    }
+}
+
+/// One `--network` value: a name, or Docker's long form
+/// `name=NET[,alias=A][,ip=ADDR]` (a network name never holds `=`).
+pub fn network_endpoint(v: &str) -> Result<crate::request::Endpoint> {
+    let mut e = crate::request::Endpoint::default();
+    if !v.contains('=') {
+        e.network = v.to_owned();
+        return Ok(e);
+    }
+    for part in v.split(',') {
+        let (key, value) = part
+            .split_once('=')
+            .with_context(|| format!("--network {v:?}: expected KEY=VALUE, not {part:?}"))?;
+        match key {
+            "name" => e.network = value.to_owned(),
+            "alias" => e.aliases.push(value.to_owned()),
+            "ip" => {
+                e.ip = Some(
+                    value
+                        .parse()
+                        .with_context(|| format!("--network {v:?}: bad IPv4 address"))?,
+                )
+            }
+            _ => bail!(crate::invalid!(
+                "--network {v:?}: pocky does not support {key:?} (name, alias and ip are supported)"
+            )),
+        }
+    }
+    if e.network.is_empty() {
+        bail!(crate::invalid!("--network {v:?}: name= is required"));
+    }
+    Ok(e)
+}
+
+#[cfg(test)]
+mod network_flag_tests {
+    use super::*;
+
+    #[test]
+    fn network_values_short_and_long() {
+        assert_eq!(network_endpoint("app").unwrap().network, "app");
+        let e = network_endpoint("name=app,alias=a,alias=b,ip=10.9.0.5").unwrap();
+        assert_eq!(e.network, "app");
+        assert_eq!(e.aliases, ["a", "b"]);
+        assert_eq!(e.ip, Some("10.9.0.5".parse().unwrap()));
+        assert!(network_endpoint("alias=a").is_err());
+        assert!(network_endpoint("name=app,driver-opt=x").is_err());
+        assert!(network_endpoint("name=app,ip=::1").is_err());
     }
 }

@@ -144,9 +144,10 @@ fn monitor(store: &Store, created: &mut Created, ready: OwnedFd) -> i32 {
         }
         // Listening before `run -d` returns, so an `attach` right after it
         // finds the socket. The server keeps none of our descriptors.
-        let attach = input.and_then(|fd| {
-            crate::attach_server::start(&created.dir, fd, created.record.stdin_once)
-        });
+        // With a terminal, as in dockerd, a client that leaves (or
+        // detaches) never closes the input: the next attach types on.
+        let once = created.record.stdin_once && !created.record.tty;
+        let attach = input.and_then(|fd| crate::attach_server::start(&created.dir, fd, once));
         crate::fault::point("monitor:started");
         if let Some(mut ready) = ready.take() {
             let _ = write!(ready, "ok");

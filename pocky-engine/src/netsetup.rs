@@ -47,7 +47,7 @@ pub struct ExtraNetwork {
 impl NetSettings {
     /// Whether the container gets a veth on a bridge.
     pub fn attaches(&self) -> bool {
-        !matches!(self.network.as_str(), "none" | "host")
+        !matches!(self.network.as_str(), "none" | "host") && !self.network.starts_with("container:")
     }
 
     /// The namespace the spec asks for: any network but `host` is a new one.
@@ -108,6 +108,22 @@ pub fn settings(store: &Store, args: &RunRequest, exposed: &[String]) -> Result<
         attachment: None,
         extra: Vec::new(),
     };
+    let mut s = s;
+    if let Some(target) = s.network.strip_prefix("container:") {
+        // The joined container's network, and so its addresses, names
+        // and resolver: nothing of this container's own may differ.
+        let target = crate::state::find(store, target)?;
+        if !s.dns.is_empty() || !s.add_hosts.is_empty() || args.hostname.is_some() {
+            bail!(crate::invalid!(
+                "conflicting options: --dns, --add-host and --hostname cannot be used with the container network mode"
+            ));
+        }
+        s.network = format!("container:{}", target.id);
+    }
+    for e in &args.more_networks {
+        let extra = crate::network_connect::joinable(store, &s, "the container", e)?;
+        s.extra.push(extra);
+    }
     if !s.attaches() && (!s.ports.is_empty() || s.ip.is_some() || !s.aliases.is_empty()) {
         bail!(crate::invalid!(
             "--publish, --ip and --network-alias need a bridge or user network, not {}",
@@ -170,7 +186,17 @@ pub fn write_files(
     hostname: &str,
     s: &NetSettings,
 ) -> Result<()> {
-    let (hosts, resolv) = if s.network == "host" {
+    let joined = s
+        .network
+        .strip_prefix("container:")
+        .map(|target| store.container_dir(target))
+        .transpose()?;
+    let (hosts, resolv) = if let Some(target) = joined {
+        // Copied at create: the joined container's names, as Docker
+        // shares them.
+        let read = |f: &str| std::fs::read_to_string(target.join(f)).unwrap_or_default();
+        (read("hosts"), read("resolv.conf"))
+    } else if s.network == "host" {
         let mut hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
         for (name, ip) in &s.add_hosts {
             hosts.push_str(&format!("{ip}\t{name}\n"));

@@ -30,47 +30,19 @@ pub fn connect(
     let _lock = lock(store, &rec.id)?;
     let mut s = netsetup::load(store, &rec.id)?
         .ok_or_else(|| invalid!("container {} has no network settings to extend", rec.name))?;
-    if !s.attaches() {
-        return Err(invalid!(
-            "container {} uses the {} network: a container sharing the host's network or none cannot be connected to any other network",
-            rec.name,
-            s.network
-        ));
-    }
-    if matches!(network, "none" | "host") {
-        return Err(invalid!(
-            "container cannot be disconnected from its network and connected to {network}"
-        ));
-    }
-    let net = netsetup::networks(store).get(network)?;
-    if s.network == net.name || s.extra.iter().any(|x| x.network == net.name) {
-        return Err(conflict!(
-            "endpoint with name {} already exists in network {}",
-            rec.name,
-            net.name
-        ));
-    }
-    if !net.user_defined && (!aliases.is_empty() || ip.is_some()) {
-        return Err(invalid!(
-            "network-scoped aliases and addresses are supported on user defined networks only"
-        ));
-    }
-    let interface = (1..16)
-        .find(|i| !s.extra.iter().any(|x| x.interface == *i))
-        .ok_or_else(|| invalid!("container {} is on 16 networks already", rec.name))?;
-    let extra = ExtraNetwork {
-        network: net.name.clone(),
+    let wanted = crate::request::Endpoint {
+        network: network.to_owned(),
         aliases: aliases.to_vec(),
         ip,
-        interface,
     };
+    let extra = joinable(store, &s, &rec.name, &wanted)?;
     if crate::state::process_alive(&rec) {
         let netns = std::path::PathBuf::from(format!("/proc/{}/ns/net", rec.state.pid));
         let endpoint = Endpoint {
             network: &extra.network,
             aliases: &extra.aliases,
             ip,
-            interface,
+            interface: extra.interface,
             ports: Vec::new(),
         };
         let dir = store.container_dir(&rec.id)?;
@@ -85,10 +57,55 @@ pub fn connect(
             endpoint,
         )?;
     }
+    let net_id = netsetup::networks(store).get(&extra.network)?.id;
+    let net_name = extra.network.clone();
     s.extra.push(extra);
     netsetup::save(store, &rec.id, &s)?;
-    crate::events::object(store, "network", "connect", &net.id, &net.name);
+    crate::events::object(store, "network", "connect", &net_id, &net_name);
     Ok(())
+}
+
+/// Checks that a container with settings `s` may join `wanted`, and
+/// gives it the next free interface there. `who` names it in errors.
+pub fn joinable(
+    store: &Store,
+    s: &netsetup::NetSettings,
+    who: &str,
+    wanted: &crate::request::Endpoint,
+) -> Result<ExtraNetwork> {
+    if !s.attaches() {
+        return Err(invalid!(
+            "container {who} uses the {} network: a container sharing the host's network or none cannot be connected to any other network",
+            s.network
+        ));
+    }
+    if matches!(wanted.network.as_str(), "none" | "host") {
+        return Err(invalid!(
+            "container cannot be disconnected from its network and connected to {}",
+            wanted.network
+        ));
+    }
+    let net = netsetup::networks(store).get(&wanted.network)?;
+    if s.network == net.name || s.extra.iter().any(|x| x.network == net.name) {
+        return Err(conflict!(
+            "endpoint with name {who} already exists in network {}",
+            net.name
+        ));
+    }
+    if !net.user_defined && (!wanted.aliases.is_empty() || wanted.ip.is_some()) {
+        return Err(invalid!(
+            "network-scoped aliases and addresses are supported on user defined networks only"
+        ));
+    }
+    let interface = (1..16)
+        .find(|i| !s.extra.iter().any(|x| x.interface == *i))
+        .ok_or_else(|| invalid!("container {who} is on 16 networks already"))?;
+    Ok(ExtraNetwork {
+        network: net.name.clone(),
+        aliases: wanted.aliases.clone(),
+        ip: wanted.ip,
+        interface,
+    })
 }
 
 /// Takes `container` off a network it joined with `connect`.

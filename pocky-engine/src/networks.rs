@@ -47,6 +47,31 @@ pub fn remove(store: &Store, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// `network prune`: the user networks no container (running or not) is
+/// on and `filters` (`until=`, `label=`, `label!=`) keep; their names.
+pub fn prune(store: &Store, filters: &[String]) -> Result<Vec<String>> {
+    use pocky_store::ContainerStore;
+    let f = crate::image_filter::PruneFilter::parse(store, filters)?;
+    let mut used = std::collections::HashSet::new();
+    for c in store.containers()? {
+        if let Ok(Some(s)) = crate::netsetup::load(store, &c.id) {
+            used.insert(s.network.clone());
+            used.extend(s.extra.iter().map(|x| x.network.clone()));
+        }
+    }
+    let mut deleted = Vec::new();
+    for n in crate::netsetup::networks(store).list()? {
+        if !n.user_defined || used.contains(&n.name) || !f.keeps(n.created as f64, &n.labels) {
+            continue;
+        }
+        // One in use after all (a container attached meanwhile) stays.
+        if remove(store, &n.name).is_ok() {
+            deleted.push(n.name);
+        }
+    }
+    Ok(deleted)
+}
+
 /// `network ls --filter`: `name` (substring), `id` (prefix), `driver`
 /// (pocky's are all `bridge`), `type` (`custom` or `builtin`), `label`.
 pub fn list(store: &Store, filters: &[String]) -> Result<Vec<pocky_net::Network>> {

@@ -5,6 +5,15 @@
 
 use std::path::PathBuf;
 
+/// A network a container joins besides its first, with its names and
+/// fixed address there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Endpoint {
+    pub network: String,
+    pub aliases: Vec<String>,
+    pub ip: Option<std::net::Ipv4Addr>,
+}
+
 /// `run` and `create`: the container to make and how to run it.
 #[derive(Debug, Clone, Default)]
 pub struct RunRequest {
@@ -49,6 +58,9 @@ pub struct RunRequest {
     pub publish_all: bool,
     /// Another name of the container on a user network.
     pub network_alias: Vec<String>,
+    /// Networks joined after the first at create (`--network` given more
+    /// than once, the API's further endpoints), as `network connect`.
+    pub more_networks: Vec<Endpoint>,
     /// Fixed IPv4 address on the network.
     pub ip: Option<std::net::Ipv4Addr>,
     /// DNS server for /etc/resolv.conf.
@@ -102,4 +114,62 @@ pub struct RunRequest {
     pub no_healthcheck: bool,
     /// Image, then the command and its arguments.
     pub image_and_command: Vec<String>,
+
+    // More of Docker's run flags, in Docker's syntax (see run_flags.rs).
+    /// `--cpuset-cpus`, `--cpuset-mems`: `0-3`, `0,1`.
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    /// `--cpu-period`, `--cpu-quota` (µs), `--cpu-rt-period`,
+    /// `--cpu-rt-runtime`.
+    pub cpu_period: Option<u64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_rt_period: Option<u64>,
+    pub cpu_rt_runtime: Option<i64>,
+    /// `--memory-swap` (memory plus swap; `-1` unlimited),
+    /// `--memory-reservation`: sizes as `-m` takes them.
+    pub memory_swap: Option<String>,
+    pub memory_reservation: Option<String>,
+    /// `--memory-swappiness` 0..100 (-1: the kernel's).
+    pub memory_swappiness: Option<i64>,
+    /// `--kernel-memory`: refused by name (kernels no longer have it).
+    pub kernel_memory: Option<String>,
+    pub oom_kill_disable: bool,
+    /// `--oom-score-adj` -1000..1000.
+    pub oom_score_adj: Option<i32>,
+    /// `--blkio-weight` 10..1000 (0: unset), `--blkio-weight-device
+    /// DEV:W`, `--device-{read,write}-{bps,iops} DEV:RATE`.
+    pub blkio_weight: Option<u16>,
+    pub blkio_weight_device: Vec<String>,
+    pub device_read_bps: Vec<String>,
+    pub device_write_bps: Vec<String>,
+    pub device_read_iops: Vec<String>,
+    pub device_write_iops: Vec<String>,
+    /// `--device-cgroup-rule 'c 1:3 rwm'`.
+    pub device_cgroup_rule: Vec<String>,
+    /// `--ulimit nofile=1024:2048`.
+    pub ulimit: Vec<String>,
+    /// `--sysctl net.ipv4.ip_forward=1`: namespaced ones only.
+    pub sysctl: Vec<String>,
+    /// `--group-add` a group name or gid.
+    pub group_add: Vec<String>,
+    /// `--shm-size` of /dev/shm (Docker's 64m by default).
+    pub shm_size: Option<String>,
+    /// `--annotation KEY=VALUE`, into the OCI spec.
+    pub annotation: Vec<String>,
+    /// `--domainname` (NIS domain name in the UTS namespace).
+    pub domainname: Option<String>,
+    /// `--pid`, `--ipc`, `--uts`: `host`, `container:NAME` (pid, ipc),
+    /// `private`/`shareable` (ipc).
+    pub pid: Option<String>,
+    pub ipc: Option<String>,
+    pub uts: Option<String>,
+    /// `--cgroupns host|private`.
+    pub cgroupns: Option<String>,
+    /// `--init`: pocky's init as PID 1, reaping and forwarding signals.
+    pub init: bool,
+    /// `--volumes-from CONTAINER[:ro|rw]`.
+    pub volumes_from: Vec<String>,
+    /// Flags pocky refuses by name when given (`--gpus`, `--runtime`,
+    /// `--storage-opt`, `--isolation`...): `(flag, value)`.
+    pub refused: Vec<(String, String)>,
 }

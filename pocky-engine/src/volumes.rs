@@ -49,7 +49,18 @@ pub fn remove(store: &Store, name: &str) -> Result<()> {
 /// Removes the unused volumes (anonymous ones only unless `all`); returns
 /// their names.
 pub fn prune(store: &Store, all: bool) -> Result<Vec<String>> {
-    let removed = store.prune_volumes(all)?;
+    prune_filtered(store, all, &[])
+}
+
+/// [`prune`] of the volumes `filters` (`label=`, `label!=`) keep.
+pub fn prune_filtered(store: &Store, all: bool, filters: &[String]) -> Result<Vec<String>> {
+    let f = crate::image_filter::PruneFilter::parse(store, filters)?;
+    if f.has_until() {
+        return Err(crate::invalid!(
+            "invalid filter 'until': volume prune takes label filters only"
+        ));
+    }
+    let removed = store.prune_volumes_where(all, &|v| f.keeps(v.created, &v.labels))?;
     for name in &removed {
         crate::events::object(store, "volume", "destroy", name, name);
     }

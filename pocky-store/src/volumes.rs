@@ -249,11 +249,21 @@ impl Store {
     /// Removes the volumes no container uses: the anonymous ones, or with
     /// `all` the named ones too. Returns the names removed.
     pub fn prune_volumes(&self, all: bool) -> Result<Vec<String>> {
+        self.prune_volumes_where(all, &|_| true)
+    }
+
+    /// [`Store::prune_volumes`] of the volumes `keep` says yes to (a
+    /// `--filter`), decided under the lock.
+    pub fn prune_volumes_where(
+        &self,
+        all: bool,
+        keep: &dyn Fn(&VolumeRecord) -> bool,
+    ) -> Result<Vec<String>> {
         let _lock = self.lock()?;
         let users = self.volume_users()?;
         let mut removed = Vec::new();
         for v in self.volumes()? {
-            if users.contains_key(&v.name) || !(all || v.anonymous) {
+            if users.contains_key(&v.name) || !(all || v.anonymous) || !keep(&v) {
                 continue;
             }
             staging::remove_tree(&self.layout().tmp(), &self.volume_dir(&v.name)?)?;

@@ -163,6 +163,83 @@ for path, method in [("/containers/chatty/logs?follow=1&stdout=1", "GET"),
     got = s.recv(1024)
     check(got.startswith(b"HTTP/1.1 "), f"{path}: {got[:80]}")
     s.close()
+
+# Detach keys: the attach (and a terminal exec) ends on them, the
+# container and the exec run on, and a second attach types on.
+def hijacked(method, path, body=None):
+    s = connect()
+    data = b"" if body is None else json.dumps(body).encode()
+    s.sendall((f"{method} {path} HTTP/1.1\r\nHost: d\r\nUpgrade: tcp\r\n"
+               f"Connection: Upgrade\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(data)}\r\n\r\n").encode() + data)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(1)
+        check(chunk, f"{path}: no answer")
+        head += chunk
+    check(head.startswith(b"HTTP/1.1 101"), f"{path}: {head[:80]}")
+    return s
+
+
+def read_until(s, want):
+    data = b""
+    while want not in data:
+        chunk = s.recv(4096)
+        check(chunk, f"ended before {want!r}: {data[-200:]!r}")
+        data += chunk
+
+
+def ends(s):
+    while True:
+        try:
+            if not s.recv(4096):
+                return True
+        except TimeoutError:
+            return False
+
+
+def running(name):
+    status, _, body = request("GET", f"/containers/{name}/json")
+    return status == 200 and json.loads(body)["State"]["Running"]
+
+
+status, _, body = request("POST", "/containers/create?name=term", {
+    "Image": IMAGE, "Cmd": ["sh"], "Tty": True, "OpenStdin": True,
+    "StdinOnce": True, "AttachStdin": True})
+check(status == 201, body)
+status, _, body = request("POST", "/containers/term/start")
+check(status == 204, body)
+s = hijacked("POST", "/containers/term/attach?stream=1&stdin=1&stdout=1&detachKeys=ctrl-x")
+s.sendall(b"echo one-$((1+1))\n")
+read_until(s, b"one-2")
+s.sendall(b"\x18")
+check(ends(s), "ctrl-x ends the attach")
+check(running("term"), "the container runs on after a detach")
+s = hijacked("POST", "/containers/term/attach?stream=1&stdin=1&stdout=1")
+s.sendall(b"echo two-$((1+1))\n")
+read_until(s, b"two-2")
+s.sendall(b"\x10\x11")
+check(ends(s), "ctrl-p,ctrl-q ends the attach")
+check(running("term"), "the container runs on after the default keys")
+status, _, body = request("POST", "/containers/term/attach?stream=1&stdin=1&detachKeys=meta-x")
+check(status == 400, f"bad detach keys: {status} {body}")
+status, _, body = request("POST", "/containers/term/exec", {
+    "Cmd": ["sh"], "Tty": True, "AttachStdin": True, "AttachStdout": True,
+    "DetachKeys": "ctrl-a"})
+check(status == 201, body)
+exec_id = json.loads(body)["Id"]
+s = hijacked("POST", f"/exec/{exec_id}/start", {"Detach": False, "Tty": True})
+s.sendall(b"echo three-$((1+2))\n")
+read_until(s, b"three-3")
+s.sendall(b"\x01")
+check(ends(s), "ctrl-a ends the exec's attach")
+status, _, body = request("GET", f"/exec/{exec_id}/json")
+check(status == 200 and json.loads(body)["Running"], f"the exec runs on: {body}")
+status, _, body = request("POST", "/containers/term/exec", {"Cmd": ["true"], "DetachKeys": "meta-x"})
+check(status == 400, f"bad exec detach keys: {status} {body}")
+status, _, body = request("DELETE", "/containers/term?force=1")
+check(status == 204, body)
+
 status, _, body = request("DELETE", "/containers/chatty?force=1")
 check(status == 204, body)
 status, _, body = request("DELETE", "/containers/chatty")

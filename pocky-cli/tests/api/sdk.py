@@ -156,9 +156,17 @@ check(e.status_code == 409, e)
 bad = api._post(api._url("/containers/create"), data="{not json",
                 headers={"Content-Type": "application/json"})
 check(bad.status_code == 400 and "message" in bad.json(), bad.text)
-e = expect(docker.errors.APIError, lambda: c.containers.create(IMAGE, ulimits=[
-    docker.types.Ulimit(name="nofile", soft=1, hard=1)]), "refused by name")
-check(e.status_code == 400 and "Ulimits" in str(e), e)
+e = expect(docker.errors.APIError, lambda: c.containers.create(IMAGE, runtime="kata"),
+           "refused by name")
+check(e.status_code == 400 and "Runtime" in str(e), e)
+e = expect(docker.errors.APIError, lambda: c.containers.create(IMAGE, device_requests=[
+    docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]), "gpus refused")
+check(e.status_code == 400 and "--gpus" in str(e), e)
+# Issue 16's host fields, seen from inside.
+out = c.containers.run(IMAGE, ["sh", "-c", "ulimit -n; cat /proc/1/comm; id -G"],
+                       ulimits=[docker.types.Ulimit(name="nofile", soft=256, hard=512)],
+                       init=True, group_add=["123"], remove=True)
+check(out.split()[:2] == [b"256", b"pocky-init"] and b"123" in out.split()[2:], out)
 
 # Volumes and networks, used by containers.
 vol = c.volumes.create("sdkvol", labels={"a": "b"})
@@ -166,6 +174,29 @@ check(c.volumes.get("sdkvol").attrs["Labels"] == {"a": "b"}, "volume labels")
 net = c.networks.create("sdknet", labels={"x": "y"})
 check(c.networks.get("sdknet").attrs["Labels"] == {"x": "y"}, "network labels")
 check([n.name for n in c.networks.list(filters={"label": "x=y"})] == ["sdknet"], "net filter")
+two = c.containers.run(IMAGE, ["sleep", "100"], detach=True, name="twonets")
+net.connect(two, aliases=["second"])
+two.reload()
+nets = two.attrs["NetworkSettings"]["Networks"]
+check(set(nets) == {"bridge", "sdknet"} and "second" in nets["sdknet"]["Aliases"], nets)
+check(two.exec_run("ip -o -4 addr show eth1").exit_code == 0, "eth1 after connect")
+check(c.containers.run(IMAGE, ["ping", "-c1", "-W2", "second"], network="sdknet",
+                       remove=True).count(b"1 packets received") == 1, "reached by alias")
+net.disconnect(two)
+check(two.exec_run("ip link show eth1").exit_code != 0, "eth1 gone after disconnect")
+e = expect(docker.errors.APIError, lambda: net.disconnect(two), "disconnect twice")
+check(e.status_code == 400, e)
+two.remove(force=True)
+nc = api.create_networking_config({"sdknet": api.create_endpoint_config(aliases=["both"]),
+                                   "bridge": api.create_endpoint_config()})
+both = api.create_container(IMAGE, ["sleep", "100"], networking_config=nc,
+                            host_config=api.create_host_config(network_mode="sdknet"))["Id"]
+api.start(both)
+nets = api.inspect_container(both)["NetworkSettings"]["Networks"]
+check(set(nets) == {"bridge", "sdknet"} and "both" in nets["sdknet"]["Aliases"], nets)
+check(api.exec_start(api.exec_create(both, ["ip", "route"])["Id"]).count(b"default via") == 1,
+      "one default route, through the first network")
+api.remove_container(both, force=True)
 mounts = {"sdkvol": {"bind": "/d", "mode": "rw"}}
 c.containers.run(IMAGE, ["sh", "-c", "echo kept > /d/f"], volumes=mounts,
                  network="sdknet", remove=True)
