@@ -17,6 +17,13 @@ pub struct Cli {
     )]
     pub root: PathBuf,
 
+    /// How new image layers are stored: `erofs` (one EROFS image file per
+    /// layer; the default where the kernel mounts them) or `overlay`
+    /// (unpacked directories). Recorded in the state root; layers already
+    /// stored keep their form.
+    #[arg(long, global = true, env = "POCKY_STORAGE_DRIVER", value_parser = ["erofs", "overlay"])]
+    pub storage_driver: Option<String>,
+
     /// How much to report on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogLevel::Warn, env = "POCKY_LOG_LEVEL")]
     pub log_level: LogLevel,
@@ -193,6 +200,8 @@ pub enum SystemCommand {
     Reset(ResetArgs),
     /// Show what happens to containers, images, volumes and networks.
     Events(crate::events::EventsArgs),
+    /// Show how this state root stores things.
+    Info,
     /// Start the containers whose restart policy says so, as Docker's
     /// daemon does when it starts: run it at boot.
     Boot,

@@ -65,6 +65,7 @@ pub mod security_flags;
 pub mod spec;
 pub mod state;
 pub mod stats;
+pub mod storage;
 pub mod tag;
 pub mod top;
 pub mod update;
