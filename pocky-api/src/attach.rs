@@ -3,15 +3,14 @@
 //! attach neither depends on nor slows down the container. Input goes to
 //! the monitor's attach server (containers created with `OpenStdin`).
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use pocky_engine::attach_server::Escape;
 use pocky_engine::logreader::{self, LogEntry, LogOptions};
 use pocky_engine::state;
-use pocky_engine::store::{ContainerRecord, ContainerStore};
+use pocky_engine::store::ContainerStore;
 
 use crate::http::{self, Stream};
 use crate::{ApiError, ApiResult, Ctx, Reply, mux};
@@ -25,6 +24,8 @@ struct Wanted {
     stdout: bool,
     stderr: bool,
     timestamps: bool,
+    /// The line's attributes before it (`details`).
+    details: bool,
     tty: bool,
 }
 
@@ -39,6 +40,10 @@ fn send(w: &mut impl Write, wanted: Wanted, e: &LogEntry) -> bool {
     let mut data = Vec::with_capacity(e.log.len() + 32);
     if wanted.timestamps {
         data.extend_from_slice(e.time.as_bytes());
+        data.push(b' ');
+    }
+    if wanted.details {
+        data.extend_from_slice(pocky_engine::log_config::details_prefix(&e.attrs).as_bytes());
         data.push(b' ');
     }
     data.extend_from_slice(e.log.as_bytes());
@@ -56,8 +61,10 @@ pub fn logs(ctx: &mut Ctx, id: &str) -> ApiResult {
         stdout: ctx.flag("stdout")?,
         stderr: ctx.flag("stderr")?,
         timestamps: ctx.flag("timestamps")?,
+        details: ctx.flag("details")?,
         tty: rec.tty,
     };
+    logreader::check_readable(&rec, false)?;
     if !wanted.stdout && !wanted.stderr {
         return Err(ApiError::bad(
             "Bad parameters: you must choose at least one stream",
@@ -93,51 +100,6 @@ pub fn logs(ctx: &mut Ctx, id: &str) -> ApiResult {
     })
 }
 
-/// The log from where it is now (or its start, for `logs=1`), as the
-/// container writes it, until it has run and stopped.
-struct Tail {
-    path: std::path::PathBuf,
-    file: Option<File>,
-    pending: Vec<u8>,
-}
-
-impl Tail {
-    fn open(ctx: &Ctx, rec: &ContainerRecord, from_start: bool) -> ApiResult<Tail> {
-        let path = state::log_path(ctx.store, &rec.id)?;
-        // Created (as the monitor's writer would) and held from now: a
-        // `--rm` container's log is gone with it soon after its exit,
-        // perhaps before the next look, but what an open file held stays
-        // readable.
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .ok();
-        if let Some(f) = file.as_mut()
-            && !from_start
-        {
-            f.seek(SeekFrom::End(0))?;
-        }
-        Ok(Tail {
-            path,
-            file,
-            pending: Vec::new(),
-        })
-    }
-
-    fn read(&mut self) -> ApiResult<Vec<LogEntry>> {
-        if self.file.is_none() {
-            self.file = File::open(&self.path).ok();
-        }
-        let mut out = Vec::new();
-        if let Some(f) = self.file.as_mut() {
-            logreader::read_entries(f, &mut self.pending, &mut out)?;
-        }
-        Ok(out)
-    }
-}
-
 /// `POST /containers/{id}/attach`: the connection is hijacked and carries
 /// the output (framed without a tty) until the container stops, and the
 /// client's bytes as its input. An attach made before the start (what
@@ -148,12 +110,19 @@ pub fn attach(ctx: &mut Ctx, id: &str) -> ApiResult {
         stdout: ctx.flag("stdout")?,
         stderr: ctx.flag("stderr")?,
         timestamps: false,
+        details: false,
         tty: rec.tty,
     };
     let stream = ctx.flag("stream")?;
     let stdin = ctx.flag("stdin")? && rec.interactive;
     let escape = detach_escape(ctx.query("detachKeys"), rec.tty)?;
-    let mut tail = Tail::open(ctx, &rec, ctx.flag("logs")?)?;
+    logreader::check_readable(&rec, true)?;
+    // Held from now: see `Follower::open`.
+    let mut tail = logreader::Follower::open(
+        &state::log_path(ctx.store, &rec.id)?,
+        !ctx.flag("logs")?,
+        true,
+    )?;
     let ty = ctx.stream_type(rec.tty);
     hijack(ctx, ty)?;
     let dir = ctx.store.container_dir(&rec.id)?;

@@ -167,6 +167,11 @@ pub fn parse(body: &Value, name: Option<&str>, platform: Option<&str>) -> ApiRes
     if bool_field(config, "NetworkDisabled") {
         req.network = "none".into();
     }
+    // Before API 1.44 the MAC address was the container's, in Config.
+    req.mac_address = str_field(config, "MacAddress").map(str::to_owned);
+    if let Some(ports) = object(config, "ExposedPorts")? {
+        req.expose = ports.keys().cloned().collect();
+    }
     host_config(&mut req, host)?;
     crate::host_config_more::more_host_config(&mut req, host, config)?;
     if let Some(net) = object(body.as_object().unwrap_or(&empty), "NetworkingConfig")?
@@ -280,12 +285,38 @@ mod tests {
     }
 
     #[test]
+    fn network_settings_of_issue_16() {
+        let c = parse(
+            &json!({"Image": "b", "MacAddress": "02:42:ac:11:00:09",
+                    "ExposedPorts": {"80/tcp": {}, "53/udp": {}},
+                    "HostConfig": {"NetworkMode": "app", "DnsSearch": ["example.com"],
+                        "DnsOptions": ["ndots:2"], "Links": ["db:database"]},
+                    "NetworkingConfig": {"EndpointsConfig": {"app": {
+                        "IPAMConfig": {"IPv6Address": "fd00::9"}, "Links": ["cache"]}}}}),
+            None,
+            None,
+        )
+        .unwrap();
+        let r = &c.request;
+        assert_eq!(r.mac_address.as_deref(), Some("02:42:ac:11:00:09"));
+        assert_eq!(r.expose, ["53/udp", "80/tcp"]);
+        assert_eq!(r.dns_search, ["example.com"]);
+        assert_eq!(r.dns_option, ["ndots:2"]);
+        assert_eq!(r.link, ["db:database", "cache"]);
+        assert_eq!(r.ip6, Some("fd00::9".parse().unwrap()));
+        let e = parse(
+            &json!({"Image": "b", "NetworkingConfig": {"EndpointsConfig": {"app": {
+                "IPAMConfig": {"IPv6Address": "10.0.0.1"}}}}}),
+            None,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.status, 400);
+    }
+
+    #[test]
     fn unsupported_settings_are_refused_by_name() {
-        for host in [
-            json!({"Runtime": "kata"}),
-            json!({"Isolation": "hyperv"}),
-            json!({"LogConfig": {"Type": "syslog"}}),
-        ] {
+        for host in [json!({"Runtime": "kata"}), json!({"Isolation": "hyperv"})] {
             let e =
                 parse(&json!({"Image": "busybox", "HostConfig": host}), None, None).unwrap_err();
             assert_eq!(e.status, 400, "{host}");
@@ -327,6 +358,29 @@ mod tests {
         assert_eq!(r.refused[0].0, "--gpus");
         assert_eq!(r.annotation, ["a=b"]);
         assert_eq!(r.domainname.as_deref(), Some("example.org"));
+    }
+
+    #[test]
+    fn log_config_becomes_the_log_flags() {
+        let c = parse(
+            &json!({"Image": "b", "HostConfig": {"LogConfig": {"Type": "json-file",
+                    "Config": {"max-size": "1m", "max-file": "2"}}}}),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.request.log_driver.as_deref(), Some("json-file"));
+        assert_eq!(c.request.log_opt, ["max-file=2", "max-size=1m"]);
+        // The CLI's unset driver is "": the default.
+        let c = parse(
+            &json!({"Image": "b", "HostConfig": {"LogConfig": {"Type": "", "Config": {}}}}),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.request.log_driver, None);
+        let bad = json!({"Image": "b", "HostConfig": {"LogConfig": {"Config": {"max-size": 1}}}});
+        assert_eq!(parse(&bad, None, None).unwrap_err().status, 400);
     }
 
     #[test]

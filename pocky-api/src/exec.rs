@@ -37,6 +37,9 @@ struct ExecRecord {
     /// `DetachKeys`, checked at create; Docker's default when None.
     #[serde(default)]
     detach_keys: Option<String>,
+    /// `Privileged`: every capability, no seccomp filter.
+    #[serde(default)]
+    privileged: bool,
 }
 
 fn exec_dir(store: &Store, container: &str) -> ApiResult<PathBuf> {
@@ -94,9 +97,6 @@ pub fn create(ctx: &mut Ctx, id: &str) -> ApiResult {
     if cmd.is_empty() {
         return Err(ApiError::bad("No exec command specified"));
     }
-    if bool_of(&body, "Privileged") {
-        return Err(ApiError::bad("pocky does not support privileged exec yet"));
-    }
     let text = |k: &str| {
         body[k]
             .as_str()
@@ -117,6 +117,7 @@ pub fn create(ctx: &mut Ctx, id: &str) -> ApiResult {
         stdin: bool_of(&body, "AttachStdin"),
         stdout: bool_of(&body, "AttachStdout"),
         stderr: bool_of(&body, "AttachStderr"),
+        privileged: bool_of(&body, "Privileged"),
         ..ExecRecord::default()
     };
     // Checked now, so a bad working directory fails the create.
@@ -133,6 +134,8 @@ fn process_of(rec: &ExecRecord) -> ExecProcess {
         user: rec.user.clone(),
         workdir: rec.workdir.clone(),
         tty: rec.tty,
+        privileged: rec.privileged,
+        ..ExecProcess::default()
     }
 }
 
@@ -168,7 +171,9 @@ pub fn start(ctx: &mut Ctx, id: &str) -> ApiResult {
     }
     let container = running_container(ctx.store, &rec.container)?;
     let spec = state::bundle_spec(ctx.store, &container.id)?;
-    let process = pocky_engine::exec::process_for(&spec, &process_of(&rec))?;
+    let want = process_of(&rec);
+    let process = pocky_engine::exec::process_for(&spec, &want)?;
+    let spec = pocky_engine::exec::spec_for(&spec, &want);
     let mut ends = Ends::default();
     let stdio = if detach {
         Stdio {
@@ -277,20 +282,17 @@ pub fn start(ctx: &mut Ctx, id: &str) -> ApiResult {
             let _ = pocky_engine::runtime::set_winsize(m.as_fd(), dim(0), dim(1));
         }
         let escape = crate::attach::detach_escape(rec.detach_keys.as_deref(), pty.is_some())?;
-        // The terminal outlives a detach: its last close would hang up
-        // the process.
-        let kept = pty.as_ref().and_then(|m| m.try_clone().ok());
+        // The relay closes its ends of the terminal when it returns: on a
+        // detach this one is handed to a holder, or the process would get
+        // a hangup.
+        let keep = pty.as_ref().and_then(|m| m.try_clone().ok());
         if relay(ctx.reader, ctx.writer, pty, ends, escape) {
-            // Detached: the client goes, the process runs on (its output
-            // read and dropped, so it never blocks on a full terminal)
-            // and its exit is still recorded below.
-            ctx.writer.shutdown_write();
-            if let Some(master) = kept {
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 4096];
-                    while matches!(nix::unistd::read(&master, &mut buf), Ok(n) if n > 0) {}
-                });
+            // Detached: the client goes, the process runs on and its
+            // exit is still recorded below.
+            if let Some(master) = keep {
+                pocky_engine::runtime::hold_detached(master)?;
             }
+            ctx.writer.shutdown_write();
         }
     }
     let code = child.wait().map(|s| s.code).unwrap_or(-1);
@@ -443,7 +445,7 @@ pub fn inspect(ctx: &mut Ctx, id: &str) -> ApiResult {
                 "tty": rec.tty,
                 "entrypoint": entry,
                 "arguments": args,
-                "privileged": false,
+                "privileged": rec.privileged,
                 "user": rec.user.clone().unwrap_or_default(),
             },
         }),

@@ -8,28 +8,7 @@ use serde_json::{Map, Value};
 use crate::create_body::{bool_field, int_field, object, str_field, strings};
 use crate::{ApiError, ApiResult};
 
-/// Fields that must stay unset (zero, empty) until pocky supports them.
-const REFUSED_HOST: [&str; 3] = ["Links", "DnsOptions", "DnsSearch"];
-
-fn is_unset(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Bool(b) => !b,
-        Value::Number(n) => n.as_f64() == Some(0.0),
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-    }
-}
-
 pub(crate) fn refuse_unsupported(host: &Map<String, Value>) -> ApiResult<()> {
-    for key in REFUSED_HOST {
-        if host.get(key).is_some_and(|v| !is_unset(v)) {
-            return Err(ApiError::bad(format!(
-                "pocky does not support HostConfig.{key} yet"
-            )));
-        }
-    }
     for (key, allowed) in [
         ("UsernsMode", &["", "host", "keep-id"][..]),
         ("Runtime", &["", "runc", "pocky-runtime"][..]),
@@ -41,20 +20,6 @@ pub(crate) fn refuse_unsupported(host: &Map<String, Value>) -> ApiResult<()> {
             return Err(ApiError::bad(format!(
                 "pocky does not support HostConfig.{key} {v:?} yet"
             )));
-        }
-    }
-    if let Some(log) = object(host, "LogConfig")? {
-        if let Some(t) = str_field(log, "Type")
-            && t != "json-file"
-        {
-            return Err(ApiError::bad(format!(
-                "pocky has no log driver {t:?}: only json-file"
-            )));
-        }
-        if object(log, "Config")?.is_some_and(|c| !c.is_empty()) {
-            return Err(ApiError::bad(
-                "pocky does not support LogConfig options yet",
-            ));
         }
     }
     Ok(())
@@ -184,6 +149,10 @@ pub(crate) fn host_config(req: &mut RunRequest, host: &Map<String, Value>) -> Ap
                 .map_err(|_| ApiError::bad(format!("invalid DNS server {d:?}")))?,
         );
     }
+    // Network settings of issue 16: the engine checks their values.
+    req.dns_search = strings(host, "DnsSearch")?.unwrap_or_default();
+    req.dns_option = strings(host, "DnsOptions")?.unwrap_or_default();
+    req.link = strings(host, "Links")?.unwrap_or_default();
     let memory = int_field(host, "Memory")?;
     if memory < 0 {
         return Err(ApiError::bad("Memory cannot be negative"));
@@ -198,6 +167,7 @@ pub(crate) fn host_config(req: &mut RunRequest, host: &Map<String, Value>) -> Ap
     if let Some(parent) = str_field(host, "CgroupParent") {
         req.cgroup_parent = parent.to_owned();
     }
+    log_config(req, host)?;
     // The engine says which mode fits the caller (root or rootless).
     req.userns = str_field(host, "UsernsMode")
         .filter(|m| !m.is_empty())
@@ -213,6 +183,28 @@ pub(crate) fn host_config(req: &mut RunRequest, host: &Map<String, Value>) -> Ap
             let perms = str_field(d, "CgroupPermissions").unwrap_or("rwm");
             req.device.push(format!("{on_host}:{inside}:{perms}"));
         }
+    }
+    Ok(())
+}
+
+/// `LogConfig` (`Type`, `Config` of strings) as `--log-driver` and
+/// `--log-opt`, which the engine checks as it checks the flags.
+fn log_config(req: &mut RunRequest, host: &Map<String, Value>) -> ApiResult<()> {
+    let Some(log) = object(host, "LogConfig")? else {
+        return Ok(());
+    };
+    // "" is the daemon's default driver: json-file.
+    req.log_driver = str_field(log, "Type")
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    for (k, v) in object(log, "Config")?.into_iter().flatten() {
+        let v = v
+            .as_str()
+            .ok_or_else(|| ApiError::bad(format!("LogConfig.Config[{k:?}] must be a string")))?;
+        if k.contains('=') {
+            return Err(ApiError::bad(format!("invalid log option name {k:?}")));
+        }
+        req.log_opt.push(format!("{k}={v}"));
     }
     Ok(())
 }
@@ -238,21 +230,45 @@ pub(crate) fn endpoint_config(
             network: name(net),
             ..Default::default()
         };
+        let is_primary = Some(net) == primary.as_ref();
         if let Some(ep) = ep.as_object() {
             e.aliases = strings(ep, "Aliases")?.unwrap_or_default();
-            if let Some(ipam) = object(ep, "IPAMConfig")?
-                && let Some(ip) = str_field(ipam, "IPv4Address")
-            {
-                e.ip = Some(
-                    ip.parse()
-                        .map_err(|_| ApiError::bad(format!("invalid IPv4 address {ip:?}")))?,
-                );
+            if let Some(ipam) = object(ep, "IPAMConfig")? {
+                if let Some(ip) = str_field(ipam, "IPv4Address") {
+                    e.ip = Some(
+                        ip.parse()
+                            .map_err(|_| ApiError::bad(format!("invalid IPv4 address {ip:?}")))?,
+                    );
+                }
+                if let Some(ip) = str_field(ipam, "IPv6Address") {
+                    e.ip6 = Some(
+                        ip.parse()
+                            .map_err(|_| ApiError::bad(format!("invalid IPv6 address {ip:?}")))?,
+                    );
+                }
+            }
+            let mac = str_field(ep, "MacAddress");
+            let links = strings(ep, "Links")?.unwrap_or_default();
+            if !is_primary && (mac.is_some() || !links.is_empty()) {
+                return Err(ApiError::bad(format!(
+                    "pocky takes MacAddress and Links on a container's first network only, not on {net}"
+                )));
+            }
+            // API 1.44 moved the MAC address here from Config.
+            if let Some(mac) = mac {
+                req.mac_address = Some(mac.to_owned());
+            }
+            for l in links {
+                if !req.link.contains(&l) {
+                    req.link.push(l);
+                }
             }
         }
-        if Some(net) == primary.as_ref() {
+        if is_primary {
             req.network = e.network;
             req.network_alias = e.aliases;
             req.ip = e.ip;
+            req.ip6 = e.ip6;
         } else {
             req.more_networks.push(e);
         }

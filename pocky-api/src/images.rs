@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use crate::progress;
 use crate::{ApiError, ApiResult, Ctx, Reply};
 
-/// `POST /images/create?fromImage=busybox&tag=latest`: a pull. Importing
+/// `POST /images/create?fromImage=busybox&tag=latest`: a pull (without a
+/// tag, of every tag, as dockerd's `docker pull -a`). Importing
 /// (`fromSrc`) is the image issue's.
 pub fn pull(ctx: &mut Ctx) -> ApiResult {
     if ctx.query("fromSrc").is_some_and(|s| !s.is_empty()) {
@@ -36,6 +37,33 @@ pub fn pull(ctx: &mut Ctx) -> ApiResult {
         None => Platform::host(),
     };
     let client = crate::registry_auth::client(ctx, &reference.registry)?;
+    // No tag at all is dockerd's "every tag" (`docker pull -a`).
+    if reference.tag.is_none() && reference.digest.is_none() {
+        let name = format!("{}/{}", reference.registry, reference.repository);
+        return progress::stream(
+            ctx,
+            |ctx, progress| {
+                use pocky_engine::progress::PullProgress;
+                pocky_engine::pull::pull_all_tags(
+                    ctx.store,
+                    &client,
+                    &reference,
+                    &platform,
+                    progress,
+                    &mut |_, outcome| {
+                        progress.line(&format!("Digest: {}", outcome.manifest_digest))
+                    },
+                )
+            },
+            |pulled| {
+                let status = match pulled.iter().any(|(_, o)| o.downloaded) {
+                    true => "Downloaded newer image for",
+                    false => "Image is up to date for",
+                };
+                vec![json!({"status": format!("Status: {status} {name}")})]
+            },
+        );
+    }
     progress::stream(
         ctx,
         |ctx, progress| {

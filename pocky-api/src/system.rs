@@ -71,6 +71,7 @@ pub fn info(ctx: &mut Ctx) -> ApiResult {
         }
     }
     let images = store.images()?.len();
+    let storage = pocky_engine::storage::info(store)?;
     let hostname = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -99,8 +100,8 @@ pub fn info(ctx: &mut Ctx) -> ApiResult {
             "ContainersPaused": paused,
             "ContainersStopped": stopped,
             "Images": images,
-            "Driver": "overlay",
-            "DriverStatus": [],
+            "Driver": storage.driver.as_str(),
+            "DriverStatus": [["Reason", storage.reason]],
             "Plugins": {
                 "Volume": ["local"],
                 "Network": ["bridge", "host", "null"],

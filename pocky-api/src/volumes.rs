@@ -25,13 +25,14 @@ pub fn create(ctx: &mut Ctx) -> ApiResult {
         .as_str()
         .filter(|d| !d.is_empty())
         .unwrap_or(pocky_engine::store::LOCAL_DRIVER);
-    if body["DriverOpts"]
-        .as_object()
-        .is_some_and(|o| !o.is_empty())
-    {
-        return Err(ApiError::bad(
-            "pocky does not support volume driver options yet",
-        ));
+    let mut opts = std::collections::BTreeMap::new();
+    if let Some(m) = body["DriverOpts"].as_object() {
+        for (k, v) in m {
+            let v = v
+                .as_str()
+                .ok_or_else(|| ApiError::bad("DriverOpts values must be strings"))?;
+            opts.insert(k.clone(), v.to_owned());
+        }
     }
     let labels: Vec<String> = body["Labels"]
         .as_object()
@@ -41,7 +42,7 @@ pub fn create(ctx: &mut Ctx) -> ApiResult {
                 .collect()
         })
         .unwrap_or_default();
-    let name = pocky_engine::volumes::create(ctx.store, name, driver, &labels)?;
+    let name = pocky_engine::volumes::create(ctx.store, name, driver, &labels, &opts)?;
     let v = ctx.store.volume(&name)?;
     Ok(Reply::Json(
         201,

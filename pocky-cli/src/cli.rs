@@ -14,6 +14,13 @@ pub struct Cli {
     #[arg(long, global = true, env = "POCKY_ROOT")]
     pub root: Option<PathBuf>,
 
+    /// How new image layers are stored: `erofs` (one EROFS image file per
+    /// layer; the default where the kernel mounts them) or `overlay`
+    /// (unpacked directories). Recorded in the state root; layers already
+    /// stored keep their form.
+    #[arg(long, global = true, env = "POCKY_STORAGE_DRIVER", value_parser = ["erofs", "overlay"])]
+    pub storage_driver: Option<String>,
+
     /// How much to report on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogLevel::Warn, env = "POCKY_LOG_LEVEL")]
     pub log_level: LogLevel,
@@ -190,6 +197,8 @@ pub enum SystemCommand {
     Reset(ResetArgs),
     /// Show what happens to containers, images, volumes and networks.
     Events(crate::events::EventsArgs),
+    /// Show how this state root stores things.
+    Info,
     /// Start the containers whose restart policy says so, as Docker's
     /// daemon does when it starts: run it at boot.
     Boot,
@@ -242,6 +251,9 @@ pub struct PullArgs {
     /// Print only the image reference at the end.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Every tag of the repository (the name takes no tag or digest).
+    #[arg(short, long)]
+    pub all_tags: bool,
     /// Accepted: pocky verifies no image signatures (Docker's default).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub disable_content_trust: Option<bool>,
@@ -289,6 +301,9 @@ pub struct RmiArgs {
     /// Keep the layers nothing uses any more (Docker: keep untagged parents).
     #[arg(long)]
     pub no_prune: bool,
+    /// Remove only this platform's image of each name (os/arch[/variant]).
+    #[arg(long)]
+    pub platform: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -79,6 +79,25 @@ pub struct RunArgs {
     /// Add a line to /etc/hosts: NAME:IP.
     #[arg(long = "add-host", value_name = "NAME:IP")]
     pub add_host: Vec<String>,
+    // Network flags of issue 16, kept together.
+    /// Fixed IPv6 address on a network made with --ipv6.
+    #[arg(long)]
+    pub ip6: Option<std::net::Ipv6Addr>,
+    /// MAC address of the container's interface, e.g. 02:42:ac:11:00:02.
+    #[arg(long, value_name = "MAC")]
+    pub mac_address: Option<String>,
+    /// Search domain for /etc/resolv.conf ("." for none).
+    #[arg(long, value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// Option for /etc/resolv.conf, e.g. ndots:2.
+    #[arg(long, value_name = "OPTION")]
+    pub dns_option: Vec<String>,
+    /// Expose a port or a range: PORT[/PROTO] or START-END[/PROTO].
+    #[arg(long, value_name = "PORT")]
+    pub expose: Vec<String>,
+    /// Link to another container: NAME[:ALIAS].
+    #[arg(long, value_name = "NAME[:ALIAS]")]
+    pub link: Vec<String>,
     /// Mount the container's root filesystem read-only.
     #[arg(long)]
     pub read_only: bool,
@@ -155,6 +174,15 @@ pub struct RunArgs {
     /// Disable any container-specified HEALTHCHECK.
     #[arg(long)]
     pub no_healthcheck: bool,
+    // --- logging (see pocky_engine::log_config) ---
+    /// Logging driver: json-file (the default) or none.
+    #[arg(long, value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Log driver option, one KEY=VALUE each: max-size (10m), max-file
+    /// (3), labels, env, tag.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub log_opt: Vec<String>,
+    // --- end of logging ---
     #[command(flatten)]
     pub more: crate::cli_run_more::MoreRunArgs,
     /// Image, then the command and its arguments.
@@ -205,6 +233,13 @@ impl RunArgs {
             ip: self.ip.or(first.ip),
             dns: self.dns,
             add_host: self.add_host,
+            // Network flags of issue 16.
+            ip6: self.ip6.or(first.ip6),
+            mac_address: self.mac_address,
+            dns_search: self.dns_search,
+            dns_option: self.dns_option,
+            expose: self.expose,
+            link: self.link,
             read_only: self.read_only,
             volume: self.volume,
             mount: self.mount,
@@ -228,6 +263,9 @@ impl RunArgs {
             health_start_period: self.health_start_period,
             health_start_interval: self.health_start_interval,
             no_healthcheck: self.no_healthcheck,
+            // logging
+            log_driver: self.log_driver,
+            log_opt: self.log_opt,
             image_and_command: self.image_and_command,
             userns: self.userns,
             ..self.more.into_request_fields()
@@ -250,12 +288,22 @@ pub struct ExecArgs {
     /// Set an environment variable.
     #[arg(short, long = "env")]
     pub env: Vec<String>,
+    /// Read environment variables from a file (before -e, which wins).
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
     /// User: name|uid[:group|gid].
     #[arg(short, long)]
     pub user: Option<String>,
     /// Working directory inside the container.
     #[arg(short, long)]
     pub workdir: Option<String>,
+    /// Every capability and no seccomp filter for this process.
+    #[arg(long)]
+    pub privileged: bool,
+    /// Keys that detach from an `-it` exec and leave it running
+    /// (default ctrl-p,ctrl-q).
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Container, then the command and its arguments.
     #[arg(required = true, num_args = 2.., allow_hyphen_values = true)]
     pub container_and_command: Vec<String>,
@@ -309,6 +357,10 @@ pub struct LogsArgs {
     /// Only output up to this time (same forms).
     #[arg(long)]
     pub until: Option<String>,
+    /// Show each line's attributes first (`--log-opt labels=/env=/tag=`),
+    /// as key=value pairs.
+    #[arg(long)]
+    pub details: bool,
     pub container: String,
 }
 

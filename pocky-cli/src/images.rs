@@ -204,9 +204,18 @@ pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
 
 pub fn remove(root: &Path, args: &RmiArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
+    let platform = args
+        .platform
+        .as_deref()
+        .map(pocky_registry::Platform::parse)
+        .transpose()?;
     let mut failures = Vec::new();
     for name in &args.images {
-        match pocky_engine::images::remove(&store, name, args.force) {
+        let removed = match &platform {
+            Some(p) => pocky_engine::images::remove_platform(&store, name, p, args.force),
+            None => pocky_engine::images::remove(&store, name, args.force),
+        };
+        match removed {
             Ok(done) => {
                 for d in done {
                     println!("{d}");

@@ -15,9 +15,19 @@ use crate::cli::LogsArgs;
 /// Writes one entry where it belongs; a closed pipe (`pocky logs c |
 /// head`) is an error here that ends the replay quietly.
 pub fn write_entry(e: &LogEntry, timestamps: bool) -> io::Result<()> {
+    write_entry_with(e, timestamps, false)
+}
+
+/// With `details`, Docker's `key=value,...` of the line's attributes and a
+/// space come first (just the space when it has none).
+fn write_entry_with(e: &LogEntry, timestamps: bool, details: bool) -> io::Result<()> {
     let mut buf = Vec::with_capacity(e.log.len() + 40);
     if timestamps {
         buf.extend_from_slice(e.time.as_bytes());
+        buf.push(b' ');
+    }
+    if details {
+        buf.extend_from_slice(pocky_engine::log_config::details_prefix(&e.attrs).as_bytes());
         buf.push(b' ');
     }
     buf.extend_from_slice(e.log.as_bytes());
@@ -57,7 +67,7 @@ pub fn logs(root: &Path, args: &LogsArgs) -> Result<ExitCode> {
         caught_up: None,
     };
     logreader::logs(&store, &args.container, &opts, &mut |e| {
-        write_entry(e, args.timestamps).is_ok()
+        write_entry_with(e, args.timestamps, args.details).is_ok()
     })?;
     Ok(ExitCode::SUCCESS)
 }

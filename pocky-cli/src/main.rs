@@ -75,6 +75,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // First, while single-threaded: a user other than root joins their
     // user namespace here (docs/ROOTLESS.md).
     let root = pocky_engine::rootless::enter(cli.root.as_deref())?;
+    if let Some(driver) = &cli.storage_driver {
+        let store = pocky_engine::store::Store::open(&root)?;
+        let driver = pocky_engine::store::StorageDriver::parse(driver)
+            .ok_or_else(|| anyhow::anyhow!("unknown storage driver {driver}"))?;
+        pocky_engine::storage::select(&store, driver)?;
+    }
     dispatch(&root, cli.command)
 }
 
@@ -150,6 +156,11 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::System(SystemCommand::Prune(a)) => prune::prune(&root, &a),
         Command::System(SystemCommand::Reset(a)) => reset::reset(&root, &a),
         Command::System(SystemCommand::Boot) => lifecycle::boot(&root),
+        Command::System(SystemCommand::Info) => {
+            let store = pocky_engine::store::Store::open(&root)?;
+            print!("{}", pocky_engine::storage::info(&store)?.render());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::System(SystemCommand::Service(a)) => service::service(&root, &a),
         Command::Volume(c) => volume::run(&root, &c),
         Command::Network(c) => network::run(&root, &c),

@@ -31,6 +31,11 @@ pub fn run(root: &Path, args: &PullArgs) -> Result<ExitCode> {
     })?;
     let store = Store::open(root)?;
     let progress = Progress::new(args.quiet);
+    if args.all_tags {
+        return all_tags(
+            &store, &client, &reference, &platform, &progress, args.quiet,
+        );
+    }
     let outcome = pull(&store, &client, &reference, &platform, &progress)?;
     if args.quiet {
         println!("{reference}");
@@ -44,5 +49,39 @@ pub fn run(root: &Path, args: &PullArgs) -> Result<ExitCode> {
         println!("Status: {status} {reference}");
         println!("{reference}");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pull -a`: Docker's output, each tag's digest, then one status for the
+/// repository and its name.
+fn all_tags(
+    store: &Store,
+    client: &Client,
+    repository: &Reference,
+    platform: &Platform,
+    progress: &Progress,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let pulled = pocky_engine::pull::pull_all_tags(
+        store,
+        client,
+        repository,
+        platform,
+        progress,
+        &mut |_, outcome| {
+            if !quiet {
+                println!("Digest: {}", outcome.manifest_digest);
+            }
+        },
+    )?;
+    let name = format!("{}/{}", repository.registry, repository.repository);
+    if !quiet {
+        let status = match pulled.iter().any(|(_, o)| o.downloaded) {
+            true => "Downloaded newer image for",
+            false => "Image is up to date for",
+        };
+        println!("Status: {status} {name}");
+    }
+    println!("{name}");
     Ok(ExitCode::SUCCESS)
 }

@@ -171,12 +171,9 @@ fn foreground(
     // Forked before the terminal relay's thread starts: the prober is a
     // single-threaded copy of this process (it resets its signals).
     let prober = pocky_engine::health::start(store, created, launched.pid());
+    let target = pocky_engine::logwriter::Target::of_created(store, created);
     let tee = (!readers.is_empty())
-        .then(|| pocky_engine::state::log_path(store, &created.record.id))
-        .transpose()?
-        .map(|path| {
-            std::thread::spawn(move || pocky_engine::logwriter::tee_to_log(&path, readers))
-        });
+        .then(|| std::thread::spawn(move || pocky_engine::logwriter::tee_to_log(&target, readers)));
     let pty = launched.take_pty_master();
     // `-a` without a stream: what the container writes there goes only to
     // its log. pocky's own messages come after, with the streams back.

@@ -31,6 +31,10 @@ pub struct CreateArgs {
     /// Volume driver: only `local`.
     #[arg(short, long, default_value = pocky_engine::store::LOCAL_DRIVER)]
     pub driver: String,
+    /// Driver option: type=tmpfs [o=size=64m,mode=1777], or type=none
+    /// o=bind device=/host/dir.
+    #[arg(short, long = "opt", value_name = "KEY=VALUE")]
+    pub opt: Vec<String>,
     pub name: Option<String>,
 }
 
@@ -90,8 +94,14 @@ pub fn run(root: &Path, cmd: &VolumeCommand) -> Result<ExitCode> {
 }
 
 fn create(store: &Store, args: &CreateArgs) -> Result<ExitCode> {
-    let name =
-        pocky_engine::volumes::create(store, args.name.as_deref(), &args.driver, &args.labels)?;
+    let opts = pocky_engine::volume_opts::parse_words(&args.opt)?;
+    let name = pocky_engine::volumes::create(
+        store,
+        args.name.as_deref(),
+        &args.driver,
+        &args.labels,
+        &opts,
+    )?;
     println!("{name}");
     Ok(ExitCode::SUCCESS)
 }

@@ -11,8 +11,7 @@ use anyhow::{Context, Result};
 use oci_spec::runtime::{Mount, MountBuilder};
 use pocky_fs::rootfs::Overlay;
 use pocky_store::{
-    ContainerRecord, ContainerState, ContainerStore, ImageRecord, ImageStore, LayerStore, Status,
-    Store,
+    ContainerRecord, ContainerState, ContainerStore, ImageRecord, ImageStore, Status, Store,
 };
 
 use crate::flags;
@@ -62,6 +61,7 @@ fn create_inner(
             anyhow::bail!(crate::invalid!("conflicting options: --restart and --rm"));
         }
     }
+    let log = crate::log_config::parse(args.log_driver.as_deref(), &args.log_opt)?;
     let user_health = crate::health::config::from_flags(args)?;
     let crate::image_config::ImageConfig {
         defaults,
@@ -176,6 +176,7 @@ fn create_inner(
         labels,
         healthcheck,
         host: pocky_store::HostFlags {
+            log,
             binds: args.volume.clone(),
             cap_add: args.cap_add.clone(),
             cap_drop: args.cap_drop.clone(),
@@ -248,12 +249,8 @@ fn reopen_inner(store: &Store, record: ContainerRecord) -> Result<Created> {
 }
 
 pub(crate) fn overlay_of(store: &Store, dir: &Path, image: &ImageRecord) -> Result<Overlay> {
-    let mut lowers = Vec::new();
-    for chain in image.chain_ids.iter().rev() {
-        lowers.push(store.layer_diff_dir(chain)?);
-    }
     Ok(Overlay {
-        lowers,
+        lowers: crate::storage::lowers(store, image)?,
         upper: dir.join("upper"),
         work: dir.join("work"),
         // Used only by images with too many layers for one mount option.

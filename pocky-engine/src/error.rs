@@ -28,6 +28,10 @@ pub enum Error {
     /// The request itself is wrong: a bad flag value, filter, name.
     #[error("{0}")]
     Invalid(String),
+    /// Something the object's configuration cannot do, as Docker's 501
+    /// (`logs` of a container with the none log driver).
+    #[error("{0}")]
+    NotImplemented(String),
     /// A record that cannot be read: `rm -f`/`rmi` still remove it.
     #[error("container {id} has an unreadable record ({reason})")]
     BrokenContainer { id: String, reason: String },
@@ -47,6 +51,7 @@ pub enum Kind {
     NotFound,
     Conflict,
     Invalid,
+    NotImplemented,
     Internal,
 }
 
@@ -60,6 +65,7 @@ impl Error {
             | Error::NotFound(_) => Kind::NotFound,
             Error::NotRunning(_) | Error::Conflict(_) => Kind::Conflict,
             Error::Invalid(_) | Error::BuildStep { .. } => Kind::Invalid,
+            Error::NotImplemented(_) => Kind::NotImplemented,
             Error::BrokenContainer { .. } | Error::BrokenImage { .. } | Error::Internal(_) => {
                 Kind::Internal
             }
@@ -72,6 +78,7 @@ impl Error {
             Kind::NotFound => 404,
             Kind::Conflict => 409,
             Kind::Invalid => 400,
+            Kind::NotImplemented => 501,
             Kind::Internal => 500,
         }
     }
@@ -136,6 +143,7 @@ impl From<anyhow::Error> for Error {
             Some(Kind::NotFound) => Error::NotFound(message()),
             Some(Kind::Conflict) => Error::Conflict(message()),
             Some(Kind::Invalid) => Error::Invalid(message()),
+            Some(Kind::NotImplemented) => Error::NotImplemented(message()),
             Some(Kind::Internal) | None => Error::Internal(e),
         }
     }
@@ -208,9 +216,11 @@ fn net_kind(e: &pocky_net::NetError) -> Kind {
         | N::PortAllocated { .. }
         | N::AddressTaken { .. }
         | N::SubnetOverlaps(_) => Kind::Conflict,
-        N::BadSubnet(_) | N::BadPort { .. } | N::BadName(_) | N::AddressOutside { .. } => {
-            Kind::Invalid
-        }
+        N::BadSubnet(_)
+        | N::BadPort { .. }
+        | N::BadName(_)
+        | N::AddressOutside { .. }
+        | N::Invalid(_) => Kind::Invalid,
         _ => Kind::Internal,
     }
 }

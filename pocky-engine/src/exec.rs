@@ -16,6 +16,11 @@ pub struct ExecProcess {
     pub args: Vec<String>,
     /// `-e K=V`/`-e K`, added after (and replacing) the container's.
     pub env: Vec<String>,
+    /// `--env-file`: read before `env`, which overrides it.
+    pub env_file: Vec<PathBuf>,
+    /// `--privileged`: every capability and no seccomp filter for this
+    /// process (see [`spec_for`]); the container keeps its own.
+    pub privileged: bool,
     pub user: Option<String>,
     /// Absolute.
     pub workdir: Option<String>,
@@ -31,7 +36,7 @@ pub fn process_for(spec: &Spec, want: &ExecProcess) -> Result<Process> {
     process.set_args(Some(want.args.clone()));
     process.set_terminal(Some(want.tty));
     let mut env = process.env().clone().unwrap_or_default();
-    for kv in crate::flags::environment(&want.env, &[])? {
+    for kv in crate::flags::environment(&want.env, &want.env_file)? {
         let key = kv
             .split_once('=')
             .map_or(kv.as_str(), |(k, _)| k)
@@ -43,6 +48,12 @@ pub fn process_for(spec: &Spec, want: &ExecProcess) -> Result<Process> {
     if let Some(u) = &want.user {
         process.user_mut().set_username(Some(u.clone()));
     }
+    if want.privileged {
+        use pocky_runtime::security::caps;
+        process.set_capabilities(Some(caps::process_capabilities(&caps::all_capabilities())?));
+        // Docker's exec --privileged runs unconfined by AppArmor too.
+        process.set_apparmor_profile(None);
+    }
     if let Some(w) = &want.workdir {
         if !w.starts_with('/') {
             bail!(crate::invalid!(
@@ -52,6 +63,21 @@ pub fn process_for(spec: &Spec, want: &ExecProcess) -> Result<Process> {
         process.set_cwd(PathBuf::from(w));
     }
     Ok(process)
+}
+
+/// The spec an exec runs under: the container's, without its seccomp
+/// filter for a privileged exec. Docker's keeps the container's filter
+/// (moby#21984), so a privileged exec there still cannot mount; pocky
+/// gives what `--privileged` promises, as `run --privileged` does.
+pub fn spec_for<'a>(spec: &'a Spec, want: &ExecProcess) -> std::borrow::Cow<'a, Spec> {
+    if !want.privileged {
+        return std::borrow::Cow::Borrowed(spec);
+    }
+    let mut spec = spec.clone();
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_seccomp(None);
+    }
+    std::borrow::Cow::Owned(spec)
 }
 
 /// Why an exec did not start.

@@ -153,7 +153,7 @@ mod tests {
 }
 
 /// One `--network` value: a name, or Docker's long form
-/// `name=NET[,alias=A][,ip=ADDR]` (a network name never holds `=`).
+/// `name=NET[,alias=A][,ip=ADDR][,ip6=ADDR]` (a network name never holds `=`).
 pub fn network_endpoint(v: &str) -> Result<crate::request::Endpoint> {
     let mut e = crate::request::Endpoint::default();
     if !v.contains('=') {
@@ -174,8 +174,15 @@ pub fn network_endpoint(v: &str) -> Result<crate::request::Endpoint> {
                         .with_context(|| format!("--network {v:?}: bad IPv4 address"))?,
                 )
             }
+            "ip6" => {
+                e.ip6 = Some(
+                    value
+                        .parse()
+                        .with_context(|| format!("--network {v:?}: bad IPv6 address"))?,
+                )
+            }
             _ => bail!(crate::invalid!(
-                "--network {v:?}: pocky does not support {key:?} (name, alias and ip are supported)"
+                "--network {v:?}: pocky does not support {key:?} (name, alias, ip and ip6 are supported)"
             )),
         }
     }

@@ -74,6 +74,55 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<Vec<Removal>> {
     Ok(done)
 }
 
+/// `rmi --platform P NAME`: only P's image of the name. A tag names one
+/// image in pocky's store (a pull for another platform moves the tag, and
+/// the image it left keeps the repository's digest, untagged), so a name
+/// has several platforms' images when earlier pulls left such ones:
+/// the tagged image goes when it is P's, else the untagged images pulled
+/// from the same repository that are P's. None of P's is an error naming
+/// what the name is.
+pub fn remove_platform(
+    store: &Store,
+    name: &str,
+    platform: &pocky_registry::Platform,
+    force: bool,
+) -> Result<Vec<Removal>> {
+    let (image, named) = lookup::find(store, name)?;
+    let is_wanted = |platform_of: &str| {
+        pocky_registry::Platform::parse(platform_of).is_ok_and(|have| platform.matches(&have))
+    };
+    if is_wanted(&image.platform) {
+        return remove(store, name, force);
+    }
+    let repository = match named {
+        Named::Id => None,
+        Named::Tag(_) | Named::Digest => pocky_registry::Reference::parse(name)
+            .ok()
+            .map(|r| format!("{}/{}@", r.registry, r.repository)),
+    };
+    let others: Vec<String> = match &repository {
+        None => Vec::new(),
+        Some(repo) => store
+            .images()?
+            .into_iter()
+            .filter(|i| i.repo_tags.is_empty() && is_wanted(&i.platform))
+            .filter(|i| i.repo_digests.iter().any(|d| d.starts_with(repo.as_str())))
+            .map(|i| i.id)
+            .collect(),
+    };
+    if others.is_empty() {
+        return Err(Error::NotFound(format!(
+            "image {name} has no {platform} image here (it is {})",
+            image.platform
+        )));
+    }
+    let mut done = Vec::new();
+    for id in others {
+        done.extend(remove(store, &id, force)?);
+    }
+    Ok(done)
+}
+
 fn familiar_tag(canonical: &str) -> String {
     let (repo, tag) = lookup::familiar(canonical);
     format!("{repo}:{tag}")

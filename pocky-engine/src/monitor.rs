@@ -155,9 +155,8 @@ fn monitor(store: &Store, created: &mut Created, ready: OwnedFd) -> i32 {
         // After the report (the prober must not hold the CLI's pipe) and
         // before any thread could exist: it forks.
         let prober = crate::health::start(store, created, launched.pid());
-        if let Ok(path) = state::log_path(store, &created.record.id) {
-            crate::logwriter::copy_to_log(&path, readers);
-        }
+        let target = crate::logwriter::Target::of_created(store, created);
+        crate::logwriter::copy_to_log(&target, readers);
         let status = match launched.wait() {
             Ok(s) => s,
             Err(_) => pocky_ns::ExitStatus {

@@ -7,7 +7,6 @@ use std::io::{self, Read};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
-use pocky_fs::{UnpackLimits, unpack_layer};
 use pocky_registry::{Client, ClientOptions, LayerDescriptor, Platform, Reference, Resolved};
 use pocky_store::{ImageRecord, ImageStore, LayerRecord, LayerStore, Store, chain_ids};
 
@@ -99,6 +98,44 @@ pub fn pull(
     progress: &dyn PullProgress,
 ) -> crate::Result<Outcome> {
     pull_inner(store, client, reference, platform, progress).map_err(crate::Error::from)
+}
+
+/// `pull --all-tags`: every tag the registry lists for `repository` (a
+/// reference without tag or digest), pulled one after another; the first
+/// failure stops it, naming the tag. `done` hears of each as it is.
+pub fn pull_all_tags(
+    store: &Store,
+    client: &Client,
+    repository: &Reference,
+    platform: &Platform,
+    progress: &dyn PullProgress,
+    done: &mut dyn FnMut(&Reference, &Outcome),
+) -> crate::Result<Vec<(Reference, Outcome)>> {
+    if repository.tag.is_some() {
+        return Err(crate::invalid!("tag can't be used with --all-tags/-a"));
+    }
+    if repository.digest.is_some() {
+        return Err(crate::invalid!("digest can't be used with --all-tags/-a"));
+    }
+    let tags = client
+        .list_tags(repository)
+        .with_context(|| format!("listing the tags of {repository}"))?;
+    if tags.is_empty() {
+        return Err(crate::Error::NotFound(format!(
+            "repository {repository} has no tags"
+        )));
+    }
+    let mut out = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let reference = Reference {
+            tag: Some(tag),
+            ..repository.clone()
+        };
+        let outcome = pull(store, client, &reference, platform, progress)?;
+        done(&reference, &outcome);
+        out.push((reference, outcome));
+    }
+    Ok(out)
 }
 
 fn pull_inner(
@@ -206,12 +243,7 @@ fn platform_of(resolved: &Resolved) -> String {
 }
 
 pub(crate) fn layer_size(store: &Store, chain_id: &str) -> Result<u64> {
-    let dir = store.layer_diff_dir(chain_id)?;
-    let meta = dir.with_file_name("layer.json");
-    let data = std::fs::read(&meta).with_context(|| format!("reading {}", meta.display()))?;
-    let rec: LayerRecord =
-        serde_json::from_slice(&data).with_context(|| format!("parsing {}", meta.display()))?;
-    Ok(rec.size)
+    Ok(store.layer_record(chain_id)?.size)
 }
 
 /// Downloads and unpacks the layers at `todo` with a bounded pool of
@@ -301,9 +333,7 @@ where
         reader.copy.commit(store, Some(&digest))?;
         return Ok(());
     }
-    let staging = store.stage_layer()?;
-    let dest = pocky_store::staging_diff_dir(&staging);
-    let unpacked = unpack_layer(&mut reader, &dest, &UnpackLimits::default()).with_context(ctx)?;
+    let (staging, unpacked) = crate::storage::unpack(store, &mut reader).with_context(ctx)?;
     // The digest of the compressed blob is checked when its reader reaches
     // the end; the decompressor may stop short of it.
     io::copy(&mut reader, &mut io::sink()).with_context(ctx)?;

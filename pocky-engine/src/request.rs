@@ -12,6 +12,9 @@ pub struct Endpoint {
     pub network: String,
     pub aliases: Vec<String>,
     pub ip: Option<std::net::Ipv4Addr>,
+    pub ip6: Option<std::net::Ipv6Addr>,
+    /// `--link NAME[:ALIAS]`s on this network (user networks only).
+    pub links: Vec<String>,
 }
 
 /// `run` and `create`: the container to make and how to run it.
@@ -67,6 +70,20 @@ pub struct RunRequest {
     pub dns: Vec<std::net::IpAddr>,
     /// Add a line to /etc/hosts: NAME:IP.
     pub add_host: Vec<String>,
+    // Network flags of issue 16, kept together (`net_flags.rs` checks
+    // them; `netsetup::settings` records them).
+    /// `--ip6`: fixed IPv6 address on a network made with `--ipv6`.
+    pub ip6: Option<std::net::Ipv6Addr>,
+    /// `--mac-address`: the MAC address of the container's first interface.
+    pub mac_address: Option<String>,
+    /// `--dns-search`: search domains of /etc/resolv.conf (`.` for none).
+    pub dns_search: Vec<String>,
+    /// `--dns-option`: words of /etc/resolv.conf's `options` line.
+    pub dns_option: Vec<String>,
+    /// `--expose`: PORT[/PROTO] or START-END[/PROTO], besides the image's.
+    pub expose: Vec<String>,
+    /// `--link`: NAME[:ALIAS] of another container.
+    pub link: Vec<String>,
     /// Mount the container's root filesystem read-only.
     pub read_only: bool,
     /// Bind mount or volume: [HOST-DIR|NAME:]CONTAINER-DIR[:ro|rw,nocopy].
@@ -112,6 +129,12 @@ pub struct RunRequest {
     pub health_retries: Option<i64>,
     /// `--no-healthcheck`: switch off the image's HEALTHCHECK.
     pub no_healthcheck: bool,
+    // --- logging (`--log-driver`, `--log-opt`; `log_config` checks them) ---
+    /// `--log-driver`: json-file (None: the default) or none.
+    pub log_driver: Option<String>,
+    /// `--log-opt KEY=VALUE`: max-size, max-file, labels, env, tag.
+    pub log_opt: Vec<String>,
+    // --- end of logging ---
     /// Image, then the command and its arguments.
     pub image_and_command: Vec<String>,
 

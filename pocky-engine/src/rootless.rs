@@ -50,6 +50,7 @@ pub fn in_netns<T: Serialize + DeserializeOwned>(f: impl FnOnce() -> Result<T>) 
                     crate::Kind::NotFound => 'n',
                     crate::Kind::Conflict => 'c',
                     crate::Kind::Invalid => 'i',
+                    crate::Kind::NotImplemented => 'u',
                     crate::Kind::Internal => 'x',
                 };
                 Answer::Failed(kind, crate::one_line(&e))
@@ -65,6 +66,7 @@ pub fn in_netns<T: Serialize + DeserializeOwned>(f: impl FnOnce() -> Result<T>) 
             'n' => crate::Error::NotFound(message),
             'c' => crate::Error::Conflict(message),
             'i' => crate::Error::Invalid(message),
+            'u' => crate::Error::NotImplemented(message),
             _ => crate::Error::Internal(anyhow::anyhow!(message)),
         }
         .into()),

@@ -3,7 +3,9 @@
 //! terminal relay), re-exported so that front ends depend on the engine
 //! alone.
 
-pub use pocky_ns::pty::{copy_winsize, relay, set_winsize};
+pub use pocky_ns::pty::{
+    Relayed, copy_winsize, hold_detached, relay, relay_detachable, set_winsize,
+};
 pub use pocky_ns::{ExitStatus, FORWARDED, SignalForwarder};
 pub use pocky_runtime::exec::ExecOptions;
 pub use pocky_runtime::launch::Stdio;

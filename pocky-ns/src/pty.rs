@@ -262,6 +262,30 @@ impl Drop for Winch {
 /// on. Copies until every process has closed the container side; with
 /// `interactive` false, stdin is left alone.
 pub fn relay(master: OwnedFd, interactive: bool) -> std::io::Result<()> {
+    relay_detachable(master, interactive, None).map(|_| ())
+}
+
+/// How a [`relay_detachable`] ended.
+#[derive(Debug)]
+pub enum Relayed {
+    /// Every process closed the terminal.
+    Ended,
+    /// The detach keys were typed: the master, still open, is the
+    /// caller's to keep (see [`hold_detached`]).
+    Detached(OwnedFd),
+}
+
+/// A typed-input filter for the detach keys: the bytes to pass on, and
+/// whether the sequence was typed.
+pub type DetachFilter<'a> = &'a mut dyn FnMut(&[u8]) -> (Vec<u8>, bool);
+
+/// [`relay`], with the caller's input passed through `detach` first: when
+/// it reports the detach keys, the relay stops and hands back the master.
+pub fn relay_detachable(
+    master: OwnedFd,
+    interactive: bool,
+    mut detach: Option<DetachFilter<'_>>,
+) -> std::io::Result<Relayed> {
     let stdin = std::io::stdin();
     let _raw = if interactive && stdin.is_terminal() {
         Some(RawMode::enter(stdin.as_fd()).map_err(std::io::Error::other)?)
@@ -303,7 +327,7 @@ pub fn relay(master: OwnedFd, interactive: bool) -> std::io::Result<()> {
         }
         if fds[0].revents != 0 {
             match master_file.read(&mut buf) {
-                Ok(0) | Err(_) => return Ok(()),
+                Ok(0) | Err(_) => return Ok(Relayed::Ended),
                 Ok(n) => {
                     out.write_all(&buf[..n])?;
                     out.flush()?;
@@ -318,6 +342,12 @@ pub fn relay(master: OwnedFd, interactive: bool) -> std::io::Result<()> {
                     stdin_open = false;
                     // End of input: an EOT tells the shell on the pty.
                     let _ = master_file.write_all(&[4]);
+                } else if let Some(filter) = detach.as_mut() {
+                    let (pass, detached) = filter(&buf[..n]);
+                    master_file.write_all(&pass)?;
+                    if detached {
+                        return Ok(Relayed::Detached(master_file.into()));
+                    }
                 } else {
                     master_file.write_all(&buf[..n])?;
                 }
@@ -330,5 +360,44 @@ pub fn relay(master: OwnedFd, interactive: bool) -> std::io::Result<()> {
         {
             let _ = copy_winsize(stdin.as_fd(), master_file.as_fd());
         }
+    }
+}
+
+/// After a detach: a small process in a session of its own keeps the
+/// terminal's `master` open, reading and dropping what is written to it,
+/// so that the processes on the terminal run on (no hangup) after the
+/// caller exits. It ends when the last of them closes the terminal.
+pub fn hold_detached(master: OwnedFd) -> std::io::Result<()> {
+    let fd = master.as_raw_fd();
+    let keep = libc::c_uint::try_from(fd).map_err(std::io::Error::other)?;
+    // SAFETY: the caller may have threads, so the child makes only
+    // async-signal-safe calls (setsid, open, dup2, close_range, read,
+    // _exit) on a stack buffer and never returns.
+    match unsafe { libc::fork() } {
+        -1 => Err(std::io::Error::last_os_error()),
+        // SAFETY: in the child: raw syscalls on descriptors it owns and a
+        // stack buffer, ending in _exit (see above).
+        0 => unsafe {
+            libc::setsid();
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            if null >= 0 {
+                for std_fd in 0..3 {
+                    libc::dup2(null, std_fd);
+                }
+            }
+            // Nothing of the caller's (its pipes, its locks) stays held.
+            if keep > 3 {
+                libc::syscall(libc::SYS_close_range, 3, keep - 1, 0);
+            }
+            libc::syscall(libc::SYS_close_range, keep + 1, libc::c_uint::MAX, 0);
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+                if n <= 0 && !(n < 0 && *libc::__errno_location() == libc::EINTR) {
+                    libc::_exit(0);
+                }
+            }
+        },
+        _ => Ok(()),
     }
 }

@@ -35,6 +35,7 @@ mod manifest;
 mod platform;
 mod push;
 mod reference;
+mod tags;
 mod transport;
 mod url;
 

@@ -175,7 +175,7 @@ fn split_domain(name: &str) -> (String, String) {
     (registry, repository)
 }
 
-fn check_tag(tag: &str) -> Result<(), String> {
+pub(crate) fn check_tag(tag: &str) -> Result<(), String> {
     if tag.is_empty() {
         return Err("tag is empty".into());
     }

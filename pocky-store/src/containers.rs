@@ -97,6 +97,9 @@ pub struct ContainerRecord {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HostFlags {
+    /// `--log-driver` and `--log-opt`, checked at create.
+    #[serde(skip_serializing_if = "LogConfig::is_default")]
+    pub log: LogConfig,
     /// `-v` as given.
     pub binds: Vec<String>,
     pub cap_add: Vec<String>,
@@ -115,6 +118,39 @@ pub struct HostFlags {
 impl HostFlags {
     fn is_default(&self) -> bool {
         *self == HostFlags::default()
+    }
+}
+
+/// How the container's output is kept: Docker's `HostConfig.LogConfig`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    /// `json-file` or `none`.
+    pub driver: String,
+    /// The driver's options (`max-size`, `max-file`, `labels`, ...).
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            driver: LogConfig::JSON_FILE.into(),
+            options: Default::default(),
+        }
+    }
+}
+
+impl LogConfig {
+    pub const JSON_FILE: &'static str = "json-file";
+    pub const NONE: &'static str = "none";
+
+    fn is_default(&self) -> bool {
+        *self == LogConfig::default()
+    }
+
+    /// Whether the output is kept at all (`logs` can read it).
+    pub fn keeps_output(&self) -> bool {
+        self.driver != LogConfig::NONE
     }
 }
 

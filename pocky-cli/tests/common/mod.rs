@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 pub mod build;
+pub mod outside;
 pub mod records;
+pub mod service;
 pub mod user;
 
 use std::path::Path;
