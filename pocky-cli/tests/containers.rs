@@ -436,4 +436,7 @@ fn real_container_lifecycle() {
     let out = ok(r, &["system", "prune"]);
     assert!(out.contains(id), "{out}");
     assert!(ps_json(r, true).is_empty());
+    // Its default bridge (172.17.0.0/16 from Docker's pool) would stay in
+    // the sandbox and take the subnet network_options.rs routes.
+    ok(r, &["system", "reset", "--force"]);
 }
