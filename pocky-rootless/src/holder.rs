@@ -24,7 +24,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Gid, Pid, Uid, fork};
 
 use crate::error::{Result, RootlessError};
-use crate::subid::{self, Range};
+use crate::subid::Range;
 
 /// The file in the runtime directory that names the holder.
 const RECORD: &str = "holder";
@@ -390,9 +390,4 @@ fn holder_setup(sock: UnixStream, exit_w: OwnedFd) -> std::result::Result<(), ()
     drop(r);
     drop(sock);
     Ok(())
-}
-
-/// Whether this process is in the initial user namespace.
-pub fn in_initial_userns() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| subid::is_initial_map(&m))
 }

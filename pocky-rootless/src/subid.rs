@@ -78,12 +78,6 @@ pub fn mapped_count(uid_map: &str) -> u64 {
         .sum()
 }
 
-/// Whether a `/proc/PID/uid_map` text is the initial namespace's.
-pub fn is_initial_map(uid_map: &str) -> bool {
-    let fields: Vec<&str> = uid_map.split_whitespace().collect();
-    fields == ["0", "0", "4294967295"]
-}
-
 /// `--userns=keep-id`: the maps of a container namespace nested in the
 /// user's, where `own` (the user's id, which is 0 of the user's
 /// namespace) is itself, its root a subordinate id, and the rest as in
@@ -172,12 +166,6 @@ alice:200000:10:extra
             mapped_count("         0       1001          1\n         1     100000      65536\n"),
             65537
         );
-    }
-
-    #[test]
-    fn initial_namespace_is_recognised() {
-        assert!(is_initial_map("         0          0 4294967295\n"));
-        assert!(!is_initial_map("0 1001 1\n1 100000 65536\n"));
     }
 
     #[test]
