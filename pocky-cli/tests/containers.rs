@@ -389,6 +389,8 @@ fn real_container_lifecycle() {
     };
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
+    // The default bridge and its rules go with the test, pass or fail.
+    let _reset = common::Reset(r);
     let image = format!("{}/busybox", sb.registry);
     ok(r, &["pull", "-q", &image]);
 
