@@ -8,6 +8,7 @@ mod cli_run;
 mod commit;
 mod cp;
 mod diff;
+mod disk_usage;
 mod events;
 mod exec;
 mod foreground;
@@ -28,6 +29,7 @@ mod run;
 mod save;
 mod service;
 mod stats;
+mod system;
 mod tag;
 mod template;
 mod top;
@@ -149,5 +151,8 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::Attach(a) => attach::attach(&root, &a),
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => events::events(&root, &a),
         Command::Cp(a) => cp::cp(&root, &a),
+        Command::Info(a) | Command::System(SystemCommand::Info(a)) => system::info(&root, &a),
+        Command::System(SystemCommand::Df(a)) => disk_usage::df(&root, &a),
+        Command::Version(a) => system::version(&a),
     }
 }

@@ -165,6 +165,13 @@ impl Store {
             .map(|names| names.into_iter().map(|n| format!("sha256:{n}")).collect())
     }
 
+    /// An unpacked layer's record (its size for `system df`).
+    pub fn layer_record(&self, chain_id: &str) -> Result<LayerRecord> {
+        let path = self.layer_dir(chain_id)?.join("layer.json");
+        let data = fs::read(&path).map_err(StoreError::io("reading", &path))?;
+        serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt { path, source })
+    }
+
     pub(crate) fn remove_layer(&self, chain_id: &str) -> Result<()> {
         staging::remove_tree(&self.layout.tmp(), &self.layer_dir(chain_id)?)
     }
