@@ -111,6 +111,7 @@ pub fn build(ctx: &mut Ctx) -> ApiResult {
             .query("networkmode")
             .filter(|n| !n.is_empty())
             .map(str::to_owned),
+        run_limits: build_limits(ctx)?,
     };
     let quiet = ctx.flag("q")?;
     let mut stream = Stream {
@@ -149,4 +150,45 @@ pub fn prune(ctx: &mut Ctx) -> ApiResult {
         200,
         json!({"CachesDeleted": [], "SpaceReclaimed": done.reclaimed}),
     ))
+}
+
+/// The RUN containers' limits from the query: `memory`, `memswap`,
+/// `cpushares`, `cpuperiod`, `cpuquota`, `cpusetcpus`, `cpusetmems`,
+/// `shmsize`, `ulimits` (JSON), `extrahosts`, `cgroupparent`; `squash` and
+/// `cachefrom` refused by name.
+fn build_limits(ctx: &Ctx) -> ApiResult<pocky_engine::RunRequest> {
+    let text = |k: &str| ctx.query(k).filter(|v| !v.is_empty()).map(str::to_owned);
+    let positive =
+        |k: &str| -> ApiResult<Option<i64>> { Ok(ctx.number::<i64>(k)?.filter(|v| *v != 0)) };
+    let mut req = pocky_engine::RunRequest {
+        memory: positive("memory")?.map(|v| v.to_string()),
+        memory_swap: positive("memswap")?.map(|v| v.to_string()),
+        cpu_shares: positive("cpushares")?.and_then(|v| u64::try_from(v).ok()),
+        cpu_period: positive("cpuperiod")?.and_then(|v| u64::try_from(v).ok()),
+        cpu_quota: positive("cpuquota")?,
+        cpuset_cpus: text("cpusetcpus"),
+        cpuset_mems: text("cpusetmems"),
+        shm_size: positive("shmsize")?.map(|v| v.to_string()),
+        cgroup_parent: text("cgroupparent").unwrap_or_default(),
+        ..Default::default()
+    };
+    if let Some(hosts) = text("extrahosts") {
+        req.add_host = hosts.split(',').map(str::to_owned).collect();
+    }
+    if let Some(u) = text("ulimits") {
+        let list: Vec<serde_json::Value> =
+            serde_json::from_str(&u).map_err(|e| ApiError::bad(format!("invalid ulimits: {e}")))?;
+        for l in list {
+            let name = l["Name"].as_str().unwrap_or_default();
+            req.ulimit
+                .push(format!("{name}={}:{}", l["Soft"], l["Hard"]));
+        }
+    }
+    if ctx.flag("squash")? {
+        req.refused.push(("--squash".into(), String::new()));
+    }
+    if text("cachefrom").is_some_and(|c| c != "[]") {
+        req.refused.push(("--cache-from".into(), String::new()));
+    }
+    Ok(req)
 }

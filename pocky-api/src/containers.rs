@@ -156,12 +156,8 @@ pub fn remove(ctx: &mut Ctx, id: &str) -> ApiResult {
 }
 
 pub fn prune(ctx: &mut Ctx) -> ApiResult {
-    if !ctx.filters()?.is_empty() {
-        return Err(ApiError::bad(
-            "pocky's container prune takes no filters yet",
-        ));
-    }
-    let report = pocky_engine::prune::prune_containers(ctx.store)?;
+    let filters = ctx.filters()?;
+    let report = pocky_engine::prune::prune_containers(ctx.store, &filters)?;
     Ok(Reply::Json(
         200,
         json!({"ContainersDeleted": report.containers, "SpaceReclaimed": report.reclaimed}),
@@ -200,6 +196,36 @@ pub fn update(ctx: &mut Ctx, id: &str) -> ApiResult {
             .filter(|s| *s > 0),
         pids_limit: int("PidsLimit")?.filter(|p| *p != 0),
         restart: None,
+        more: pocky_engine::RunRequest {
+            cpuset_cpus: o
+                .get("CpusetCpus")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            cpuset_mems: o
+                .get("CpusetMems")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            cpu_period: int("CpuPeriod")?
+                .filter(|v| *v > 0)
+                .map(|v| v.unsigned_abs()),
+            cpu_quota: int("CpuQuota")?.filter(|v| *v != 0),
+            cpu_rt_period: int("CpuRealtimePeriod")?
+                .filter(|v| *v > 0)
+                .map(|v| v.unsigned_abs()),
+            cpu_rt_runtime: int("CpuRealtimeRuntime")?.filter(|v| *v != 0),
+            memory_swap: int("MemorySwap")?
+                .filter(|v| *v != 0)
+                .map(|v| v.to_string()),
+            memory_reservation: int("MemoryReservation")?
+                .filter(|v| *v > 0)
+                .map(|v| v.to_string()),
+            blkio_weight: int("BlkioWeight")?
+                .and_then(|v| u16::try_from(v).ok())
+                .filter(|v| *v > 0),
+            ..Default::default()
+        },
     };
     if let Some(p) = o.get("RestartPolicy").and_then(Value::as_object)
         && let Some(name) = p

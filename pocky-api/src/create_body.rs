@@ -167,7 +167,13 @@ pub fn parse(body: &Value, name: Option<&str>, platform: Option<&str>) -> ApiRes
     if bool_field(config, "NetworkDisabled") {
         req.network = "none".into();
     }
+    // Before API 1.44 the MAC address was the container's, in Config.
+    req.mac_address = str_field(config, "MacAddress").map(str::to_owned);
+    if let Some(ports) = object(config, "ExposedPorts")? {
+        req.expose = ports.keys().cloned().collect();
+    }
     host_config(&mut req, host)?;
+    crate::host_config_more::more_host_config(&mut req, host, config)?;
     if let Some(net) = object(body.as_object().unwrap_or(&empty), "NetworkingConfig")?
         && let Some(endpoints) = object(net, "EndpointsConfig")?
     {
@@ -279,18 +285,83 @@ mod tests {
     }
 
     #[test]
+    fn network_settings_of_issue_16() {
+        let c = parse(
+            &json!({"Image": "b", "MacAddress": "02:42:ac:11:00:09",
+                    "ExposedPorts": {"80/tcp": {}, "53/udp": {}},
+                    "HostConfig": {"NetworkMode": "app", "DnsSearch": ["example.com"],
+                        "DnsOptions": ["ndots:2"], "Links": ["db:database"]},
+                    "NetworkingConfig": {"EndpointsConfig": {"app": {
+                        "IPAMConfig": {"IPv6Address": "fd00::9"}, "Links": ["cache"]}}}}),
+            None,
+            None,
+        )
+        .unwrap();
+        let r = &c.request;
+        assert_eq!(r.mac_address.as_deref(), Some("02:42:ac:11:00:09"));
+        assert_eq!(r.expose, ["53/udp", "80/tcp"]);
+        assert_eq!(r.dns_search, ["example.com"]);
+        assert_eq!(r.dns_option, ["ndots:2"]);
+        assert_eq!(r.link, ["db:database", "cache"]);
+        assert_eq!(r.ip6, Some("fd00::9".parse().unwrap()));
+        let e = parse(
+            &json!({"Image": "b", "NetworkingConfig": {"EndpointsConfig": {"app": {
+                "IPAMConfig": {"IPv6Address": "10.0.0.1"}}}}}),
+            None,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.status, 400);
+    }
+
+    #[test]
     fn unsupported_settings_are_refused_by_name() {
         for host in [
-            json!({"Ulimits": [{"Name": "nofile", "Soft": 1, "Hard": 1}]}),
-            json!({"Init": true}),
-            json!({"PidMode": "host"}),
-            json!({"CpuQuota": 5000}),
+            json!({"Runtime": "kata"}),
+            json!({"Isolation": "hyperv"}),
+            json!({"LogConfig": {"Type": "syslog"}}),
         ] {
             let e =
                 parse(&json!({"Image": "busybox", "HostConfig": host}), None, None).unwrap_err();
             assert_eq!(e.status, 400, "{host}");
             assert!(e.message.contains("pocky"), "{}", e.message);
         }
+    }
+
+    #[test]
+    fn the_less_common_host_fields_become_flags() {
+        let c = parse(
+            &json!({"Image": "b", "Domainname": "example.org", "HostConfig": {
+                "Ulimits": [{"Name": "nofile", "Soft": 10, "Hard": 20}],
+                "Sysctls": {"net.ipv4.ip_forward": "1"},
+                "Init": true, "PidMode": "host", "IpcMode": "container:db",
+                "CpuQuota": 5000, "CpuPeriod": 10000, "CpusetCpus": "0",
+                "MemorySwap": -1, "MemorySwappiness": 10, "OomScoreAdj": 100,
+                "BlkioDeviceReadBps": [{"Path": "/dev/sda", "Rate": 1024}],
+                "GroupAdd": ["audio"], "ShmSize": 1048576, "VolumesFrom": ["db:ro"],
+                "DeviceRequests": [{"Count": -1}], "Annotations": {"a": "b"}}}),
+            None,
+            None,
+        )
+        .unwrap();
+        let r = c.request;
+        assert_eq!(r.ulimit, ["nofile=10:20"]);
+        assert_eq!(r.sysctl, ["net.ipv4.ip_forward=1"]);
+        assert!(r.init);
+        assert_eq!(r.pid.as_deref(), Some("host"));
+        assert_eq!(r.ipc.as_deref(), Some("container:db"));
+        assert_eq!((r.cpu_quota, r.cpu_period), (Some(5000), Some(10000)));
+        assert_eq!(r.cpuset_cpus.as_deref(), Some("0"));
+        assert_eq!(r.memory_swap.as_deref(), Some("-1"));
+        assert_eq!(r.memory_swappiness, Some(10));
+        assert_eq!(r.oom_score_adj, Some(100));
+        assert_eq!(r.device_read_bps, ["/dev/sda:1024"]);
+        assert_eq!(r.group_add, ["audio"]);
+        assert_eq!(r.shm_size.as_deref(), Some("1048576"));
+        assert_eq!(r.volumes_from, ["db:ro"]);
+        assert_eq!(r.refused[0].0, "--gpus");
+        assert_eq!(r.annotation, ["a=b"]);
+        assert_eq!(r.domainname.as_deref(), Some("example.org"));
     }
 
     #[test]

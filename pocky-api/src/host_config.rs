@@ -8,75 +8,9 @@ use serde_json::{Map, Value};
 use crate::create_body::{bool_field, int_field, object, str_field, strings};
 use crate::{ApiError, ApiResult};
 
-/// Fields that must stay unset (zero, empty) until pocky supports them.
-const REFUSED_HOST: [&str; 22] = [
-    "Ulimits",
-    "Sysctls",
-    "GroupAdd",
-    "Links",
-    "VolumesFrom",
-    "DnsOptions",
-    "DnsSearch",
-    "CpusetCpus",
-    "CpusetMems",
-    "CpuQuota",
-    "CpuPeriod",
-    "CpuRealtimePeriod",
-    "CpuRealtimeRuntime",
-    "MemoryReservation",
-    "MemorySwappiness",
-    "KernelMemory",
-    "BlkioWeight",
-    "BlkioDeviceReadBps",
-    "BlkioDeviceWriteBps",
-    "DeviceCgroupRules",
-    "DeviceRequests",
-    "OomScoreAdj",
-];
-
-fn is_unset(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Bool(b) => !b,
-        Value::Number(n) => n.as_f64() == Some(0.0),
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-    }
-}
-
 pub(crate) fn refuse_unsupported(host: &Map<String, Value>) -> ApiResult<()> {
-    for key in REFUSED_HOST {
-        // -1 is the CLI's "not set" for swappiness.
-        let default =
-            key == "MemorySwappiness" && host.get(key).and_then(Value::as_i64) == Some(-1);
-        if !default && host.get(key).is_some_and(|v| !is_unset(v)) {
-            return Err(ApiError::bad(format!(
-                "pocky does not support HostConfig.{key} yet"
-            )));
-        }
-    }
-    if bool_field(host, "Init") {
-        return Err(ApiError::bad("pocky does not support HostConfig.Init yet"));
-    }
-    if bool_field(host, "OomKillDisable") {
-        return Err(ApiError::bad(
-            "pocky does not support HostConfig.OomKillDisable yet",
-        ));
-    }
-    // -1 is "unlimited swap", which is what pocky gives.
-    let swap = int_field(host, "MemorySwap")?;
-    if swap != 0 && swap != -1 && swap != int_field(host, "Memory")? {
-        return Err(ApiError::bad(
-            "pocky does not support HostConfig.MemorySwap yet",
-        ));
-    }
     for (key, allowed) in [
-        ("PidMode", &["", "private"][..]),
-        ("IpcMode", &["", "private", "shareable"][..]),
-        ("UTSMode", &[""][..]),
         ("UsernsMode", &["", "host"][..]),
-        ("CgroupnsMode", &["", "private", "host"][..]),
         ("Runtime", &["", "runc", "pocky-runtime"][..]),
         ("Isolation", &["", "default"][..]),
     ] {
@@ -167,11 +101,6 @@ pub(crate) fn host_config(req: &mut RunRequest, host: &Map<String, Value>) -> Ap
     req.volume
         .extend(strings(host, "Binds")?.unwrap_or_default());
     if let Some(mode) = str_field(host, "NetworkMode") {
-        if mode.starts_with("container:") {
-            return Err(ApiError::bad(
-                "pocky does not support the network mode container:NAME yet",
-            ));
-        }
         req.network = match mode {
             "default" => "bridge".into(),
             m => m.to_owned(),
@@ -220,6 +149,10 @@ pub(crate) fn host_config(req: &mut RunRequest, host: &Map<String, Value>) -> Ap
                 .map_err(|_| ApiError::bad(format!("invalid DNS server {d:?}")))?,
         );
     }
+    // Network settings of issue 16: the engine checks their values.
+    req.dns_search = strings(host, "DnsSearch")?.unwrap_or_default();
+    req.dns_option = strings(host, "DnsOptions")?.unwrap_or_default();
+    req.link = strings(host, "Links")?.unwrap_or_default();
     let memory = int_field(host, "Memory")?;
     if memory < 0 {
         return Err(ApiError::bad("Memory cannot be negative"));
@@ -293,21 +226,45 @@ pub(crate) fn endpoint_config(
             network: name(net),
             ..Default::default()
         };
+        let is_primary = Some(net) == primary.as_ref();
         if let Some(ep) = ep.as_object() {
             e.aliases = strings(ep, "Aliases")?.unwrap_or_default();
-            if let Some(ipam) = object(ep, "IPAMConfig")?
-                && let Some(ip) = str_field(ipam, "IPv4Address")
-            {
-                e.ip = Some(
-                    ip.parse()
-                        .map_err(|_| ApiError::bad(format!("invalid IPv4 address {ip:?}")))?,
-                );
+            if let Some(ipam) = object(ep, "IPAMConfig")? {
+                if let Some(ip) = str_field(ipam, "IPv4Address") {
+                    e.ip = Some(
+                        ip.parse()
+                            .map_err(|_| ApiError::bad(format!("invalid IPv4 address {ip:?}")))?,
+                    );
+                }
+                if let Some(ip) = str_field(ipam, "IPv6Address") {
+                    e.ip6 = Some(
+                        ip.parse()
+                            .map_err(|_| ApiError::bad(format!("invalid IPv6 address {ip:?}")))?,
+                    );
+                }
+            }
+            let mac = str_field(ep, "MacAddress");
+            let links = strings(ep, "Links")?.unwrap_or_default();
+            if !is_primary && (mac.is_some() || !links.is_empty()) {
+                return Err(ApiError::bad(format!(
+                    "pocky takes MacAddress and Links on a container's first network only, not on {net}"
+                )));
+            }
+            // API 1.44 moved the MAC address here from Config.
+            if let Some(mac) = mac {
+                req.mac_address = Some(mac.to_owned());
+            }
+            for l in links {
+                if !req.link.contains(&l) {
+                    req.link.push(l);
+                }
             }
         }
-        if Some(net) == primary.as_ref() {
+        if is_primary {
             req.network = e.network;
             req.network_alias = e.aliases;
             req.ip = e.ip;
+            req.ip6 = e.ip6;
         } else {
             req.more_networks.push(e);
         }

@@ -128,9 +128,13 @@ pub fn save(ctx: &mut Ctx, name: Option<&str>) -> ApiResult {
 pub fn load(ctx: &mut Ctx) -> ApiResult {
     // `quiet` only silences progress, which pocky's load has none of.
     ctx.flag("quiet")?;
+    let platform = ctx
+        .query("platform")
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned);
     let store = ctx.store;
     let mut body = ctx.body()?;
-    let result = pocky_engine::save_load::load(store, &mut body);
+    let result = pocky_engine::save_load::load(store, &mut body, platform.as_deref());
     ctx.body_read = body.drain(64 * 1024 * 1024);
     let loaded = result?;
     let mut text = Vec::new();

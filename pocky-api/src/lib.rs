@@ -16,6 +16,7 @@ pub mod containers;
 pub mod create_body;
 pub mod exec;
 pub mod host_config;
+mod host_config_more;
 pub mod http;
 mod image_io;
 mod images;

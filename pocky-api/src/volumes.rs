@@ -25,13 +25,14 @@ pub fn create(ctx: &mut Ctx) -> ApiResult {
         .as_str()
         .filter(|d| !d.is_empty())
         .unwrap_or(pocky_engine::store::LOCAL_DRIVER);
-    if body["DriverOpts"]
-        .as_object()
-        .is_some_and(|o| !o.is_empty())
-    {
-        return Err(ApiError::bad(
-            "pocky does not support volume driver options yet",
-        ));
+    let mut opts = std::collections::BTreeMap::new();
+    if let Some(m) = body["DriverOpts"].as_object() {
+        for (k, v) in m {
+            let v = v
+                .as_str()
+                .ok_or_else(|| ApiError::bad("DriverOpts values must be strings"))?;
+            opts.insert(k.clone(), v.to_owned());
+        }
     }
     let labels: Vec<String> = body["Labels"]
         .as_object()
@@ -41,7 +42,7 @@ pub fn create(ctx: &mut Ctx) -> ApiResult {
                 .collect()
         })
         .unwrap_or_default();
-    let name = pocky_engine::volumes::create(ctx.store, name, driver, &labels)?;
+    let name = pocky_engine::volumes::create(ctx.store, name, driver, &labels, &opts)?;
     let v = ctx.store.volume(&name)?;
     Ok(Reply::Json(
         201,
@@ -65,20 +66,18 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> ApiResult {
 /// Unused anonymous volumes; with `all=true` (API 1.42), named ones too.
 pub fn prune(ctx: &mut Ctx) -> ApiResult {
     let mut all = false;
+    let mut labels = Vec::new();
     for f in ctx.filters()? {
         match f.as_str() {
             "all=true" | "all=1" => all = true,
             "all=false" | "all=0" => {}
-            other => {
-                return Err(ApiError::bad(format!(
-                    "pocky's volume prune does not take the filter {other:?} yet"
-                )));
-            }
+            // label=, label!=: checked by the engine.
+            _ => labels.push(f),
         }
     }
     // Before 1.42, prune removed every unused volume.
     let all = all || !ctx.at_least(1, 42);
-    let removed = pocky_engine::volumes::prune(ctx.store, all)?;
+    let removed = pocky_engine::volumes::prune_filtered(ctx.store, all, &labels)?;
     Ok(Reply::Json(
         200,
         json!({"VolumesDeleted": removed, "SpaceReclaimed": 0}),

@@ -60,6 +60,12 @@ pub enum CgroupError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The control file does not exist: this kernel or controller has no
+    /// such setting (blkio.weight without the BFQ scheduler, say).
+    #[error(
+        "{path}: this host's kernel does not offer that setting (the controller lacks it here)"
+    )]
+    NoSuchSetting { path: PathBuf },
     /// Writing a control file failed.
     #[error("writing {value:?} to {path}: {source}")]
     Write {

@@ -8,10 +8,30 @@ use crate::error::{CgroupError, Result};
 
 /// Writes `value` to a control file in one `write(2)`, as the kernel wants.
 pub(crate) fn write(path: &Path, value: &str) -> Result<()> {
-    std::fs::write(path, value).map_err(|source| CgroupError::Write {
-        path: path.to_path_buf(),
-        value: value.to_owned(),
-        source,
+    std::fs::write(path, value).map_err(|source| {
+        // cgroupfs answers the create of a file it does not have with
+        // EACCES, which would read as a permission problem.
+        if matches!(
+            source.kind(),
+            ErrorKind::PermissionDenied | ErrorKind::NotFound
+        ) && !path.exists()
+        {
+            return CgroupError::NoSuchSetting {
+                path: path.to_path_buf(),
+            };
+        }
+        // EOPNOTSUPP: the file is there, the setting is not (io.weight for
+        // one device needs io.cost enabled on it).
+        if source.raw_os_error() == Some(libc::EOPNOTSUPP) {
+            return CgroupError::NoSuchSetting {
+                path: path.to_path_buf(),
+            };
+        }
+        CgroupError::Write {
+            path: path.to_path_buf(),
+            value: value.to_owned(),
+            source,
+        }
     })
 }
 

@@ -31,11 +31,24 @@ pub fn attach(root: &Path, args: &AttachArgs) -> Result<ExitCode> {
     if !pocky_engine::state::process_alive(&rec) {
         bail!("You cannot attach to a stopped container, start it first");
     }
+    follow(&store, &rec.id, args, None)
+}
+
+/// Relays the container's output (from `since`, else from now), this
+/// process's stdin unless `--no-stdin`, and signals with `--sig-proxy`,
+/// until it exits or the detach keys are typed; then its exit code.
+pub fn follow(
+    store: &Store,
+    id: &str,
+    args: &AttachArgs,
+    since: Option<std::time::SystemTime>,
+) -> Result<ExitCode> {
+    let rec = pocky_engine::state::find(store, id)?;
     let keys = pocky_engine::attach_server::parse_detach_keys(
         args.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"),
     )?;
     if args.sig_proxy {
-        pocky_engine::lifecycle::proxy_signals(&store, &rec.id)?;
+        pocky_engine::lifecycle::proxy_signals(store, &rec.id)?;
     }
     let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (caught_up, start) = std::sync::mpsc::channel();
@@ -49,17 +62,18 @@ pub fn attach(root: &Path, args: &AttachArgs) -> Result<ExitCode> {
     }
     let opts = LogOptions {
         follow: true,
-        from_end: true,
+        from_end: since.is_none(),
+        since,
         stop: Some(detached.clone()),
         caught_up: Some(caught_up),
         ..LogOptions::default()
     };
-    logreader::logs(&store, &rec.id, &opts, &mut |e| {
+    logreader::logs(store, &rec.id, &opts, &mut |e| {
         crate::logs::write_entry(e, false).is_ok()
     })?;
     if detached.load(std::sync::atomic::Ordering::SeqCst) {
         return Ok(ExitCode::SUCCESS);
     }
-    let code = pocky_engine::lifecycle::wait(&store, &rec.id).unwrap_or(0);
+    let code = pocky_engine::lifecycle::wait(store, &rec.id).unwrap_or(0);
     Ok(ExitCode::from(u8::try_from(code & 0xff).unwrap_or(255)))
 }

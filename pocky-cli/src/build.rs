@@ -56,6 +56,99 @@ pub struct BuildArgs {
     /// Accepted for docker's command lines (always on).
     #[arg(long)]
     pub force_rm: bool,
+    #[command(flatten)]
+    pub limits: BuildLimits,
+}
+
+/// The RUN containers' limits and settings, and the flags pocky refuses.
+#[derive(Debug, Args, Default)]
+pub struct BuildLimits {
+    /// Memory limit of the RUN containers.
+    #[arg(short, long, value_name = "BYTES")]
+    pub memory: Option<String>,
+    /// Memory plus swap of the RUN containers ('-1': unlimited swap).
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Relative CPU weight of the RUN containers.
+    #[arg(short = 'c', long)]
+    pub cpu_shares: Option<u64>,
+    /// CPU CFS period of the RUN containers (µs).
+    #[arg(long, value_name = "US")]
+    pub cpu_period: Option<u64>,
+    /// CPU CFS quota of the RUN containers (µs).
+    #[arg(long, value_name = "US", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPUs the RUN containers may use (0-3, 0,1).
+    #[arg(long, value_name = "CPUS")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the RUN containers may use.
+    #[arg(long, value_name = "MEMS")]
+    pub cpuset_mems: Option<String>,
+    /// Size of /dev/shm in the RUN containers.
+    #[arg(long, value_name = "BYTES")]
+    pub shm_size: Option<String>,
+    /// A resource limit of the RUN containers: NAME=SOFT[:HARD].
+    #[arg(long, value_name = "NAME=SOFT[:HARD]")]
+    pub ulimit: Vec<String>,
+    /// seccomp=..., no-new-privileges for the RUN containers.
+    #[arg(long, value_name = "OPT")]
+    pub security_opt: Vec<String>,
+    /// A line in the RUN containers' /etc/hosts: NAME:IP.
+    #[arg(long, value_name = "NAME:IP")]
+    pub add_host: Vec<String>,
+    /// Parent cgroup of the RUN containers.
+    #[arg(long)]
+    pub cgroup_parent: Option<String>,
+    /// Accepted: the context is read where it is, never sent, so there is
+    /// nothing to compress.
+    #[arg(long)]
+    pub compress: bool,
+    /// Accepted: pocky verifies no image signatures (Docker's default).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub disable_content_trust: Option<bool>,
+    /// Not supported: only the build's own step cache is used.
+    #[arg(long, value_name = "IMAGE")]
+    pub cache_from: Vec<String>,
+    /// Not supported: an experimental Docker feature pocky does not have.
+    #[arg(long)]
+    pub squash: bool,
+    /// Not supported on Linux (Windows isolation).
+    #[arg(long, value_name = "TECH")]
+    pub isolation: Option<String>,
+}
+
+impl BuildLimits {
+    fn request(&self) -> pocky_engine::RunRequest {
+        let mut refused = Vec::new();
+        if let Some(c) = self.cache_from.first() {
+            refused.push(("--cache-from".to_owned(), c.clone()));
+        }
+        if self.squash {
+            refused.push(("--squash".to_owned(), String::new()));
+        }
+        if let Some(i) = self.isolation.clone().filter(|i| i != "default") {
+            refused.push(("--isolation".to_owned(), i));
+        }
+        if self.disable_content_trust == Some(false) {
+            refused.push(("--disable-content-trust".to_owned(), "false".to_owned()));
+        }
+        pocky_engine::RunRequest {
+            memory: self.memory.clone(),
+            memory_swap: self.memory_swap.clone(),
+            cpu_shares: self.cpu_shares,
+            cpu_period: self.cpu_period,
+            cpu_quota: self.cpu_quota,
+            cpuset_cpus: self.cpuset_cpus.clone(),
+            cpuset_mems: self.cpuset_mems.clone(),
+            shm_size: self.shm_size.clone(),
+            ulimit: self.ulimit.clone(),
+            security_opt: self.security_opt.clone(),
+            add_host: self.add_host.clone(),
+            cgroup_parent: self.cgroup_parent.clone().unwrap_or_default(),
+            refused,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +223,7 @@ pub fn build(root: &Path, args: &BuildArgs) -> Result<ExitCode> {
         platform: args.platform.clone(),
         labels: args.label.clone(),
         network: args.network.clone(),
+        run_limits: args.limits.request(),
     };
     let store = Store::open(root)?;
     let mut printer = Printer {

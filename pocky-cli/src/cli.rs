@@ -58,7 +58,7 @@ pub enum Command {
     /// Make an image of a container's changes.
     Commit(crate::commit::CommitArgs),
     /// Build an image from a Dockerfile and a context.
-    Build(crate::build::BuildArgs),
+    Build(Box<crate::build::BuildArgs>),
     /// Manage the build cache.
     #[command(subcommand)]
     Builder(crate::build::BuilderCommand),
@@ -185,7 +185,7 @@ pub enum ContainerCommand {
     /// Write a container's filesystem as a tar.
     Export(crate::commit::ExportArgs),
     /// Remove every stopped container.
-    Prune(PruneArgs),
+    Prune(ContainerPruneArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -227,7 +227,7 @@ pub enum ImageCommand {
     /// Remove untagged images no container uses (`-a`: every unused image).
     Prune(crate::tag::ImagePruneArgs),
     /// Build an image from a Dockerfile and a context.
-    Build(crate::build::BuildArgs),
+    Build(Box<crate::build::BuildArgs>),
     /// Make a one-layer image of a tar of a filesystem.
     Import(crate::commit::ImportArgs),
     /// Upload an image to its registry.
@@ -256,6 +256,9 @@ pub struct PullArgs {
     /// Every tag of the repository (the name takes no tag or digest).
     #[arg(short, long)]
     pub all_tags: bool,
+    /// Accepted: pocky verifies no image signatures (Docker's default).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub disable_content_trust: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -283,6 +286,10 @@ pub struct ImagesArgs {
     /// intermediate images.
     #[arg(short, long)]
     pub all: bool,
+    /// Not supported: Docker's experimental tree of multi-platform images;
+    /// pocky keeps one platform per image.
+    #[arg(long)]
+    pub tree: bool,
 }
 
 #[derive(Debug, Args)]

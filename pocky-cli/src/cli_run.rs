@@ -79,6 +79,25 @@ pub struct RunArgs {
     /// Add a line to /etc/hosts: NAME:IP.
     #[arg(long = "add-host", value_name = "NAME:IP")]
     pub add_host: Vec<String>,
+    // Network flags of issue 16, kept together.
+    /// Fixed IPv6 address on a network made with --ipv6.
+    #[arg(long)]
+    pub ip6: Option<std::net::Ipv6Addr>,
+    /// MAC address of the container's interface, e.g. 02:42:ac:11:00:02.
+    #[arg(long, value_name = "MAC")]
+    pub mac_address: Option<String>,
+    /// Search domain for /etc/resolv.conf ("." for none).
+    #[arg(long, value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// Option for /etc/resolv.conf, e.g. ndots:2.
+    #[arg(long, value_name = "OPTION")]
+    pub dns_option: Vec<String>,
+    /// Expose a port or a range: PORT[/PROTO] or START-END[/PROTO].
+    #[arg(long, value_name = "PORT")]
+    pub expose: Vec<String>,
+    /// Link to another container: NAME[:ALIAS].
+    #[arg(long, value_name = "NAME[:ALIAS]")]
+    pub link: Vec<String>,
     /// Mount the container's root filesystem read-only.
     #[arg(long)]
     pub read_only: bool,
@@ -164,6 +183,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "KEY=VALUE")]
     pub log_opt: Vec<String>,
     // --- end of logging ---
+    #[command(flatten)]
+    pub more: crate::cli_run_more::MoreRunArgs,
     /// Image, then the command and its arguments.
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
     pub image_and_command: Vec<String>,
@@ -207,6 +228,13 @@ impl RunArgs {
             ip: self.ip.or(first.ip),
             dns: self.dns,
             add_host: self.add_host,
+            // Network flags of issue 16.
+            ip6: self.ip6.or(first.ip6),
+            mac_address: self.mac_address,
+            dns_search: self.dns_search,
+            dns_option: self.dns_option,
+            expose: self.expose,
+            link: self.link,
             read_only: self.read_only,
             volume: self.volume,
             mount: self.mount,
@@ -234,6 +262,7 @@ impl RunArgs {
             log_driver: self.log_driver,
             log_opt: self.log_opt,
             image_and_command: self.image_and_command,
+            ..self.more.into_request_fields()
         })
     }
 }
@@ -344,6 +373,21 @@ pub struct ContainersArgs {
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
+    /// Follow the container's output (and pass signals on) until it exits.
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Send this process's stdin to the container (with -a).
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Keys that detach from a `-t` container (with -a): ctrl-p,ctrl-q.
+    #[arg(long)]
+    pub detach_keys: Option<String>,
+    /// Not supported: no checkpoint/restore (CRIU) in pocky.
+    #[arg(long, value_name = "NAME")]
+    pub checkpoint: Option<String>,
+    /// Not supported: no checkpoint/restore (CRIU) in pocky.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -391,6 +435,10 @@ pub struct RmArgs {
     /// Remove the container's anonymous volumes too.
     #[arg(short, long)]
     pub volumes: bool,
+    /// Not supported: a `--link` is a name on the network here; `network
+    /// disconnect` takes it away.
+    #[arg(short, long)]
+    pub link: bool,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -416,4 +464,20 @@ pub struct PruneArgs {
     /// Remove unused anonymous volumes too.
     #[arg(long)]
     pub volumes: bool,
+    /// Remove every unused image, not only the untagged ones.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only what matches: until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE].
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ContainerPruneArgs {
+    /// Do not ask for confirmation (pocky never asks; accepted for Docker compatibility).
+    #[arg(short, long)]
+    pub force: bool,
+    /// Only what matches: until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE].
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
 }

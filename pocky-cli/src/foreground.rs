@@ -35,3 +35,49 @@ pub fn attend(
     }
     Ok(status)
 }
+
+/// This process's stdout and stderr pointed at /dev/null while the
+/// container runs, for the streams `-a` leaves out; put back on drop.
+pub struct Silenced {
+    saved: Vec<(i32, OwnedFd)>,
+}
+
+impl Silenced {
+    /// Silences stdout and stderr unless `attach` is empty (all shown) or
+    /// names them.
+    pub fn unless(attach: &[String]) -> Result<Silenced> {
+        let mut saved = Vec::new();
+        if attach.is_empty() {
+            return Ok(Silenced { saved });
+        }
+        let null = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+        for (fd, name) in [(1, "stdout"), (2, "stderr")] {
+            if attach.iter().any(|a| a == name) {
+                continue;
+            }
+            // SAFETY: fds 1 and 2 are this process's stdout and stderr,
+            // open for its whole life; the borrow ends with the dup.
+            let keep = nix::unistd::dup(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })?;
+            // Replaced in place; `Drop` puts the saved one back.
+            point(fd, &null)?;
+            saved.push((fd, keep));
+        }
+        Ok(Silenced { saved })
+    }
+}
+
+impl Drop for Silenced {
+    fn drop(&mut self) {
+        for (fd, keep) in &self.saved {
+            let _ = point(*fd, keep);
+        }
+    }
+}
+
+/// Makes stdout (1) or stderr (2) a copy of `to`.
+fn point(fd: i32, to: impl AsFd) -> nix::Result<()> {
+    match fd {
+        1 => nix::unistd::dup2_stdout(to),
+        _ => nix::unistd::dup2_stderr(to),
+    }
+}

@@ -43,6 +43,11 @@ fn rows(images: Vec<ImageRecord>) -> Vec<Row> {
 }
 
 pub fn list(root: &Path, args: &ImagesArgs) -> Result<ExitCode> {
+    if args.tree {
+        anyhow::bail!(
+            "--tree is not supported by pocky: it keeps one platform per image, so there is no tree to show"
+        );
+    }
     let store = Store::open(root)?;
     pocky_engine::broken::warn_images(&store.broken_images()?);
     let filter = pocky_engine::image_filter::ImageFilter::parse(&store, &args.filter)?;

@@ -30,10 +30,37 @@ pub fn unpause(root: &Path, args: &ContainersArgs) -> Result<ExitCode> {
 }
 
 pub fn start(root: &Path, args: &StartArgs) -> Result<ExitCode> {
+    if args.checkpoint.is_some() || args.checkpoint_dir.is_some() {
+        anyhow::bail!(
+            "--checkpoint is not supported by pocky: it has no checkpoint/restore (CRIU)"
+        );
+    }
     let store = Store::open(root)?;
-    Ok(each_detached(&args.containers, |name| {
-        Ok(pocky_engine::lifecycle::start(&store, name)?)
-    }))
+    if !args.attach && !args.interactive {
+        return Ok(each_detached(&args.containers, |name| {
+            Ok(pocky_engine::lifecycle::start(&store, name)?)
+        }));
+    }
+    let [name] = &args.containers[..] else {
+        anyhow::bail!("you cannot start and attach multiple containers at once");
+    };
+    let rec = pocky_engine::state::find(&store, name)?;
+    // Attached from the start: what it writes before we follow is kept.
+    let since = std::time::SystemTime::now();
+    match pocky_engine::lifecycle::start(&store, name)? {
+        Detached::Failed { code, message } => {
+            eprintln!("pocky: {message}");
+            return Ok(ExitCode::from(code));
+        }
+        Detached::Started | Detached::AlreadyRunning => {}
+    }
+    let attach = crate::attach::AttachArgs {
+        no_stdin: !args.interactive,
+        sig_proxy: true,
+        detach_keys: args.detach_keys.clone(),
+        container: rec.id.clone(),
+    };
+    crate::attach::follow(&store, &rec.id, &attach, Some(since))
 }
 
 pub fn restart(root: &Path, args: &RestartArgs) -> Result<ExitCode> {
@@ -111,6 +138,11 @@ pub fn kill(root: &Path, args: &KillArgs) -> Result<ExitCode> {
 }
 
 pub fn rm(root: &Path, args: &RmArgs) -> Result<ExitCode> {
+    if args.link {
+        anyhow::bail!(
+            "--link is not supported by pocky rm: a link is a name on the network here, which `pocky network disconnect` takes away"
+        );
+    }
     let store = Store::open(root)?;
     Ok(each(&args.containers, |name| {
         pocky_engine::lifecycle::remove(&store, name, args.force, args.volumes)?;

@@ -4,7 +4,9 @@
 mod attach;
 mod build;
 mod cli;
+mod cli_doc;
 mod cli_run;
+mod cli_run_more;
 mod commit;
 mod cp;
 mod diff;
@@ -45,6 +47,13 @@ use cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
 use pocky_engine::{EXIT_ENGINE, one_line};
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("__cli-doc") {
+        print!(
+            "{}",
+            cli_doc::markdown(&<Cli as clap::CommandFactory>::command())
+        );
+        return ExitCode::SUCCESS;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -12,6 +12,11 @@ use crate::cli::PullArgs;
 use crate::progress::Progress;
 
 pub fn run(root: &Path, args: &PullArgs) -> Result<ExitCode> {
+    if args.disable_content_trust == Some(false) {
+        anyhow::bail!(
+            "--disable-content-trust=false is not supported: pocky verifies no image signatures"
+        );
+    }
     let reference = match &args.tag {
         Some(tag) => Reference::with_tag(&args.image, tag)?,
         None => Reference::parse(&args.image)?,

@@ -24,6 +24,13 @@ pub struct PushArgs {
     /// Push every tag of the repository.
     #[arg(short, long)]
     pub all_tags: bool,
+    /// The image's platform, os/arch[/variant]: pocky keeps one platform
+    /// per name, so this checks it is that one.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Accepted: pocky signs nothing (Docker Content Trust), as by default.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub disable_content_trust: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -49,7 +56,11 @@ pub struct LogoutArgs {
 }
 
 pub fn push(root: &Path, args: &PushArgs) -> Result<ExitCode> {
+    if args.disable_content_trust == Some(false) {
+        anyhow::bail!("--disable-content-trust=false is not supported: pocky signs no images");
+    }
     let store = Store::open(root)?;
+    pocky_engine::lookup::require_platform(&store, &args.image, args.platform.as_deref())?;
     let client = Client::new(ClientOptions {
         insecure: !args.tls_verify,
         ..ClientOptions::default()

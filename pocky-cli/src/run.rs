@@ -19,6 +19,10 @@ use crate::cli::RunArgs;
 struct Frontend {
     pull: PullPolicy,
     cidfile: Option<std::path::PathBuf>,
+    /// `-a`: the streams shown (all when empty).
+    attach: Vec<String>,
+    /// `--sig-proxy`.
+    sig_proxy: bool,
 }
 
 impl Frontend {
@@ -31,7 +35,27 @@ impl Frontend {
                 f.display()
             );
         }
+        if args.more.detach_keys.is_some() {
+            anyhow::bail!(
+                "--detach-keys is not supported by pocky run: a foreground run owns its container and cannot leave it running; use -d, then `pocky attach --detach-keys`"
+            );
+        }
+        let mut attach = Vec::new();
+        for a in &args.more.attach {
+            let a = a.to_ascii_lowercase();
+            if !matches!(a.as_str(), "stdin" | "stdout" | "stderr") {
+                anyhow::bail!(
+                    "invalid argument {a:?} for -a: valid streams are STDIN, STDOUT and STDERR"
+                );
+            }
+            attach.push(a);
+        }
+        if !attach.is_empty() && args.detach {
+            anyhow::bail!("conflicting options: -a and -d");
+        }
         Ok(Frontend {
+            attach,
+            sig_proxy: args.more.sig_proxy.unwrap_or(true),
             pull: match args.pull.as_str() {
                 "always" => PullPolicy::Always,
                 "never" => PullPolicy::Never,
@@ -69,6 +93,11 @@ impl Frontend {
 
 /// `pocky create`: `run` up to the start.
 pub fn create(root: &Path, args: RunArgs) -> Result<ExitCode> {
+    if !args.more.attach.is_empty() {
+        anyhow::bail!(
+            "-a is not supported by pocky create: `start -a` attaches stdout and stderr, and `run -a` chooses"
+        );
+    }
     let front = Frontend::of(&args)?;
     let args = args.into_request()?;
     let (image_name, cmd) = args
@@ -85,7 +114,11 @@ pub fn create(root: &Path, args: RunArgs) -> Result<ExitCode> {
 
 pub fn run(root: &Path, args: RunArgs) -> Result<ExitCode> {
     let front = Frontend::of(&args)?;
-    let args = args.into_request()?;
+    let mut args = args.into_request()?;
+    if !front.attach.is_empty() && !front.attach.iter().any(|a| a == "stdin") {
+        // Docker's `-a` without stdin: nothing of ours reaches it.
+        args.interactive = false;
+    }
     let (image_name, cmd) = args
         .image_and_command
         .split_first()
@@ -102,11 +135,16 @@ pub fn run(root: &Path, args: RunArgs) -> Result<ExitCode> {
             pocky_engine::monitor::start_detached(&store, created)?,
         ))
     } else {
-        foreground(&store, &created, &args)
+        foreground(&store, &created, &args, &front)
     }
 }
 
-fn foreground(store: &Store, created: &Created, args: &RunRequest) -> Result<ExitCode> {
+fn foreground(
+    store: &Store,
+    created: &Created,
+    args: &RunRequest,
+    front: &Frontend,
+) -> Result<ExitCode> {
     let _lock = owner::lock(store, &created.record.id)?;
     // Without a terminal the output goes through pipes, to the caller and
     // to the container's log, so `pocky logs` shows a foreground run too.
@@ -120,7 +158,8 @@ fn foreground(store: &Store, created: &Created, args: &RunRequest) -> Result<Exi
         pocky_engine::monitor::logged_stdio(args.interactive)?
     };
     // Before the start: a signal while it starts waits for the container.
-    let forwarder = crate::foreground::forwarder()?;
+    let mut forwarder = crate::foreground::forwarder()?;
+    forwarder.set_forward(front.sig_proxy);
     let mut launched = match owner::start(store, created, stdio) {
         Ok(l) => l,
         Err(e) => {
@@ -136,12 +175,16 @@ fn foreground(store: &Store, created: &Created, args: &RunRequest) -> Result<Exi
     let tee = (!readers.is_empty())
         .then(|| std::thread::spawn(move || pocky_engine::logwriter::tee_to_log(&target, readers)));
     let pty = launched.take_pty_master();
+    // `-a` without a stream: what the container writes there goes only to
+    // its log. pocky's own messages come after, with the streams back.
+    let silenced = crate::foreground::Silenced::unless(&front.attach)?;
     let status = crate::foreground::attend(&forwarder, launched.process(), pty, args.interactive)?;
     // The streams close with the container's last process.
     if let Some(t) = tee {
         let _ = t.join();
     }
     drop(prober);
+    drop(silenced);
     owner::finish(store, created, &launched, status);
     Ok(ExitCode::from(
         u8::try_from(status.code & 0xff).unwrap_or(255),

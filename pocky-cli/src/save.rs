@@ -19,6 +19,9 @@ pub struct SaveArgs {
     /// Write to this file instead of stdout.
     #[arg(short, long)]
     pub output: Option<String>,
+    /// The images' platform, os/arch[/variant]: each must be that one.
+    #[arg(long)]
+    pub platform: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -29,10 +32,17 @@ pub struct LoadArgs {
     /// Print only the loaded image ids.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Load this platform's image (os/arch[/variant]; default: this
+    /// machine's); an archive with none is refused.
+    #[arg(long)]
+    pub platform: Option<String>,
 }
 
 pub fn save(root: &Path, args: &SaveArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
+    for image in &args.images {
+        pocky_engine::lookup::require_platform(&store, image, args.platform.as_deref())?;
+    }
     match &args.output {
         Some(path) => {
             let out = OutputFile::create(Path::new(path))?;
@@ -65,7 +75,7 @@ pub fn load(root: &Path, args: &LoadArgs) -> Result<ExitCode> {
         }
         None => Box::new(io::stdin().lock()),
     };
-    let loaded = pocky_engine::save_load::load(&store, &mut input)?;
+    let loaded = pocky_engine::save_load::load(&store, &mut input, args.platform.as_deref())?;
     for l in loaded {
         match (args.quiet, l.names.is_empty()) {
             (true, _) => println!("{}", l.id),

@@ -28,6 +28,10 @@ pub struct StatsArgs {
     /// Accepted for Docker compatibility; names are never truncated.
     #[arg(long)]
     pub no_trunc: bool,
+    /// Show every container, stopped ones too (with zeros), not only
+    /// running ones.
+    #[arg(short, long)]
+    pub all: bool,
 }
 
 const DEFAULT_TABLE: &str = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
@@ -48,7 +52,7 @@ pub fn stats(root: &Path, args: &StatsArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
     // Named containers are checked up front, as Docker does: a typo is an
     // error, not an empty table.
-    let named = stats::running(&store, &args.containers)?;
+    let named = stats::listed(&store, &args.containers, args.all)?;
     let interval = if args.no_stream {
         Duration::from_millis(500)
     } else {
@@ -60,7 +64,7 @@ pub fn stats(root: &Path, args: &StatsArgs) -> Result<ExitCode> {
         std::thread::sleep(interval);
         // With no names the set follows what runs now.
         let recs = if args.containers.is_empty() {
-            stats::running(&store, &[])?
+            stats::listed(&store, &[], args.all)?
         } else {
             named.clone()
         };

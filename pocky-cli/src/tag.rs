@@ -35,6 +35,10 @@ pub struct HistoryArgs {
     /// `table`, `json`, or a Go template (`{{.CreatedBy}}`).
     #[arg(long, default_value = "table")]
     pub format: String,
+    /// The image's platform, os/arch[/variant]: checked to be the one
+    /// pocky keeps under the name.
+    #[arg(long)]
+    pub platform: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -58,6 +62,7 @@ pub fn tag(root: &Path, args: &TagArgs) -> Result<ExitCode> {
 
 pub fn history(root: &Path, args: &HistoryArgs) -> Result<ExitCode> {
     let store = Store::open(root)?;
+    pocky_engine::lookup::require_platform(&store, &args.image, args.platform.as_deref())?;
     let steps = pocky_engine::tag::history(&store, &args.image)?;
     let now = SystemTime::now();
     let id = |s: &str| match (args.no_trunc, s.strip_prefix("sha256:")) {

@@ -31,6 +31,10 @@ pub struct CreateArgs {
     /// Volume driver: only `local`.
     #[arg(short, long, default_value = pocky_engine::store::LOCAL_DRIVER)]
     pub driver: String,
+    /// Driver option: type=tmpfs [o=size=64m,mode=1777], or type=none
+    /// o=bind device=/host/dir.
+    #[arg(short, long = "opt", value_name = "KEY=VALUE")]
+    pub opt: Vec<String>,
     pub name: Option<String>,
 }
 
@@ -42,10 +46,16 @@ pub struct LsArgs {
     /// dangling=true|false, name=TEXT, label=KEY[=VALUE], driver=local.
     #[arg(short, long)]
     pub filter: Vec<String>,
+    /// `table`, `json`, or a Go template (`{{.Name}}`, `table {{.Name}}\t{{.Labels}}`).
+    #[arg(long, default_value = "table")]
+    pub format: String,
 }
 
 #[derive(Debug, Args)]
 pub struct NamesArgs {
+    /// A Go template for each volume (`{{.Mountpoint}}`).
+    #[arg(short, long)]
+    pub format: Option<String>,
     #[arg(required = true)]
     pub names: Vec<String>,
 }
@@ -67,6 +77,9 @@ pub struct PruneArgs {
     /// Do not ask for confirmation (pocky never asks).
     #[arg(short, long)]
     pub force: bool,
+    /// Only what matches: label=KEY[=VALUE], label!=KEY[=VALUE].
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
 }
 
 pub fn run(root: &Path, cmd: &VolumeCommand) -> Result<ExitCode> {
@@ -81,8 +94,14 @@ pub fn run(root: &Path, cmd: &VolumeCommand) -> Result<ExitCode> {
 }
 
 fn create(store: &Store, args: &CreateArgs) -> Result<ExitCode> {
-    let name =
-        pocky_engine::volumes::create(store, args.name.as_deref(), &args.driver, &args.labels)?;
+    let opts = pocky_engine::volume_opts::parse_words(&args.opt)?;
+    let name = pocky_engine::volumes::create(
+        store,
+        args.name.as_deref(),
+        &args.driver,
+        &args.labels,
+        &opts,
+    )?;
     println!("{name}");
     Ok(ExitCode::SUCCESS)
 }
@@ -95,10 +114,38 @@ fn list(store: &Store, args: &LsArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<16}VOLUME NAME", "DRIVER");
-    for v in &volumes {
-        println!("{:<16}{}", v.driver, v.name);
+    let rows: Vec<serde_json::Value> = volumes
+        .iter()
+        .map(|v| {
+            let labels: Vec<String> = v
+                .labels
+                .iter()
+                .map(|(k, val)| format!("{k}={val}"))
+                .collect();
+            serde_json::json!({
+                "Name": v.name, "Driver": v.driver, "Scope": "local",
+                "Labels": labels.join(","), "Mountpoint": store.volume_data_dir(&v.name).ok(),
+            })
+        })
+        .collect();
+    let format = match args.format.as_str() {
+        "table" | "" => "table {{.Driver}}\t{{.Name}}",
+        f => f,
+    };
+    if format == "json" {
+        for r in &rows {
+            println!("{r}");
+        }
+        return Ok(ExitCode::SUCCESS);
     }
+    let titles = [
+        ("Driver", "DRIVER"),
+        ("Name", "VOLUME NAME"),
+        ("Scope", "SCOPE"),
+        ("Labels", "LABELS"),
+        ("Mountpoint", "MOUNTPOINT"),
+    ];
+    print!("{}", crate::template::listing(format, &titles, &rows)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -114,7 +161,7 @@ fn inspect(store: &Store, args: &NamesArgs) -> Result<ExitCode> {
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    crate::template::print_inspect(args.format.as_deref(), out)?;
     Ok(if failed {
         ExitCode::from(crate::EXIT_ENGINE)
     } else {
@@ -143,7 +190,7 @@ fn remove(store: &Store, args: &RmArgs) -> Result<ExitCode> {
 
 fn prune(store: &Store, args: &PruneArgs) -> Result<ExitCode> {
     let _ = args.force;
-    let removed = pocky_engine::volumes::prune(store, args.all)?;
+    let removed = pocky_engine::volumes::prune_filtered(store, args.all, &args.filter)?;
     if !removed.is_empty() {
         println!("Deleted Volumes:");
         for n in &removed {

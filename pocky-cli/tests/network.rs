@@ -1,73 +1,24 @@
 //! Networking end to end, in the sandbox's network namespace (the "host").
-//! A second namespace, `outside`, plays the world: wired to the host by a
-//! veth in 192.0.2.0/24 (TEST-NET-1) and made the host's default route.
-//! No packet goes anywhere else.
+//! A second namespace, `outside`, plays the world (see common/outside.rs).
 
 mod common;
 
 use std::process::Command;
 
+use common::outside::*;
 use common::*;
-
-const HOST: &str = "192.0.2.1";
-const OUTSIDE: &str = "192.0.2.2";
-
-fn sh(script: &str) -> std::process::Output {
-    Command::new("sh").args(["-c", script]).output().unwrap()
-}
-
-fn sh_ok(script: &str) -> String {
-    let o = sh(script);
-    assert!(
-        o.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// The outside namespace, held by a `sleep` made once per test binary run;
-/// commands enter it with nsenter.
-static OUTSIDE_PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-
-fn outside() -> u32 {
-    *OUTSIDE_PID.get_or_init(|| {
-        // Left running on purpose: the sandbox's pid namespace ends it.
-        #[allow(clippy::zombie_processes)]
-        let child = Command::new("unshare")
-            .args(["--net", "sleep", "3600"])
-            .spawn()
-            .unwrap();
-        let pid = child.id();
-        let me = std::fs::read_link("/proc/self/ns/net").unwrap();
-        while std::fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|n| n == me)
-            || std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() != "sleep")
-        {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        sh_ok(&format!(
-            "ip link add vout type veth peer name eth0 netns /proc/{pid}/ns/net && \
-             ip addr add {HOST}/24 dev vout && ip link set vout up && \
-             nsenter -t {pid} -n sh -c 'ip addr add {OUTSIDE}/24 dev eth0 && ip link set eth0 up && ip link set lo up' && \
-             ip route replace default via {OUTSIDE}"
-        ));
-        pid
-    })
-}
-
-fn in_outside() -> String {
-    format!("nsenter -t {} -n ", outside())
-}
 
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The tests share the sandbox's bridge, firewall and outside namespace,
 /// and check that nothing is left there: they run one at a time.
-fn ctx(test: &str) -> Option<(Ctx, std::sync::MutexGuard<'static, ()>)> {
+/// The guard comes first: bindings drop in reverse order, so the state
+/// root's reset (the Ctx's drop) ends before the next test may start.
+fn ctx(test: &str) -> Option<(std::sync::MutexGuard<'static, ()>, Ctx)> {
     let c = Ctx::new(test, &["busybox"])?;
     let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     outside();
-    Some((c, serial))
+    Some((serial, c))
 }
 
 fn leftovers() -> (String, String) {
@@ -105,7 +56,7 @@ fn fetch_hostname(host: &str, port: u16) -> String {
 
 #[test]
 fn bridge_reaches_gateway_outside_with_nat_and_host_reaches_it() {
-    let Some((c, _serial)) = ctx("bridge_reaches_gateway_outside_with_nat_and_host_reaches_it")
+    let Some((_serial, c)) = ctx("bridge_reaches_gateway_outside_with_nat_and_host_reaches_it")
     else {
         return;
     };
@@ -140,7 +91,7 @@ fn bridge_reaches_gateway_outside_with_nat_and_host_reaches_it() {
     let got = listener.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&got.stdout).trim(), "hi");
     // NAT: the outside saw the host's address, checked by conntrack-free
-    // means: the outside has no route to 10.88/16, so a reply arrived only
+    // means: the outside has no route to container subnets, so a reply arrived only
     // because the source was rewritten to an address it can reach.
     assert!(
         !sh_ok(&format!("{}ip route", in_outside())).contains("via"),
@@ -164,7 +115,7 @@ fn bridge_reaches_gateway_outside_with_nat_and_host_reaches_it() {
 
 #[test]
 fn published_ports_from_outside_host_localhost_and_udp() {
-    let Some((c, _serial)) = ctx("published_ports_from_outside_host_localhost_and_udp") else {
+    let Some((_serial, c)) = ctx("published_ports_from_outside_host_localhost_and_udp") else {
         return;
     };
     let id = c
@@ -306,7 +257,7 @@ fn published_ports_from_outside_host_localhost_and_udp() {
 
 #[test]
 fn user_network_names_and_modes() {
-    let Some((c, _serial)) = ctx("user_network_names_and_modes") else {
+    let Some((_serial, c)) = ctx("user_network_names_and_modes") else {
         return;
     };
     ok(
@@ -439,7 +390,7 @@ fn user_network_names_and_modes() {
 
 #[test]
 fn fifty_concurrent_runs_get_distinct_addresses() {
-    let Some((c, _serial)) = ctx("fifty_concurrent_runs_get_distinct_addresses") else {
+    let Some((_serial, c)) = ctx("fifty_concurrent_runs_get_distinct_addresses") else {
         return;
     };
     let ids: Vec<String> = std::thread::scope(|s| {
@@ -479,7 +430,7 @@ fn fifty_concurrent_runs_get_distinct_addresses() {
 
 #[test]
 fn sigkill_mid_setup_then_prune_leaves_nothing() {
-    let Some((c, _serial)) = ctx("sigkill_mid_setup_then_prune_leaves_nothing") else {
+    let Some((_serial, c)) = ctx("sigkill_mid_setup_then_prune_leaves_nothing") else {
         return;
     };
     let root = c.root().display().to_string();
@@ -547,7 +498,7 @@ fn host_listener(addr: &str, port: u16) -> std::process::Child {
 
 #[test]
 fn networks_are_apart_and_the_hosts_loopback_is_out_of_reach() {
-    let Some((c, _serial)) = ctx("networks_are_apart_and_the_hosts_loopback_is_out_of_reach")
+    let Some((_serial, c)) = ctx("networks_are_apart_and_the_hosts_loopback_is_out_of_reach")
     else {
         return;
     };
@@ -621,7 +572,7 @@ fn networks_are_apart_and_the_hosts_loopback_is_out_of_reach() {
 
 #[test]
 fn a_host_port_is_published_once() {
-    let Some((c, _serial)) = ctx("a_host_port_is_published_once") else {
+    let Some((_serial, c)) = ctx("a_host_port_is_published_once") else {
         return;
     };
     ok(
@@ -678,7 +629,7 @@ fn a_host_port_is_published_once() {
 
 #[test]
 fn rules_outlive_a_failed_teardown_only_until_prune() {
-    let Some((c, _serial)) = ctx("rules_outlive_a_failed_teardown_only_until_prune") else {
+    let Some((_serial, c)) = ctx("rules_outlive_a_failed_teardown_only_until_prune") else {
         return;
     };
     // An iptables that cannot delete, in the PATH of the container's
@@ -734,7 +685,7 @@ fn rules_outlive_a_failed_teardown_only_until_prune() {
 
 #[test]
 fn a_peer_reaches_a_published_port_at_the_hosts_address() {
-    let Some((c, _serial)) = ctx("a_peer_reaches_a_published_port_at_the_hosts_address") else {
+    let Some((_serial, c)) = ctx("a_peer_reaches_a_published_port_at_the_hosts_address") else {
         return;
     };
     let srv = c

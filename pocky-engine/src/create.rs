@@ -80,7 +80,9 @@ fn create_inner(
         pocky_runtime::process::parse_signal(sig)
             .with_context(|| format!("stop signal of the container ({sig})"))?;
     }
-    let mount_flags = crate::mount_flags::parse_all(&args.volume, &args.mount, &args.tmpfs)?;
+    let mut mount_flags = crate::mount_flags::parse_all(&args.volume, &args.mount, &args.tmpfs)?;
+    let inherited = crate::volumes_from::flags(store, &args.volumes_from, &mount_flags)?;
+    mount_flags.extend(inherited);
     let volumes = crate::volumes_setup::plan(store, &mount_flags, &image_volumes)?;
     let id = random_id()?;
     let name = match &args.name {
@@ -90,13 +92,15 @@ fn create_inner(
         }
         None => generate_name(store)?,
     };
-    // With the host's network the host's name too, as Docker does.
+    // With the host's network or UTS namespace the host's name too, and
+    // with another container's network that container's, as Docker does.
+    let uts_host = args.uts.as_deref() == Some("host");
+    let joined_net = net.network.strip_prefix("container:");
     let hostname = match (&args.hostname, network) {
         (Some(h), _) => h.clone(),
-        (None, NetworkMode::Host) => nix::unistd::gethostname()
-            .ok()
-            .and_then(|h| h.into_string().ok())
-            .unwrap_or_else(|| id[..12].to_owned()),
+        (None, _) if let Some(target) = joined_net => store.find_container(target)?.hostname,
+        (None, NetworkMode::Host) => host_name().unwrap_or_else(|| id[..12].to_owned()),
+        (None, _) if uts_host => host_name().unwrap_or_else(|| id[..12].to_owned()),
         (None, _) => id[..12].to_owned(),
     };
     // Docker's Config.Entrypoint: the flag's, else the image's.
@@ -130,7 +134,9 @@ fn create_inner(
         security: crate::security_flags::options(args)?,
     };
     // Built before anything is written: a bad flag leaves no trace.
-    let spec = spec::build(&defaults, &opts)?;
+    let mut spec = spec::build(&defaults, &opts)?;
+    crate::ns_share::apply(store, &mut spec, args, &net.network)?;
+    crate::run_flags::apply(&mut spec, args, network == NetworkMode::Host)?;
     if let Some(p) = spec.process() {
         pocky_runtime::unsupported::check_process(p)?;
     }
@@ -277,6 +283,10 @@ fn etc_mounts(dir: &Path) -> Result<Vec<Mount>> {
                 .map_err(|e| anyhow::anyhow!("building mount of /etc/{f}: {e}"))
         })
         .collect()
+}
+
+fn host_name() -> Option<String> {
+    nix::unistd::gethostname().ok()?.into_string().ok()
 }
 
 /// 64 hex digits from the kernel's random source.

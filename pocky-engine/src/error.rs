@@ -216,9 +216,11 @@ fn net_kind(e: &pocky_net::NetError) -> Kind {
         | N::PortAllocated { .. }
         | N::AddressTaken { .. }
         | N::SubnetOverlaps(_) => Kind::Conflict,
-        N::BadSubnet(_) | N::BadPort { .. } | N::BadName(_) | N::AddressOutside { .. } => {
-            Kind::Invalid
-        }
+        N::BadSubnet(_)
+        | N::BadPort { .. }
+        | N::BadName(_)
+        | N::AddressOutside { .. }
+        | N::Invalid(_) => Kind::Invalid,
         _ => Kind::Internal,
     }
 }

@@ -4,8 +4,19 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-/// `64m`, `1g`, `512k`, `1048576`, `64mb`: binary multiples as Docker uses.
+/// A memory limit: a [`size`] of at least 6 MB, Docker's minimum.
 pub fn memory(s: &str) -> Result<i64> {
+    let bytes = size(s)?;
+    if bytes < 6 * 1024 * 1024 {
+        bail!(crate::invalid!(
+            "minimum memory limit allowed is 6MB (got {s:?})"
+        ));
+    }
+    Ok(bytes)
+}
+
+/// `64m`, `1g`, `512k`, `1048576`, `64mb`: binary multiples as Docker uses.
+pub fn size(s: &str) -> Result<i64> {
     let lower = s.trim().to_ascii_lowercase();
     let digits_end = lower
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -22,13 +33,7 @@ pub fn memory(s: &str) -> Result<i64> {
         "t" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
         _ => bail!(crate::invalid!("invalid size {s:?}: unknown unit {unit:?}")),
     };
-    let bytes = (value * mult) as i64;
-    if bytes < 6 * 1024 * 1024 {
-        bail!(crate::invalid!(
-            "minimum memory limit allowed is 6MB (got {s:?})"
-        ));
-    }
-    Ok(bytes)
+    Ok((value * mult) as i64)
 }
 
 /// `--cpus 1.5` as nano CPUs, within what this machine has.
@@ -148,7 +153,7 @@ mod tests {
 }
 
 /// One `--network` value: a name, or Docker's long form
-/// `name=NET[,alias=A][,ip=ADDR]` (a network name never holds `=`).
+/// `name=NET[,alias=A][,ip=ADDR][,ip6=ADDR]` (a network name never holds `=`).
 pub fn network_endpoint(v: &str) -> Result<crate::request::Endpoint> {
     let mut e = crate::request::Endpoint::default();
     if !v.contains('=') {
@@ -169,8 +174,15 @@ pub fn network_endpoint(v: &str) -> Result<crate::request::Endpoint> {
                         .with_context(|| format!("--network {v:?}: bad IPv4 address"))?,
                 )
             }
+            "ip6" => {
+                e.ip6 = Some(
+                    value
+                        .parse()
+                        .with_context(|| format!("--network {v:?}: bad IPv6 address"))?,
+                )
+            }
             _ => bail!(crate::invalid!(
-                "--network {v:?}: pocky does not support {key:?} (name, alias and ip are supported)"
+                "--network {v:?}: pocky does not support {key:?} (name, alias, ip and ip6 are supported)"
             )),
         }
     }

@@ -128,18 +128,39 @@ impl PruneFilter {
     }
 
     pub fn keeps_image(&self, store: &Store, image: &ImageRecord) -> bool {
-        if let Some(until) = self.until {
-            let created = image.created.as_deref().and_then(crate::human::parse_time);
-            if created.is_none_or(|c| c >= until) {
-                return false;
-            }
+        let created = image.created.as_deref().and_then(crate::human::parse_time);
+        if !self.keeps_time(created) {
+            return false;
         }
         if self.labels.is_empty() && self.not_labels.is_empty() {
             return true;
         }
-        let labels = image_labels(store, image);
-        self.labels.iter().all(|l| label_matches(&labels, l))
-            && !self.not_labels.iter().any(|l| label_matches(&labels, l))
+        self.keeps_labels(&image_labels(store, image))
+    }
+
+    /// The same rules for anything made at `created` (Unix seconds) with
+    /// `labels`: containers, networks, volumes.
+    pub fn keeps(&self, created: f64, labels: &BTreeMap<String, String>) -> bool {
+        let at =
+            std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs_f64(created.max(0.0)));
+        self.keeps_time(at) && self.keeps_labels(labels)
+    }
+
+    /// Whether an `until` filter was given (volumes have no such filter).
+    pub fn has_until(&self) -> bool {
+        self.until.is_some()
+    }
+
+    fn keeps_time(&self, created: Option<std::time::SystemTime>) -> bool {
+        match self.until {
+            Some(until) => created.is_some_and(|c| c < until),
+            None => true,
+        }
+    }
+
+    fn keeps_labels(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.labels.iter().all(|l| label_matches(labels, l))
+            && !self.not_labels.iter().any(|l| label_matches(labels, l))
     }
 }
 

@@ -231,6 +231,23 @@ fn rm_one(store: &Store, name: &str, force: bool, volumes: bool) -> Result<()> {
         Err(e) => return Err(e.into()),
         Ok(rec) => state::refresh(store, rec)?,
     };
+    // Its process has ended and the owner is still recording that (a
+    // client that waited for the `die` event removes it at once): a moment
+    // for the owner, rather than a "running" refusal. An owner that will
+    // restart the container keeps it, as before.
+    let rec = if !force
+        && rec.restart_policy.is_none()
+        && !state::process_alive(&rec)
+        && state::owner_alive(store, &rec.id)?
+    {
+        match settle(store, &rec.id)? {
+            (Some(r), _) => r,
+            // The owner removed it (`--rm`): nothing is left to do.
+            (None, _) => return Ok(()),
+        }
+    } else {
+        rec
+    };
     let busy = state::process_alive(&rec) || state::owner_alive(store, &rec.id)?;
     let rec = if busy {
         if !force {

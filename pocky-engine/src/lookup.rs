@@ -77,3 +77,22 @@ pub fn familiar_digest(canonical: &str) -> String {
         Err(_) => canonical.to_owned(),
     }
 }
+
+/// `--platform` of push, save and history: pocky keeps one platform's
+/// image under a name, so the flag selects it or fails, as Docker does for
+/// a platform the image does not have.
+pub fn require_platform(store: &Store, name: &str, wanted: Option<&str>) -> crate::Result<()> {
+    let Some(wanted) = wanted else {
+        return Ok(());
+    };
+    let want = pocky_registry::Platform::parse(wanted).map_err(|e| crate::invalid!("{e}"))?;
+    let (image, _) = find(store, name)?;
+    let have = pocky_registry::Platform::parse(&image.platform)
+        .map_err(|e| crate::invalid!("the image's platform: {e}"))?;
+    if !want.matches(&have) {
+        return Err(crate::Error::NoSuchImage(format!(
+            "{name} for platform {want} (the image is for {have})"
+        )));
+    }
+    Ok(())
+}

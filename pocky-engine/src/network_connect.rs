@@ -4,8 +4,6 @@
 //! `eth1`, `eth2`...); a running container joins or leaves at once.
 //! compose connects a created container before it starts it.
 
-use std::net::Ipv4Addr;
-
 use pocky_store::{FileLock, Store};
 
 use crate::netsetup::{self, Endpoint, ExtraNetwork};
@@ -17,33 +15,25 @@ fn lock(store: &Store, id: &str) -> Result<FileLock> {
     Ok(FileLock::exclusive(&path).map_err(anyhow::Error::from)?)
 }
 
-/// Joins `container` to `network` with `aliases` (and `ip` on a user
-/// network).
-pub fn connect(
-    store: &Store,
-    network: &str,
-    container: &str,
-    aliases: &[String],
-    ip: Option<Ipv4Addr>,
-) -> Result<()> {
+/// Joins `container` to the network `wanted` names, with its aliases,
+/// fixed addresses and links (the last three on a user network only).
+pub fn connect(store: &Store, container: &str, wanted: &crate::request::Endpoint) -> Result<()> {
     let rec = crate::state::find(store, container)?;
     let _lock = lock(store, &rec.id)?;
     let mut s = netsetup::load(store, &rec.id)?
         .ok_or_else(|| invalid!("container {} has no network settings to extend", rec.name))?;
-    let wanted = crate::request::Endpoint {
-        network: network.to_owned(),
-        aliases: aliases.to_vec(),
-        ip,
-    };
-    let extra = joinable(store, &s, &rec.name, &wanted)?;
+    let extra = joinable(store, &s, &rec.name, wanted)?;
     if crate::state::process_alive(&rec) {
         let netns = std::path::PathBuf::from(format!("/proc/{}/ns/net", rec.state.pid));
         let endpoint = Endpoint {
             network: &extra.network,
             aliases: &extra.aliases,
-            ip,
+            ip: extra.ip,
+            ip6: extra.ip6,
             interface: extra.interface,
             ports: Vec::new(),
+            mac: None,
+            links: extra.links.clone(),
         };
         let dir = store.container_dir(&rec.id)?;
         netsetup::attach(
@@ -92,9 +82,20 @@ pub fn joinable(
             net.name
         ));
     }
-    if !net.user_defined && (!wanted.aliases.is_empty() || wanted.ip.is_some()) {
+    if !net.user_defined
+        && (!wanted.aliases.is_empty()
+            || wanted.ip.is_some()
+            || wanted.ip6.is_some()
+            || !wanted.links.is_empty())
+    {
         return Err(invalid!(
-            "network-scoped aliases and addresses are supported on user defined networks only"
+            "network-scoped aliases, addresses and links are supported on user defined networks only"
+        ));
+    }
+    if wanted.ip6.is_some() && net.ipv6.is_none() {
+        return Err(invalid!(
+            "network {} has no IPv6: --ip6 needs a network made with --ipv6",
+            net.name
         ));
     }
     let interface = (1..16)
@@ -104,6 +105,12 @@ pub fn joinable(
         network: net.name.clone(),
         aliases: wanted.aliases.clone(),
         ip: wanted.ip,
+        ip6: wanted.ip6,
+        links: wanted
+            .links
+            .iter()
+            .map(|l| crate::net_flags::resolve_link(store, l).map_err(crate::Error::from))
+            .collect::<Result<Vec<_>>>()?,
         interface,
     })
 }

@@ -1,8 +1,8 @@
 //! User networks as objects of their own: create and remove. A
 //! container's attachment to one is `netsetup`'s.
 
-use pocky_net::Subnet;
-pub use pocky_net::{Network, Networks, PortMapping, host_veth};
+pub use pocky_net::options::parse_opts;
+pub use pocky_net::{Network, NetworkFlags, Networks, PortMapping, host_veth};
 use pocky_store::Store;
 
 use crate::{Error, Result, invalid};
@@ -10,22 +10,19 @@ use crate::{Error, Result, invalid};
 /// The networks every engine has, which users neither make nor remove.
 pub const PREDEFINED: [&str; 3] = ["bridge", "none", "host"];
 
-/// Creates a bridge network; returns its id.
-pub fn create(
-    store: &Store,
-    name: &str,
-    driver: &str,
-    subnet: Option<&str>,
-    labels: &std::collections::BTreeMap<String, String>,
-) -> Result<String> {
+/// Creates a bridge network as Docker's `network create` flags say;
+/// returns its id.
+pub fn create(store: &Store, name: &str, driver: &str, flags: &NetworkFlags) -> Result<String> {
     if driver != "bridge" {
-        return Err(invalid!("driver {driver:?} is not supported: only bridge"));
+        return Err(invalid!(
+            "network driver {driver:?} is not supported: pocky has only bridge"
+        ));
     }
     if PREDEFINED.contains(&name) {
         return Err(crate::conflict!("{name} is a predefined network name"));
     }
-    let subnet = subnet.map(str::parse::<Subnet>).transpose()?;
-    let n = crate::netsetup::networks(store).create_labelled(name, subnet, labels)?;
+    let spec = flags.check()?;
+    let n = crate::netsetup::networks(store).create_with(name, &spec)?;
     crate::events::object(store, "network", "create", &n.id, name);
     Ok(n.id)
 }
@@ -45,6 +42,31 @@ pub fn remove(store: &Store, name: &str) -> Result<()> {
     nets.remove(name, &exists)?;
     crate::events::object(store, "network", "destroy", &id, name);
     Ok(())
+}
+
+/// `network prune`: the user networks no container (running or not) is
+/// on and `filters` (`until=`, `label=`, `label!=`) keep; their names.
+pub fn prune(store: &Store, filters: &[String]) -> Result<Vec<String>> {
+    use pocky_store::ContainerStore;
+    let f = crate::image_filter::PruneFilter::parse(store, filters)?;
+    let mut used = std::collections::HashSet::new();
+    for c in store.containers()? {
+        if let Ok(Some(s)) = crate::netsetup::load(store, &c.id) {
+            used.insert(s.network.clone());
+            used.extend(s.extra.iter().map(|x| x.network.clone()));
+        }
+    }
+    let mut deleted = Vec::new();
+    for n in crate::netsetup::networks(store).list()? {
+        if !n.user_defined || used.contains(&n.name) || !f.keeps(n.created as f64, &n.labels) {
+            continue;
+        }
+        // One in use after all (a container attached meanwhile) stays.
+        if remove(store, &n.name).is_ok() {
+            deleted.push(n.name);
+        }
+    }
+    Ok(deleted)
 }
 
 /// `network ls --filter`: `name` (substring), `id` (prefix), `driver`
@@ -81,16 +103,53 @@ pub fn document(store: &Store, nets: &Networks, n: &Network) -> Result<serde_jso
             .find_container(&id)
             .map(|r| r.name)
             .unwrap_or_default();
+        let v6 = match (l.address6, &n.ipv6) {
+            (Some(a), Some(v)) => format!("{a}/{}", v.subnet.prefix()),
+            _ => String::new(),
+        };
         containers.insert(
             id,
             serde_json::json!({
                 "Name": name,
                 "IPv4Address": format!("{}/{}", l.address, n.subnet.prefix()),
+                "IPv6Address": v6,
                 "Aliases": l.names,
             }),
         );
     }
     let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs(n.created);
+    let aux = |v6: bool| -> serde_json::Map<String, serde_json::Value> {
+        n.aux_addresses
+            .iter()
+            .filter(|(_, a)| a.is_ipv6() == v6)
+            .map(|(k, a)| (k.clone(), a.to_string().into()))
+            .collect()
+    };
+    let mut v4 =
+        serde_json::json!({"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()});
+    if let Some(r) = n.ip_range {
+        v4["IPRange"] = r.to_string().into();
+    }
+    if !aux(false).is_empty() {
+        v4["AuxiliaryAddresses"] = aux(false).into();
+    }
+    let mut config = vec![v4];
+    if let Some(v) = &n.ipv6 {
+        let mut v6 =
+            serde_json::json!({"Subnet": v.subnet.to_string(), "Gateway": v.gateway.to_string()});
+        if let Some(r) = v.ip_range {
+            v6["IPRange"] = r.to_string().into();
+        }
+        if !aux(true).is_empty() {
+            v6["AuxiliaryAddresses"] = aux(true).into();
+        }
+        config.push(v6);
+    }
+    let mut options = n.options.to_map();
+    options.insert(
+        pocky_net::options::OPT_BRIDGE_NAME.to_owned(),
+        n.bridge.clone(),
+    );
     Ok(serde_json::json!({
         "Name": n.name,
         "Id": n.id,
@@ -98,16 +157,17 @@ pub fn document(store: &Store, nets: &Networks, n: &Network) -> Result<serde_jso
         "Created": humantime::format_rfc3339_seconds(created).to_string(),
         "Scope": "local",
         "Driver": "bridge",
-        "EnableIPv6": false,
-        "Internal": false,
+        "EnableIPv4": true,
+        "EnableIPv6": n.ipv6.is_some(),
+        "Internal": n.internal,
         "Attachable": false,
         "Ingress": false,
         "IPAM": {
             "Driver": "default",
             "Options": {},
-            "Config": [{"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()}],
+            "Config": config,
         },
-        "Options": {"com.docker.network.bridge.name": n.bridge},
+        "Options": options,
         "Labels": n.labels,
         "Containers": containers,
     }))

@@ -28,9 +28,14 @@ pub struct StartError {
 
 /// Starts the created container and records it as running.
 pub fn start(store: &Store, created: &Created, stdio: Stdio) -> Result<Launched, StartError> {
+    // Namespaces shared with another container are found at each start.
+    let spec = crate::ns_share::resolve(store, &created.spec).map_err(|e| StartError {
+        code: EXIT_ENGINE,
+        message: crate::one_line(&e),
+    })?;
     let launched = launch(
         Launch {
-            spec: &created.spec,
+            spec: &spec,
             bundle: &created.dir,
             overlay: Some(&created.overlay),
             stdio,
@@ -90,6 +95,18 @@ pub fn finish(store: &Store, created: &Created, launched: &Launched, status: Exi
     if oom {
         crate::events::container(store, &created.record, "oom", &[]);
     }
+    // The exit is recorded before it is announced: a client that waits
+    // for `die` then inspects or removes the container finds it exited.
+    if !created.record.auto_remove {
+        let _ = store.update_container(id, &mut |r| {
+            r.state.status = Some(Status::Exited);
+            r.state.exit_code = Some(status.code);
+            r.state.oom_killed = oom;
+            r.state.finished_at = Some(state::now());
+            r.state.pid = 0;
+            crate::health::on_exit(r);
+        });
+    }
     crate::events::container(
         store,
         &created.record,
@@ -105,16 +122,7 @@ pub fn finish(store: &Store, created: &Created, launched: &Launched, status: Exi
         }
         crate::volumes_setup::remove_anonymous(store, &used);
         crate::events::container(store, &created.record, "destroy", &[]);
-        return;
     }
-    let _ = store.update_container(id, &mut |r| {
-        r.state.status = Some(Status::Exited);
-        r.state.exit_code = Some(status.code);
-        r.state.oom_killed = oom;
-        r.state.finished_at = Some(state::now());
-        r.state.pid = 0;
-        crate::health::on_exit(r);
-    });
 }
 
 /// Removes a container whose start failed, when `--rm` asked for it.

@@ -15,6 +15,7 @@ use anyhow::Result;
 use pocky_cgroup::{Cgroup, CgroupManager, CgroupPath, Hierarchy};
 use pocky_store::{ContainerStore, ImageStore, Status, Store};
 
+use crate::image_filter::PruneFilter;
 use crate::state;
 
 /// The cgroup parent of `run` unless `--cgroup-parent` (or this variable)
@@ -33,6 +34,12 @@ pub struct PruneReport {
     pub images: Vec<String>,
     pub volumes: Vec<String>,
     pub layers: Vec<String>,
+    /// User networks no container was on (`system prune`).
+    pub networks: Vec<String>,
+    /// Unused images untagged and deleted (`system prune`).
+    pub removed_images: Vec<crate::images::Removal>,
+    /// Build cache entries removed (`system prune`).
+    pub build_cache: usize,
     /// Bytes freed.
     pub reclaimed: u64,
 }
@@ -41,15 +48,53 @@ pub struct PruneReport {
 /// unused layers and blobs, and with `volumes` the anonymous volumes no
 /// container uses.
 pub fn prune(store: &Store, volumes: bool) -> crate::Result<PruneReport> {
-    prune_inner(store, volumes).map_err(crate::Error::from)
+    prune_with(
+        store,
+        &SystemPrune {
+            volumes,
+            ..SystemPrune::default()
+        },
+    )
 }
 
-fn prune_inner(store: &Store, volumes: bool) -> Result<PruneReport> {
+/// What `system prune` is asked to remove beyond its defaults.
+#[derive(Debug, Clone, Default)]
+pub struct SystemPrune {
+    /// `--volumes`: the unused anonymous volumes too.
+    pub volumes: bool,
+    /// `-a`: every unused image, not only the untagged ones.
+    pub all_images: bool,
+    /// `--filter until=`, `label=`, `label!=`: for containers, images and
+    /// networks (volumes take the label ones).
+    pub filters: Vec<String>,
+}
+
+/// `system prune`: as [`prune`], and as Docker's, the user networks no
+/// container is on, the untagged (with `all_images` every unused) images
+/// and the build cache.
+pub fn prune_with(store: &Store, opts: &SystemPrune) -> crate::Result<PruneReport> {
+    let mut report = prune_inner(store, opts).map_err(crate::Error::from)?;
+    report.networks = crate::networks::prune(store, &opts.filters)?;
+    let filter = PruneFilter::parse(store, &opts.filters)?;
+    let images =
+        crate::tag::prune_images(store, opts.all_images, &|i| filter.keeps_image(store, i))?;
+    report.removed_images = images.removed;
+    report.reclaimed += images.reclaimed;
+    if opts.filters.is_empty() {
+        let cache = crate::build::prune_cache(store)?;
+        report.reclaimed += cache.reclaimed;
+        report.build_cache = cache.entries;
+    }
+    Ok(report)
+}
+
+fn prune_inner(store: &Store, opts: &SystemPrune) -> Result<PruneReport> {
     let mut reclaimed = 0u64;
+    let filter = PruneFilter::parse(store, &opts.filters)?;
 
     let mut parents: HashSet<String> = [DEFAULT_CGROUP_PARENT.to_owned()].into();
     parents.extend(std::env::var(CGROUP_PARENT_ENV).ok());
-    let (mut deleted, size) = remove_stopped(store, &mut parents)?;
+    let (mut deleted, size) = remove_stopped(store, &mut parents, &filter)?;
     reclaimed += size;
 
     // Without a record a live container cannot be told from a dead one:
@@ -95,11 +140,16 @@ fn prune_inner(store: &Store, volumes: bool) -> Result<PruneReport> {
     }
 
     // As Docker: volumes only with --volumes, and then the anonymous ones.
-    let prune_volumes = volumes;
     let mut volumes = Vec::new();
-    if prune_volumes {
+    if opts.volumes {
+        let labels: Vec<String> = opts
+            .filters
+            .iter()
+            .filter(|f| f.starts_with("label"))
+            .cloned()
+            .collect();
         let before = tree_size(&store.layout().volumes());
-        volumes = crate::volumes::prune(store, false)?;
+        volumes = crate::volumes::prune_filtered(store, false, &labels)?;
         reclaimed += before.saturating_sub(tree_size(&store.layout().volumes()));
     }
 
@@ -115,16 +165,18 @@ fn prune_inner(store: &Store, volumes: bool) -> Result<PruneReport> {
         volumes,
         layers: collected.layers,
         reclaimed,
+        ..PruneReport::default()
     })
 }
 
 /// `container prune`: the stopped containers only.
-pub fn prune_containers(store: &Store) -> crate::Result<PruneReport> {
-    prune_containers_inner(store).map_err(crate::Error::from)
+pub fn prune_containers(store: &Store, filters: &[String]) -> crate::Result<PruneReport> {
+    prune_containers_inner(store, filters).map_err(crate::Error::from)
 }
 
-fn prune_containers_inner(store: &Store) -> Result<PruneReport> {
-    let (containers, reclaimed) = remove_stopped(store, &mut HashSet::new())?;
+fn prune_containers_inner(store: &Store, filters: &[String]) -> Result<PruneReport> {
+    let filter = PruneFilter::parse(store, filters)?;
+    let (containers, reclaimed) = remove_stopped(store, &mut HashSet::new(), &filter)?;
     Ok(PruneReport {
         containers,
         reclaimed,
@@ -134,7 +186,11 @@ fn prune_containers_inner(store: &Store) -> Result<PruneReport> {
 
 /// Removes every container that neither runs nor has an owner; notes the
 /// cgroup parents the containers used. Returns their ids and the bytes freed.
-fn remove_stopped(store: &Store, parents: &mut HashSet<String>) -> Result<(Vec<String>, u64)> {
+fn remove_stopped(
+    store: &Store,
+    parents: &mut HashSet<String>,
+    filter: &PruneFilter,
+) -> Result<(Vec<String>, u64)> {
     let mut deleted = Vec::new();
     let mut reclaimed = 0u64;
     for rec in store.containers()? {
@@ -145,6 +201,9 @@ fn remove_stopped(store: &Store, parents: &mut HashSet<String>) -> Result<(Vec<S
             continue;
         };
         if rec.state.status == Some(Status::Running) || state::owner_alive(store, &rec.id)? {
+            continue;
+        }
+        if !filter.keeps(rec.created, &rec.labels) {
             continue;
         }
         let size = tree_size(&store.container_dir(&rec.id)?);

@@ -12,6 +12,9 @@ pub struct Endpoint {
     pub network: String,
     pub aliases: Vec<String>,
     pub ip: Option<std::net::Ipv4Addr>,
+    pub ip6: Option<std::net::Ipv6Addr>,
+    /// `--link NAME[:ALIAS]`s on this network (user networks only).
+    pub links: Vec<String>,
 }
 
 /// `run` and `create`: the container to make and how to run it.
@@ -67,6 +70,20 @@ pub struct RunRequest {
     pub dns: Vec<std::net::IpAddr>,
     /// Add a line to /etc/hosts: NAME:IP.
     pub add_host: Vec<String>,
+    // Network flags of issue 16, kept together (`net_flags.rs` checks
+    // them; `netsetup::settings` records them).
+    /// `--ip6`: fixed IPv6 address on a network made with `--ipv6`.
+    pub ip6: Option<std::net::Ipv6Addr>,
+    /// `--mac-address`: the MAC address of the container's first interface.
+    pub mac_address: Option<String>,
+    /// `--dns-search`: search domains of /etc/resolv.conf (`.` for none).
+    pub dns_search: Vec<String>,
+    /// `--dns-option`: words of /etc/resolv.conf's `options` line.
+    pub dns_option: Vec<String>,
+    /// `--expose`: PORT[/PROTO] or START-END[/PROTO], besides the image's.
+    pub expose: Vec<String>,
+    /// `--link`: NAME[:ALIAS] of another container.
+    pub link: Vec<String>,
     /// Mount the container's root filesystem read-only.
     pub read_only: bool,
     /// Bind mount or volume: [HOST-DIR|NAME:]CONTAINER-DIR[:ro|rw,nocopy].
@@ -120,4 +137,62 @@ pub struct RunRequest {
     // --- end of logging ---
     /// Image, then the command and its arguments.
     pub image_and_command: Vec<String>,
+
+    // More of Docker's run flags, in Docker's syntax (see run_flags.rs).
+    /// `--cpuset-cpus`, `--cpuset-mems`: `0-3`, `0,1`.
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    /// `--cpu-period`, `--cpu-quota` (µs), `--cpu-rt-period`,
+    /// `--cpu-rt-runtime`.
+    pub cpu_period: Option<u64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_rt_period: Option<u64>,
+    pub cpu_rt_runtime: Option<i64>,
+    /// `--memory-swap` (memory plus swap; `-1` unlimited),
+    /// `--memory-reservation`: sizes as `-m` takes them.
+    pub memory_swap: Option<String>,
+    pub memory_reservation: Option<String>,
+    /// `--memory-swappiness` 0..100 (-1: the kernel's).
+    pub memory_swappiness: Option<i64>,
+    /// `--kernel-memory`: refused by name (kernels no longer have it).
+    pub kernel_memory: Option<String>,
+    pub oom_kill_disable: bool,
+    /// `--oom-score-adj` -1000..1000.
+    pub oom_score_adj: Option<i32>,
+    /// `--blkio-weight` 10..1000 (0: unset), `--blkio-weight-device
+    /// DEV:W`, `--device-{read,write}-{bps,iops} DEV:RATE`.
+    pub blkio_weight: Option<u16>,
+    pub blkio_weight_device: Vec<String>,
+    pub device_read_bps: Vec<String>,
+    pub device_write_bps: Vec<String>,
+    pub device_read_iops: Vec<String>,
+    pub device_write_iops: Vec<String>,
+    /// `--device-cgroup-rule 'c 1:3 rwm'`.
+    pub device_cgroup_rule: Vec<String>,
+    /// `--ulimit nofile=1024:2048`.
+    pub ulimit: Vec<String>,
+    /// `--sysctl net.ipv4.ip_forward=1`: namespaced ones only.
+    pub sysctl: Vec<String>,
+    /// `--group-add` a group name or gid.
+    pub group_add: Vec<String>,
+    /// `--shm-size` of /dev/shm (Docker's 64m by default).
+    pub shm_size: Option<String>,
+    /// `--annotation KEY=VALUE`, into the OCI spec.
+    pub annotation: Vec<String>,
+    /// `--domainname` (NIS domain name in the UTS namespace).
+    pub domainname: Option<String>,
+    /// `--pid`, `--ipc`, `--uts`: `host`, `container:NAME` (pid, ipc),
+    /// `private`/`shareable` (ipc).
+    pub pid: Option<String>,
+    pub ipc: Option<String>,
+    pub uts: Option<String>,
+    /// `--cgroupns host|private`.
+    pub cgroupns: Option<String>,
+    /// `--init`: pocky's init as PID 1, reaping and forwarding signals.
+    pub init: bool,
+    /// `--volumes-from CONTAINER[:ro|rw]`.
+    pub volumes_from: Vec<String>,
+    /// Flags pocky refuses by name when given (`--gpus`, `--runtime`,
+    /// `--storage-opt`, `--isolation`...): `(flag, value)`.
+    pub refused: Vec<(String, String)>,
 }

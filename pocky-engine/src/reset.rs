@@ -77,6 +77,13 @@ fn reset_inner(root: &Path) -> Result<ResetReport> {
         }
         Err(e) => note("firewall chains", &e),
     }
+    // IPv6's chains, made by a dual-stack network, go the same way; on a
+    // host without them (or without ip6tables) this finds nothing to do.
+    let v6 = pocky_net::firewall::Family::V6;
+    if let Err(e) = pocky_net::firewall::Firewall::of(v6).and_then(|fw| fw.remove_base_if_unused())
+    {
+        note("IPv6 firewall chains", &e);
+    }
     // Only empty parents go: another state root may run containers there.
     for p in &parents {
         if let Ok(cg) = Cgroup::detect(p) {

@@ -88,19 +88,44 @@ pub struct Loaded {
 
 /// Reads an archive (plain, gzip or zstd) and stores every image in it.
 /// Nothing is stored unless the whole archive verifies.
-pub fn load(store: &Store, input: &mut dyn Read) -> crate::Result<Vec<Loaded>> {
+pub fn load(
+    store: &Store,
+    input: &mut dyn Read,
+    wanted: Option<&str>,
+) -> crate::Result<Vec<Loaded>> {
     // Held from the first adopted blob until the records are written.
     let _pin = store.pin()?;
     let scratch = store.scratch()?;
-    let host = pocky_registry::Platform::host();
+    let host = match wanted {
+        Some(p) => pocky_registry::Platform::parse(p).map_err(|e| crate::invalid!("{e}"))?,
+        None => pocky_registry::Platform::host(),
+    };
     let platform = Platform {
-        os: host.os,
-        architecture: host.architecture,
-        variant: host.variant,
+        os: host.os.clone(),
+        architecture: host.architecture.clone(),
+        variant: host.variant.clone(),
     };
     let archive =
         pocky_archive::read_archive_for(input, scratch.path(), &Limits::default(), &platform)
             .map_err(|e| crate::invalid!("{e}"))?;
+    if wanted.is_some() {
+        // An archive of one platform's image has no index to choose from:
+        // its config says what it is, checked before anything is stored.
+        for image in &archive.images {
+            let config: serde_json::Value =
+                serde_json::from_slice(&image.config_bytes).unwrap_or_default();
+            let have = pocky_registry::Platform::new(
+                config["os"].as_str().unwrap_or_default(),
+                config["architecture"].as_str().unwrap_or_default(),
+                config["variant"].as_str(),
+            );
+            if !host.matches(&have) {
+                return Err(crate::invalid!(
+                    "the archive's image is for {have}, not for the requested platform {host}"
+                ));
+            }
+        }
+    }
     let mut out = Vec::new();
     for image in &archive.images {
         let mut tags = Vec::new();

@@ -48,16 +48,22 @@ pub fn sample(rec: &ContainerRecord) -> Option<Sample> {
 
 /// The running containers named, or all running ones for no names.
 pub fn running(store: &Store, names: &[String]) -> crate::Result<Vec<ContainerRecord>> {
-    running_inner(store, names).map_err(crate::Error::from)
+    listed(store, names, false)
 }
 
-fn running_inner(store: &Store, names: &[String]) -> Result<Vec<ContainerRecord>> {
+/// As [`running`], and with `all` (`stats -a`) the stopped ones too when
+/// none is named.
+pub fn listed(store: &Store, names: &[String], all: bool) -> crate::Result<Vec<ContainerRecord>> {
+    running_inner(store, names, all).map_err(crate::Error::from)
+}
+
+fn running_inner(store: &Store, names: &[String], all: bool) -> Result<Vec<ContainerRecord>> {
     if names.is_empty() {
         use pocky_store::ContainerStore;
         let mut out = Vec::new();
         for rec in store.containers()? {
             if let Some(rec) = state::refresh_listed(store, rec)?
-                && state::process_alive(&rec)
+                && (all || state::process_alive(&rec))
             {
                 out.push(rec);
             }

@@ -18,15 +18,29 @@ pub struct UpdateRequest {
     /// `--pids-limit`; 0 or -1 is unlimited.
     pub pids_limit: Option<i64>,
     pub restart: Option<String>,
+    /// `--cpuset-cpus`, `--cpuset-mems`, `--cpu-period`, `--cpu-quota`,
+    /// `--cpu-rt-period`, `--cpu-rt-runtime`, `--memory-swap`,
+    /// `--memory-reservation`, `--blkio-weight`: as `run` takes them.
+    pub more: crate::RunRequest,
 }
 
 impl UpdateRequest {
     fn is_empty(&self) -> bool {
+        let m = &self.more;
         self.memory.is_none()
             && self.cpus.is_none()
             && self.cpu_shares.is_none()
             && self.pids_limit.is_none()
             && self.restart.is_none()
+            && m.cpuset_cpus.is_none()
+            && m.cpuset_mems.is_none()
+            && m.cpu_period.is_none()
+            && m.cpu_quota.is_none()
+            && m.cpu_rt_period.is_none()
+            && m.cpu_rt_runtime.is_none()
+            && m.memory_swap.is_none()
+            && m.memory_reservation.is_none()
+            && m.blkio_weight.is_none()
     }
 }
 
@@ -55,7 +69,17 @@ pub fn update(store: &Store, name: &str, req: &UpdateRequest) -> Result<()> {
 
     let path = store.container_dir(&rec.id)?.join("config.json");
     let mut spec = state::bundle_spec(store, &rec.id)?;
-    let resources = with_limits(&spec, memory, nano_cpus, req.cpu_shares, req.pids_limit)?;
+    let mut resources = with_limits(&spec, memory, nano_cpus, req.cpu_shares, req.pids_limit)?;
+    // The other limits with run's rules, against the memory limit the
+    // container will have.
+    let mut more = req.more.clone();
+    more.memory = resources
+        .memory()
+        .and_then(|m| m.limit())
+        .filter(|l| *l > 0)
+        .map(|l| l.to_string());
+    more.cpus = req.cpus;
+    crate::run_flags::update_resources(&mut resources, &more)?;
     if state::process_alive(&rec) {
         let limits = pocky_runtime::resources::limits_of(&resources)?;
         Cgroup::detect(&rec.cgroup)?.apply(&limits)?;

@@ -48,7 +48,7 @@ pub fn seed(store: &Store, image: &ImageRecord, name: &str, path: &str) -> Resul
     // Two containers starting on one new volume: one copies, the other
     // then finds it not empty.
     let _lock = FileLock::exclusive(&store.volume_dir(name)?.join("seed.lock"))?;
-    let data = store.volume_data_dir(name)?;
+    let data = crate::volume_opts::data_path(store, name)?;
     let dst = open(
         &data,
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,

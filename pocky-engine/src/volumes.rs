@@ -9,11 +9,13 @@ use crate::{Result, invalid};
 
 /// Creates the volume `name` (a random one for None), or finds the
 /// existing one of that name, as `docker volume create`; returns its name.
+/// `opts` are the local driver's options (`volume_opts`).
 pub fn create(
     store: &Store,
     name: Option<&str>,
     driver: &str,
     labels: &[String],
+    opts: &BTreeMap<String, String>,
 ) -> Result<String> {
     if driver != pocky_store::LOCAL_DRIVER {
         return Err(invalid!(
@@ -32,7 +34,13 @@ pub fn create(
         Some(n) => n.to_owned(),
         None => crate::create::random_id()?,
     };
-    let (_, new) = store.create_volume(&name, &map)?;
+    crate::volume_opts::kind(opts)?;
+    let (rec, new) = store.create_volume_with(&name, &map, opts)?;
+    if !new && rec.options != *opts && !opts.is_empty() {
+        return Err(crate::conflict!(
+            "volume {name} exists already, with other options"
+        ));
+    }
     if new {
         crate::events::object(store, "volume", "create", &name, &name);
     }
@@ -49,7 +57,18 @@ pub fn remove(store: &Store, name: &str) -> Result<()> {
 /// Removes the unused volumes (anonymous ones only unless `all`); returns
 /// their names.
 pub fn prune(store: &Store, all: bool) -> Result<Vec<String>> {
-    let removed = store.prune_volumes(all)?;
+    prune_filtered(store, all, &[])
+}
+
+/// [`prune`] of the volumes `filters` (`label=`, `label!=`) keep.
+pub fn prune_filtered(store: &Store, all: bool, filters: &[String]) -> Result<Vec<String>> {
+    let f = crate::image_filter::PruneFilter::parse(store, filters)?;
+    if f.has_until() {
+        return Err(crate::invalid!(
+            "invalid filter 'until': volume prune takes label filters only"
+        ));
+    }
+    let removed = store.prune_volumes_where(all, &|v| f.keeps(v.created, &v.labels))?;
     for name in &removed {
         crate::events::object(store, "volume", "destroy", name, name);
     }
@@ -93,13 +112,18 @@ pub fn document(store: &Store, v: &pocky_store::VolumeRecord) -> Result<serde_js
         labels.insert("com.docker.volume.anonymous".into(), "".into());
     }
     let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(v.created.max(0.0));
+    // A bind volume's files are its device's: that is where to look.
+    let mountpoint = match crate::volume_opts::kind(&v.options) {
+        Ok(crate::volume_opts::VolumeKind::Bind { device, .. }) => device,
+        _ => store.volume_data_dir(&v.name)?,
+    };
     Ok(serde_json::json!({
         "CreatedAt": humantime::format_rfc3339_seconds(created).to_string(),
         "Driver": v.driver,
         "Labels": labels,
-        "Mountpoint": store.volume_data_dir(&v.name)?,
+        "Mountpoint": mountpoint,
         "Name": v.name,
-        "Options": null,
+        "Options": if v.options.is_empty() { serde_json::Value::Null } else { serde_json::json!(v.options) },
         "Scope": "local",
     }))
 }

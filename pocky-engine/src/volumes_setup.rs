@@ -15,6 +15,7 @@ use oci_spec::runtime::{Mount, MountBuilder};
 use pocky_store::{ImageRecord, Store, VolumeClaim};
 
 use crate::mount_flags::{MountFlag, Source, TMPFS_DEFAULTS};
+use crate::volume_opts::VolumeKind;
 
 /// What a container's mount flags and image volumes amount to.
 #[derive(Debug, Default)]
@@ -89,15 +90,11 @@ pub fn plan(store: &Store, flags: &[MountFlag], image_volumes: &[String]) -> Res
                     Some(n) => (n.clone(), false),
                     None => (crate::create::random_id()?, true),
                 };
-                let data = store.volume_data_dir(&name)?;
                 plan.claims.push(VolumeClaim {
                     name: name.clone(),
                     anonymous,
                 });
-                if !nocopy {
-                    plan.seeds.push((name, flag.target.clone()));
-                }
-                build(&flag.target, "bind", &data, bind_options(flag))?
+                volume_mount(store, flag, name, *nocopy, &mut plan.seeds)?
             }
             Source::Tmpfs { options } => {
                 let mut opts: Vec<String> =
@@ -112,6 +109,50 @@ pub fn plan(store: &Store, flags: &[MountFlag], image_volumes: &[String]) -> Res
         plan.mounts.push(mount);
     }
     Ok(plan)
+}
+
+/// The mount of volume `name` at the flag's target, by its kind: a tmpfs
+/// volume is a tmpfs of its own in each container (nothing to seed), a
+/// bind volume its device, any other its directory in the state root.
+fn volume_mount(
+    store: &Store,
+    flag: &MountFlag,
+    name: String,
+    nocopy: bool,
+    seeds: &mut Vec<(String, String)>,
+) -> Result<Mount> {
+    let source = match crate::volume_opts::of(store, &name)? {
+        VolumeKind::Tmpfs { options, readonly } => {
+            let mut opts = options;
+            if readonly || flag.readonly {
+                opts.push("ro".to_owned());
+            }
+            return build(&flag.target, "tmpfs", Path::new("tmpfs"), opts);
+        }
+        VolumeKind::Bind { device, readonly } => {
+            if !device.is_dir() {
+                // Docker's local driver fails the same way, at mount time.
+                bail!(crate::invalid!(
+                    "error while mounting volume {name}: the device {} is not a directory",
+                    device.display()
+                ));
+            }
+            let mut opts = bind_options(flag);
+            if readonly {
+                opts.retain(|o| o != "rw");
+                opts.push("ro".to_owned());
+            }
+            if !nocopy {
+                seeds.push((name, flag.target.clone()));
+            }
+            return build(&flag.target, "bind", &device, opts);
+        }
+        VolumeKind::Plain => store.volume_data_dir(&name)?,
+    };
+    if !nocopy {
+        seeds.push((name, flag.target.clone()));
+    }
+    build(&flag.target, "bind", &source, bind_options(flag))
 }
 
 fn depth(m: &Mount) -> usize {

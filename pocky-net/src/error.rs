@@ -11,7 +11,11 @@ pub enum NetError {
     AddressTaken { addr: String, subnet: String },
     #[error("address {addr} is outside {subnet} or reserved")]
     AddressOutside { addr: String, subnet: String },
-    #[error("invalid subnet {0:?}: expected a.b.c.d/len with 8 <= len <= 30")]
+    #[error("{0}")]
+    Invalid(String),
+    #[error(
+        "invalid subnet {0:?}: expected a.b.c.d/len with 8 <= len <= 30, or an IPv6 x::/len with 16 <= len <= 124"
+    )]
     BadSubnet(String),
     #[error("invalid port mapping {spec:?}: {why}")]
     BadPort { spec: String, why: String },
@@ -56,15 +60,16 @@ pub enum NetError {
     #[error("{link} of the container does not hold its address {address} after set-up")]
     AddressMissing {
         link: String,
-        address: std::net::Ipv4Addr,
+        address: std::net::IpAddr,
     },
     #[error("entering the network namespace {path}: {source}")]
     Netns {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("iptables {table} {chain} {rule:?}: {why}")]
+    #[error("{cmd} {table} {chain} {rule:?}: {why}")]
     Iptables {
+        cmd: &'static str,
         table: String,
         chain: String,
         rule: String,

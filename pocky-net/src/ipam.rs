@@ -1,15 +1,109 @@
 //! Address management: the leases of one network, kept as data so the
-//! rules (next free after the last one, fixed addresses, reclaim) are
-//! tested without a kernel.
+//! rules (next free after the last one, fixed addresses, an `--ip-range`,
+//! reserved addresses, reclaim) are tested without a kernel. Both families
+//! share one search, on offsets from the subnet's base.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use crate::NetError;
+use crate::network::Network;
 use crate::subnet::Subnet;
+use crate::subnet6::Subnet6;
+
+/// Where a network's IPv4 addresses come from, and which are never leased.
+#[derive(Debug, Clone)]
+pub struct Space {
+    pub subnet: Subnet,
+    pub gateway: Ipv4Addr,
+    /// Dynamic addresses come from here (the whole subnet when None).
+    pub range: Option<Subnet>,
+    pub reserved: Vec<Ipv4Addr>,
+}
+
+/// [`Space`] for IPv6.
+#[derive(Debug, Clone)]
+pub struct Space6 {
+    pub subnet: Subnet6,
+    pub gateway: Ipv6Addr,
+    pub range: Option<Subnet6>,
+    pub reserved: Vec<Ipv6Addr>,
+}
+
+impl Space {
+    /// A subnet with its first host as gateway, nothing else reserved.
+    pub fn plain(subnet: Subnet) -> Self {
+        Self {
+            subnet,
+            gateway: subnet.gateway(),
+            range: None,
+            reserved: Vec::new(),
+        }
+    }
+
+    pub fn of(net: &Network) -> Self {
+        Self {
+            subnet: net.subnet,
+            gateway: net.gateway,
+            range: net.ip_range,
+            reserved: net.reserved(),
+        }
+    }
+
+    /// Whether `a` may be leased at all.
+    fn leasable(&self, a: Ipv4Addr) -> bool {
+        let size = u128::from(self.subnet.size());
+        self.subnet
+            .offset(a)
+            .is_some_and(|o| o >= 1 && u128::from(o) < size - 1)
+            && a != self.gateway
+            && !self.reserved.contains(&a)
+    }
+}
+
+impl Space6 {
+    pub fn of(net: &Network) -> Option<Self> {
+        net.ipv6.as_ref().map(|v| Self {
+            subnet: v.subnet,
+            gateway: v.gateway,
+            range: v.ip_range,
+            reserved: net.reserved6(),
+        })
+    }
+
+    fn leasable(&self, a: Ipv6Addr) -> bool {
+        self.subnet
+            .offset(a)
+            .is_some_and(|o| o >= 1 && o < self.subnet.size() - 1)
+            && a != self.gateway
+            && !self.reserved.contains(&a)
+    }
+}
+
+/// The first offset in `[lo, lo + count)` after `last` (wrapping) that is
+/// `free`, trying at most `bound` of them.
+fn pick(
+    lo: u128,
+    count: u128,
+    last: u128,
+    bound: u128,
+    free: impl Fn(u128) -> bool,
+) -> Option<u128> {
+    if count == 0 {
+        return None;
+    }
+    let rel = if last >= lo && last - lo < count {
+        last - lo
+    } else {
+        count - 1
+    };
+    (1..=count.min(bound))
+        .map(|i| lo + (rel + i) % count)
+        .find(|&o| free(o))
+}
 
 /// One container's lease, with what its peers need to find it by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +126,13 @@ pub struct Lease {
     /// first network, N for `ethN` on a network joined later.
     #[serde(default)]
     pub interface: usize,
+    /// Its IPv6 address, on a network with IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address6: Option<Ipv6Addr>,
+    /// `--link NAME:ALIAS`: (container id, alias) pairs whose addresses
+    /// this container's hosts file lists under the alias.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<(String, String)>,
 }
 
 /// The leases of one network, by container id.
@@ -43,15 +144,18 @@ pub struct Leases {
     /// it, so a released address is not reused at once.
     #[serde(default)]
     pub last: u32,
+    /// The IPv6 address handed out last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last6: Option<Ipv6Addr>,
 }
 
 impl Leases {
     /// Leases an address to `owner`: `want` if given and free, else the
-    /// first free one after the last handed out. An owner that already
-    /// holds a lease keeps it.
+    /// first free one of the range after the last handed out. An owner
+    /// that already holds a lease keeps it.
     pub fn allocate(
         &mut self,
-        subnet: &Subnet,
+        space: &Space,
         owner: &str,
         want: Option<Ipv4Addr>,
         lease: Lease,
@@ -59,9 +163,10 @@ impl Leases {
         if let Some(l) = self.leases.get(owner) {
             return Ok(l.address);
         }
+        let subnet = &space.subnet;
         let taken = |a: Ipv4Addr| self.leases.values().any(|l| l.address == a);
         let addr = if let Some(a) = want {
-            if !subnet.is_host(a) {
+            if !space.leasable(a) {
                 return Err(NetError::AddressOutside {
                     addr: a.to_string(),
                     subnet: subnet.to_string(),
@@ -75,17 +180,20 @@ impl Leases {
             }
             a
         } else {
-            let hosts = subnet.size().saturating_sub(3);
-            let start = self.last.max(1);
-            (1..=hosts)
-                .filter_map(|i| {
-                    // Offsets 2..size-2 are hosts; cycle through them.
-                    let off = 2 + (start - 1 + i - 1) % hosts;
-                    subnet.nth(off)
-                })
-                .find(|a| !taken(*a))
+            let range = space.range.unwrap_or(*subnet);
+            let lo = subnet.offset(range.base()).map_or(0, u128::from);
+            let count = u128::from(range.size());
+            let free = |o: u128| {
+                u32::try_from(o)
+                    .ok()
+                    .and_then(|o| subnet.nth(o))
+                    .is_some_and(|a| space.leasable(a) && !taken(a))
+            };
+            pick(lo, count, u128::from(self.last), count, free)
+                .and_then(|o| u32::try_from(o).ok())
+                .and_then(|o| subnet.nth(o))
                 .ok_or_else(|| NetError::Exhausted {
-                    subnet: subnet.to_string(),
+                    subnet: range.to_string(),
                 })?
         };
         if let Some(off) = subnet.offset(addr) {
@@ -98,6 +206,67 @@ impl Leases {
                 ..lease
             },
         );
+        Ok(addr)
+    }
+
+    /// Gives `owner`, which holds an IPv4 lease here, an IPv6 address too:
+    /// `want` if free, else the next free one of the range.
+    pub fn allocate6(
+        &mut self,
+        space: &Space6,
+        owner: &str,
+        want: Option<Ipv6Addr>,
+    ) -> Result<Ipv6Addr, NetError> {
+        let subnet = &space.subnet;
+        let held = match self.leases.get(owner) {
+            Some(l) => l.address6,
+            None => {
+                return Err(NetError::Invalid(format!(
+                    "no IPv4 lease of {owner} to add an IPv6 address to"
+                )));
+            }
+        };
+        if let Some(a) = held {
+            return Ok(a);
+        }
+        let taken = |a: Ipv6Addr| self.leases.values().any(|l| l.address6 == Some(a));
+        let addr = if let Some(a) = want {
+            if !space.leasable(a) {
+                return Err(NetError::AddressOutside {
+                    addr: a.to_string(),
+                    subnet: subnet.to_string(),
+                });
+            }
+            if taken(a) {
+                return Err(NetError::AddressTaken {
+                    addr: a.to_string(),
+                    subnet: subnet.to_string(),
+                });
+            }
+            a
+        } else {
+            let range = space.range.unwrap_or(*subnet);
+            let lo = subnet.offset(range.base()).unwrap_or(0);
+            let last = self.last6.and_then(|a| subnet.offset(a)).unwrap_or(0);
+            // Among this many consecutive offsets one is free if any is:
+            // every lease, reserved address, the gateway and the two
+            // unusable ends could sit in a row.
+            let bound = (self.leases.len() + space.reserved.len() + 4) as u128;
+            let free = |o: u128| {
+                subnet
+                    .nth(o)
+                    .is_some_and(|a| space.leasable(a) && !taken(a))
+            };
+            pick(lo, range.size(), last, bound, free)
+                .and_then(|o| subnet.nth(o))
+                .ok_or_else(|| NetError::Exhausted {
+                    subnet: range.to_string(),
+                })?
+        };
+        self.last6 = Some(addr);
+        if let Some(l) = self.leases.get_mut(owner) {
+            l.address6 = Some(addr);
+        }
         Ok(addr)
     }
 
@@ -133,11 +302,13 @@ mod tests {
             hosts_base: String::new(),
             ports: vec![],
             interface: 0,
+            address6: None,
+            links: vec![],
         }
     }
 
-    fn net() -> Subnet {
-        "10.1.2.0/29".parse().unwrap()
+    fn net() -> Space {
+        Space::plain("10.1.2.0/29".parse().unwrap())
     }
 
     #[test]
@@ -205,5 +376,83 @@ mod tests {
         gone.sort();
         assert_eq!(gone, ["dead1", "dead2"]);
         assert_eq!(l.leases.keys().collect::<Vec<_>>(), ["live"]);
+    }
+
+    #[test]
+    fn a_range_a_moved_gateway_and_reserved_addresses() {
+        let space = Space {
+            subnet: "10.1.0.0/16".parse().unwrap(),
+            gateway: Ipv4Addr::new(10, 1, 0, 254),
+            range: Some("10.1.5.0/30".parse().unwrap()),
+            reserved: vec![Ipv4Addr::new(10, 1, 5, 1)],
+        };
+        let mut l = Leases::default();
+        let a = l.allocate(&space, "a", None, lease()).unwrap();
+        let b = l.allocate(&space, "b", None, lease()).unwrap();
+        // .0 is a host address of the /16 (only the range is a /30);
+        // .1 is reserved, then .2 and .3, then the range is full.
+        assert_eq!(a, Ipv4Addr::new(10, 1, 5, 0));
+        assert_eq!(b, Ipv4Addr::new(10, 1, 5, 2));
+        l.allocate(&space, "c", None, lease()).unwrap();
+        let full = l.allocate(&space, "d", None, lease()).unwrap_err();
+        assert!(matches!(full, NetError::Exhausted { .. }), "{full}");
+        // A fixed address may lie outside the range, not on the gateway or
+        // a reserved one; .1, no longer the gateway, may be leased.
+        let out = Ipv4Addr::new(10, 1, 9, 9);
+        assert_eq!(l.allocate(&space, "d", Some(out), lease()).unwrap(), out);
+        for bad in [Ipv4Addr::new(10, 1, 0, 254), Ipv4Addr::new(10, 1, 5, 1)] {
+            let e = l.allocate(&space, "e", Some(bad), lease()).unwrap_err();
+            assert!(matches!(e, NetError::AddressOutside { .. }), "{bad}");
+        }
+        let one = Ipv4Addr::new(10, 1, 0, 1);
+        assert_eq!(l.allocate(&space, "e", Some(one), lease()).unwrap(), one);
+    }
+
+    #[test]
+    fn ipv6_addresses_follow_the_same_rules() {
+        let space = Space6 {
+            subnet: "fd00:1::/64".parse().unwrap(),
+            gateway: "fd00:1::1".parse().unwrap(),
+            range: Some("fd00:1::/124".parse().unwrap()),
+            reserved: vec!["fd00:1::2".parse().unwrap()],
+        };
+        let big = Space::plain("10.1.0.0/16".parse().unwrap());
+        let mut l = Leases::default();
+        let e = l.allocate6(&space, "a", None).unwrap_err();
+        assert!(e.to_string().contains("no IPv4 lease"), "{e}");
+        let ids: Vec<String> = (0..15).map(|i| format!("c{i}")).collect();
+        for id in &ids {
+            l.allocate(&big, id, None, lease()).unwrap();
+        }
+        // ::0 is the subnet-router anycast, ::1 the gateway, ::2 reserved.
+        let a = l.allocate6(&space, "c0", None).unwrap();
+        assert_eq!(a, "fd00:1::3".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(l.allocate6(&space, "c0", None).unwrap(), a, "kept");
+        assert_eq!(l.leases["c0"].address6, Some(a));
+        for id in &ids[1..13] {
+            l.allocate6(&space, id, None).unwrap();
+        }
+        assert_eq!(
+            l.leases["c12"].address6,
+            Some("fd00:1::f".parse().unwrap()),
+            "the range's last address is a host of the /64"
+        );
+        let full = l.allocate6(&space, "c13", None).unwrap_err();
+        assert!(matches!(full, NetError::Exhausted { .. }), "{full}");
+        let fixed: Ipv6Addr = "fd00:1::77".parse().unwrap();
+        assert_eq!(l.allocate6(&space, "c13", Some(fixed)).unwrap(), fixed);
+        let taken = l.allocate6(&space, "c14", Some(fixed)).unwrap_err();
+        assert!(matches!(taken, NetError::AddressTaken { .. }));
+        let outside = l.allocate6(&space, "c14", Some("fd00:2::5".parse().unwrap()));
+        assert!(matches!(outside, Err(NetError::AddressOutside { .. })));
+        // A /64 without a range: the next after the last, not a scan.
+        let wide = Space6 {
+            range: None,
+            ..space
+        };
+        assert_eq!(
+            l.allocate6(&wide, "c14", None).unwrap(),
+            "fd00:1::78".parse::<Ipv6Addr>().unwrap()
+        );
     }
 }

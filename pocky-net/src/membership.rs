@@ -7,9 +7,11 @@ use std::path::PathBuf;
 
 use crate::NetError;
 use crate::files::{StateLock, rewrite_in_place};
-use crate::firewall::{self, Firewall};
+use crate::firewall::Firewall;
+use crate::ipam::Lease;
 use crate::netlink::Netlink;
 use crate::network::{Network, Networks};
+use crate::plumbing::port_rules;
 use crate::setup::{Attachment, host_veth};
 
 /// The host end of a container's veth on its `interface`-th network: the
@@ -23,6 +25,37 @@ pub fn veth_name(container_id: &str, interface: usize) -> String {
             format!("vx{short}{n:x}")
         }
     }
+}
+
+/// A peer's hosts lines: its IPv4 address, and its IPv6 one if it has
+/// one, each followed by `names`.
+fn peer_lines(peer: &Lease, names: &str) -> String {
+    let mut out = format!("{}\t{names}\n", peer.address);
+    if let Some(a6) = peer.address6 {
+        out.push_str(&format!("{a6}\t{names}\n"));
+    }
+    out
+}
+
+/// The lines of a container's `--link`s to members of the same network:
+/// the alias first, then the linked container's own names. On the default
+/// bridge these are the only names there are; on a user network the alias
+/// is this container's alone.
+fn link_lines(mine: &Lease, members: &BTreeMap<String, Lease>) -> String {
+    let mut out = String::new();
+    for (target, alias) in &mine.links {
+        let Some(peer) = members.get(target) else {
+            continue;
+        };
+        let mut names = vec![alias.as_str()];
+        for n in &peer.names {
+            if !names.contains(&n.as_str()) {
+                names.push(n);
+            }
+        }
+        out.push_str(&peer_lines(peer, &names.join(" ")));
+    }
+    out
 }
 
 /// The container's side of its `interface`-th veth: `eth0`, `eth1`...
@@ -47,6 +80,9 @@ impl Networks {
                         address: l.address,
                         host_veth: veth_name(container_id, l.interface),
                         ports: l.ports.clone(),
+                        subnet6: net.ipv6.as_ref().map(|v| v.subnet),
+                        gateway6: net.ipv6.as_ref().map(|v| v.gateway),
+                        address6: l.address6,
                     },
                 ));
             }
@@ -66,9 +102,8 @@ impl Networks {
             return Ok(false);
         };
         // Rules before the lease, as in `detach`: the lease names them.
-        let rules = firewall::container_rules(container_id, &net.bridge, l.address, &l.ports);
-        if !rules.is_empty() {
-            Firewall::new()?.remove(&rules)?;
+        for (family, rules) in port_rules(container_id, &net, l.address, l.address6, &l.ports) {
+            Firewall::of(family)?.remove(&rules)?;
         }
         self.save_leases(&net.name, &leases)?;
         Netlink::open()?.delete_link(&veth_name(container_id, l.interface))?;
@@ -113,14 +148,11 @@ impl Networks {
                 if net.user_defined {
                     for (peer_id, peer) in &leases.leases {
                         if peer_id != id && !peer.names.is_empty() {
-                            peers.push_str(&format!(
-                                "{}\t{}\n",
-                                peer.address,
-                                peer.names.join(" ")
-                            ));
+                            peers.push_str(&peer_lines(peer, &peer.names.join(" ")));
                         }
                     }
                 }
+                peers.push_str(&link_lines(mine, &leases.leases));
                 parts.insert(mine.interface, (mine.hosts_base.clone(), peers));
             }
             let mut text = parts

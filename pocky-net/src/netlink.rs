@@ -24,6 +24,18 @@ use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 use crate::NetError;
 use crate::subnet::Subnet;
 
+mod ipv6;
+mod link_opts;
+
+/// Settings of a veth pair beyond its names.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VethOptions {
+    /// Of both ends (the network's `com.docker.network.driver.mtu`).
+    pub mtu: Option<u32>,
+    /// The container end's hardware address (`--mac-address`).
+    pub peer_mac: Option<[u8; 6]>,
+}
+
 /// A route-netlink socket bound to one network namespace.
 pub struct Netlink {
     socket: Socket,
@@ -244,6 +256,7 @@ impl Netlink {
         bridge: u32,
         peer: &str,
         peer_ns: BorrowedFd<'_>,
+        opts: VethOptions,
     ) -> Result<(), NetError> {
         let mut peer_msg = LinkMessage::default();
         peer_msg
@@ -252,9 +265,18 @@ impl Netlink {
         peer_msg
             .attributes
             .push(LinkAttribute::NetNsFd(peer_ns.as_raw_fd()));
+        if let Some(mac) = opts.peer_mac {
+            peer_msg
+                .attributes
+                .push(LinkAttribute::Address(mac.to_vec()));
+        }
         let mut msg = LinkMessage::default();
         msg.header.flags = LinkFlags::Up;
         msg.header.change_mask = LinkFlags::Up;
+        if let Some(mtu) = opts.mtu {
+            peer_msg.attributes.push(LinkAttribute::Mtu(mtu));
+            msg.attributes.push(LinkAttribute::Mtu(mtu));
+        }
         msg.attributes.push(LinkAttribute::IfName(host.to_owned()));
         msg.attributes.push(LinkAttribute::Controller(bridge));
         msg.attributes.push(LinkAttribute::LinkInfo(vec![

@@ -2,8 +2,9 @@
 //! `<dir>/<name>.json` and `<dir>/<name>.leases.json`, changed only under
 //! the directory's lock.
 
+use std::collections::BTreeMap;
 use std::fs;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::NetError;
 use crate::files::{read_json, write_json};
 use crate::ipam::Leases;
-use crate::subnet::{self, Subnet};
+use crate::options::{BridgeOptions, Ipv6Config, NetworkSpec};
+use crate::pool;
+use crate::subnet::Subnet;
+use crate::subnet6::Subnet6;
 
 /// The network `pocky run` uses by default.
 pub const DEFAULT_NETWORK: &str = "bridge";
@@ -32,8 +36,49 @@ pub struct Network {
     /// Seconds since the epoch.
     pub created: u64,
     /// The user's labels (`docker network create --label`, compose's).
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// `--ip-range`: where dynamic addresses come from (the whole subnet
+    /// when unset; `--ip` may still name any host address of the subnet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<Subnet>,
+    /// `--aux-address NAME=IP`: addresses never leased.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aux_addresses: BTreeMap<String, IpAddr>,
+    /// `--internal`: no NAT, no route out, nothing forwarded in or out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
+    /// The bridge driver's `-o` options.
+    #[serde(default, skip_serializing_if = "BridgeOptions::is_default")]
+    pub options: BridgeOptions,
+    /// `--ipv6`: the network's IPv6 half.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6Config>,
+}
+
+impl Network {
+    /// The IPv4 addresses never leased besides network, gateway and
+    /// broadcast: the aux addresses.
+    pub fn reserved(&self) -> Vec<Ipv4Addr> {
+        self.aux_addresses
+            .values()
+            .filter_map(|a| match a {
+                IpAddr::V4(v) => Some(*v),
+                IpAddr::V6(_) => None,
+            })
+            .collect()
+    }
+
+    /// [`Network::reserved`] for IPv6.
+    pub fn reserved6(&self) -> Vec<std::net::Ipv6Addr> {
+        self.aux_addresses
+            .values()
+            .filter_map(|a| match a {
+                IpAddr::V6(v) => Some(*v),
+                IpAddr::V4(_) => None,
+            })
+            .collect()
+    }
 }
 
 /// The state directory of all networks.
@@ -66,6 +111,14 @@ fn random_hex() -> Result<String, NetError> {
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf))
         .map_err(|e| NetError::io(path, e))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Whether the address at `offset` of a subnet of `size` addresses may be
+/// a host's (and so a gateway): neither the first nor, for IPv4, the
+/// broadcast address; IPv6 has no broadcast, but the last address is left
+/// out too, as Docker leaves it.
+fn usable(offset: Option<u128>, size: u128) -> bool {
+    offset.is_some_and(|o| o >= 1 && o < size - 1)
 }
 
 impl Networks {
@@ -137,44 +190,101 @@ impl Networks {
     }
 
     /// Writes a new network definition. The caller holds the lock;
-    /// `routed` are the host's routes, which an automatic subnet avoids.
+    /// `routed` and `routed6` are the host's routes, which an automatic
+    /// subnet avoids and a given one must not overlap. `default` names the
+    /// default network's bridge (its definition on first use).
     pub(crate) fn define(
         &self,
         name: &str,
-        subnet: Option<Subnet>,
+        spec: &NetworkSpec,
         routed: &[Subnet],
+        routed6: &[Subnet6],
         default: Option<&str>,
-        labels: &std::collections::BTreeMap<String, String>,
     ) -> Result<Network, NetError> {
         check_name(name)?;
         if read_json::<Network>(&self.def_path(name))?.is_some() {
             return Err(NetError::NetworkExists(name.to_owned()));
         }
-        let taken: Vec<Subnet> = self.list()?.iter().map(|n| n.subnet).collect();
-        let clashes = |s: &Subnet| taken.iter().chain(routed).any(|t| t.overlaps(s));
-        let subnet = match subnet {
-            Some(s) if clashes(&s) => return Err(NetError::SubnetOverlaps(s.to_string())),
+        let others = self.list()?;
+        if let Some(b) = &spec.bridge
+            && others.iter().any(|n| &n.bridge == b)
+        {
+            return Err(NetError::Invalid(format!(
+                "bridge {b} belongs to another network already"
+            )));
+        }
+        let mut taken: Vec<Subnet> = others.iter().map(|n| n.subnet).collect();
+        taken.extend_from_slice(routed);
+        let subnet = match spec.subnet {
+            Some(s) if taken.iter().any(|t| t.overlaps(&s)) => {
+                return Err(NetError::SubnetOverlaps(s.to_string()));
+            }
             Some(s) => s,
-            None => subnet::candidates()
-                .find(|s| !clashes(s))
-                .ok_or(NetError::NoFreeSubnet)?,
+            None => pool::choose(&taken).ok_or(NetError::NoFreeSubnet)?,
+        };
+        let gateway = match spec.gateway {
+            Some(g) if !usable(subnet.offset(g).map(u128::from), u128::from(subnet.size())) => {
+                return Err(NetError::AddressOutside {
+                    addr: g.to_string(),
+                    subnet: subnet.to_string(),
+                });
+            }
+            Some(g) => g,
+            None => subnet.gateway(),
         };
         let id = random_hex()?;
-        let bridge = match default {
-            Some(b) => b.to_owned(),
-            None => format!("pocky-{}", &id[..8]),
+        let ipv6 = if spec.ipv6 {
+            let mut taken6: Vec<Subnet6> = others
+                .iter()
+                .filter_map(|n| n.ipv6.as_ref().map(|v| v.subnet))
+                .collect();
+            taken6.extend_from_slice(routed6);
+            let subnet6 = match spec.subnet6 {
+                Some(s) if taken6.iter().any(|t| t.overlaps(&s)) => {
+                    return Err(NetError::SubnetOverlaps(s.to_string()));
+                }
+                Some(s) => s,
+                None => pool::ula(&id, &taken6).ok_or(NetError::NoFreeSubnet)?,
+            };
+            let gateway6 = match spec.gateway6 {
+                Some(g) if !usable(subnet6.offset(g), subnet6.size()) => {
+                    return Err(NetError::AddressOutside {
+                        addr: g.to_string(),
+                        subnet: subnet6.to_string(),
+                    });
+                }
+                Some(g) => g,
+                None => subnet6.gateway(),
+            };
+            Some(Ipv6Config {
+                subnet: subnet6,
+                gateway: gateway6,
+                ip_range: spec.ip_range6,
+            })
+        } else {
+            None
+        };
+        let bridge = match (default, &spec.bridge) {
+            (Some(b), _) => b.to_owned(),
+            (None, Some(b)) => b.clone(),
+            (None, None) => format!("pocky-{}", &id[..8]),
         };
         let net = Network {
             name: name.to_owned(),
             bridge,
             subnet,
-            gateway: subnet.gateway(),
+            gateway,
             user_defined: default.is_none(),
             created: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
             id,
-            labels: labels.clone(),
+            labels: spec.labels.clone(),
+            ip_range: spec.ip_range,
+            aux_addresses: spec.aux_addresses.clone(),
+            internal: spec.internal,
+            options: spec.options.clone(),
+            ipv6,
         };
         fs::create_dir_all(&self.dir).map_err(|e| NetError::io(&self.dir, e))?;
         write_json(&self.def_path(name), &net)?;

@@ -4,22 +4,23 @@
 //! after a crash, or a prune can always finish the job.
 
 use std::collections::HashSet;
-use std::fs::File;
-use std::net::Ipv4Addr;
-use std::os::fd::AsFd;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::NetError;
 use crate::files::StateLock;
-use crate::firewall::{self, Firewall};
-use crate::ipam::{Lease, Leases};
-use crate::membership::{interface_name, veth_name};
+use crate::firewall::{self, Family, Firewall};
+use crate::ipam::{Lease, Leases, Space, Space6};
+use crate::membership::veth_name;
 use crate::netlink::Netlink;
 use crate::network::{DEFAULT_BRIDGE, DEFAULT_NETWORK, Network, Networks};
+use crate::options::NetworkSpec;
+use crate::plumbing::{bring_up, clean_container, plug, port_rules};
 use crate::ports::{self, PortMapping};
 use crate::subnet::Subnet;
+use crate::subnet6::Subnet6;
 
 /// Name of a container's end of its veth pair, inside its namespace.
 pub const CONTAINER_IF: &str = "eth0";
@@ -44,13 +45,22 @@ pub struct AttachRequest<'a> {
     pub netns: &'a Path,
     /// `--ip`.
     pub ip: Option<Ipv4Addr>,
+    /// `--ip6`, on a network with IPv6.
+    pub ip6: Option<Ipv6Addr>,
+    /// `--mac-address` of the container's interface.
+    pub mac: Option<[u8; 6]>,
     /// Container name and aliases, for its peers' hosts files.
     pub names: Vec<String>,
+    /// `--link`: (container id, alias) pairs listed in its hosts file.
+    pub links: Vec<(String, String)>,
     pub ports: Vec<PortMapping>,
     /// The container's hosts file and how to render its own part once the
-    /// address is known.
-    pub hosts: Option<(PathBuf, &'a dyn Fn(Ipv4Addr) -> String)>,
+    /// addresses are known.
+    pub hosts: Option<(PathBuf, HostsRender<'a>)>,
 }
+
+/// Renders the fixed part of a container's hosts file from its addresses.
+pub type HostsRender<'a> = &'a dyn Fn(Ipv4Addr, Option<Ipv6Addr>) -> String;
 
 /// The result of an attach: what inspect, ps and port show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,20 +73,23 @@ pub struct Attachment {
     pub address: Ipv4Addr,
     pub host_veth: String,
     pub ports: Vec<PortMapping>,
-}
-
-fn write_sysctl(path: &str, value: &str) -> Result<(), NetError> {
-    let current = std::fs::read_to_string(path).map_err(|e| NetError::io(path, e))?;
-    if current.trim() == value {
-        return Ok(());
-    }
-    std::fs::write(path, value).map_err(|e| NetError::io(path, e))
+    /// The IPv6 half, on a dual-stack network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<Subnet6>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address6: Option<Ipv6Addr>,
 }
 
 impl Networks {
     /// Creates a user network (definition, bridge, rules).
     pub fn create(&self, name: &str, subnet: Option<Subnet>) -> Result<Network, NetError> {
-        self.create_labelled(name, subnet, &Default::default())
+        let spec = NetworkSpec {
+            subnet,
+            ..NetworkSpec::default()
+        };
+        self.create_with(name, &spec)
     }
 
     /// `create`, with the user's labels on the network.
@@ -86,10 +99,33 @@ impl Networks {
         subnet: Option<Subnet>,
         labels: &std::collections::BTreeMap<String, String>,
     ) -> Result<Network, NetError> {
+        let spec = NetworkSpec {
+            subnet,
+            labels: labels.clone(),
+            ..NetworkSpec::default()
+        };
+        self.create_with(name, &spec)
+    }
+
+    /// Creates a user network as `spec` says.
+    pub fn create_with(&self, name: &str, spec: &NetworkSpec) -> Result<Network, NetError> {
         let _lock = StateLock::acquire(self.dir())?;
         let mut nl = Netlink::open()?;
+        if let Some(b) = &spec.bridge
+            && nl.index_of(b)?.is_some()
+        {
+            // Docker would take an existing bridge over; pocky would then
+            // delete it with the network, so it refuses instead.
+            return Err(NetError::Invalid(format!(
+                "a link named {b} exists already: pick another bridge name"
+            )));
+        }
         let routed = nl.routed_subnets()?;
-        let net = self.define(name, subnet, &routed, None, labels)?;
+        let routed6 = match spec.ipv6 {
+            true => nl.routed_subnets6()?,
+            false => Vec::new(),
+        };
+        let net = self.define(name, spec, &routed, &routed6, None)?;
         if let Err(e) = bring_up(&mut nl, &net) {
             let _ = self.teardown_network(&mut nl, &net);
             let _ = self.undefine(name);
@@ -118,13 +154,19 @@ impl Networks {
 
     fn teardown_network(&self, nl: &mut Netlink, net: &Network) -> Result<(), NetError> {
         let mut errors = Vec::new();
-        match Firewall::new() {
-            Ok(fw) => {
-                if let Err(e) = fw.remove_owner(&firewall::network_owner(&net.bridge)) {
-                    errors.push(e);
+        let families: &[Family] = match net.ipv6 {
+            Some(_) => &[Family::V4, Family::V6],
+            None => &[Family::V4],
+        };
+        for family in families {
+            match Firewall::of(*family) {
+                Ok(fw) => {
+                    if let Err(e) = fw.remove_owner(&firewall::network_owner(&net.bridge)) {
+                        errors.push(e);
+                    }
                 }
+                Err(e) => errors.push(e),
             }
-            Err(e) => errors.push(e),
         }
         if let Err(e) = nl.delete_link(&net.bridge) {
             errors.push(e);
@@ -144,7 +186,7 @@ impl Networks {
                 } else {
                     DEFAULT_BRIDGE.to_owned()
                 };
-                self.define(name, None, &routed, Some(&bridge), &Default::default())
+                self.define(name, &NetworkSpec::default(), &routed, &[], Some(&bridge))
             }
             r => r,
         }
@@ -193,6 +235,18 @@ impl Networks {
         if req.interface > 15 || (req.interface > 0 && !req.ports.is_empty()) {
             return Err(NetError::BadInterface(req.interface));
         }
+        if net.internal && !req.ports.is_empty() {
+            return Err(NetError::Invalid(format!(
+                "network {} is internal: it has no outside access to publish ports on",
+                net.name
+            )));
+        }
+        if req.ip6.is_some() && net.ipv6.is_none() {
+            return Err(NetError::Invalid(format!(
+                "network {} has no IPv6: --ip6 needs a network made with --ipv6",
+                net.name
+            )));
+        }
         let mut ports = req.ports.clone();
         if !ports.is_empty() {
             let taken = self.published_ports(&net.name, &leases, req.container_id, exists)?;
@@ -213,11 +267,18 @@ impl Networks {
             hosts_base: String::new(),
             ports: ports.clone(),
             interface: req.interface,
+            address6: None,
+            links: req.links.clone(),
         };
-        let address = leases.allocate(&net.subnet, req.container_id, req.ip, lease)?;
+        let address = leases.allocate(&Space::of(&net), req.container_id, req.ip, lease)?;
+        // Nothing is saved yet: an error here drops both addresses.
+        let address6 = match Space6::of(&net) {
+            Some(space) => Some(leases.allocate6(&space, req.container_id, req.ip6)?),
+            None => None,
+        };
         if let (Some((_, render)), Some(l)) = (&req.hosts, leases.leases.get_mut(req.container_id))
         {
-            l.hosts_base = render(address);
+            l.hosts_base = render(address, address6);
         }
         // The lease is saved before any link exists: after a crash, the
         // owner is gone and the lease is reclaimed with what it names.
@@ -231,6 +292,9 @@ impl Networks {
             address,
             host_veth: veth_name(req.container_id, req.interface),
             ports,
+            subnet6: net.ipv6.as_ref().map(|v| v.subnet),
+            gateway6: net.ipv6.as_ref().map(|v| v.gateway),
+            address6,
         };
         let result = (|| {
             for id in &gone {
@@ -238,13 +302,9 @@ impl Networks {
             }
             bring_up(&mut nl, &net)?;
             plug(&mut nl, &net, &attachment, req)?;
-            if !attachment.ports.is_empty() {
-                Firewall::new()?.apply(&firewall::container_rules(
-                    req.container_id,
-                    &net.bridge,
-                    address,
-                    &attachment.ports,
-                ))?;
+            let rules = port_rules(req.container_id, &net, address, address6, &attachment.ports);
+            for (family, rules) in rules {
+                Firewall::of(family)?.apply(&rules)?;
             }
             Ok(())
         })();
@@ -275,11 +335,15 @@ impl Networks {
             // failure in between leaves the lease, which names the rules,
             // for the next detach or `prune` to finish with. The other
             // order could lose the rules' owner for good.
-            let rules = firewall::container_rules(container_id, &net.bridge, l.address, &l.ports);
-            if !rules.is_empty()
-                && let Err(e) = Firewall::new().and_then(|fw| fw.remove(&rules))
-            {
-                errors.push(e);
+            let rules = port_rules(container_id, &net, l.address, l.address6, &l.ports);
+            let failed = rules
+                .iter()
+                .filter_map(|(family, rules)| {
+                    Firewall::of(*family).and_then(|fw| fw.remove(rules)).err()
+                })
+                .collect::<Vec<_>>();
+            if !failed.is_empty() {
+                errors.extend(failed);
                 continue;
             }
             if let Err(e) = self.save_leases(&net.name, &leases) {
@@ -355,9 +419,20 @@ impl Networks {
                 .iter()
                 .map(|id| firewall::container_owner(id))
                 .collect();
-            if let Err(e) = Firewall::new().and_then(|fw| fw.remove_where(&|o| owners.contains(o)))
-            {
-                errors.push(e);
+            let families: &[Family] = match nets.iter().any(|n| n.ipv6.is_some()) {
+                true => &[Family::V4, Family::V6],
+                false => &[Family::V4],
+            };
+            let failed: Vec<NetError> = families
+                .iter()
+                .filter_map(|f| {
+                    Firewall::of(*f)
+                        .and_then(|fw| fw.remove_where(&|o| owners.contains(o)))
+                        .err()
+                })
+                .collect();
+            if !failed.is_empty() {
+                errors.extend(failed);
                 return NetError::collect(errors);
             }
         }
@@ -368,125 +443,5 @@ impl Networks {
             self.refresh_hosts(net);
         }
         NetError::collect(errors)
-    }
-}
-
-/// Bridge with its gateway address, up; forwarding on; the network's rules.
-fn bring_up(nl: &mut Netlink, net: &Network) -> Result<(), NetError> {
-    let br = nl.ensure_bridge(&net.bridge)?;
-    nl.add_address(br, net.gateway, net.subnet.prefix(), &net.bridge)?;
-    nl.set_up(br, &net.bridge)?;
-    write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
-    // Lets the host reach published ports on 127.0.0.1: the DNATed packet
-    // leaves through the bridge with a loopback source.
-    write_sysctl(
-        &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", net.bridge),
-        "1",
-    )?;
-    let fw = Firewall::new()?;
-    let rules = firewall::network_rules(&net.bridge, &net.subnet);
-    // Each check is an `iptables` run: when the network's last rule is
-    // there, its chains and jumps (made before it) are too, and one run
-    // does instead of eight on every container start.
-    if rules.last().map(|r| fw.exists(r)).transpose()? == Some(true) {
-        return Ok(());
-    }
-    fw.ensure_base_and_apply(&rules)
-}
-
-/// The veth pair, and the container's side of it.
-fn plug(
-    nl: &mut Netlink,
-    net: &Network,
-    att: &Attachment,
-    req: &AttachRequest<'_>,
-) -> Result<(), NetError> {
-    let ns = File::open(req.netns).map_err(|e| NetError::Netns {
-        path: req.netns.to_path_buf(),
-        source: e,
-    })?;
-    let br = nl
-        .index_of(&net.bridge)?
-        .ok_or_else(|| NetError::NoSuchLink(net.bridge.clone()))?;
-    // A leftover of a crashed attempt with the same id would make the
-    // create fail with EEXIST.
-    nl.delete_link(&att.host_veth)?;
-    let inside = interface_name(req.interface);
-    nl.create_veth(&att.host_veth, br, &inside, ns.as_fd())?;
-    if !att.ports.is_empty() {
-        let idx = nl
-            .index_of(&att.host_veth)?
-            .ok_or_else(|| NetError::NoSuchLink(att.host_veth.clone()))?;
-        nl.set_hairpin(idx, &att.host_veth)?;
-    }
-    let mut inner = Netlink::open_in(ns.as_fd(), req.netns)?;
-    for (name, addr) in [("lo", None), (inside.as_str(), Some(att.address))] {
-        let idx = inner
-            .index_of(name)?
-            .ok_or_else(|| NetError::NoSuchLink(name.to_owned()))?;
-        if let Some(a) = addr {
-            inner.add_address(idx, a, net.subnet.prefix(), name)?;
-        }
-        inner.set_up(idx, name)?;
-        if let Some(a) = addr {
-            check_address(&mut inner, idx, name, a)?;
-        }
-    }
-    // The first network's gateway is the way out, as in Docker; a later
-    // one adds only its subnet's route (the kernel's, with the address).
-    match req.interface {
-        0 => inner.add_default_route(net.gateway),
-        _ => Ok(()),
-    }
-}
-
-/// A container that starts without its address looks healthy and reaches
-/// nothing; one was seen under load (issue #17), so the address is read
-/// back and its absence fails the run.
-fn check_address(nl: &mut Netlink, idx: u32, name: &str, addr: Ipv4Addr) -> Result<(), NetError> {
-    if nl.addresses(idx, name)?.contains(&addr) {
-        return Ok(());
-    }
-    Err(NetError::AddressMissing {
-        link: name.to_owned(),
-        address: addr,
-    })
-}
-
-/// Best-effort removal of a container's veth and rules.
-fn clean_container(nl: &mut Netlink, id: &str, rules: bool) {
-    let _ = nl.delete_link(&host_veth(id));
-    if rules && let Ok(fw) = Firewall::new() {
-        let _ = fw.remove_owner(&firewall::container_owner(id));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// In a new network namespace `lo` holds no address until it is up:
-    /// the check fails, then passes.
-    #[test]
-    fn a_link_without_its_address_fails_the_check() {
-        if !pocky_testkit::privileged("net_check_address") {
-            return;
-        }
-        let r = std::thread::spawn(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-            let mut nl = Netlink::open().unwrap();
-            let lo = nl.index_of("lo").unwrap().unwrap();
-            let local = Ipv4Addr::LOCALHOST;
-            let e = check_address(&mut nl, lo, "lo", local).unwrap_err();
-            assert!(
-                e.to_string()
-                    .contains("does not hold its address 127.0.0.1"),
-                "{e}"
-            );
-            nl.set_up(lo, "lo").unwrap();
-            check_address(&mut nl, lo, "lo", local).unwrap();
-        })
-        .join();
-        assert!(r.is_ok());
     }
 }

@@ -73,6 +73,11 @@ impl Subnet {
         Ipv4Addr::from(u32::from(self.base) + 1)
     }
 
+    /// Whether all of `inner` lies in this subnet.
+    pub fn covers(&self, inner: &Subnet) -> bool {
+        inner.prefix >= self.prefix && self.contains(inner.base)
+    }
+
     /// Whether `a` may be leased: inside, and neither network, gateway nor
     /// broadcast address.
     pub fn is_host(&self, a: Ipv4Addr) -> bool {
@@ -109,19 +114,6 @@ impl From<Subnet> for String {
     fn from(s: Subnet) -> String {
         s.to_string()
     }
-}
-
-/// Default-network candidates, tried in order, as Podman (10.88) then
-/// Docker (172.17...) would pick them.
-pub fn candidates() -> impl Iterator<Item = Subnet> {
-    let podman = [Ipv4Addr::new(10, 88, 0, 0)];
-    let docker = (17..=31).map(|b| Ipv4Addr::new(172, b, 0, 0));
-    let more = (89..=254).map(|b| Ipv4Addr::new(10, b, 0, 0));
-    podman
-        .into_iter()
-        .chain(docker)
-        .chain(more)
-        .filter_map(|a| Subnet::new(a, 16).ok())
 }
 
 #[cfg(test)]

@@ -80,13 +80,16 @@ fn attach_pings_gateway_and_detach_leaves_nothing() {
     let cid = id(1);
     let hosts = dir.path().join("hosts");
     std::fs::write(&hosts, "").unwrap();
-    let render = |a: Ipv4Addr| format!("{a}\tme\n");
+    let render = |a: Ipv4Addr, _: Option<std::net::Ipv6Addr>| format!("{a}\tme\n");
     let req = AttachRequest {
         container_id: &cid,
         interface: 0,
         network: "bridge",
         netns: &ns.path(),
         ip: None,
+        ip6: None,
+        mac: None,
+        links: vec![],
         names: vec!["one".into()],
         ports: vec![PortMapping::parse("8080:80").unwrap()],
         hosts: Some((hosts.clone(), &render)),
@@ -160,6 +163,9 @@ fn fifty_concurrent_allocations_are_distinct_and_prune_reclaims() {
                         network: "fifty",
                         netns: &ns.path(),
                         ip: None,
+                        ip6: None,
+                        mac: None,
+                        links: vec![],
                         names: vec![],
                         ports: vec![],
                         hosts: None,

@@ -37,6 +37,9 @@ pub const FORWARDED: [Signal; 7] = [
 pub struct SignalForwarder {
     fd: SignalFd,
     previous: SigSet,
+    /// False (`--sig-proxy=false`): the signals are taken and dropped, so
+    /// they neither reach the process nor end the caller.
+    forward: bool,
 }
 
 impl SignalForwarder {
@@ -64,7 +67,17 @@ impl SignalForwarder {
                 });
             }
         };
-        Ok(SignalForwarder { fd, previous })
+        Ok(SignalForwarder {
+            fd,
+            previous,
+            forward: true,
+        })
+    }
+
+    /// Whether the signals go on to the process (the default) or are
+    /// dropped.
+    pub fn set_forward(&mut self, forward: bool) {
+        self.forward = forward;
     }
 
     /// Passes every forwarded signal to `pid` until it exits, and returns
@@ -100,7 +113,7 @@ impl SignalForwarder {
             let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
                 continue;
             };
-            if sig != Signal::SIGCHLD {
+            if sig != Signal::SIGCHLD && self.forward {
                 // ESRCH: it just exited; the next waitpid collects it.
                 let _ = kill(pid, sig);
             }

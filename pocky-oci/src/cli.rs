@@ -35,7 +35,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub debug: bool,
     /// runc's rootless switch (auto|true|false); only "false"/"auto" work.
-    #[arg(long, global = true, hide = true)]
+    /// Bare, as `runc spec --rootless` spells it, it means "true". One
+    /// global argument: a second `rootless` of another type on `spec` made
+    /// clap panic on every `spec`.
+    #[arg(long, global = true, hide = true, num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
     /// Print the version.
     #[arg(short = 'v', long)]
@@ -196,8 +199,6 @@ pub enum Command {
     Spec {
         #[arg(short, long, default_value = ".")]
         bundle: PathBuf,
-        #[arg(long)]
-        rootless: bool,
     },
     /// Print what this runtime supports, as JSON.
     Features,
@@ -206,6 +207,7 @@ pub enum Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     fn parse(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once("pocky-runtime").chain(args.iter().copied()))
@@ -331,5 +333,21 @@ mod tests {
             Some(Command::Run { detach: true, .. })
         ));
         assert!(Cli::try_parse_from(["pocky-runtime", "--log-format", "xml", "list"]).is_err());
+    }
+
+    #[test]
+    fn spec_and_the_rootless_switch_parse() {
+        // clap checks the whole command tree in debug builds; a clash of
+        // two arguments' types once made every `spec` panic.
+        Cli::command().debug_assert();
+        let cli = parse(&["spec", "--bundle", "/b"]);
+        assert!(matches!(cli.command, Some(Command::Spec { .. })));
+        assert_eq!(cli.rootless, None);
+        let cli = parse(&["spec", "--rootless"]);
+        assert_eq!(cli.rootless.as_deref(), Some("true"));
+        let cli = parse(&["--rootless", "false", "create", "c1"]);
+        assert_eq!(cli.rootless.as_deref(), Some("false"));
+        let cli = parse(&["--rootless=auto", "state", "c1"]);
+        assert_eq!(cli.rootless.as_deref(), Some("auto"));
     }
 }

@@ -88,10 +88,8 @@ pub fn ps(root: &Path, id: &str, format: &str) -> anyhow::Result<()> {
 
 /// Writes oci-spec's default config.json (the same shape as `runc spec`:
 /// `sh` with a terminal, the default mounts, masked paths and namespaces).
-pub fn spec(bundle: &Path, rootless: bool) -> anyhow::Result<()> {
-    if rootless {
-        bail!("spec --rootless is not supported: pocky-runtime runs as root");
-    }
+/// `spec --rootless` is refused before this, as the global `--rootless`.
+pub fn spec(bundle: &Path) -> anyhow::Result<()> {
     let path = bundle.join("config.json");
     if path.exists() {
         bail!("File {} exists. Remove it first", path.display());

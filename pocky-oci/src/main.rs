@@ -84,7 +84,7 @@ fn run(cli: Cli, log: &mut log::Logger) -> anyhow::Result<ExitCode> {
         Command::Ps { format, id } => info::ps(&root, &id, &format)?,
         Command::Pause { id } => lifecycle::pause(&root, &id)?,
         Command::Resume { id } => lifecycle::resume(&root, &id)?,
-        Command::Spec { bundle, rootless } => info::spec(&bundle, rootless)?,
+        Command::Spec { bundle } => info::spec(&bundle)?,
         Command::Features => info::features()?,
     }
     Ok(ExitCode::SUCCESS)

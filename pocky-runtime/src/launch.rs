@@ -358,6 +358,11 @@ fn child_main(
     };
     match setup() {
         Ok((env, _fifo)) => {
+            if crate::init::wanted(spec)
+                && let Err(e) = crate::init::fork_into_init()
+            {
+                return e;
+            }
             let args = process.args().clone().unwrap_or_default();
             pocky_ns::exec_preserving(&args, &env, opts.preserve_fds)
         }
@@ -375,7 +380,7 @@ pub(crate) fn process_setup(
     security: &crate::security::ChildSecurity,
 ) -> Result<Vec<String>, ChildError> {
     crate::settings::apply_process_settings(process)?;
-    let who = resolve_user(process)?;
+    let who = resolve_user(process, &security.group_names)?;
     let mut env = process.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", who.home));
@@ -387,23 +392,39 @@ pub(crate) fn process_setup(
     Ok(env)
 }
 
-pub(crate) fn resolve_user(process: &oci_spec::runtime::Process) -> Result<ExecUser, ChildError> {
+/// The process's user, with `group_names` (`--group-add NAME`) among its
+/// supplementary groups.
+pub(crate) fn resolve_user(
+    process: &oci_spec::runtime::Process,
+    group_names: &[String],
+) -> Result<ExecUser, ChildError> {
     let u = process.user();
-    let Some(name) = u.username().as_deref() else {
-        return Ok(ExecUser {
-            uid: u.uid(),
-            gid: u.gid(),
-            additional_gids: u.additional_gids().clone().unwrap_or_default(),
-            home: "/".into(),
-        });
-    };
     let failed =
         |e: user::UserError| ChildError::setup("user", nix::errno::Errno::ENOENT, e.to_string());
-    let passwd = user::read_etc_file("/etc/passwd").map_err(failed)?;
-    let group = user::read_etc_file("/etc/group").map_err(failed)?;
-    let mut who = user::resolve(name, passwd.as_deref(), group.as_deref()).map_err(failed)?;
+    let group = match u.username().is_some() || !group_names.is_empty() {
+        true => user::read_etc_file("/etc/group").map_err(failed)?,
+        false => None,
+    };
+    let mut who = match u.username().as_deref() {
+        None => ExecUser {
+            uid: u.uid(),
+            gid: u.gid(),
+            additional_gids: Vec::new(),
+            home: "/".into(),
+        },
+        Some(name) => {
+            let passwd = user::read_etc_file("/etc/passwd").map_err(failed)?;
+            user::resolve(name, passwd.as_deref(), group.as_deref()).map_err(failed)?
+        }
+    };
     who.additional_gids
         .extend(u.additional_gids().clone().unwrap_or_default());
+    for name in group_names {
+        let gid = user::group_id(name, group.as_deref()).map_err(failed)?;
+        if !who.additional_gids.contains(&gid) {
+            who.additional_gids.push(gid);
+        }
+    }
     Ok(who)
 }
 

@@ -11,6 +11,7 @@ pub mod control;
 pub mod create;
 pub mod exec;
 pub mod hooks;
+pub mod init;
 pub mod launch;
 pub mod process;
 pub mod resources;

@@ -127,6 +127,22 @@ pub fn resolve(
     })
 }
 
+/// A spec annotation of pocky's: comma-separated group names to add to
+/// the process's supplementary groups, resolved in the container (the
+/// spec's `additionalGids` take numbers only).
+pub const GROUP_ADD_ANNOTATION: &str = "io.pocky.group-add";
+
+/// The gid of group `name` (or a number) in the container's group file.
+pub fn group_id(name: &str, group: Option<&str>) -> Result<u32, UserError> {
+    if let Ok(n) = name.parse::<u32>() {
+        return Ok(n);
+    }
+    group_entries(group.unwrap_or(""))
+        .find(|e| e.name == name)
+        .map(|e| e.gid)
+        .ok_or_else(|| UserError::NoGroup(name.to_owned()))
+}
+
 /// Reads a small regular file of the current root; None if it is absent.
 pub fn read_etc_file(path: &'static str) -> Result<Option<String>, UserError> {
     const MAX: u64 = 16 << 20;

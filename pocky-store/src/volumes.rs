@@ -42,6 +42,10 @@ pub struct VolumeRecord {
     /// by name: `rm -v`, `run --rm` and a plain `volume prune` remove it.
     #[serde(default)]
     pub anonymous: bool,
+    /// The driver's options (`volume create --opt`), as given; the engine
+    /// checks and interprets them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
 }
 
 /// A volume a container is about to use; created when missing.
@@ -127,14 +131,25 @@ impl Store {
         name: &str,
         labels: &BTreeMap<String, String>,
     ) -> Result<(VolumeRecord, bool)> {
+        self.create_volume_with(name, labels, &BTreeMap::new())
+    }
+
+    /// [`Store::create_volume`] with the driver's `options`, recorded.
+    pub fn create_volume_with(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+        options: &BTreeMap<String, String>,
+    ) -> Result<(VolumeRecord, bool)> {
         let _lock = self.lock()?;
-        self.create_volume_locked(name, labels, false)
+        self.create_volume_locked(name, labels, options, false)
     }
 
     fn create_volume_locked(
         &self,
         name: &str,
         labels: &BTreeMap<String, String>,
+        options: &BTreeMap<String, String>,
         anonymous: bool,
     ) -> Result<(VolumeRecord, bool)> {
         match self.read_volume(name) {
@@ -151,6 +166,7 @@ impl Store {
             created: now(),
             labels: labels.clone(),
             anonymous,
+            options: options.clone(),
         };
         let staging = self.scratch()?;
         let data_dir = staging.path().join(DATA);
@@ -181,7 +197,7 @@ impl Store {
         }
         let mut names = Vec::new();
         for c in claims {
-            self.create_volume_locked(&c.name, &BTreeMap::new(), c.anonymous)?;
+            self.create_volume_locked(&c.name, &BTreeMap::new(), &BTreeMap::new(), c.anonymous)?;
             if !names.contains(&c.name) {
                 names.push(c.name.clone());
             }
@@ -249,11 +265,21 @@ impl Store {
     /// Removes the volumes no container uses: the anonymous ones, or with
     /// `all` the named ones too. Returns the names removed.
     pub fn prune_volumes(&self, all: bool) -> Result<Vec<String>> {
+        self.prune_volumes_where(all, &|_| true)
+    }
+
+    /// [`Store::prune_volumes`] of the volumes `keep` says yes to (a
+    /// `--filter`), decided under the lock.
+    pub fn prune_volumes_where(
+        &self,
+        all: bool,
+        keep: &dyn Fn(&VolumeRecord) -> bool,
+    ) -> Result<Vec<String>> {
         let _lock = self.lock()?;
         let users = self.volume_users()?;
         let mut removed = Vec::new();
         for v in self.volumes()? {
-            if users.contains_key(&v.name) || !(all || v.anonymous) {
+            if users.contains_key(&v.name) || !(all || v.anonymous) || !keep(&v) {
                 continue;
             }
             staging::remove_tree(&self.layout().tmp(), &self.volume_dir(&v.name)?)?;

@@ -156,9 +156,17 @@ check(e.status_code == 409, e)
 bad = api._post(api._url("/containers/create"), data="{not json",
                 headers={"Content-Type": "application/json"})
 check(bad.status_code == 400 and "message" in bad.json(), bad.text)
-e = expect(docker.errors.APIError, lambda: c.containers.create(IMAGE, ulimits=[
-    docker.types.Ulimit(name="nofile", soft=1, hard=1)]), "refused by name")
-check(e.status_code == 400 and "Ulimits" in str(e), e)
+e = expect(docker.errors.APIError, lambda: c.containers.create(IMAGE, runtime="kata"),
+           "refused by name")
+check(e.status_code == 400 and "Runtime" in str(e), e)
+e = expect(docker.errors.APIError, lambda: c.containers.create(IMAGE, device_requests=[
+    docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]), "gpus refused")
+check(e.status_code == 400 and "--gpus" in str(e), e)
+# Issue 16's host fields, seen from inside.
+out = c.containers.run(IMAGE, ["sh", "-c", "ulimit -n; cat /proc/1/comm; id -G"],
+                       ulimits=[docker.types.Ulimit(name="nofile", soft=256, hard=512)],
+                       init=True, group_add=["123"], remove=True)
+check(out.split()[:2] == [b"256", b"pocky-init"] and b"123" in out.split()[2:], out)
 
 # Volumes and networks, used by containers.
 vol = c.volumes.create("sdkvol", labels={"a": "b"})
@@ -194,6 +202,46 @@ c.containers.run(IMAGE, ["sh", "-c", "echo kept > /d/f"], volumes=mounts,
                  network="sdknet", remove=True)
 check(c.containers.run(IMAGE, ["cat", "/d/f"], volumes=mounts, remove=True) == b"kept\n",
       "a volume keeps its data")
+
+# Issue 16's network and volume options: a tmpfs volume, a dual-stack
+# network with a gateway, a range and an MTU, a container with a MAC
+# address, a fixed IPv6 address and DNS settings; each seen inside.
+tmp_opts = {"type": "tmpfs", "device": "tmpfs", "o": "size=8m"}
+scratch = c.volumes.create("sdktmp", driver_opts=tmp_opts)
+check(scratch.attrs["Options"] == tmp_opts, scratch.attrs)
+ipam = docker.types.IPAMConfig(pool_configs=[
+    docker.types.IPAMPool(subnet="10.96.0.0/24", gateway="10.96.0.254",
+                          iprange="10.96.0.128/28"),
+    docker.types.IPAMPool(subnet="fd00:96::/64")])
+dual = c.networks.create("sdkopts", ipam=ipam, enable_ipv6=True,
+                         options={"com.docker.network.driver.mtu": "1400"})
+check(dual.attrs["EnableIPv6"], dual.attrs)
+check(dual.attrs["Options"]["com.docker.network.driver.mtu"] == "1400", dual.attrs)
+script = ("grep ' /t ' /proc/mounts; cat /sys/class/net/eth0/mtu /sys/class/net/eth0/address; "
+          "ip -6 -o addr show eth0 scope global; ip -4 -o addr show eth0; "
+          "grep -E '^(search|options)' /etc/resolv.conf")
+cid = api.create_container(
+    IMAGE, ["sh", "-c", script], mac_address="02:42:ac:11:00:42",
+    host_config=api.create_host_config(
+        binds={"sdktmp": {"bind": "/t", "mode": "rw"}}, network_mode="sdkopts",
+        dns_search=["sdk.example"], dns_opt=["ndots:4"]),
+    networking_config=api.create_networking_config(
+        {"sdkopts": api.create_endpoint_config(ipv6_address="fd00:96::42")}))["Id"]
+api.start(cid)
+api.wait(cid)
+out = api.logs(cid).decode()
+api.remove_container(cid)
+for want in ["tmpfs /t tmpfs", "size=8192k", "1400\n", "02:42:ac:11:00:42", "fd00:96::42/64",
+             "10.96.0.128/24", "search sdk.example", "options ndots:4"]:
+    check(want in out, f"{want!r} in {out}")
+e = expect(docker.errors.APIError, lambda: c.volumes.create(
+    "sdknfs", driver_opts={"type": "nfs", "o": "addr=192.0.2.9", "device": ":/x"}), "nfs")
+check(e.status_code == 400 and "nfs" in str(e), e)
+e = expect(docker.errors.APIError, lambda: c.networks.create(
+    "sdkbad", options={"com.docker.network.bridge.host_binding_ipv4": "127.0.0.1"}), "option")
+check(e.status_code == 400 and "host_binding_ipv4" in str(e), e)
+dual.remove()
+scratch.remove()
 
 dies = api.events(since=start, until=int(time.time()) + 1, decode=True,
                   filters={"type": "container", "event": "die"})

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod build;
+pub mod outside;
 pub mod records;
 pub mod service;
 

@@ -48,6 +48,10 @@ pub struct BuildRequest {
     pub labels: Vec<String>,
     /// `--network` of the RUN containers: bridge (default), none, host.
     pub network: Option<String>,
+    /// The RUN containers' limits and settings (`--memory`, `--cpu-*`,
+    /// `--shm-size`, `--ulimit`, `--security-opt`, `--add-host`,
+    /// `--cgroup-parent`), as `run` takes them; the rest of it is unused.
+    pub run_limits: crate::RunRequest,
 }
 
 /// What a build reports as it goes, in the order it happens.
@@ -92,6 +96,12 @@ pub fn build(
         .iter()
         .map(|t| crate::tag::canonical_tag(t))
         .collect::<crate::Result<Vec<_>>>()?;
+    if let Some((flag, _)) = req.run_limits.refused.first() {
+        return Err(crate::invalid!(
+            "{flag} is not supported by pocky: {}",
+            crate::run_flags::refusal(flag)
+        ));
+    }
     let labels = crate::flags::labels(&req.labels, &[])?;
     let build_args = args::parse_build_args(&req.build_args)?;
     let network = match req.network.as_deref() {
@@ -139,6 +149,7 @@ pub fn build(
         platform: req.platform.as_deref(),
         no_cache: req.no_cache,
         network,
+        run_limits: &req.run_limits,
         sink,
         lines: text.lines().collect(),
         number: 0,

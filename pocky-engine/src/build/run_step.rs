@@ -102,16 +102,31 @@ pub(super) fn run(
             "Dockerfile line {line}: RUN in a stage FROM scratch with no files: there is no shell to run"
         )
     })?;
+    let limits = b.run_limits;
     let req = RunRequest {
         network: plan.network.clone(),
         env: plan.env.clone(),
         entrypoint: Some(String::new()),
         label: vec![format!("{STEP_LABEL}=true")],
-        cgroup_parent: std::env::var(crate::prune::CGROUP_PARENT_ENV)
-            .unwrap_or_else(|_| crate::prune::DEFAULT_CGROUP_PARENT.into()),
+        cgroup_parent: Some(limits.cgroup_parent.clone())
+            .filter(|p| !p.is_empty())
+            .or_else(|| std::env::var(crate::prune::CGROUP_PARENT_ENV).ok())
+            .unwrap_or_else(|| crate::prune::DEFAULT_CGROUP_PARENT.into()),
         image_and_command: std::iter::once(image.id.clone())
             .chain(plan.argv.iter().cloned())
             .collect(),
+        memory: limits.memory.clone(),
+        memory_swap: limits.memory_swap.clone(),
+        cpu_shares: limits.cpu_shares,
+        cpu_period: limits.cpu_period,
+        cpu_quota: limits.cpu_quota,
+        cpuset_cpus: limits.cpuset_cpus.clone(),
+        cpuset_mems: limits.cpuset_mems.clone(),
+        shm_size: limits.shm_size.clone(),
+        ulimit: limits.ulimit.clone(),
+        security_opt: limits.security_opt.clone(),
+        add_host: limits.add_host.clone(),
+        refused: limits.refused.clone(),
         ..RunRequest::default()
     };
     let created = crate::create::create(b.store, &req, &image.id, image, &plan.argv)?;

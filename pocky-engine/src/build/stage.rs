@@ -27,6 +27,7 @@ pub(super) struct Build<'a> {
     pub platform: Option<&'a str>,
     pub no_cache: bool,
     pub network: &'a str,
+    pub run_limits: &'a crate::RunRequest,
     pub sink: &'a mut dyn BuildSink,
     /// The Dockerfile's lines, for showing each step as written.
     pub lines: Vec<&'a str>,

@@ -64,6 +64,24 @@ pub fn fill(store: &Store, r: &ContainerRecord, dir: &std::path::Path, v: &mut V
             .map(|(n, ip)| format!("{n}:{ip}"))
             .collect::<Vec<_>>()
     );
+    hc["DnsSearch"] = json!(net.dns_search);
+    hc["DnsOptions"] = json!(net.dns_options);
+    // Docker's form: /target:/container/alias.
+    let links: Vec<String> = net
+        .links
+        .iter()
+        .map(|l| {
+            let target = crate::state::find(store, &l.container)
+                .map(|t| t.name)
+                .unwrap_or_else(|_| l.container.chars().take(12).collect());
+            format!("/{target}:/{}/{}", r.name, l.alias)
+        })
+        .collect();
+    hc["Links"] = if links.is_empty() {
+        Value::Null
+    } else {
+        json!(links)
+    };
     hc["LogConfig"] = json!({"Type": h.log.driver, "Config": h.log.options});
     // Docker's /dev/shm default; pocky mounts the same size.
     hc["ShmSize"] = json!(64u64 << 20);
@@ -72,6 +90,7 @@ pub fn fill(store: &Store, r: &ContainerRecord, dir: &std::path::Path, v: &mut V
     let exposed: BTreeMap<String, Value> = image
         .iter()
         .flat_map(|c| c.exposed_ports.iter())
+        .chain(&net.expose)
         .map(|p| (p.clone(), json!({})))
         .collect();
     let volumes: BTreeMap<String, Value> = image
@@ -86,6 +105,10 @@ pub fn fill(store: &Store, r: &ContainerRecord, dir: &std::path::Path, v: &mut V
         json!(h.entrypoint)
     };
     c["ExposedPorts"] = json!(exposed);
+    if let Some(mac) = &net.mac {
+        // Deprecated in Docker's API 1.44, still shown by its inspect.
+        c["MacAddress"] = json!(mac);
+    }
     c["Volumes"] = json!(volumes);
 
     v["ResolvConfPath"] = json!(dir.join("resolv.conf"));

@@ -3,6 +3,7 @@
 //! service's `/containers/{id}/json` and `/images/{name}/json`.
 
 mod host;
+mod limits;
 mod mounts;
 mod network;
 
@@ -127,6 +128,7 @@ pub fn container(store: &Store, r: &ContainerRecord) -> Result<Value> {
         v["State"]["Health"] = health_json(h);
     }
     host::fill(store, r, &dir, &mut v);
+    limits::fill(&spec, &mut v);
     if running {
         v["Stats"] = stats_json(r);
     }

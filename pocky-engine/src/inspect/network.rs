@@ -53,10 +53,12 @@ pub fn inspect(store: &Store, r: &ContainerRecord, has_netns: bool) -> (String, 
         None => String::new(),
     };
     let exposed = if live.is_some() {
-        netsetup::exposed_ports(store, &r.image_id).unwrap_or_else(|e| {
+        let mut e = netsetup::exposed_ports(store, &r.image_id).unwrap_or_else(|e| {
             crate::log::debug!("reading the exposed ports of {}: {e:#}", r.image_id);
             Vec::new()
-        })
+        });
+        e.extend(s.expose.iter().cloned());
+        e
     } else {
         Vec::new()
     };
@@ -82,7 +84,7 @@ pub fn inspect(store: &Store, r: &ContainerRecord, has_netns: bool) -> (String, 
         });
         let mut aliases = x.aliases.clone();
         aliases.push(r.id.chars().take(12).collect());
-        v["Networks"][x.network.as_str()] = endpoint_json(x.ip, &aliases, live, &mac, &id);
+        v["Networks"][x.network.as_str()] = endpoint_json((x.ip, x.ip6), &aliases, live, &mac, &id);
     }
     (s.network, v)
 }
@@ -122,7 +124,7 @@ fn settings_json(
     let address = live.map(|a| a.address.to_string()).unwrap_or_default();
     let gateway = live.map(|a| a.gateway.to_string()).unwrap_or_default();
     let prefix = live.map_or(0, |a| a.subnet.prefix());
-    let endpoint = endpoint_json(s.ip, &s.aliases, live, mac, network_id);
+    let endpoint = endpoint_json((s.ip, s.ip6), &s.aliases, live, mac, network_id);
     let bridge = s.network == DEFAULT_NETWORK;
     let top = |v: Value, empty: Value| if bridge { v } else { empty };
     json!({
@@ -132,20 +134,38 @@ fn settings_json(
         "IPPrefixLen": top(json!(prefix), json!(0)),
         "Gateway": top(json!(gateway), json!("")),
         "MacAddress": top(json!(mac), json!("")),
+        "GlobalIPv6Address": top(endpoint["GlobalIPv6Address"].clone(), json!("")),
+        "GlobalIPv6PrefixLen": top(endpoint["GlobalIPv6PrefixLen"].clone(), json!(0)),
+        "IPv6Gateway": top(endpoint["IPv6Gateway"].clone(), json!("")),
         "Networks": { s.network.clone(): endpoint },
     })
 }
 
-/// One entry of `NetworkSettings.Networks`.
+/// One entry of `NetworkSettings.Networks`; `fixed` are the addresses
+/// asked for (`--ip`, `--ip6`).
 fn endpoint_json(
-    ip: Option<std::net::Ipv4Addr>,
+    fixed: (Option<std::net::Ipv4Addr>, Option<std::net::Ipv6Addr>),
     aliases: &[String],
     live: Option<&Attachment>,
     mac: &str,
     network_id: &str,
 ) -> Value {
+    let ipam = match fixed {
+        (None, None) => Value::Null,
+        (ip, ip6) => {
+            let mut m = serde_json::Map::new();
+            if let Some(a) = ip {
+                m.insert("IPv4Address".into(), a.to_string().into());
+            }
+            if let Some(a) = ip6 {
+                m.insert("IPv6Address".into(), a.to_string().into());
+            }
+            Value::Object(m)
+        }
+    };
+    let v6 = live.and_then(|a| a.address6.zip(a.subnet6).zip(a.gateway6));
     json!({
-        "IPAMConfig": ip.map(|ip| json!({"IPv4Address": ip.to_string()})),
+        "IPAMConfig": ipam,
         "Links": null,
         "Aliases": (!aliases.is_empty()).then_some(aliases),
         "MacAddress": mac,
@@ -153,9 +173,9 @@ fn endpoint_json(
         "Gateway": live.map(|a| a.gateway.to_string()).unwrap_or_default(),
         "IPAddress": live.map(|a| a.address.to_string()).unwrap_or_default(),
         "IPPrefixLen": live.map_or(0, |a| a.subnet.prefix()),
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
+        "IPv6Gateway": v6.map(|(_, g)| g.to_string()).unwrap_or_default(),
+        "GlobalIPv6Address": v6.map(|((a, _), _)| a.to_string()).unwrap_or_default(),
+        "GlobalIPv6PrefixLen": v6.map_or(0, |((_, s), _)| s.prefix()),
     })
 }
 
@@ -209,6 +229,9 @@ mod tests {
                 .iter()
                 .map(|p| PortMapping::parse(p).unwrap())
                 .collect(),
+            subnet6: None,
+            gateway6: None,
+            address6: None,
         }
     }
 
@@ -251,7 +274,25 @@ mod tests {
         assert_eq!(app["IPAddress"], "10.88.0.5");
         assert_eq!(app["Aliases"], json!(["web"]));
         assert_eq!(app["IPAMConfig"], json!({"IPv4Address": "10.88.0.5"}));
+        assert_eq!(app["GlobalIPv6Address"], "");
         assert_eq!(v["Networks"].as_object().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn ipv6_addresses_show_where_docker_shows_them() {
+        let mut s = settings("dual");
+        s.ip6 = Some("fd00:9::9".parse().unwrap());
+        let mut a = attachment("dual", &[]);
+        a.subnet6 = Some("fd00:9::/64".parse().unwrap());
+        a.gateway6 = Some("fd00:9::1".parse().unwrap());
+        a.address6 = s.ip6;
+        let v = settings_json(&s, Some(&a), "", "id", &[]);
+        let dual = &v["Networks"]["dual"];
+        assert_eq!(dual["GlobalIPv6Address"], "fd00:9::9");
+        assert_eq!(dual["GlobalIPv6PrefixLen"], 64);
+        assert_eq!(dual["IPv6Gateway"], "fd00:9::1");
+        assert_eq!(dual["IPAMConfig"], json!({"IPv6Address": "fd00:9::9"}));
+        assert_eq!(v["GlobalIPv6Address"], "", "top level only on the bridge");
     }
 
     #[test]

@@ -44,6 +44,15 @@ pub fn parse_name(name: &str) -> Result<Capability, RuntimeError> {
     })
 }
 
+/// Whether this process holds capability `name` (`CAP_SYS_RESOURCE`) in
+/// its effective set; false when it cannot tell.
+pub fn has_effective(name: &str) -> bool {
+    caps::Capability::from_str(name)
+        .ok()
+        .and_then(|c| caps::has_cap(None, CapSet::Effective, c).ok())
+        .unwrap_or(false)
+}
+
 fn is_all(name: &str) -> bool {
     name.trim().eq_ignore_ascii_case("ALL")
 }

@@ -39,6 +39,10 @@ pub struct ChildSecurity {
     no_new_privs: bool,
     filters: Vec<seccomp::BpfProgram>,
     apparmor: Option<String>,
+    /// Supplementary groups named rather than numbered (`--group-add
+    /// NAME`), resolved in the container's /etc/group: see
+    /// [`crate::user::GROUP_ADD_ANNOTATION`].
+    pub group_names: Vec<String>,
 }
 
 impl ChildSecurity {
@@ -60,11 +64,23 @@ impl ChildSecurity {
             apparmor::check(p)?;
         }
         crate::unsupported::check_process(process)?;
+        let group_names = spec
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get(crate::user::GROUP_ADD_ANNOTATION))
+            .map(|v| {
+                v.split(',')
+                    .filter(|g| !g.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Self {
             caps,
             no_new_privs: process.no_new_privileges().unwrap_or(false),
             filters,
             apparmor,
+            group_names,
         })
     }
 

@@ -1,0 +1,130 @@
+//! IPv6 through the same socket: addresses (without duplicate address
+//! detection), the default route, and the host's routes that a generated
+//! subnet must avoid.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL};
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+
+use super::Netlink;
+use crate::NetError;
+use crate::subnet6::Subnet6;
+
+impl Netlink {
+    /// Adds `addr/prefix` to a link, usable at once: duplicate address
+    /// detection would hold it tentative for a second or more (pocky
+    /// hands out the addresses, so no one else holds it). An address
+    /// already there is fine.
+    pub fn add_address6(
+        &mut self,
+        index: u32,
+        addr: Ipv6Addr,
+        prefix: u8,
+        name: &str,
+    ) -> Result<(), NetError> {
+        let mut msg = AddressMessage::default();
+        msg.header.family = AddressFamily::Inet6;
+        msg.header.prefix_len = prefix;
+        msg.header.index = index;
+        msg.attributes
+            .push(AddressAttribute::Address(IpAddr::V6(addr)));
+        msg.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        match self.ack(
+            RouteNetlinkMessage::NewAddress(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+            "add address",
+            &format!("{addr}/{prefix} to {name}"),
+        ) {
+            Err(NetError::Netlink { source, .. })
+                if source.raw_os_error() == Some(libc::EEXIST) =>
+            {
+                Ok(())
+            }
+            r => r,
+        }
+    }
+
+    /// The IPv6 addresses on the link with `index`.
+    pub fn addresses6(&mut self, index: u32, name: &str) -> Result<Vec<Ipv6Addr>, NetError> {
+        let mut msg = AddressMessage::default();
+        msg.header.family = AddressFamily::Inet6;
+        msg.header.index = index;
+        let replies = self.request(
+            RouteNetlinkMessage::GetAddress(msg),
+            NLM_F_DUMP,
+            "dump addresses of",
+            name,
+        )?;
+        Ok(replies
+            .iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewAddress(a) if a.header.index == index => Some(a),
+                _ => None,
+            })
+            .flat_map(|a| {
+                a.attributes.iter().filter_map(|attr| match attr {
+                    AddressAttribute::Address(IpAddr::V6(v)) => Some(*v),
+                    _ => None,
+                })
+            })
+            .collect())
+    }
+
+    /// Adds the IPv6 default route via `gateway` on the link `index`.
+    pub fn add_default_route6(&mut self, gateway: Ipv6Addr, index: u32) -> Result<(), NetError> {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = AddressFamily::Inet6;
+        msg.header.table = RouteHeader::RT_TABLE_MAIN;
+        msg.header.protocol = RouteProtocol::Static;
+        msg.header.scope = RouteScope::Universe;
+        msg.header.kind = RouteType::Unicast;
+        msg.attributes
+            .push(RouteAttribute::Gateway(RouteAddress::Inet6(gateway)));
+        msg.attributes.push(RouteAttribute::Oif(index));
+        self.ack(
+            RouteNetlinkMessage::NewRoute(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+            "add route",
+            &format!("default via {gateway}"),
+        )
+    }
+
+    /// The IPv6 destinations of the main table (default route, link-local
+    /// and multicast aside): what a generated subnet must not overlap.
+    pub fn routed_subnets6(&mut self) -> Result<Vec<Subnet6>, NetError> {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = AddressFamily::Inet6;
+        let replies = self.request(
+            RouteNetlinkMessage::GetRoute(msg),
+            NLM_F_DUMP,
+            "dump",
+            "IPv6 routes",
+        )?;
+        let mut out = Vec::new();
+        for m in replies {
+            let RouteNetlinkMessage::NewRoute(r) = m else {
+                continue;
+            };
+            let len = r.header.destination_prefix_length;
+            if r.header.table != RouteHeader::RT_TABLE_MAIN || len == 0 {
+                continue;
+            }
+            for a in &r.attributes {
+                if let RouteAttribute::Destination(RouteAddress::Inet6(d)) = a
+                    && !d.is_unicast_link_local()
+                    && !d.is_multicast()
+                    && let Ok(s) = Subnet6::new(*d, len.clamp(16, 124))
+                {
+                    out.push(s);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
