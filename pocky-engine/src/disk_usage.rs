@@ -6,7 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use pocky_store::{
-    ContainerRecord, ContainerStore, ImageRecord, ImageStore, Status, Store, VolumeRecord,
+    ContainerRecord, ContainerStore, ImageRecord, ImageStore, LayerStore, Status, Store,
+    VolumeRecord,
 };
 
 use crate::Result;

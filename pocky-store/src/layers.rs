@@ -18,6 +18,7 @@ pub trait LayerStore {
     fn has_layer(&self, chain_id: &str) -> crate::Result<bool>;
     /// The directory overlayfs will use as a lower layer.
     fn layer_diff_dir(&self, chain_id: &str) -> crate::Result<std::path::PathBuf>;
+    fn layer_record(&self, chain_id: &str) -> crate::Result<LayerRecord>;
     /// A fresh staging area; unpack into [`staging_diff_dir`].
     fn stage_layer(&self) -> crate::Result<Staging>;
     /// Records and moves the staged layer into place. Returns false when an

@@ -165,13 +165,6 @@ impl Store {
             .map(|names| names.into_iter().map(|n| format!("sha256:{n}")).collect())
     }
 
-    /// An unpacked layer's record (its size for `system df`).
-    pub fn layer_record(&self, chain_id: &str) -> Result<LayerRecord> {
-        let path = self.layer_dir(chain_id)?.join("layer.json");
-        let data = fs::read(&path).map_err(StoreError::io("reading", &path))?;
-        serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt { path, source })
-    }
-
     pub(crate) fn remove_layer(&self, chain_id: &str) -> Result<()> {
         staging::remove_tree(&self.layout.tmp(), &self.layer_dir(chain_id)?)
     }
@@ -352,6 +345,12 @@ impl LayerStore for Store {
 
     fn layer_diff_dir(&self, chain_id: &str) -> Result<PathBuf> {
         Ok(self.layer_dir(chain_id)?.join("diff"))
+    }
+
+    fn layer_record(&self, chain_id: &str) -> Result<LayerRecord> {
+        let path = self.layer_dir(chain_id)?.join("layer.json");
+        let data = fs::read(&path).map_err(StoreError::io("reading", &path))?;
+        serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt { path, source })
     }
 
     fn stage_layer(&self) -> Result<Staging> {
