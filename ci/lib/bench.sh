@@ -4,7 +4,8 @@
 # bench_compare OUT LABEL RUNS BASELINE: times the commands in the arrays
 # names[], prepares[] and commands[] with hyperfine (RUNS runs each after a
 # warmup), records each one's peak RSS with /usr/bin/time -v, and prints a
-# summary with medians and the ratio of every tool to BASELINE. Results:
+# summary with medians, 90th percentiles and the ratio of every tool to
+# BASELINE. Results:
 # OUT/LABEL.json, OUT/LABEL.md, OUT/LABEL-rss.txt, OUT/LABEL-summary.txt.
 bench_compare() {
     local out=$1 label=$2 runs=$3 baseline=$4 i kb
@@ -31,9 +32,12 @@ import json, os, sys
 out, label, baseline = sys.argv[1:]
 res = {r["command"]: r for r in json.load(open(os.path.join(out, f"{label}.json")))["results"]}
 rss = dict(line.split() for line in open(os.path.join(out, f"{label}-rss.txt")))
-print(f"{label}: {'tool':10} {'median ms':>10} {'mean ms':>9} {'stddev':>8} {'peak RSS MiB':>13}")
+def p90(r):
+    t = sorted(r["times"])
+    return t[min(len(t) - 1, int(0.9 * len(t)))]
+print(f"{label}: {'tool':10} {'median ms':>10} {'p90 ms':>8} {'mean ms':>9} {'stddev':>8} {'peak RSS MiB':>13}")
 for name, r in res.items():
-    print(f"{label}: {name:10} {r['median'] * 1e3:10.1f} {r['mean'] * 1e3:9.1f} "
+    print(f"{label}: {name:10} {r['median'] * 1e3:10.1f} {p90(r) * 1e3:8.1f} {r['mean'] * 1e3:9.1f} "
           f"{(r['stddev'] or 0) * 1e3:8.1f} {int(rss.get(name, 0)) / 1024:13.1f}")
 if baseline in res:
     for name, r in res.items():

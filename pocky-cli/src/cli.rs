@@ -17,6 +17,13 @@ pub struct Cli {
     )]
     pub root: PathBuf,
 
+    /// How new image layers are stored: `erofs` (one EROFS image file per
+    /// layer; the default where the kernel mounts them) or `overlay`
+    /// (unpacked directories). Recorded in the state root; layers already
+    /// stored keep their form.
+    #[arg(long, global = true, env = "POCKY_STORAGE_DRIVER", value_parser = ["erofs", "overlay"])]
+    pub storage_driver: Option<String>,
+
     /// How much to report on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogLevel::Warn, env = "POCKY_LOG_LEVEL")]
     pub log_level: LogLevel,

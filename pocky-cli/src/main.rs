@@ -74,6 +74,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Some(driver) = &cli.storage_driver {
+        let store = pocky_engine::store::Store::open(&cli.root)?;
+        let driver = pocky_engine::store::StorageDriver::parse(driver)
+            .ok_or_else(|| anyhow::anyhow!("unknown storage driver {driver}"))?;
+        pocky_engine::storage::select(&store, driver)?;
+    }
     dispatch(&cli.root, cli.command)
 }
 

@@ -34,7 +34,8 @@ fn fetch6_from_outside(addr: &str, port: u16) -> String {
          for i in range(20):\n  \
            try:\n    s = socket.create_connection(('{addr}', {port}), timeout=2)\n    \
              s.sendall(b'GET /hostname HTTP/1.0\\r\\n\\r\\n')\n    \
-             print(s.recv(4096).decode().splitlines()[-1]); break\n  \
+             d = b''.join(iter(lambda: s.recv(4096), b''))\n    \
+             print(d.decode().splitlines()[-1]); break\n  \
            except OSError:\n    time.sleep(0.2)\"",
         in_outside()
     ))

@@ -3,15 +3,42 @@
 
 mod common;
 
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use common::*;
 
+/// A stored layer's directory (`layer.json` plus `diff/` or `layer.erofs`).
 fn layer_dir(root: &Path, chain_id: &str) -> std::path::PathBuf {
     root.join("layers")
         .join(chain_id.trim_start_matches("sha256:"))
-        .join("diff")
+}
+
+/// What a stored layer holds at `path`, in either form: (mode, size,
+/// rdev, opaque).
+fn layer_entry(root: &Path, chain_id: &str, path: &str) -> Option<(u32, u64, u64, bool)> {
+    let dir = layer_dir(root, chain_id);
+    let image = dir.join("layer.erofs");
+    if image.exists() {
+        let img = pocky_erofs::Image::open(Box::new(std::fs::File::open(&image).unwrap())).unwrap();
+        let parts: Vec<&[u8]> = path.split('/').map(str::as_bytes).collect();
+        let node = img.lookup(&parts).unwrap()?;
+        let opaque = img
+            .xattrs(&node)
+            .unwrap()
+            .iter()
+            .any(|(k, v)| k == b"trusted.overlay.opaque" && v == b"y");
+        let rdev = if node.mode() & 0o170000 == 0o020000 {
+            u64::from(node.inode.raw)
+        } else {
+            0
+        };
+        return Some((node.mode(), node.inode.size, rdev, opaque));
+    }
+    let p = dir.join("diff").join(path);
+    let m = std::fs::symlink_metadata(&p).ok()?;
+    let opaque = xattr(&p, "trusted.overlay.opaque").as_deref() == Some(&b"y"[..]);
+    Some((m.mode(), m.len(), m.rdev(), opaque))
 }
 
 #[test]
@@ -49,9 +76,12 @@ fn pull_busybox_then_list_inspect_and_repull() {
     let info = inspect(root.path(), &image);
     assert_eq!(info["Config"]["Cmd"][0], "/bin/sh");
     let chain = info["ChainIDs"][0].as_str().unwrap();
-    let busybox = layer_dir(root.path(), chain).join("bin/busybox");
-    let meta = std::fs::metadata(&busybox).unwrap();
-    assert!(meta.len() > 100_000 && meta.mode() & 0o111 != 0);
+    let (mode, size, _, _) = layer_entry(root.path(), chain, "bin/busybox").unwrap();
+    assert!(size > 100_000 && mode & 0o111 != 0);
+    // A fresh store on this kernel keeps layers as EROFS images.
+    let system = ok(root.path(), &["system", "info"]);
+    assert!(system.contains("Storage Driver: erofs"), "{system}");
+    assert!(layer_dir(root.path(), chain).join("layer.erofs").is_file());
 
     let again = ok(root.path(), &["pull", &image]);
     assert!(again.contains("Image is up to date"), "{again}");
@@ -92,26 +122,49 @@ fn whiteouts_and_opaque_dirs_become_overlay_markers() {
     let Some(sb) = pocky_testkit::sandbox("whiteouts") else {
         return;
     };
-    let root = tempfile::tempdir().unwrap();
-    let image = format!("{}/layered", sb.registry);
-    ok(root.path(), &["pull", &image]);
-    let info = inspect(root.path(), &image);
-    let chains: Vec<&str> = info["ChainIDs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap())
-        .collect();
-    assert_eq!(chains.len(), 3);
-    assert!(layer_dir(root.path(), chains[0]).join("etc/motd").is_file());
-    let whiteout =
-        std::fs::symlink_metadata(layer_dir(root.path(), chains[1]).join("etc/motd")).unwrap();
-    assert!(whiteout.file_type().is_char_device());
-    assert_eq!(whiteout.rdev(), 0);
-    let opaque = layer_dir(root.path(), chains[2]).join("opt/data");
-    let attr = xattr(&opaque, "trusted.overlay.opaque");
-    assert_eq!(attr.as_deref(), Some(&b"y"[..]));
-    assert!(!opaque.join(".wh..wh..opq").exists());
+    for driver in ["erofs", "overlay"] {
+        let root = tempfile::tempdir().unwrap();
+        let image = format!("{}/layered", sb.registry);
+        ok(root.path(), &["--storage-driver", driver, "pull", &image]);
+        let info = inspect(root.path(), &image);
+        let chains: Vec<&str> = info["ChainIDs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        assert_eq!(chains.len(), 3);
+        let r = root.path();
+        let (motd, _, _, _) = layer_entry(r, chains[0], "etc/motd").unwrap();
+        assert_eq!(motd & 0o170000, 0o100000, "{driver}");
+        let (wh, _, rdev, _) = layer_entry(r, chains[1], "etc/motd").unwrap();
+        assert_eq!((wh & 0o170000, rdev), (0o020000, 0), "{driver}");
+        let (_, _, _, opaque) = layer_entry(r, chains[2], "opt/data").unwrap();
+        assert!(opaque, "{driver}");
+        assert!(layer_entry(r, chains[2], "opt/data/.wh..wh..opq").is_none());
+        let form = if driver == "erofs" {
+            "layer.erofs"
+        } else {
+            "diff"
+        };
+        assert!(layer_dir(r, chains[0]).join(form).exists(), "{driver}");
+        // The merged view in a container is the same with both.
+        let script = "test -e /etc/motd && echo motd shows; ls /opt/data";
+        let out = ok(
+            r,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                &image,
+                "sh",
+                "-c",
+                script,
+            ],
+        );
+        assert_eq!(out.trim(), "c", "{driver}");
+    }
 }
 
 fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
@@ -145,11 +198,8 @@ fn docker_schema2_zstd_and_index_platforms() {
     ok(root.path(), &["pull", &format!("{r}/busybox-zstd")]);
     let z = inspect(root.path(), &format!("{r}/busybox-zstd"));
     let chain = z["ChainIDs"][0].as_str().unwrap();
-    assert!(
-        layer_dir(root.path(), chain)
-            .join("etc/zstd-fixture")
-            .is_file()
-    );
+    let (mode, _, _, _) = layer_entry(root.path(), chain, "etc/zstd-fixture").unwrap();
+    assert_eq!(mode & 0o170000, 0o100000);
 
     // The index lists arm64 first; the host's amd64 entry must be chosen.
     ok(root.path(), &["pull", &format!("{r}/multiarch")]);

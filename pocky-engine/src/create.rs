@@ -11,8 +11,7 @@ use anyhow::{Context, Result};
 use oci_spec::runtime::{Mount, MountBuilder};
 use pocky_fs::rootfs::Overlay;
 use pocky_store::{
-    ContainerRecord, ContainerState, ContainerStore, ImageRecord, ImageStore, LayerStore, Status,
-    Store,
+    ContainerRecord, ContainerState, ContainerStore, ImageRecord, ImageStore, Status, Store,
 };
 
 use crate::flags;
@@ -237,12 +236,8 @@ fn reopen_inner(store: &Store, record: ContainerRecord) -> Result<Created> {
 }
 
 pub(crate) fn overlay_of(store: &Store, dir: &Path, image: &ImageRecord) -> Result<Overlay> {
-    let mut lowers = Vec::new();
-    for chain in image.chain_ids.iter().rev() {
-        lowers.push(store.layer_diff_dir(chain)?);
-    }
     Ok(Overlay {
-        lowers,
+        lowers: crate::storage::lowers(store, image)?,
         upper: dir.join("upper"),
         work: dir.join("work"),
         // Used only by images with too many layers for one mount option.

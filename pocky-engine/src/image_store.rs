@@ -7,7 +7,6 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
-use pocky_fs::{UnpackLimits, unpack_layer};
 use pocky_store::{ImageRecord, ImageStore, LayerRecord, LayerStore, Store, chain_ids};
 use serde_json::{Value, json};
 
@@ -93,11 +92,9 @@ fn store_inner(store: &Store, new: &NewImage<'_>) -> Result<ImageRecord> {
 }
 
 fn unpack_blob(store: &Store, layer: &LayerBlob, diff_id: &str, chain: &str) -> Result<()> {
-    let staging = store.stage_layer()?;
-    let dest = pocky_store::staging_diff_dir(&staging);
-    let mut blob = std::io::BufReader::with_capacity(1 << 20, store.open_blob(&layer.digest)?);
-    let unpacked = unpack_layer(&mut blob, &dest, &UnpackLimits::default())
-        .with_context(|| format!("layer {}", layer.digest))?;
+    let blob = std::io::BufReader::with_capacity(1 << 20, store.open_blob(&layer.digest)?);
+    let (staging, unpacked) =
+        crate::storage::unpack(store, blob).with_context(|| format!("layer {}", layer.digest))?;
     if unpacked.diff_id != diff_id {
         bail!(
             "layer {}: content hashes to {} but the image config says {diff_id}",

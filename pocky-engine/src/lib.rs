@@ -66,6 +66,7 @@ pub mod security_flags;
 pub mod spec;
 pub mod state;
 pub mod stats;
+pub mod storage;
 pub mod system_info;
 pub mod tag;
 pub mod top;

@@ -7,7 +7,6 @@ use std::io::{self, Read};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
-use pocky_fs::{UnpackLimits, unpack_layer};
 use pocky_registry::{Client, ClientOptions, LayerDescriptor, Platform, Reference, Resolved};
 use pocky_store::{ImageRecord, ImageStore, LayerRecord, LayerStore, Store, chain_ids};
 
@@ -244,12 +243,7 @@ fn platform_of(resolved: &Resolved) -> String {
 }
 
 pub(crate) fn layer_size(store: &Store, chain_id: &str) -> Result<u64> {
-    let dir = store.layer_diff_dir(chain_id)?;
-    let meta = dir.with_file_name("layer.json");
-    let data = std::fs::read(&meta).with_context(|| format!("reading {}", meta.display()))?;
-    let rec: LayerRecord =
-        serde_json::from_slice(&data).with_context(|| format!("parsing {}", meta.display()))?;
-    Ok(rec.size)
+    Ok(store.layer_record(chain_id)?.size)
 }
 
 /// Downloads and unpacks the layers at `todo` with a bounded pool of
@@ -339,9 +333,7 @@ where
         reader.copy.commit(store, Some(&digest))?;
         return Ok(());
     }
-    let staging = store.stage_layer()?;
-    let dest = pocky_store::staging_diff_dir(&staging);
-    let unpacked = unpack_layer(&mut reader, &dest, &UnpackLimits::default()).with_context(ctx)?;
+    let (staging, unpacked) = crate::storage::unpack(store, &mut reader).with_context(ctx)?;
     // The digest of the compressed blob is checked when its reader reaches
     // the end; the decompressor may stop short of it.
     io::copy(&mut reader, &mut io::sink()).with_context(ctx)?;

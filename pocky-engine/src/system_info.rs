@@ -10,13 +10,6 @@ use serde_json::{Value, json};
 
 use crate::{Result, state};
 
-/// The store's storage driver, as `info` names it. One place to say it:
-/// when layers can live in EROFS images this is where the store's choice
-/// is read.
-pub fn storage_driver(_store: &Store) -> &'static str {
-    "overlay"
-}
-
 /// The kernel release (`uname -r`).
 pub fn kernel() -> String {
     nix::sys::utsname::uname()
@@ -115,6 +108,8 @@ pub fn info(store: &Store) -> Result<Value> {
     }
     let images = store.images()?.len();
     let root = store.layout().root();
+    // The layer store's own account (decided now for a fresh store).
+    let storage = crate::storage::info(store)?;
     let hostname = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -135,8 +130,11 @@ pub fn info(store: &Store) -> Result<Value> {
         "ContainersPaused": paused,
         "ContainersStopped": stopped,
         "Images": images,
-        "Driver": storage_driver(store),
-        "DriverStatus": [["Backing Filesystem", backing_filesystem(root)]],
+        "Driver": storage.driver.as_str(),
+        "DriverStatus": [
+            ["Backing Filesystem", backing_filesystem(root)],
+            ["Reason", storage.reason],
+        ],
         "Plugins": {
             "Volume": ["local"],
             "Network": ["bridge", "host", "null"],

@@ -4,8 +4,8 @@
 //! The image's merged view is read through the kernel's own overlayfs, so
 //! whiteouts and opaque directories mean exactly what they mean in the
 //! container: a forked helper process unshares its mount namespace, mounts
-//! the image's layers read-only (lower layers only, plus an empty bottom
-//! layer so one-layer images work too) on a scratch directory, copies, and
+//! the image's layers read-only (with pocky-fs's overlay mount, so both
+//! layer forms work) on a scratch directory, copies, and
 //! exits; with it go the namespace and the mount, even if pocky is killed
 //! midway. (A thread would do, but its exit is not synchronous with join,
 //! and the container's spawn right after refuses a process with threads.) The source path is resolved inside the merged view with
@@ -23,7 +23,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use nix::dir::Dir;
@@ -35,8 +35,9 @@ use nix::sys::stat::{
     FileStat, Mode, SFlag, UtimensatFlags, fchmod, fstatat, futimens, mkdirat, mknodat, utimensat,
 };
 use nix::sys::time::TimeSpec;
-use nix::unistd::{Gid, Uid, chdir, fchown, fchownat, symlinkat};
-use pocky_store::{FileLock, ImageRecord, LayerStore, Store};
+use nix::unistd::{Gid, Uid, fchown, fchownat, symlinkat};
+use pocky_fs::rootfs::Overlay;
+use pocky_store::{FileLock, ImageRecord, Store};
 
 /// Directory depth past which the copy stops: two fds per level stay well
 /// under the default limit of 1024 open files.
@@ -58,18 +59,22 @@ pub fn seed(store: &Store, image: &ImageRecord, name: &str, path: &str) -> Resul
     if !is_empty(&dst)? || image.chain_ids.is_empty() {
         return Ok(());
     }
-    let mut lowers = Vec::new();
-    for chain in image.chain_ids.iter().rev() {
-        lowers.push(store.layer_diff_dir(chain)?);
-    }
     let scratch = store.scratch()?;
-    let merged = scratch.path().join("merged");
-    let empty = scratch.path().join("empty");
-    for d in [&merged, &empty] {
-        std::fs::create_dir(d).with_context(|| format!("creating {}", d.display()))?;
+    let dir = scratch.path();
+    for d in ["merged", "upper", "work", "l"] {
+        let d = dir.join(d);
+        std::fs::create_dir(&d).with_context(|| format!("creating {}", d.display()))?;
     }
-    let layers_dir = store.layout().layers();
-    in_child(|| copy_in_private_namespace(&layers_dir, &lowers, &empty, &merged, path, dst))
+    // Mounted read-only: the upper directory only completes the overlay
+    // (so a one-layer image needs no empty bottom layer) and stays empty.
+    let overlay = Overlay {
+        lowers: crate::storage::lowers(store, image)?,
+        upper: dir.join("upper"),
+        work: dir.join("work"),
+        links: Some(dir.join("l")),
+    };
+    let merged = dir.join("merged");
+    in_child(|| copy_in_private_namespace(&overlay, &merged, path, dst))
         .with_context(|| format!("seeding volume {name} from the image's {path}"))
 }
 
@@ -122,9 +127,7 @@ fn is_empty(dir: &OwnedFd) -> Result<bool> {
 
 /// Runs in the forked child: the namespace it unshares is the child's alone.
 fn copy_in_private_namespace(
-    layers_dir: &Path,
-    lowers: &[PathBuf],
-    empty: &Path,
+    overlay: &Overlay,
     merged: &Path,
     path: &str,
     dst: OwnedFd,
@@ -138,24 +141,7 @@ fn copy_in_private_namespace(
         None::<&str>,
     )
     .context("making mounts private")?;
-    // Layer paths relative to the layers directory keep the options within
-    // a page for images with many layers (the cwd is the child's own).
-    chdir(layers_dir).with_context(|| format!("entering {}", layers_dir.display()))?;
-    let mut names = Vec::new();
-    for l in lowers {
-        let rel = l.strip_prefix(layers_dir).unwrap_or(l);
-        names.push(checked(rel)?);
-    }
-    names.push(checked(empty)?);
-    let data = format!("lowerdir={}", names.join(":"));
-    mount(
-        Some("overlay"),
-        merged,
-        Some("overlay"),
-        MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some(data.as_str()),
-    )
-    .context("mounting the image read-only")?;
+    pocky_fs::mount_overlay_ro(overlay, merged).context("mounting the image read-only")?;
     let root = open(
         merged,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -183,14 +169,6 @@ fn copy_in_private_namespace(
     copy_dir(&src, &dst, Path::new(path), 0)?;
     // The volume's root takes the owner and mode of the image's directory.
     set_owner_mode_time(&dst, &top)
-}
-
-fn checked(p: &Path) -> Result<String> {
-    let s = p.to_str().unwrap_or_default();
-    if s.is_empty() || s.contains([':', ',', '\\']) {
-        bail!("layer path {} cannot be given to overlayfs", p.display());
-    }
-    Ok(s.to_owned())
 }
 
 fn kind(st: &FileStat) -> SFlag {

@@ -16,6 +16,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use crate::FsError;
+use crate::rootfs::Lower;
 
 /// Docker's change kinds, with its API numbers (0, 1, 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,9 +47,13 @@ pub struct Change {
 /// The changes in `upper` over `lowers` (top-most first), sorted by path.
 /// `skip` names container paths left out with what is below them (mount
 /// points the runtime made, which are not the user's changes).
-pub fn changes(upper: &Path, lowers: &[PathBuf], skip: &[PathBuf]) -> Result<Vec<Change>, FsError> {
+pub fn changes(upper: &Path, lowers: &[Lower], skip: &[PathBuf]) -> Result<Vec<Change>, FsError> {
+    let mut views = Vec::with_capacity(lowers.len());
+    for lower in lowers {
+        views.push(View::open(lower)?);
+    }
     let mut out = Vec::new();
-    walk(upper, Path::new(""), lowers, skip, &mut out)?;
+    walk(upper, Path::new(""), &views, skip, &mut out)?;
     out.sort();
     Ok(out)
 }
@@ -62,7 +67,7 @@ fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> FsError {
 fn walk(
     upper: &Path,
     rel: &Path,
-    lowers: &[PathBuf],
+    lowers: &[View],
     skip: &[PathBuf],
     out: &mut Vec<Change>,
 ) -> Result<bool, FsError> {
@@ -97,7 +102,7 @@ fn walk(
         out.push(Change { path: shown, kind });
         if meta.is_dir() {
             // Below an opaque directory no lower entry shows through.
-            let below: &[PathBuf] = if is_opaque(&path) { &[] } else { lowers };
+            let below: &[View] = if is_opaque(&path) { &[] } else { lowers };
             let held_skipped = walk(upper, &rel, below, skip, out)?;
             // A directory copied up only to hold a mount point (/etc for
             // /etc/hosts) is the runtime's doing, not a change.
@@ -117,22 +122,81 @@ fn is_opaque(dir: &Path) -> bool {
     get_xattr(dir, c"trusted.overlay.opaque").is_some_and(|v| v == b"y")
 }
 
+/// What a lower layer says about one path.
+struct Probe {
+    whiteout: bool,
+    dir: bool,
+    opaque: bool,
+}
+
+/// A lower layer, read without mounting it.
+enum View {
+    Dir(PathBuf),
+    Erofs(Box<pocky_erofs::Image<fs::File>>),
+}
+
+impl View {
+    fn open(lower: &Lower) -> Result<View, FsError> {
+        Ok(match lower {
+            Lower::Dir(p) => View::Dir(p.clone()),
+            Lower::Erofs(p) => {
+                let file = fs::File::open(p).map_err(io("opening", p))?;
+                let image =
+                    pocky_erofs::Image::open(Box::new(file)).map_err(|source| FsError::Erofs {
+                        entry: p.display().to_string(),
+                        source,
+                    })?;
+                View::Erofs(Box::new(image))
+            }
+        })
+    }
+
+    /// `None` when the layer has nothing at `rel` (or cannot be read).
+    fn probe(&self, rel: &Path) -> Option<Probe> {
+        match self {
+            View::Dir(lower) => {
+                let p = lower.join(rel);
+                let m = fs::symlink_metadata(&p).ok()?;
+                Some(Probe {
+                    whiteout: is_whiteout(&m),
+                    dir: m.is_dir(),
+                    opaque: m.is_dir() && is_opaque(&p),
+                })
+            }
+            View::Erofs(image) => {
+                let parts: Vec<&[u8]> = rel.iter().map(|c| c.as_bytes()).collect();
+                let node = image.lookup(&parts).ok()??;
+                let mode = node.mode() & pocky_erofs::format::S_IFMT;
+                let opaque = node.is_dir()
+                    && image.xattrs(&node).ok()?.iter().any(|(k, v)| {
+                        k.as_slice() == b"trusted.overlay.opaque" && v.as_slice() == b"y"
+                    });
+                Some(Probe {
+                    whiteout: mode == pocky_erofs::format::S_IFCHR && node.inode.raw == 0,
+                    dir: node.is_dir(),
+                    opaque,
+                })
+            }
+        }
+    }
+}
+
 /// Whether the merged lower layers have `rel`: the top-most layer that
 /// says anything about it decides (a whiteout or an opaque parent hides
 /// what is below).
-fn in_lowers(rel: &Path, lowers: &[PathBuf]) -> bool {
+fn in_lowers(rel: &Path, lowers: &[View]) -> bool {
     for lower in lowers {
-        if let Ok(meta) = fs::symlink_metadata(lower.join(rel)) {
-            return !is_whiteout(&meta);
+        if let Some(p) = lower.probe(rel) {
+            return !p.whiteout;
         }
         let hidden = rel
             .ancestors()
             .skip(1)
             .filter(|a| !a.as_os_str().is_empty())
             .any(|a| {
-                let p = lower.join(a);
-                fs::symlink_metadata(&p).is_ok_and(|m| is_whiteout(&m) || !m.is_dir())
-                    || is_opaque(&p)
+                lower
+                    .probe(a)
+                    .is_some_and(|p| p.whiteout || !p.dir || p.opaque)
             });
         if hidden {
             return false;
@@ -204,7 +268,7 @@ mod tests {
             fs::write(upper.join("etc/gone"), b"").unwrap();
             fs::remove_file(upper.join("etc/gone")).unwrap();
         }
-        let lowers = [low1, low2];
+        let lowers = [Lower::Dir(low1), Lower::Dir(low2)];
         let skip = [PathBuf::from("/run/secrets"), PathBuf::from("/mnt/point")];
         let got = changes(&upper, &lowers, &skip).unwrap();
         let text: Vec<String> = got
@@ -235,10 +299,8 @@ mod tests {
         // In l1, /opt is replaced by a file: l2's /opt/tool is gone.
         mk(&low1, "opt", false);
         fs::create_dir_all(&upper).unwrap();
-        assert!(!in_lowers(
-            Path::new("opt/tool"),
-            &[low1.clone(), low2.clone()]
-        ));
-        assert!(in_lowers(Path::new("opt"), &[low1, low2]));
+        let views = [View::Dir(low1), View::Dir(low2)];
+        assert!(!in_lowers(Path::new("opt/tool"), &views));
+        assert!(in_lowers(Path::new("opt"), &views));
     }
 }

@@ -69,6 +69,12 @@ pub enum FsError {
     #[error("entry {entry} has a malformed PAX header: {reason}")]
     BadPax { entry: String, reason: String },
     /// A filesystem operation on an entry failed.
+    #[error("entry {entry}: {source}")]
+    Erofs {
+        entry: String,
+        source: pocky_erofs::Error,
+    },
+
     #[error("{op} {entry}: {source}")]
     Io {
         op: &'static str,

@@ -94,7 +94,10 @@ pub fn pack_tree_at<W: Write>(top: &impl AsFd, out: W) -> Result<PackedLayer, Fs
     walk(
         &fd,
         name,
-        Walker::new(out, Flavour::Tree).one_filesystem(st.st_dev),
+        Walker::new(out, Flavour::Tree).one_filesystem(
+            st.st_dev,
+            crate::walk::fsio::mount_id(fd.as_fd(), None).unwrap_or(0),
+        ),
     )
 }
 

@@ -33,10 +33,12 @@ pub use layer_pack::{PackedLayer, pack_layer, pack_layer_skipping, pack_tree, pa
 pub use layer_writer::{Compression, GZIP_LEVEL, LayerDigests, LayerWriter, ZSTD_LEVEL};
 pub use pack::{Packed, pack};
 pub use rootfs::{
-    CreateKind, Overlay, Prepared, create_in_root, default_masked_paths, default_mounts,
-    default_readonly_paths, enter_rootfs, finish_rootfs, hosts_file, mount_overlay, open_in_root,
-    prepare_rootfs, prepare_rootfs_early, resolv_conf, setup_rootfs,
+    CreateKind, Lower, Overlay, Prepared, create_in_root, default_masked_paths, default_mounts,
+    default_readonly_paths, enter_rootfs, finish_rootfs, hosts_file, mount_erofs, mount_overlay,
+    mount_overlay_ro, open_in_root, prepare_rootfs, prepare_rootfs_early, probe_erofs, resolv_conf,
+    setup_rootfs,
 };
 pub use unpack::{
     ArchiveOptions, Decompressed, UnpackLimits, Unpacked, decompress, unpack_archive, unpack_layer,
+    unpack_layer_erofs,
 };

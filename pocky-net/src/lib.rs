@@ -15,6 +15,7 @@ mod error;
 mod files;
 pub mod firewall;
 mod firewall_lock;
+mod fwgen;
 pub mod ipam;
 mod membership;
 pub mod netlink;

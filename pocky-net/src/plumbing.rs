@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsFd;
+use std::path::Path;
 
 use crate::NetError;
 use crate::firewall::{self, Family, Firewall, NetRules};
@@ -23,7 +24,7 @@ fn write_sysctl(path: &str, value: &str) -> Result<(), NetError> {
 
 /// Bridge with its gateway addresses, up; forwarding on; the network's
 /// rules in each of its families.
-pub(crate) fn bring_up(nl: &mut Netlink, net: &Network) -> Result<(), NetError> {
+pub(crate) fn bring_up(nl: &mut Netlink, net: &Network, stamp_dir: &Path) -> Result<(), NetError> {
     let br = nl.ensure_bridge(&net.bridge)?;
     if let Some(mtu) = net.options.mtu {
         // The bridge takes the smallest MTU of its ports; set before any
@@ -48,6 +49,13 @@ pub(crate) fn bring_up(nl: &mut Netlink, net: &Network) -> Result<(), NetError> 
         // interfaces whose accept_ra is 1 (not 2).
         write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")?;
     }
+    // Unchanged since the rules were last seen (one ruleset generation
+    // for both families): no `iptables` run at all.
+    let stamp = stamp_dir.join(format!(".{}.fwgen", net.bridge));
+    let before = crate::fwgen::generation();
+    if before.is_some() && before == crate::fwgen::recorded(&stamp) {
+        return Ok(());
+    }
     for family in [Family::V4, Family::V6] {
         let Some(n) = NetRules::of(net, family) else {
             continue;
@@ -61,6 +69,9 @@ pub(crate) fn bring_up(nl: &mut Netlink, net: &Network) -> Result<(), NetError> 
             continue;
         }
         fw.ensure_base_and_apply(&rules)?;
+    }
+    if let Some(now) = crate::fwgen::generation() {
+        crate::fwgen::record(&stamp, now);
     }
     Ok(())
 }

@@ -126,7 +126,7 @@ impl Networks {
             false => Vec::new(),
         };
         let net = self.define(name, spec, &routed, &routed6, None)?;
-        if let Err(e) = bring_up(&mut nl, &net) {
+        if let Err(e) = bring_up(&mut nl, &net, self.dir()) {
             let _ = self.teardown_network(&mut nl, &net);
             let _ = self.undefine(name);
             return Err(e);
@@ -154,6 +154,7 @@ impl Networks {
 
     fn teardown_network(&self, nl: &mut Netlink, net: &Network) -> Result<(), NetError> {
         let mut errors = Vec::new();
+        let _ = std::fs::remove_file(self.dir().join(format!(".{}.fwgen", net.bridge)));
         let families: &[Family] = match net.ipv6 {
             Some(_) => &[Family::V4, Family::V6],
             None => &[Family::V4],
@@ -300,7 +301,7 @@ impl Networks {
             for id in &gone {
                 clean_container(&mut nl, id, true);
             }
-            bring_up(&mut nl, &net)?;
+            bring_up(&mut nl, &net, self.dir())?;
             plug(&mut nl, &net, &attachment, req)?;
             let rules = port_rules(req.container_id, &net, address, address6, &attachment.ports);
             for (family, rules) in rules {

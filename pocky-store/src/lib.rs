@@ -5,7 +5,9 @@
 //! gc.lock               shared by pulls in flight, exclusive for collection
 //! blobs/sha256/<hex>    manifests, configs and compressed layers, verified
 //!                       before they are written
-//! layers/<hex>/         one unpacked layer per chain id: diff/ + layer.json
+//! layers/<hex>/         one layer per chain id: layer.json + diff/ (overlay
+//!                       driver) or layer.erofs (EROFS driver)
+//! storage.json          the driver new layers are written with
 //! images/<hex>.json     image records, keyed by config digest
 //! containers/<id>/      container.json, the OCI bundle, overlay dirs, log,
 //!                       volumes.json (the volumes it uses)
@@ -39,6 +41,7 @@ mod layers;
 mod layout;
 mod lock;
 mod staging;
+mod storage;
 mod store;
 mod volumes;
 
@@ -51,10 +54,13 @@ pub use digest::{chain_ids, sha256_hex, sha256_of};
 pub use error::{Result, StoreError};
 pub use events::{EVENT_MAX_LINE, EVENTS_MAX_BYTES};
 pub use images::{BrokenImage, ImageQuery, ImageRecord, ImageStore};
-pub use layers::{LayerRecord, LayerStore, staging_diff_dir};
+pub use layers::{
+    LayerPath, LayerRecord, LayerStore, StorageDriver, staging_diff_dir, staging_image,
+};
 pub use layout::Layout;
 pub use lock::FileLock;
 pub use staging::Staging;
+pub use storage::StorageRecord;
 pub use store::Store;
 pub use volumes::{LOCAL_DRIVER, VolumeClaim, VolumeRecord, check_volume_name};
 

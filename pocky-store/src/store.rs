@@ -5,7 +5,7 @@ use crate::atomic::{remove_stale_temps, write_atomic};
 use crate::digest::sha256_hex;
 use crate::error::{Result, StoreError};
 use crate::images::{BrokenImage, ImageQuery, ImageRecord, ImageStore};
-use crate::layers::{LayerRecord, LayerStore};
+use crate::layers::{LayerPath, LayerRecord, LayerStore, StorageDriver};
 use crate::layout::Layout;
 use crate::lock::FileLock;
 use crate::staging::{self, Staging};
@@ -343,8 +343,14 @@ impl LayerStore for Store {
         Ok(self.layer_dir(chain_id)?.join("layer.json").exists())
     }
 
-    fn layer_diff_dir(&self, chain_id: &str) -> Result<PathBuf> {
-        Ok(self.layer_dir(chain_id)?.join("diff"))
+    fn layer(&self, chain_id: &str) -> Result<LayerPath> {
+        let dir = self.layer_dir(chain_id)?;
+        let image = dir.join(crate::layers::IMAGE_NAME);
+        // One stat per layer per start: the form is the file's presence.
+        Ok(match fs::symlink_metadata(&image) {
+            Ok(m) if m.is_file() => LayerPath::Erofs(image),
+            _ => LayerPath::Dir(dir.join("diff")),
+        })
     }
 
     fn layer_record(&self, chain_id: &str) -> Result<LayerRecord> {
@@ -353,10 +359,16 @@ impl LayerStore for Store {
         serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt { path, source })
     }
 
-    fn stage_layer(&self) -> Result<Staging> {
+    fn stage_layer(&self, driver: StorageDriver) -> Result<Staging> {
         let staging = Staging::new(&self.layout.tmp())?;
-        let diff = crate::staging_diff_dir(&staging);
-        fs::create_dir(&diff).map_err(StoreError::io("creating", &diff))?;
+        // An EROFS layer gets the directory each container's namespace
+        // mounts it on (pocky-fs's `LAYER_MOUNT_DIR`), made once here
+        // rather than at every start.
+        let dir = match driver {
+            StorageDriver::Overlay => crate::staging_diff_dir(&staging),
+            StorageDriver::Erofs => staging.path().join("mnt"),
+        };
+        fs::create_dir(&dir).map_err(StoreError::io("creating", &dir))?;
         Ok(staging)
     }
 

@@ -6,7 +6,8 @@ use std::fs;
 
 use pocky_store::{
     ContainerRecord, ContainerState, ContainerStore, ImageQuery, ImageRecord, ImageStore,
-    LayerRecord, LayerStore, Store, StoreError, chain_ids, sha256_of, staging_diff_dir,
+    LayerRecord, LayerStore, StorageDriver, Store, StoreError, chain_ids, sha256_of,
+    staging_diff_dir,
 };
 
 fn image(config: &[u8], tag: &str, layer: &[u8]) -> ImageRecord {
@@ -121,7 +122,7 @@ fn a_garbage_image_record_is_skipped_repaired_by_a_pull_and_keeps_its_layers() {
     let good = image(b"good", "r/good:1", b"g");
     store.put_image(&good).unwrap();
     for chain in bad.chain_ids.iter().chain(&good.chain_ids) {
-        let staging = store.stage_layer().unwrap();
+        let staging = store.stage_layer(StorageDriver::Overlay).unwrap();
         fs::write(staging_diff_dir(&staging).join("f"), b"x").unwrap();
         let rec = LayerRecord {
             chain_id: chain.clone(),

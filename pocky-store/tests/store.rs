@@ -1,8 +1,8 @@
 use std::fs;
 
 use pocky_store::{
-    ImageQuery, ImageRecord, ImageStore, LayerRecord, LayerStore, Store, chain_ids, sha256_of,
-    staging_diff_dir,
+    ImageQuery, ImageRecord, ImageStore, LayerRecord, LayerStore, StorageDriver, Store, chain_ids,
+    sha256_of, staging_diff_dir,
 };
 
 fn record(config: &[u8], tags: &[&str], layers: &[&[u8]]) -> ImageRecord {
@@ -23,7 +23,7 @@ fn record(config: &[u8], tags: &[&str], layers: &[&[u8]]) -> ImageRecord {
 }
 
 fn add_layer(store: &Store, chain_id: &str) {
-    let staging = store.stage_layer().unwrap();
+    let staging = store.stage_layer(StorageDriver::Overlay).unwrap();
     fs::write(staging_diff_dir(&staging).join("file"), b"x").unwrap();
     let rec = LayerRecord {
         chain_id: chain_id.into(),
@@ -98,7 +98,7 @@ fn second_commit_of_same_layer_is_discarded() {
     let store = Store::open(dir.path()).unwrap();
     let id = sha256_of(b"l");
     add_layer(&store, &id);
-    let staging = store.stage_layer().unwrap();
+    let staging = store.stage_layer(StorageDriver::Overlay).unwrap();
     let rec = LayerRecord {
         chain_id: id.clone(),
         diff_id: id,
@@ -153,7 +153,10 @@ fn leftovers_of_a_killed_process_are_cleaned_on_open() {
     fs::create_dir_all(tmp.join("x.trash/sub")).unwrap();
     fs::write(dir.path().join("images/.x.json.tmp-1"), b"half").unwrap();
     // A live stager in this process must survive the cleaning.
-    let live = Store::open(dir.path()).unwrap().stage_layer().unwrap();
+    let live = Store::open(dir.path())
+        .unwrap()
+        .stage_layer(StorageDriver::Overlay)
+        .unwrap();
     let store = Store::open(dir.path()).unwrap();
     drop(store.lock().unwrap());
     assert!(live.path().exists());
@@ -204,4 +207,34 @@ fn images_in_use_are_kept_and_containers_need_their_image() {
     assert!(untagged.repo_tags.is_empty());
     store.remove_container(&"a".repeat(64)).unwrap();
     store.remove_image(&img.id).unwrap();
+}
+
+#[test]
+fn layers_are_read_in_the_form_they_were_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.storage().unwrap(), None);
+    let staging = store.stage_layer(StorageDriver::Erofs).unwrap();
+    fs::write(pocky_store::staging_image(&staging), b"image").unwrap();
+    let rec = LayerRecord {
+        chain_id: sha256_of(b"erofs"),
+        diff_id: sha256_of(b"erofs"),
+        size: 5,
+    };
+    assert!(store.commit_layer(staging, &rec).unwrap());
+    match store.layer(&rec.chain_id).unwrap() {
+        pocky_store::LayerPath::Erofs(p) => assert_eq!(fs::read(p).unwrap(), b"image"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.layer_record(&rec.chain_id).unwrap(), rec);
+    assert!(!store.has_directory_layers().unwrap());
+    let choice = pocky_store::StorageRecord {
+        driver: StorageDriver::Erofs,
+        reason: "test".into(),
+    };
+    store.set_storage(&choice).unwrap();
+    assert_eq!(
+        Store::open(dir.path()).unwrap().storage().unwrap(),
+        Some(choice)
+    );
 }

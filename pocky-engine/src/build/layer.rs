@@ -8,8 +8,8 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use pocky_fs::rootfs::Overlay;
-use pocky_store::{ImageRecord, LayerStore, Staging, Store};
+use pocky_fs::rootfs::{Lower, Overlay};
+use pocky_store::{ImageRecord, Staging, Store};
 
 use crate::image_store::LayerBlob;
 
@@ -29,17 +29,12 @@ impl Workspace {
             std::fs::create_dir(dir.join(sub))
                 .with_context(|| format!("creating {}", dir.join(sub).display()))?;
         }
-        let mut lowers = Vec::new();
-        for chain in image
-            .map(|i| i.chain_ids.as_slice())
-            .unwrap_or(&[])
-            .iter()
-            .rev()
-        {
-            lowers.push(store.layer_diff_dir(chain)?);
-        }
+        let mut lowers = match image {
+            Some(i) => crate::storage::lowers(store, i)?,
+            None => Vec::new(),
+        };
         if lowers.is_empty() {
-            lowers.push(dir.join("empty"));
+            lowers.push(Lower::Dir(dir.join("empty")));
         }
         let overlay = Overlay {
             lowers,

@@ -11,6 +11,7 @@ mod cgroup;
 mod defaults;
 mod devices;
 mod etc_files;
+mod fsmount;
 mod masking;
 mod mounts;
 mod options;
@@ -30,8 +31,9 @@ use oci_spec::runtime::Spec;
 
 pub use defaults::default_mounts;
 pub use etc_files::{host_resolv_conf, hosts_file, resolv_conf};
+pub use fsmount::{mount_erofs, probe_erofs};
 pub use masking::{default_masked_paths, default_readonly_paths};
-pub use overlay::{Overlay, mount_overlay};
+pub use overlay::{Lower, Overlay, mount_overlay, mount_overlay_ro};
 pub use pivot::enter_rootfs;
 
 pub use resolve::{CreateKind, create_in_root, open_in_root};

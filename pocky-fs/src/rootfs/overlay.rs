@@ -26,12 +26,29 @@ pub(crate) const SOFT_LIMIT: usize = 3500;
 /// The kernel copies at most a page, NUL included.
 pub(crate) const HARD_LIMIT: usize = 4095;
 
+/// One image layer as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lower {
+    /// An unpacked directory (the overlay driver).
+    Dir(PathBuf),
+    /// An EROFS image file (the EROFS driver), mounted on the way.
+    Erofs(PathBuf),
+}
+
+impl Lower {
+    pub fn path(&self) -> &Path {
+        match self {
+            Lower::Dir(p) | Lower::Erofs(p) => p,
+        }
+    }
+}
+
 /// An overlay to mount at the spec's `root.path` before anything else
 /// (pocky's own containers; an OCI bundle from podman brings its rootfs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Overlay {
-    /// Layer directories, top-most first, as overlayfs wants them.
-    pub lowers: Vec<PathBuf>,
+    /// Layers, top-most first, as overlayfs wants them.
+    pub lowers: Vec<Lower>,
     /// The container's writable layer.
     pub upper: PathBuf,
     /// overlayfs's work directory, on the same filesystem as `upper`.
@@ -117,7 +134,7 @@ pub(crate) fn overlay_options(overlay: &Overlay) -> Result<OverlayOptions, FsErr
     }
     let mut lowers = Vec::with_capacity(overlay.lowers.len());
     for lower in &overlay.lowers {
-        lowers.push(check_path(lower)?.to_owned());
+        lowers.push(check_path(lower.path())?.to_owned());
     }
     let upper = check_path(&overlay.upper)?;
     let work = check_path(&overlay.work)?;
@@ -130,12 +147,9 @@ pub(crate) fn overlay_options(overlay: &Overlay) -> Result<OverlayOptions, FsErr
         });
     }
 
-    let base = common_parent(&overlay.lowers);
-    let lowers: Vec<String> = overlay
-        .lowers
-        .iter()
-        .map(|l| relative_to(l, &base))
-        .collect();
+    let paths: Vec<PathBuf> = overlay.lowers.iter().map(|l| l.path().to_owned()).collect();
+    let base = common_parent(&paths);
+    let lowers: Vec<String> = paths.iter().map(|l| relative_to(l, &base)).collect();
     // upper and work stay absolute: they are usually elsewhere, and two
     // paths never break the page.
     let data = render(&lowers, upper, work);
@@ -148,8 +162,7 @@ pub(crate) fn overlay_options(overlay: &Overlay) -> Result<OverlayOptions, FsErr
     }
     if let Some(dir) = &overlay.links {
         check_path(dir)?;
-        let links: Vec<(String, PathBuf)> = overlay
-            .lowers
+        let links: Vec<(String, PathBuf)> = paths
             .iter()
             .enumerate()
             .map(|(i, l)| (format!("{i:x}"), l.clone()))
@@ -215,6 +228,68 @@ fn rootfs_error(op: &'static str, path: &Path, errno: nix::errno::Errno) -> FsEr
 /// changes the cwd for the duration of the call, so it is only for a
 /// single-threaded process (the container's child before exec).
 pub fn mount_overlay(overlay: &Overlay, target: &Path) -> Result<(), FsError> {
+    mount_with(overlay, target, false)
+}
+
+/// Mounts the EROFS image `image` read-only on the directory `mnt` beside
+/// it (made when missing) and returns that directory.
+///
+/// An attached mount, in the caller's mount namespace, which is always a
+/// private one (the container's, or a helper's): it goes with that
+/// namespace, together with the rest of it. A detached mount (fsmount)
+/// would need no directory, but dropping its descriptor waits for an
+/// expedited RCU grace period per layer (measured: 1 ms a layer at the
+/// median, 10-20 ms at p90 on a busy machine), where this costs ~70 µs.
+fn mount_layer_image(image: &Path) -> Result<PathBuf, FsError> {
+    let mnt = image.with_file_name(LAYER_MOUNT_DIR);
+    match std::fs::create_dir(&mnt) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(source) => {
+            return Err(FsError::Rootfs {
+                op: "mkdir",
+                path: mnt,
+                source,
+            });
+        }
+    }
+    mount(
+        Some(image),
+        &mnt,
+        Some("erofs"),
+        MsFlags::MS_RDONLY | MsFlags::MS_NODEV,
+        None::<&str>,
+    )
+    .map_err(|e| FsError::Mount {
+        fstype: "erofs".to_owned(),
+        from: image.display().to_string(),
+        destination: mnt.clone(),
+        source: io::Error::from(e),
+    })?;
+    Ok(mnt)
+}
+
+/// The directory beside a layer image that it is mounted on.
+pub const LAYER_MOUNT_DIR: &str = "mnt";
+
+/// [`mount_overlay`], read-only, without setuid or devices: for reading
+/// an image's files (volume seeding).
+pub fn mount_overlay_ro(overlay: &Overlay, target: &Path) -> Result<(), FsError> {
+    mount_with(overlay, target, true)
+}
+
+fn mount_with(overlay: &Overlay, target: &Path, read_only: bool) -> Result<(), FsError> {
+    let mut dirs = Vec::with_capacity(overlay.lowers.len());
+    for lower in &overlay.lowers {
+        dirs.push(match lower {
+            Lower::Dir(p) => Lower::Dir(p.clone()),
+            Lower::Erofs(image) => Lower::Dir(mount_layer_image(image)?),
+        });
+    }
+    let overlay = &Overlay {
+        lowers: dirs,
+        ..overlay.clone()
+    };
     let opts = overlay_options(overlay)?;
     if let (Some(dir), false) = (&opts.cwd, opts.links.is_empty()) {
         make_links(dir, &opts.links)?;
@@ -232,11 +307,15 @@ pub fn mount_overlay(overlay: &Overlay, target: &Path) -> Result<(), FsError> {
         }
         None => None,
     };
+    let flags = match read_only {
+        true => MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        false => MsFlags::empty(),
+    };
     let result = mount(
         Some("overlay"),
         target,
         Some("overlay"),
-        MsFlags::empty(),
+        flags,
         Some(opts.data.as_str()),
     );
     if let Some(saved) = saved_cwd {
@@ -256,7 +335,7 @@ mod tests {
 
     fn overlay(lowers: Vec<PathBuf>) -> Overlay {
         Overlay {
-            lowers,
+            lowers: lowers.into_iter().map(Lower::Dir).collect(),
             upper: PathBuf::from("/var/lib/pocky/c/1/upper"),
             work: PathBuf::from("/var/lib/pocky/c/1/work"),
             links: None,

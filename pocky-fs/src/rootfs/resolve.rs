@@ -53,7 +53,15 @@ fn raw_open(root: &impl AsFd, path: &Path, flags: OFlag) -> nix::Result<OwnedFd>
     let how = OpenHow::new()
         .flags(flags | OFlag::O_PATH | OFlag::O_CLOEXEC)
         .resolve(resolve_flags());
-    openat2(root.as_fd(), path, how)
+    // EAGAIN: a mount or rename anywhere on the system raced a `..` step,
+    // and the kernel could not prove it stayed inside; it asks for a retry.
+    let mut tries = 0;
+    loop {
+        match openat2(root.as_fd(), path, how) {
+            Err(nix::errno::Errno::EAGAIN) if tries < 100 => tries += 1,
+            other => return other,
+        }
+    }
 }
 
 /// Strips the leading `/` so the kernel resolves `path` from the root fd

@@ -1,22 +1,16 @@
-//! Creating one tar entry beneath the layer root.
+//! Checking one tar entry and handing it to the sink: every rule about
+//! names, whiteouts, links, devices and metadata lives here, once, for
+//! both the directory and the EROFS layer store.
 
-use std::ffi::{CString, OsStr};
-use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::ffi::CString;
+use std::io::Read;
 
-use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, openat};
-use nix::sys::stat::{Mode, SFlag, fstatat, mkdirat, mknodat};
 use nix::sys::time::TimeSpec;
-use nix::unistd::{linkat, symlinkat};
 use tar::EntryType;
 
-use super::dirfd::{self, Existing, WalkError};
 use super::entry_path::{EntryPath, MAX_PATH};
-use super::metadata::{self, Meta, Policy};
+use super::metadata::{self, Meta};
+use super::sink::{Named, Sink};
 use super::whiteout::{self, Whiteout};
 use crate::FsError;
 
@@ -29,30 +23,18 @@ pub(crate) enum Flavour {
 }
 
 /// State that lives across the entries of one layer.
-pub(crate) struct Ctx {
-    root: OwnedFd,
+pub(crate) struct Ctx<S> {
+    pub(crate) sink: S,
     flavour: Flavour,
-    policy: Policy,
-    /// Directory times, applied last: creating children bumps them.
-    dir_times: Vec<(PathBuf, TimeSpec)>,
     /// Device nodes left out (see [`Ctx::device`]).
     pub(crate) skipped_devices: u64,
 }
 
-/// One entry's name, parsed, plus its printable form for errors.
-struct Named<'a> {
-    path: EntryPath,
-    name: &'a OsStr,
-    display: &'a str,
-}
-
-impl Ctx {
-    pub(crate) fn new(root: OwnedFd, flavour: Flavour) -> Self {
+impl<S: Sink> Ctx<S> {
+    pub(crate) fn new(sink: S, flavour: Flavour) -> Self {
         Self {
-            root,
+            sink,
             flavour,
-            policy: Policy::detect(),
-            dir_times: Vec::new(),
             skipped_devices: 0,
         }
     }
@@ -103,8 +85,8 @@ impl Ctx {
         match class {
             Whiteout::None => {}
             Whiteout::Skip => return Ok(0),
-            Whiteout::Opaque => return self.opaque(&named).map(|()| 0),
-            Whiteout::Remove(target) => return self.whiteout(&named, target).map(|()| 0),
+            Whiteout::Opaque => return self.sink.opaque(&named).map(|()| 0),
+            Whiteout::Remove(target) => return self.sink.whiteout(&named, target).map(|()| 0),
         }
         let mut meta = read_meta(entry, &display)?;
         if let Flavour::Archive { owner } = self.flavour {
@@ -117,7 +99,7 @@ impl Ctx {
         match kind {
             EntryType::Regular | EntryType::Continuous => {
                 let size = entry.size();
-                let written = self.file(&named, &meta, entry)?;
+                let written = self.sink.file(&named, &meta, entry)?;
                 // The tar crate ends an entry's data quietly at EOF; a
                 // truncated layer must not pass as a shorter file.
                 if written != size {
@@ -130,90 +112,19 @@ impl Ctx {
                 }
                 Ok(written)
             }
-            EntryType::Directory => self.dir(&named, &meta).map(|()| 0),
-            EntryType::Symlink => self.symlink(&named, &meta, entry).map(|()| 0),
+            EntryType::Directory => self.sink.dir(&named, &meta).map(|()| 0),
+            EntryType::Symlink => {
+                let target = link_target(entry, &display)?;
+                self.sink.symlink(&named, &meta, &target).map(|()| 0)
+            }
             EntryType::Link => self.hardlink(&named, entry).map(|()| 0),
-            EntryType::Fifo => self.fifo(&named, &meta).map(|()| 0),
+            EntryType::Fifo => self.sink.fifo(&named, &meta).map(|()| 0),
             EntryType::Char | EntryType::Block => self.device(&named, kind, entry).map(|()| 0),
             other => Err(FsError::UnsupportedType {
                 entry: display.clone(),
                 kind: char::from(other.as_byte()),
             }),
         }
-    }
-
-    /// Applies the deferred directory times. A directory replaced by a later
-    /// entry is skipped.
-    pub(crate) fn finish(self) -> Result<(), FsError> {
-        for (rel, ts) in &self.dir_times {
-            let fd = match dirfd::open_dir_beneath(self.root.as_fd(), rel) {
-                Ok(fd) => fd,
-                Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP) => continue,
-                Err(e) => return Err(io_err("open", &rel.to_string_lossy(), e)),
-            };
-            nix::sys::stat::futimens(fd.as_fd(), ts, ts)
-                .map_err(|e| io_err("set times of", &rel.to_string_lossy(), e))?;
-        }
-        Ok(())
-    }
-
-    fn parent(&self, n: &Named<'_>) -> Result<OwnedFd, FsError> {
-        dirfd::resolve_parent(&self.root, &n.path, true).map_err(|w| w.into_entry_error(n.display))
-    }
-
-    /// Parent resolved and final name cleared for a new entry.
-    fn prepare(&self, n: &Named<'_>, is_dir: bool) -> Result<(OwnedFd, Existing), FsError> {
-        let parent = self.parent(n)?;
-        let existing = dirfd::clear_name(&parent, n.name, is_dir)
-            .map_err(|(op, e)| io_err(op, n.display, e))?;
-        Ok((parent, existing))
-    }
-
-    fn file<R: Read>(&mut self, n: &Named<'_>, meta: &Meta, data: &mut R) -> Result<u64, FsError> {
-        let (parent, _) = self.prepare(n, false)?;
-        let flags =
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        let fd = openat(
-            parent.as_fd(),
-            n.name,
-            flags,
-            Mode::from_bits_truncate(0o600),
-        )
-        .map_err(|e| io_err("create", n.display, e))?;
-        let mut file = File::from(fd);
-        let written = copy_data(data, &mut file, n.display)?;
-        let fd = OwnedFd::from(file);
-        metadata::apply_fd(&fd, meta, self.policy, true, n.display)?;
-        metadata::set_times_fd(&fd, meta, n.display)?;
-        Ok(written)
-    }
-
-    fn dir(&mut self, n: &Named<'_>, meta: &Meta) -> Result<(), FsError> {
-        let (parent, existing) = self.prepare(n, true)?;
-        if existing == Existing::Nothing {
-            mkdirat(parent.as_fd(), n.name, Mode::from_bits_truncate(0o700))
-                .map_err(|e| io_err("mkdir", n.display, e))?;
-        }
-        let fd = dirfd::open_dir_beneath(parent.as_fd(), n.name)
-            .map_err(|e| io_err("open", n.display, e))?;
-        metadata::apply_fd(&fd, meta, self.policy, true, n.display)?;
-        self.dir_times.push((n.path.relative(), meta.mtime));
-        Ok(())
-    }
-
-    fn symlink<R: Read>(
-        &mut self,
-        n: &Named<'_>,
-        meta: &Meta,
-        entry: &tar::Entry<'_, R>,
-    ) -> Result<(), FsError> {
-        let target = link_target(entry, n.display)?;
-        let (parent, _) = self.prepare(n, false)?;
-        // The target is stored, never followed: later entries resolve
-        // without following symlinks.
-        symlinkat(OsStr::from_bytes(&target), parent.as_fd(), n.name)
-            .map_err(|e| io_err("symlink", n.display, e))?;
-        metadata::apply_symlink(&parent, n.name, meta, self.policy, n.display)
     }
 
     fn hardlink<R: Read>(
@@ -232,52 +143,13 @@ impl Ctx {
             FsError::DotDot { .. } => bad("target has a `..` component".into()),
             other => other,
         })?;
-        let Some(target_name) = target.name() else {
+        if target.name().is_none() {
             return Err(bad("target is the layer root".into()));
-        };
+        }
         if target == n.path {
             return Ok(());
         }
-        let target_parent = dirfd::resolve_parent(&self.root, &target, false)
-            .map_err(|w: WalkError| bad(w.reason()))?;
-        match fstatat(
-            target_parent.as_fd(),
-            target_name,
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        ) {
-            Ok(st) if dirfd::is_dir(st.st_mode) => return Err(bad("target is a directory".into())),
-            Ok(_) => {}
-            Err(Errno::ENOENT) => return Err(bad("target does not exist in the layer".into())),
-            Err(e) => return Err(bad(format!("stat target: {e}"))),
-        }
-        let (parent, _) = self.prepare(n, false)?;
-        // No AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself.
-        linkat(
-            target_parent.as_fd(),
-            target_name,
-            parent.as_fd(),
-            n.name,
-            AtFlags::empty(),
-        )
-        .map_err(|e| io_err("link", n.display, e))
-    }
-
-    fn fifo(&mut self, n: &Named<'_>, meta: &Meta) -> Result<(), FsError> {
-        let (parent, _) = self.prepare(n, false)?;
-        mknodat(
-            parent.as_fd(),
-            n.name,
-            SFlag::S_IFIFO,
-            Mode::from_bits_truncate(0o600),
-            0,
-        )
-        .map_err(|e| io_err("mkfifo", n.display, e))?;
-        // O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
-        let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        let fd = openat(parent.as_fd(), n.name, flags, Mode::empty())
-            .map_err(|e| io_err("open", n.display, e))?;
-        metadata::apply_fd(&fd, meta, self.policy, false, n.display)?;
-        metadata::set_times_fd(&fd, meta, n.display)
+        self.sink.hardlink(n, &target, &target_display)
     }
 
     /// Device nodes are left out, counted, and not an error: images made
@@ -302,33 +174,10 @@ impl Ctx {
         let major = header.device_major().map_err(bad_header)?.unwrap_or(0);
         let minor = header.device_minor().map_err(bad_header)?.unwrap_or(0);
         if kind == EntryType::Char && major == 0 && minor == 0 && self.flavour == Flavour::Layer {
-            let (parent, _) = self.prepare(n, false)?;
-            return whiteout::make_whiteout(&parent, n.name)
-                .map_err(|e| io_err("mknod", n.display, e));
+            return self.sink.whiteout_node(n);
         }
         self.skipped_devices += 1;
         Ok(())
-    }
-
-    fn whiteout(&mut self, n: &Named<'_>, target: &OsStr) -> Result<(), FsError> {
-        let parent = self.parent(n)?;
-        dirfd::clear_name(&parent, target, false).map_err(|(op, e)| io_err(op, n.display, e))?;
-        whiteout::make_whiteout(&parent, target).map_err(|e| io_err("mknod whiteout", n.display, e))
-    }
-
-    fn opaque(&mut self, n: &Named<'_>) -> Result<(), FsError> {
-        let dir = self.parent(n)?;
-        self.policy
-            .tolerate(whiteout::make_opaque(&dir))
-            .map_err(|e| io_err("mark opaque", n.display, e))
-    }
-}
-
-fn io_err(op: &'static str, entry: &str, e: Errno) -> FsError {
-    FsError::Io {
-        op,
-        entry: entry.to_owned(),
-        source: e.into(),
     }
 }
 
@@ -346,27 +195,6 @@ fn link_target<R: Read>(entry: &tar::Entry<'_, R>, display: &str) -> Result<Vec<
         });
     }
     Ok(target.into_owned())
-}
-
-/// Copies an entry's data, keeping read errors (the stream: corrupt or over
-/// budget) apart from write errors (the disk).
-fn copy_data<R: Read>(data: &mut R, file: &mut File, display: &str) -> Result<u64, FsError> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = match data.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(source) => return Err(FsError::Read { source }),
-        };
-        file.write_all(&buf[..n]).map_err(|source| FsError::Io {
-            op: "write",
-            entry: display.to_owned(),
-            source,
-        })?;
-        total += n as u64;
-    }
 }
 
 /// The entry's metadata with PAX `mtime` and `SCHILY.xattr.*` applied (the

@@ -29,10 +29,13 @@
 
 pub(crate) mod compression;
 mod create;
+mod dir_sink;
 mod dirfd;
 mod entry_path;
+mod erofs_sink;
 mod hashing;
 mod metadata;
+mod sink;
 mod whiteout;
 
 use std::io::{self, Read};
@@ -46,7 +49,10 @@ use crate::FsError;
 use compression::Decoder;
 pub use compression::{Decoder as Decompressed, decompress};
 use create::{Ctx, Flavour};
+use dir_sink::DirSink;
+use erofs_sink::ErofsSink;
 use hashing::HashingReader;
+use sink::Sink;
 
 /// Bounds on what one layer may expand to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +108,27 @@ pub fn unpack_layer<R: Read>(
         path: dest.to_owned(),
         source: e.into(),
     })?;
-    unpack_stream(reader, Ctx::new(root, Flavour::Layer), limits)
+    let ctx = Ctx::new(DirSink::new(root), Flavour::Layer);
+    unpack_stream(reader, ctx, limits, DirSink::finish)
+}
+
+/// Unpacks the layer blob `reader` into one EROFS image written from the
+/// start of `image` (an empty file), with the same rules as
+/// [`unpack_layer`]: the image mounted as an overlay lower layer shows
+/// what the unpacked directory would. File data is written as it streams
+/// in; directories and inodes at the end. `build_time` (seconds since the
+/// epoch) dates the image and the directories a path implies.
+///
+/// Reads `reader` to EOF. The caller verifies `diff_id` and removes the
+/// file on error.
+pub fn unpack_layer_erofs<R: Read>(
+    reader: R,
+    image: &mut std::fs::File,
+    build_time: i64,
+    limits: &UnpackLimits,
+) -> Result<Unpacked, FsError> {
+    let ctx = Ctx::new(ErofsSink::new(image, build_time)?, Flavour::Layer);
+    unpack_stream(reader, ctx, limits, |sink| sink.finish().map(drop))
 }
 
 /// How [`unpack_archive`] treats an archive that is plain files, not a
@@ -136,15 +162,20 @@ pub fn unpack_archive<R: Read>(
             source,
         })?;
     let ctx = Ctx::new(
-        root,
+        DirSink::new(root),
         Flavour::Archive {
             owner: options.owner,
         },
     );
-    unpack_stream(reader, ctx, &options.limits)
+    unpack_stream(reader, ctx, &options.limits, DirSink::finish)
 }
 
-fn unpack_stream<R: Read>(reader: R, ctx: Ctx, limits: &UnpackLimits) -> Result<Unpacked, FsError> {
+fn unpack_stream<R: Read, S: Sink>(
+    reader: R,
+    ctx: Ctx<S>,
+    limits: &UnpackLimits,
+    finish: impl FnOnce(S) -> Result<(), FsError>,
+) -> Result<Unpacked, FsError> {
     let decoder = Decoder::detect(reader).map_err(|source| FsError::Read { source })?;
     let mut tap = HashingReader::new(decoder, limits.max_bytes);
     let over = |tap: &HashingReader<_>, e| {
@@ -156,7 +187,7 @@ fn unpack_stream<R: Read>(reader: R, ctx: Ctx, limits: &UnpackLimits) -> Result<
             e
         }
     };
-    let counts = unpack_entries(&mut tap, ctx, limits);
+    let counts = unpack_entries(&mut tap, ctx, limits, finish);
     let (entries, file_bytes, skipped_devices) = counts.map_err(|e| over(&tap, e))?;
     // Whatever follows the end-of-archive blocks is part of the diff_id too,
     // and the blob reader must reach EOF for its own digest check.
@@ -172,10 +203,11 @@ fn unpack_stream<R: Read>(reader: R, ctx: Ctx, limits: &UnpackLimits) -> Result<
     })
 }
 
-fn unpack_entries<R: Read>(
+fn unpack_entries<R: Read, S: Sink>(
     tap: &mut R,
-    mut ctx: Ctx,
+    mut ctx: Ctx<S>,
     limits: &UnpackLimits,
+    finish: impl FnOnce(S) -> Result<(), FsError>,
 ) -> Result<(u64, u64, u64), FsError> {
     let read = |source| FsError::Read { source };
     let mut archive = tar::Archive::new(tap);
@@ -192,6 +224,6 @@ fn unpack_entries<R: Read>(
         file_bytes += ctx.unpack_entry(&mut entry)?;
     }
     let skipped = ctx.skipped_devices;
-    ctx.finish()?;
+    finish(ctx.sink)?;
     Ok((entries, file_bytes, skipped))
 }

@@ -128,3 +128,32 @@ pub(crate) fn display(path: &Path) -> String {
     }
     path.to_string_lossy().into_owned()
 }
+
+/// The mount id of `name` in `dir` (of `dir` itself without a name), not
+/// following a symlink; `None` where the kernel does not say.
+pub(crate) fn mount_id(
+    dir: std::os::fd::BorrowedFd<'_>,
+    name: Option<&std::ffi::CStr>,
+) -> Option<u64> {
+    use std::os::fd::AsRawFd;
+    const STATX_MNT_ID: u32 = 0x1000;
+    // SAFETY: statx is plain old data; all-zero is a valid value.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    let mut flags = libc::AT_SYMLINK_NOFOLLOW;
+    if name.is_none() {
+        flags |= libc::AT_EMPTY_PATH;
+    }
+    let path = name.unwrap_or(c"");
+    // SAFETY: `path` is NUL-terminated, `stx` is valid for writing, and
+    // `dir` is an open descriptor for the call.
+    let rc = unsafe {
+        libc::statx(
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            flags,
+            STATX_MNT_ID,
+            &mut stx,
+        )
+    };
+    (rc == 0 && stx.stx_mask & STATX_MNT_ID != 0).then_some(stx.stx_mnt_id)
+}

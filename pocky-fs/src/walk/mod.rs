@@ -11,11 +11,11 @@
 //! level). Each directory's entries are sorted by their archive names, and
 //! a directory comes before its contents, so one tree gives one archive.
 
-mod fsio;
+pub(crate) mod fsio;
 mod xattr;
 
 use std::collections::HashMap;
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -93,9 +93,10 @@ pub(crate) struct Walker<W: Write> {
     links: HashMap<(u64, u64), PathBuf>,
     /// Archive names left out with everything below them.
     skip: Vec<PathBuf>,
-    /// Stay on this filesystem: what is mounted over the tree (volumes,
-    /// `/proc`, bind-mounted files) is not the tree's own.
-    one_dev: Option<u64>,
+    /// Stay on this mount (its device and mount id): what is mounted over
+    /// the tree (volumes, `/proc`, bind-mounted files) is not the tree's
+    /// own.
+    one_dev: Option<(u64, u64)>,
 }
 
 impl<W: Write> Walker<W> {
@@ -119,16 +120,25 @@ impl<W: Write> Walker<W> {
         self
     }
 
-    /// Archives only what is on filesystem `dev`: a directory mounted from
-    /// elsewhere is an entry without contents, any other mount point is
-    /// left out.
-    pub(crate) fn one_filesystem(mut self, dev: u64) -> Self {
-        self.one_dev = Some(dev);
+    /// Archives only what is on the mount `(dev, mount id)`: a directory
+    /// mounted from elsewhere is an entry without contents, any other
+    /// mount point is left out.
+    pub(crate) fn one_filesystem(mut self, dev: u64, mount_id: u64) -> Self {
+        self.one_dev = Some((dev, mount_id));
         self
     }
 
-    fn foreign(&self, st: &FileStat) -> bool {
-        self.one_dev.is_some_and(|d| st.st_dev != d)
+    /// Whether `name` in `dir` (or `dir` itself) is on another mount. The
+    /// device number decides first; where it differs the mount id does,
+    /// because overlayfs reports the device of the layer a file comes
+    /// from (an EROFS layer's, not the overlay's) when its layers are on
+    /// different filesystems.
+    fn foreign(&self, st: &FileStat, dir: &OwnedFd, name: Option<&CStr>) -> bool {
+        match self.one_dev {
+            Some((dev, _)) if st.st_dev == dev => false,
+            Some((_, mnt)) => fsio::mount_id(dir.as_fd(), name) != Some(mnt),
+            None => false,
+        }
     }
 
     /// Ends the archive; `name` is for the error.
@@ -167,7 +177,7 @@ impl<W: Write> Walker<W> {
                 self.stats.opaque_dirs += 1;
             }
         }
-        if fsio::skip_contents(dir) || self.foreign(st) {
+        if fsio::skip_contents(dir) || self.foreign(st, dir, None) {
             return Ok(());
         }
         for child in self.children(dir, rel)? {
@@ -216,7 +226,9 @@ impl<W: Write> Walker<W> {
         depth: usize,
     ) -> Result<(), FsError> {
         let st = &child.st;
-        if self.skip.iter().any(|s| s == here) || (self.foreign(st) && kind(st) != SFlag::S_IFDIR) {
+        if self.skip.iter().any(|s| s == here)
+            || (kind(st) != SFlag::S_IFDIR && self.foreign(st, dir, Some(&child.name)))
+        {
             return Ok(());
         }
         if child.whiteout {

@@ -4,7 +4,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use nix::sys::stat::{Mode, SFlag, makedev, mknod};
-use pocky_fs::{Overlay, mount_overlay};
+use pocky_fs::{Lower, Overlay, mount_overlay};
 
 use crate::support::{check, ensure, in_private_mount_ns};
 
@@ -38,7 +38,7 @@ fn two_lowers_and_an_upper_with_a_whiteout() {
     .unwrap();
 
     let overlay = Overlay {
-        lowers: vec![top.clone(), bottom.clone()],
+        lowers: vec![Lower::Dir(top.clone()), Lower::Dir(bottom.clone())],
         upper: upper.clone(),
         work,
         links: None,
@@ -111,7 +111,7 @@ fn sixty_lowers_under_a_long_path_mount() {
         fs::create_dir(d).unwrap();
     }
     let overlay = Overlay {
-        lowers: lowers.clone(),
+        lowers: lowers.iter().cloned().map(Lower::Dir).collect(),
         upper,
         work,
         links: None,
@@ -154,7 +154,7 @@ fn three_hundred_lowers_mount_through_short_links() {
     fs::create_dir(&links).unwrap();
     std::os::unix::fs::symlink("/", links.join("0")).unwrap();
     let without_links = Overlay {
-        lowers: lowers.clone(),
+        lowers: lowers.iter().cloned().map(Lower::Dir).collect(),
         upper: upper.clone(),
         work: work.clone(),
         links: None,
@@ -181,7 +181,7 @@ fn an_unmountable_overlay_names_its_target() {
     }
     let t = tempfile::tempdir().unwrap();
     let overlay = Overlay {
-        lowers: vec![t.path().join("missing")],
+        lowers: vec![Lower::Dir(t.path().join("missing"))],
         upper: t.path().join("upper"),
         work: t.path().join("work"),
         links: None,

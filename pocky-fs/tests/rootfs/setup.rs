@@ -60,7 +60,7 @@ fn full_setup_pivots_into_an_overlay_busybox_rootfs() {
     linux.set_readonly_paths(Some(default_readonly_paths()));
     spec.set_linux(Some(linux));
     let overlay = Overlay {
-        lowers: vec![layer],
+        lowers: vec![pocky_fs::Lower::Dir(layer)],
         upper: upper.clone(),
         work,
         links: None,

@@ -2,6 +2,7 @@
 
 mod archive;
 mod compression;
+mod erofs_twin;
 mod escapes;
 mod limits;
 mod roundtrip;

@@ -188,8 +188,14 @@ impl Sandbox {
         sb
     }
 
+    /// Unpacks into `dest`, and into an EROFS image that must agree.
     pub fn unpack(&self, layer: &[u8]) -> Result<Unpacked, FsError> {
-        unpack_layer(layer, &self.dest, &UnpackLimits::default())
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64 - 1);
+        let result = unpack_layer(layer, &self.dest, &UnpackLimits::default());
+        crate::erofs_twin::check(layer, &self.dest, &result, started);
+        result
     }
 
     /// Everything about the tree beside `dest`: names, types, modes,
