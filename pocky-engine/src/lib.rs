@@ -78,6 +78,10 @@ pub mod volumes_from;
 pub mod volumes_setup;
 
 pub use error::{Error, Kind, Result};
+
+/// Where root's state lives unless `--root` says otherwise; its default
+/// network keeps Docker-like `pocky0` as its bridge's name.
+pub const DEFAULT_ROOT: &str = "/var/lib/pocky";
 /// The store's records and handle, which front ends pass to and get from
 /// the engine's calls.
 pub use pocky_store as store;
