@@ -127,7 +127,7 @@ fn created_unix(image: &ImageRecord) -> i64 {
         .map_or(image.pulled as i64, |d| d.as_secs() as i64)
 }
 
-fn row(ctx: &Ctx, image: &ImageRecord) -> Value {
+pub(crate) fn row(ctx: &Ctx, image: &ImageRecord) -> Value {
     let config: Value = ctx
         .store
         .get_blob(&image.id)

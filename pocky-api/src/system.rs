@@ -4,7 +4,6 @@ use std::io::Write;
 use std::time::SystemTime;
 
 use pocky_engine::events::{self, EventFilter};
-use pocky_engine::store::{ContainerStore, ImageStore, Status};
 use serde_json::{Value, json};
 
 use crate::{ApiResult, Ctx, Reply, http};
@@ -13,129 +12,17 @@ pub fn ping() -> ApiResult {
     Ok(Reply::Raw(200, "text/plain; charset=utf-8", b"OK".to_vec()))
 }
 
-fn kernel() -> String {
-    nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-fn arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        a => a,
-    }
-}
-
 pub fn version() -> ApiResult {
-    let v = env!("CARGO_PKG_VERSION");
     Ok(Reply::Json(
         200,
-        json!({
-            "Platform": {"Name": "pocky"},
-            "Components": [{
-                "Name": "Engine",
-                "Version": v,
-                "Details": {
-                    "ApiVersion": crate::API_VERSION,
-                    "MinAPIVersion": crate::MIN_API_VERSION,
-                    "Os": "linux",
-                    "Arch": arch(),
-                    "KernelVersion": kernel(),
-                },
-            }],
-            "Version": v,
-            "ApiVersion": crate::API_VERSION,
-            "MinAPIVersion": crate::MIN_API_VERSION,
-            "GitCommit": "",
-            "GoVersion": "",
-            "Os": "linux",
-            "Arch": arch(),
-            "KernelVersion": kernel(),
-            "BuildTime": "",
-        }),
+        pocky_engine::system_info::version(crate::API_VERSION, crate::MIN_API_VERSION),
     ))
 }
 
 pub fn info(ctx: &mut Ctx) -> ApiResult {
-    let store = ctx.store;
-    let (mut running, mut paused, mut stopped) = (0, 0, 0);
-    for rec in store.containers()? {
-        let Some(rec) = pocky_engine::state::refresh_listed(store, rec)? else {
-            continue;
-        };
-        match rec.state.status {
-            Some(Status::Running) if pocky_engine::state::paused(&rec) => paused += 1,
-            Some(Status::Running) => running += 1,
-            _ => stopped += 1,
-        }
-    }
-    let images = store.images()?.len();
-    let storage = pocky_engine::storage::info(store)?;
-    let hostname = nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let cgroup_version = match std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-        true => "2",
-        false => "1",
-    };
-    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mem_total = nix::sys::sysinfo::sysinfo()
-        .map(|s| s.ram_total())
-        .unwrap_or(0);
-    let os = std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-                .map(|v| v.trim_matches('"').to_owned())
-        })
-        .unwrap_or_else(|| "Linux".into());
     Ok(Reply::Json(
         200,
-        json!({
-            "ID": "pocky",
-            "Containers": running + paused + stopped,
-            "ContainersRunning": running,
-            "ContainersPaused": paused,
-            "ContainersStopped": stopped,
-            "Images": images,
-            "Driver": storage.driver.as_str(),
-            "DriverStatus": [["Reason", storage.reason]],
-            "Plugins": {
-                "Volume": ["local"],
-                "Network": ["bridge", "host", "null"],
-                "Log": ["json-file"],
-            },
-            "MemoryLimit": true,
-            "SwapLimit": false,
-            "CpuCfsPeriod": true,
-            "CpuCfsQuota": true,
-            "PidsLimit": true,
-            "IPv4Forwarding": true,
-            "Debug": false,
-            "LoggingDriver": "json-file",
-            "CgroupDriver": "cgroupfs",
-            "CgroupVersion": cgroup_version,
-            "KernelVersion": kernel(),
-            "OperatingSystem": os,
-            "OSType": "linux",
-            "Architecture": std::env::consts::ARCH,
-            "NCPU": ncpu,
-            "MemTotal": mem_total,
-            "DockerRootDir": store.layout().root(),
-            "Name": hostname,
-            "ServerVersion": env!("CARGO_PKG_VERSION"),
-            "Runtimes": {"pocky-runtime": {"path": "pocky-runtime"}},
-            "DefaultRuntime": "pocky-runtime",
-            "Swarm": {"LocalNodeState": "inactive", "ControlAvailable": false},
-            "LiveRestoreEnabled": true,
-            "Isolation": "",
-            "SecurityOptions": ["name=seccomp,profile=builtin"],
-            "Labels": [],
-            "ExperimentalBuild": false,
-            "Warnings": [],
-        }),
+        pocky_engine::system_info::info(ctx.store)?,
     ))
 }
 
@@ -170,39 +57,71 @@ pub fn events(ctx: &mut Ctx) -> ApiResult {
     Ok(Reply::Written { keep: true })
 }
 
+/// `GET /system/df`: the engine's disk usage in Docker's shapes.
 pub fn df(ctx: &mut Ctx) -> ApiResult {
-    let store = ctx.store;
-    let mut containers = Vec::new();
-    for rec in store.containers()? {
-        let Some(rec) = pocky_engine::state::refresh_listed(store, rec)? else {
-            continue;
-        };
-        let (rw, all) = pocky_engine::inspect::sizes(store, &rec).unwrap_or((0, 0));
-        containers.push(json!({
-            "Id": rec.id,
-            "Names": [format!("/{}", rec.name)],
-            "Image": rec.image,
-            "ImageID": rec.image_id,
-            "Created": rec.created as i64,
-            "State": pocky_engine::inspect::state_name(&rec),
-            "SizeRw": rw,
-            "SizeRootFs": all,
-        }));
-    }
-    let images: Vec<Value> = crate::images::rows(ctx)?;
-    let layers: i64 = images
+    let usage = pocky_engine::disk_usage::disk_usage(ctx.store)?;
+    let images: Vec<Value> = usage
+        .images
         .iter()
-        .filter_map(|i| i["Size"].as_i64())
-        .sum::<i64>();
-    let volumes: Vec<Value> = crate::volumes::documents(ctx, &[])?;
+        .map(|i| {
+            let mut row = crate::images::row(ctx, &i.image);
+            row["SharedSize"] = json!(i.shared_size);
+            row["Containers"] = json!(i.containers);
+            row
+        })
+        .collect();
+    let containers: Vec<Value> = usage
+        .containers
+        .iter()
+        .map(|c| {
+            let rec = &c.record;
+            json!({
+                "Id": rec.id,
+                "Names": [format!("/{}", rec.name)],
+                "Image": rec.image,
+                "ImageID": rec.image_id,
+                "Command": rec.command.join(" "),
+                "Created": rec.created as i64,
+                "State": pocky_engine::inspect::state_name(rec),
+                "SizeRw": c.size_rw,
+                "SizeRootFs": c.size_root_fs,
+            })
+        })
+        .collect();
+    let mut volumes = Vec::new();
+    for v in &usage.volumes {
+        let mut doc = pocky_engine::volumes::document(ctx.store, &v.volume)?;
+        doc["UsageData"] = json!({"Size": v.size, "RefCount": v.links});
+        volumes.push(doc);
+    }
+    let cache: Vec<Value> = usage
+        .build_cache
+        .iter()
+        .map(|b| {
+            let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(b.image.pulled);
+            let at = humantime::format_rfc3339_seconds(at).to_string();
+            json!({
+                "ID": b.image.short_id(),
+                "Parent": "",
+                "Type": "regular",
+                "Description": "pocky build step",
+                "InUse": false,
+                "Shared": b.shared,
+                "Size": b.size,
+                "CreatedAt": at,
+                "LastUsedAt": at,
+                "UsageCount": 0,
+            })
+        })
+        .collect();
     Ok(Reply::Json(
         200,
         json!({
-            "LayersSize": layers,
+            "LayersSize": usage.layers_size,
             "Images": images,
             "Containers": containers,
             "Volumes": volumes,
-            "BuildCache": [],
+            "BuildCache": cache,
         }),
     ))
 }

@@ -131,6 +131,10 @@ pub enum Command {
     Attach(crate::attach::AttachArgs),
     /// Copy files between a container and the host (or a tar stream).
     Cp(crate::cp::CpArgs),
+    /// Show what pocky and this host hold and support, as `docker info`.
+    Info(crate::system::InfoArgs),
+    /// Show pocky's version (client and engine), as `docker version`.
+    Version(crate::system::VersionArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -197,8 +201,10 @@ pub enum SystemCommand {
     Reset(ResetArgs),
     /// Show what happens to containers, images, volumes and networks.
     Events(crate::events::EventsArgs),
-    /// Show how this state root stores things.
-    Info,
+    /// Show what pocky and this host hold and support, as `docker info`.
+    Info(crate::system::InfoArgs),
+    /// Show the disk space images, containers, volumes and the build cache use.
+    Df(crate::disk_usage::DfArgs),
     /// Start the containers whose restart policy says so, as Docker's
     /// daemon does when it starts: run it at boot.
     Boot,

@@ -10,6 +10,7 @@ mod cli_run_more;
 mod commit;
 mod cp;
 mod diff;
+mod disk_usage;
 mod events;
 mod exec;
 mod foreground;
@@ -30,6 +31,7 @@ mod run;
 mod save;
 mod service;
 mod stats;
+mod system;
 mod tag;
 mod template;
 mod top;
@@ -156,11 +158,6 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::System(SystemCommand::Prune(a)) => prune::prune(&root, &a),
         Command::System(SystemCommand::Reset(a)) => reset::reset(&root, &a),
         Command::System(SystemCommand::Boot) => lifecycle::boot(&root),
-        Command::System(SystemCommand::Info) => {
-            let store = pocky_engine::store::Store::open(&root)?;
-            print!("{}", pocky_engine::storage::info(&store)?.render());
-            Ok(ExitCode::SUCCESS)
-        }
         Command::System(SystemCommand::Service(a)) => service::service(&root, &a),
         Command::Volume(c) => volume::run(&root, &c),
         Command::Network(c) => network::run(&root, &c),
@@ -172,5 +169,8 @@ fn dispatch(root: &std::path::Path, command: Command) -> anyhow::Result<ExitCode
         Command::Attach(a) => attach::attach(&root, &a),
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => events::events(&root, &a),
         Command::Cp(a) => cp::cp(&root, &a),
+        Command::Info(a) | Command::System(SystemCommand::Info(a)) => system::info(&root, &a),
+        Command::System(SystemCommand::Df(a)) => disk_usage::df(&root, &a),
+        Command::Version(a) => system::version(&a),
     }
 }

@@ -124,6 +124,7 @@ fn whiteouts_and_opaque_dirs_become_overlay_markers() {
     };
     for driver in ["erofs", "overlay"] {
         let root = tempfile::tempdir().unwrap();
+        let _reset = common::Reset(root.path());
         let image = format!("{}/layered", sb.registry);
         ok(root.path(), &["--storage-driver", driver, "pull", &image]);
         let info = inspect(root.path(), &image);
@@ -239,6 +240,7 @@ fn rmi_untags_deletes_and_collects_only_unshared_layers() {
         return;
     };
     let root = tempfile::tempdir().unwrap();
+    let _reset = common::Reset(root.path());
     let r = &sb.registry;
     ok(root.path(), &["pull", &format!("{r}/busybox")]);
     ok(root.path(), &["pull", &format!("{r}/layered")]);

@@ -19,6 +19,7 @@ pub mod config_change;
 pub mod copy;
 pub mod create;
 pub mod diff;
+pub mod disk_usage;
 pub mod error;
 pub mod events;
 pub mod exec;
@@ -67,6 +68,7 @@ pub mod spec;
 pub mod state;
 pub mod stats;
 pub mod storage;
+pub mod system_info;
 pub mod tag;
 pub mod top;
 pub mod update;
@@ -77,6 +79,10 @@ pub mod volumes_from;
 pub mod volumes_setup;
 
 pub use error::{Error, Kind, Result};
+
+/// Where root's state lives unless `--root` says otherwise; its default
+/// network keeps Docker-like `pocky0` as its bridge's name.
+pub const DEFAULT_ROOT: &str = "/var/lib/pocky";
 /// The store's records and handle, which front ends pass to and get from
 /// the engine's calls.
 pub use pocky_store as store;

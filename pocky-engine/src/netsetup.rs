@@ -85,7 +85,22 @@ impl NetSettings {
 
 /// The state directory of the networks under the store root.
 pub fn networks(store: &Store) -> Networks {
-    Networks::new(store.layout().root().join("networks"))
+    let root = store.layout().root();
+    let bridge = match root == std::path::Path::new(crate::DEFAULT_ROOT) {
+        true => pocky_net::DEFAULT_BRIDGE.to_owned(),
+        false => {
+            use sha2::Digest;
+            let hash = sha2::Sha256::digest(root.as_os_str().as_encoded_bytes());
+            format!(
+                "{}-{:02x}{:02x}{:02x}",
+                pocky_net::DEFAULT_BRIDGE,
+                hash[0],
+                hash[1],
+                hash[2]
+            )
+        }
+    };
+    Networks::new(root.join("networks")).with_default_bridge(bridge)
 }
 
 /// Parses the network flags of `run`; checks the network exists.

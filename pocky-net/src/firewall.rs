@@ -175,13 +175,16 @@ impl Firewall {
         self.remove_where(&|o| o == owner)
     }
 
-    /// Removes the rules whose owner tag matches `doomed`.
+    /// Removes the rules whose owner tag matches `doomed`. A rule gone
+    /// between the listing and its delete (another root's teardown of a
+    /// bridge of the same name, in the same namespace) is no error.
     pub fn remove_where(&self, doomed: &dyn Fn(&str) -> bool) -> Result<(), NetError> {
         let mut errors = Vec::new();
         for (table, chain, r) in self.ours()? {
             let Some(owner) = owner_of(&r) else { continue };
             if doomed(owner)
                 && let Err(e) = self.ipt.delete(table, chain, &r)
+                && self.ipt.exists(table, chain, &r).unwrap_or(true)
             {
                 errors.push(ipt_err(self.ipt.cmd, table, chain, &r, e));
             }

@@ -85,6 +85,11 @@ impl Network {
 #[derive(Debug, Clone)]
 pub struct Networks {
     dir: PathBuf,
+    /// The default network's bridge when it is first defined: `pocky0`
+    /// for the conventional state root, a name of its own for any other,
+    /// so that roots sharing a network namespace (tests, a second
+    /// `--root`) never share a bridge one of them may delete.
+    default_bridge: Option<String>,
 }
 
 fn check_name(name: &str) -> Result<(), NetError> {
@@ -123,7 +128,21 @@ fn usable(offset: Option<u128>, size: u128) -> bool {
 
 impl Networks {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            default_bridge: None,
+        }
+    }
+
+    /// Names the bridge the default network gets when it is first
+    /// defined (a recorded network keeps its own).
+    pub fn with_default_bridge(mut self, name: String) -> Self {
+        self.default_bridge = Some(name);
+        self
+    }
+
+    pub(crate) fn default_bridge(&self) -> Option<&str> {
+        self.default_bridge.as_deref()
     }
 
     pub fn dir(&self) -> &Path {

@@ -182,10 +182,11 @@ impl Networks {
                 let routed = nl.routed_subnets()?;
                 // Another state root in this namespace owns `pocky0`: take
                 // a bridge of our own rather than share its addresses.
-                let bridge = if nl.index_of(DEFAULT_BRIDGE)?.is_some() {
+                let wanted = self.default_bridge().unwrap_or(DEFAULT_BRIDGE);
+                let bridge = if wanted == DEFAULT_BRIDGE && nl.index_of(DEFAULT_BRIDGE)?.is_some() {
                     format!("{DEFAULT_BRIDGE}-{:06x}", std::process::id() & 0xff_ffff)
                 } else {
-                    DEFAULT_BRIDGE.to_owned()
+                    wanted.to_owned()
                 };
                 self.define(name, &NetworkSpec::default(), &routed, &[], Some(&bridge))
             }

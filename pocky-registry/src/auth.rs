@@ -15,7 +15,8 @@ use crate::credhelper::Helper;
 use crate::error::RegistryError;
 
 /// The `auths` key and credential-helper server URL docker uses for Docker Hub.
-const HUB_SERVER_URL: &str = "https://index.docker.io/v1/";
+/// Docker Hub's server as `docker login` and `docker info` name it.
+pub const HUB_SERVER_URL: &str = "https://index.docker.io/v1/";
 /// Docker's marker, in a helper's Username, for an identity token in Secret.
 const IDENTITY_TOKEN_USER: &str = "<token>";
 

@@ -39,7 +39,7 @@ mod tags;
 mod transport;
 mod url;
 
-pub use auth::{Credentials, DockerConfig, registry_of_server};
+pub use auth::{Credentials, DockerConfig, HUB_SERVER_URL, registry_of_server};
 pub use blob::BlobReader;
 pub use client::{Client, ClientOptions, LayerDescriptor, Resolved};
 pub use digest::{Algorithm, Digest};
@@ -50,6 +50,7 @@ pub use manifest::{
 pub use platform::Platform;
 pub use push::OpenBlob;
 pub use reference::{DOCKER_HUB, Reference};
+pub use url::PLAIN_HTTP_CIDRS;
 
 #[cfg(test)]
 mod assert_traits {

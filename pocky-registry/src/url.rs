@@ -74,6 +74,10 @@ pub(crate) fn host_only(host: &str) -> &str {
     host.rsplit_once(':').map_or(host, |(h, _)| h)
 }
 
+/// The addresses whose registries pocky talks plain HTTP to without being
+/// told ([`is_loopback`]), as Docker's "insecure registries" lists them.
+pub const PLAIN_HTTP_CIDRS: [&str; 2] = ["::1/128", "127.0.0.0/8"];
+
 pub(crate) fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.eq_ignore_ascii_case("localhost") {

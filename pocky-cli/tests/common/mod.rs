@@ -112,6 +112,17 @@ impl Ctx {
     }
 }
 
+/// `system reset` of a test's own state root when the test ends, pass or
+/// fail: what its containers made outside the root (the default bridge,
+/// firewall rules, cgroups) goes with it.
+pub struct Reset<'a>(pub &'a Path);
+
+impl Drop for Reset<'_> {
+    fn drop(&mut self) {
+        let _ = pocky(self.0, &["system", "reset", "--force"]);
+    }
+}
+
 pub fn pocky(root: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pocky"))
         .arg("--root")
