@@ -17,30 +17,8 @@ pub struct MoreRunArgs {
     /// leave it running; use -d, then `pocky attach --detach-keys`.
     #[arg(long, value_name = "KEYS")]
     pub detach_keys: Option<String>,
-    /// CPUs in which to allow execution (0-3, 0,1).
-    #[arg(long, value_name = "CPUS")]
-    pub cpuset_cpus: Option<String>,
-    /// Memory nodes in which to allow execution (0-3, 0,1).
-    #[arg(long, value_name = "MEMS")]
-    pub cpuset_mems: Option<String>,
-    /// CPU CFS period in microseconds.
-    #[arg(long, value_name = "US")]
-    pub cpu_period: Option<u64>,
-    /// CPU CFS quota in microseconds (-1 for none).
-    #[arg(long, value_name = "US", allow_hyphen_values = true)]
-    pub cpu_quota: Option<i64>,
-    /// CPU real-time period in microseconds.
-    #[arg(long, value_name = "US")]
-    pub cpu_rt_period: Option<u64>,
-    /// CPU real-time runtime in microseconds.
-    #[arg(long, value_name = "US", allow_hyphen_values = true)]
-    pub cpu_rt_runtime: Option<i64>,
-    /// Memory plus swap limit ('-1' for unlimited swap).
-    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Memory soft limit.
-    #[arg(long, value_name = "BYTES")]
-    pub memory_reservation: Option<String>,
+    #[command(flatten)]
+    pub limits: crate::cli_limits::LimitFlags,
     /// Memory swappiness, 0 to 100 (-1: the kernel's).
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub memory_swappiness: Option<i64>,
@@ -53,9 +31,6 @@ pub struct MoreRunArgs {
     /// The host's OOM preference for the container (-1000 to 1000).
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub oom_score_adj: Option<i32>,
-    /// Block IO relative weight, 10 to 1000 (0: unset).
-    #[arg(long, value_name = "W")]
-    pub blkio_weight: Option<u16>,
     /// Block IO weight of a device: /dev/DEV:W.
     #[arg(long, value_name = "DEV:W")]
     pub blkio_weight_device: Vec<String>,
@@ -178,20 +153,11 @@ impl MoreRunArgs {
         if self.disable_content_trust == Some(false) {
             refused.push(("--disable-content-trust".into(), "false".into()));
         }
-        pocky_engine::RunRequest {
-            cpuset_cpus: self.cpuset_cpus,
-            cpuset_mems: self.cpuset_mems,
-            cpu_period: self.cpu_period,
-            cpu_quota: self.cpu_quota,
-            cpu_rt_period: self.cpu_rt_period,
-            cpu_rt_runtime: self.cpu_rt_runtime,
-            memory_swap: self.memory_swap,
-            memory_reservation: self.memory_reservation,
+        let mut req = pocky_engine::RunRequest {
             memory_swappiness: self.memory_swappiness,
             kernel_memory: self.kernel_memory,
             oom_kill_disable: self.oom_kill_disable,
             oom_score_adj: self.oom_score_adj,
-            blkio_weight: self.blkio_weight,
             blkio_weight_device: self.blkio_weight_device,
             device_read_bps: self.device_read_bps,
             device_write_bps: self.device_write_bps,
@@ -212,6 +178,8 @@ impl MoreRunArgs {
             volumes_from: self.volumes_from,
             refused,
             ..Default::default()
-        }
+        };
+        self.limits.fill(&mut req);
+        req
     }
 }

@@ -5,6 +5,7 @@ mod attach;
 mod build;
 mod cli;
 mod cli_doc;
+mod cli_limits;
 mod cli_run;
 mod cli_run_more;
 mod commit;

@@ -247,17 +247,11 @@ pub fn run(root: &Path, cmd: &NetworkCommand) -> Result<ExitCode> {
                 ("Subnet", "SUBNET"),
                 ("Bridge", "BRIDGE"),
             ];
-            let format = match a.format.as_str() {
-                "table" | "" => "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Subnet}}\t{{.Bridge}}",
-                f => f,
-            };
-            if format == "json" {
-                for r in &rows {
-                    println!("{r}");
-                }
-            } else {
-                print!("{}", crate::template::listing(format, &titles, &rows)?);
-            }
+            let table = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Subnet}}\t{{.Bridge}}";
+            print!(
+                "{}",
+                crate::template::rows(&a.format, table, &titles, &rows)?
+            );
         }
         NetworkCommand::Rm(a) => {
             let mut failed = false;

@@ -97,11 +97,7 @@ fn sample_all(recs: &[ContainerRecord]) -> Vec<Option<Sample>> {
 }
 
 fn render(format: &str, rows: &[Value]) -> Result<String> {
-    match format {
-        "" | "table" => crate::template::listing(DEFAULT_TABLE, &TITLES, rows),
-        "json" => Ok(rows.iter().map(|r| format!("{r}\n")).collect()),
-        template => crate::template::listing(template, &TITLES, rows),
-    }
+    crate::template::rows(format, DEFAULT_TABLE, &TITLES, rows)
 }
 
 /// One container's row in Docker's `stats --format '{{json .}}'` shape; a

@@ -156,6 +156,22 @@ pub fn listing(
     Ok(align_tabs(&lines))
 }
 
+/// A listing's `--format` as Docker reads it: `table` (or nothing) is the
+/// command's `default` table, `json` one JSON object per row, anything
+/// else a template for [`listing`].
+pub fn rows(
+    format: &str,
+    default: &str,
+    titles: &[(&str, &str)],
+    rows: &[serde_json::Value],
+) -> Result<String> {
+    match format {
+        "" | "table" => listing(default, titles, rows),
+        "json" => Ok(rows.iter().map(|r| format!("{r}\n")).collect()),
+        template => listing(template, titles, rows),
+    }
+}
+
 /// Pads tab-separated cells to their column's width, three spaces apart,
 /// as pocky's own tables are.
 pub fn align_tabs(lines: &[String]) -> String {

@@ -128,16 +128,6 @@ fn list(store: &Store, args: &LsArgs) -> Result<ExitCode> {
             })
         })
         .collect();
-    let format = match args.format.as_str() {
-        "table" | "" => "table {{.Driver}}\t{{.Name}}",
-        f => f,
-    };
-    if format == "json" {
-        for r in &rows {
-            println!("{r}");
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
     let titles = [
         ("Driver", "DRIVER"),
         ("Name", "VOLUME NAME"),
@@ -145,7 +135,11 @@ fn list(store: &Store, args: &LsArgs) -> Result<ExitCode> {
         ("Labels", "LABELS"),
         ("Mountpoint", "MOUNTPOINT"),
     ];
-    print!("{}", crate::template::listing(format, &titles, &rows)?);
+    let table = "table {{.Driver}}\t{{.Name}}";
+    print!(
+        "{}",
+        crate::template::rows(&args.format, table, &titles, &rows)?
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -166,19 +166,7 @@ impl Leases {
         let subnet = &space.subnet;
         let taken = |a: Ipv4Addr| self.leases.values().any(|l| l.address == a);
         let addr = if let Some(a) = want {
-            if !space.leasable(a) {
-                return Err(NetError::AddressOutside {
-                    addr: a.to_string(),
-                    subnet: subnet.to_string(),
-                });
-            }
-            if taken(a) {
-                return Err(NetError::AddressTaken {
-                    addr: a.to_string(),
-                    subnet: subnet.to_string(),
-                });
-            }
-            a
+            wanted(a, space.leasable(a), taken(a), subnet)?
         } else {
             let range = space.range.unwrap_or(*subnet);
             let lo = subnet.offset(range.base()).map_or(0, u128::from);
@@ -231,19 +219,7 @@ impl Leases {
         }
         let taken = |a: Ipv6Addr| self.leases.values().any(|l| l.address6 == Some(a));
         let addr = if let Some(a) = want {
-            if !space.leasable(a) {
-                return Err(NetError::AddressOutside {
-                    addr: a.to_string(),
-                    subnet: subnet.to_string(),
-                });
-            }
-            if taken(a) {
-                return Err(NetError::AddressTaken {
-                    addr: a.to_string(),
-                    subnet: subnet.to_string(),
-                });
-            }
-            a
+            wanted(a, space.leasable(a), taken(a), subnet)?
         } else {
             let range = space.range.unwrap_or(*subnet);
             let lo = subnet.offset(range.base()).unwrap_or(0);
@@ -288,6 +264,29 @@ impl Leases {
         }
         gone
     }
+}
+
+/// A fixed address asked for (`--ip`, `--ip6`): `a` itself when it may
+/// be leased and is free.
+fn wanted<A: std::fmt::Display>(
+    a: A,
+    leasable: bool,
+    taken: bool,
+    subnet: &impl std::fmt::Display,
+) -> Result<A, NetError> {
+    if !leasable {
+        return Err(NetError::AddressOutside {
+            addr: a.to_string(),
+            subnet: subnet.to_string(),
+        });
+    }
+    if taken {
+        return Err(NetError::AddressTaken {
+            addr: a.to_string(),
+            subnet: subnet.to_string(),
+        });
+    }
+    Ok(a)
 }
 
 #[cfg(test)]

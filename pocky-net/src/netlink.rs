@@ -332,8 +332,31 @@ impl Netlink {
 
     /// The IPv4 addresses on the link with `index`.
     pub fn addresses(&mut self, index: u32, name: &str) -> Result<Vec<Ipv4Addr>, NetError> {
+        let all = self.link_addresses(index, name, AddressFamily::Inet, |attr| match attr {
+            AddressAttribute::Local(a) => Some(*a),
+            _ => None,
+        })?;
+        Ok(all
+            .into_iter()
+            .filter_map(|a| match a {
+                IpAddr::V4(v) => Some(v),
+                IpAddr::V6(_) => None,
+            })
+            .collect())
+    }
+
+    /// The addresses of `family` on the link with `index`, each taken from
+    /// its message by `pick` (IPv4's is the `Local` attribute, IPv6's the
+    /// `Address` one).
+    pub(crate) fn link_addresses(
+        &mut self,
+        index: u32,
+        name: &str,
+        family: AddressFamily,
+        pick: fn(&AddressAttribute) -> Option<IpAddr>,
+    ) -> Result<Vec<IpAddr>, NetError> {
         let mut msg = AddressMessage::default();
-        msg.header.family = AddressFamily::Inet;
+        msg.header.family = family;
         msg.header.index = index;
         let replies = self.request(
             RouteNetlinkMessage::GetAddress(msg),
@@ -347,12 +370,7 @@ impl Netlink {
                 RouteNetlinkMessage::NewAddress(a) if a.header.index == index => Some(a),
                 _ => None,
             })
-            .flat_map(|a| {
-                a.attributes.iter().filter_map(|attr| match attr {
-                    AddressAttribute::Local(IpAddr::V4(v)) => Some(*v),
-                    _ => None,
-                })
-            })
+            .flat_map(|a| a.attributes.iter().filter_map(pick))
             .collect())
     }
 

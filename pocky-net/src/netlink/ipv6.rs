@@ -52,26 +52,15 @@ impl Netlink {
 
     /// The IPv6 addresses on the link with `index`.
     pub fn addresses6(&mut self, index: u32, name: &str) -> Result<Vec<Ipv6Addr>, NetError> {
-        let mut msg = AddressMessage::default();
-        msg.header.family = AddressFamily::Inet6;
-        msg.header.index = index;
-        let replies = self.request(
-            RouteNetlinkMessage::GetAddress(msg),
-            NLM_F_DUMP,
-            "dump addresses of",
-            name,
-        )?;
-        Ok(replies
-            .iter()
-            .filter_map(|m| match m {
-                RouteNetlinkMessage::NewAddress(a) if a.header.index == index => Some(a),
-                _ => None,
-            })
-            .flat_map(|a| {
-                a.attributes.iter().filter_map(|attr| match attr {
-                    AddressAttribute::Address(IpAddr::V6(v)) => Some(*v),
-                    _ => None,
-                })
+        let all = self.link_addresses(index, name, AddressFamily::Inet6, |attr| match attr {
+            AddressAttribute::Address(a) => Some(*a),
+            _ => None,
+        })?;
+        Ok(all
+            .into_iter()
+            .filter_map(|a| match a {
+                IpAddr::V6(v) => Some(v),
+                IpAddr::V4(_) => None,
             })
             .collect())
     }
