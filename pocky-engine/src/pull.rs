@@ -323,9 +323,11 @@ where
     let blob = client
         .open_blob(reference, &layer.digest, layer.size)
         .with_context(ctx)?;
+    // The blob reader checks the digest at its end, before any commit
+    // below: the copy need not hash the bytes a second time.
     let mut reader = Tee {
         inner: wrap(blob),
-        copy: store.blob_writer()?,
+        copy: store.blob_writer_verified()?,
     };
     let digest = layer.digest.to_string();
     if store.has_layer(chain_id)? {

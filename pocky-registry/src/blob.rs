@@ -42,6 +42,9 @@ pub struct BlobReader {
     read: u64,
     resumes: u32,
     done: bool,
+    /// The error that ended the blob, given again to any later read: a
+    /// caller that went on reading after it must never see a clean end.
+    failed: Option<(io::ErrorKind, String)>,
 }
 
 impl std::fmt::Debug for BlobReader {
@@ -71,6 +74,7 @@ impl BlobReader {
             read: 0,
             resumes: 0,
             done: false,
+            failed: None,
         };
         reader.body = Some(reader.request(0)?);
         Ok(reader)
@@ -199,6 +203,22 @@ impl BlobReader {
 
 impl Read for BlobReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.read_inner(buf);
+        if let Err(e) = &r
+            && self.done
+            && self.failed.is_none()
+        {
+            self.failed = Some((e.kind(), e.to_string()));
+        }
+        r
+    }
+}
+
+impl BlobReader {
+    fn read_inner(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some((kind, msg)) = &self.failed {
+            return Err(io::Error::new(*kind, msg.clone()));
+        }
         if self.done {
             return Ok(0);
         }

@@ -132,6 +132,10 @@ fn digest_mismatch_is_an_error_at_eof() {
     let msg = err.to_string();
     assert!(msg.contains(claimed.as_str()), "{msg}");
     assert!(msg.contains(Digest::sha256_of(&served).as_str()), "{msg}");
+    // A caller that reads on after the error never sees a clean end: a
+    // copy of the blob that trusted the reader must not be kept.
+    let again = reader.read(&mut [0u8; 16]).unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::InvalidData);
 
     let err = client
         .fetch_blob(&r, &claimed, served.len() as u64, 1024)

@@ -24,14 +24,18 @@ pub struct BlobWriter {
     staging: Staging,
     path: PathBuf,
     file: BufWriter<File>,
-    hasher: Sha256,
+    /// None when the bytes come from a reader that verifies them itself
+    /// ([`Store::blob_writer_verified`]): one SHA-256 pass, not two.
+    hasher: Option<Sha256>,
     size: u64,
 }
 
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
         self.size += n as u64;
         Ok(n)
     }
@@ -56,7 +60,16 @@ impl BlobWriter {
             hasher,
             size,
         } = self;
-        let digest = format!("sha256:{}", hex::encode(hasher.finalize()));
+        let digest = match (hasher, expected) {
+            (Some(h), _) => format!("sha256:{}", hex::encode(h.finalize())),
+            // Checked for its form when it names the file below.
+            (None, Some(want)) => want.to_owned(),
+            (None, None) => {
+                return Err(StoreError::BadDigest(
+                    "a blob verified by its reader needs that digest".into(),
+                ));
+            }
+        };
         if let Some(want) = expected
             && want != digest
         {
@@ -84,9 +97,19 @@ impl Store {
             staging,
             path,
             file: BufWriter::with_capacity(1 << 20, file),
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
             size: 0,
         })
+    }
+
+    /// A writer for a blob whose bytes the caller's reader verifies
+    /// against the digest given to [`BlobWriter::commit`] (a registry blob
+    /// reader checks it at its end): it does not hash them again. Commit
+    /// only after that reader reached its end without error.
+    pub fn blob_writer_verified(&self) -> Result<BlobWriter> {
+        let mut w = self.blob_writer()?;
+        w.hasher = None;
+        Ok(w)
     }
 
     /// Moves a file whose digest the caller has verified into the blobs.
@@ -134,6 +157,25 @@ mod tests {
         let err = w.commit(&store, Some(&want)).unwrap_err();
         assert!(matches!(err, StoreError::DigestMismatch { .. }), "{err}");
         assert!(!store.has_blob(&crate::sha256_of(b"other")).unwrap());
+        let left: Vec<_> = fs::read_dir(store.layout().tmp()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_verified_writer_takes_the_readers_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let want = crate::sha256_of(b"hello");
+        let mut w = store.blob_writer_verified().unwrap();
+        w.write_all(b"hello").unwrap();
+        assert_eq!(w.commit(&store, Some(&want)).unwrap(), (want.clone(), 5));
+        assert_eq!(store.get_blob(&want).unwrap(), b"hello");
+        // Without a digest there is nothing to name it by; a malformed one
+        // names no file.
+        let w = store.blob_writer_verified().unwrap();
+        assert!(w.commit(&store, None).is_err());
+        let w = store.blob_writer_verified().unwrap();
+        assert!(w.commit(&store, Some("sha256:../../x")).is_err());
         let left: Vec<_> = fs::read_dir(store.layout().tmp()).unwrap().collect();
         assert!(left.is_empty(), "{left:?}");
     }
