@@ -317,7 +317,7 @@ fn fetch_layer<W, R>(
 ) -> Result<()>
 where
     W: FnOnce(pocky_registry::BlobReader) -> R,
-    R: Read,
+    R: Read + Send,
 {
     let ctx = || format!("layer {}", layer.digest);
     let blob = client

@@ -112,7 +112,7 @@ pub fn lowers(store: &Store, image: &ImageRecord) -> Result<Vec<Lower>> {
 
 /// Unpacks a layer blob into a fresh staging area in the store's form.
 /// The caller checks the diff id and commits the layer.
-pub(crate) fn unpack(store: &Store, blob: impl Read) -> Result<(Staging, Unpacked)> {
+pub(crate) fn unpack(store: &Store, blob: impl Read + Send) -> Result<(Staging, Unpacked)> {
     let driver = driver(store)?;
     let staging = store.stage_layer(driver)?;
     let limits = UnpackLimits::default();

@@ -35,6 +35,7 @@ mod entry_path;
 mod erofs_sink;
 mod hashing;
 mod metadata;
+mod read_ahead;
 mod sink;
 mod whiteout;
 
@@ -94,7 +95,7 @@ pub struct Unpacked {
 ///
 /// Reads `reader` to EOF. The caller verifies `diff_id` and removes `dest`
 /// on error.
-pub fn unpack_layer<R: Read>(
+pub fn unpack_layer<R: Read + Send>(
     reader: R,
     dest: &Path,
     limits: &UnpackLimits,
@@ -109,7 +110,9 @@ pub fn unpack_layer<R: Read>(
         source: e.into(),
     })?;
     let ctx = Ctx::new(DirSink::new(root), Flavour::Layer);
-    unpack_stream(reader, ctx, limits, DirSink::finish)
+    read_ahead::decompressed_ahead(reader, |plain| {
+        unpack_decoded(plain, ctx, limits, DirSink::finish)
+    })
 }
 
 /// Unpacks the layer blob `reader` into one EROFS image written from the
@@ -121,14 +124,16 @@ pub fn unpack_layer<R: Read>(
 ///
 /// Reads `reader` to EOF. The caller verifies `diff_id` and removes the
 /// file on error.
-pub fn unpack_layer_erofs<R: Read>(
+pub fn unpack_layer_erofs<R: Read + Send>(
     reader: R,
     image: &mut std::fs::File,
     build_time: i64,
     limits: &UnpackLimits,
 ) -> Result<Unpacked, FsError> {
     let ctx = Ctx::new(ErofsSink::new(image, build_time)?, Flavour::Layer);
-    unpack_stream(reader, ctx, limits, |sink| sink.finish().map(drop))
+    read_ahead::decompressed_ahead(reader, |plain| {
+        unpack_decoded(plain, ctx, limits, |sink| sink.finish().map(drop))
+    })
 }
 
 /// How [`unpack_archive`] treats an archive that is plain files, not a
@@ -177,7 +182,17 @@ fn unpack_stream<R: Read, S: Sink>(
     finish: impl FnOnce(S) -> Result<(), FsError>,
 ) -> Result<Unpacked, FsError> {
     let decoder = Decoder::detect(reader).map_err(|source| FsError::Read { source })?;
-    let mut tap = HashingReader::new(decoder, limits.max_bytes);
+    unpack_decoded(decoder, ctx, limits, finish)
+}
+
+/// [`unpack_stream`] of an already decompressed stream.
+fn unpack_decoded<R: Read, S: Sink>(
+    decoded: R,
+    ctx: Ctx<S>,
+    limits: &UnpackLimits,
+    finish: impl FnOnce(S) -> Result<(), FsError>,
+) -> Result<Unpacked, FsError> {
+    let mut tap = HashingReader::new(decoded, limits.max_bytes);
     let over = |tap: &HashingReader<_>, e| {
         if tap.exceeded() {
             FsError::TooLarge {
