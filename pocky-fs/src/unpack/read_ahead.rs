@@ -25,10 +25,14 @@ where
     R: Read + Send,
 {
     let (tx, rx) = sync_channel(QUEUE);
+    // Spent chunks go back to the inflater, which would otherwise allocate
+    // and zero a fresh one for every 256 KiB of the layer.
+    let (spent_tx, spent_rx) = sync_channel(QUEUE + 2);
     std::thread::scope(|scope| {
-        scope.spawn(move || inflate(reader, tx));
+        scope.spawn(move || inflate(reader, tx, spent_rx));
         let mut chunks = ChunkReader {
             rx,
+            spent: spent_tx,
             current: Vec::new(),
             at: 0,
             done: false,
@@ -41,7 +45,7 @@ where
     })
 }
 
-fn inflate<R: Read>(reader: R, tx: SyncSender<io::Result<Vec<u8>>>) {
+fn inflate<R: Read>(reader: R, tx: SyncSender<io::Result<Vec<u8>>>, spent: Receiver<Vec<u8>>) {
     let mut decoder = match Decoder::detect(reader) {
         Ok(d) => d,
         Err(e) => {
@@ -50,7 +54,9 @@ fn inflate<R: Read>(reader: R, tx: SyncSender<io::Result<Vec<u8>>>) {
         }
     };
     loop {
-        let mut buf = vec![0u8; CHUNK];
+        let mut buf = spent.try_recv().unwrap_or_default();
+        // A recycled chunk is zeroed only where it was cut short.
+        buf.resize(CHUNK, 0);
         match decoder.read(&mut buf) {
             Ok(0) => return,
             Ok(n) => {
@@ -72,6 +78,7 @@ fn inflate<R: Read>(reader: R, tx: SyncSender<io::Result<Vec<u8>>>) {
 /// inflater's error where it failed; the end when it finished.
 pub(crate) struct ChunkReader {
     rx: Receiver<io::Result<Vec<u8>>>,
+    spent: SyncSender<Vec<u8>>,
     current: Vec<u8>,
     at: usize,
     done: bool,
@@ -85,7 +92,9 @@ impl Read for ChunkReader {
             }
             match self.rx.recv() {
                 Ok(Ok(chunk)) => {
-                    self.current = chunk;
+                    let spent = std::mem::replace(&mut self.current, chunk);
+                    // A full return queue only means one more allocation.
+                    let _ = self.spent.try_send(spent);
                     self.at = 0;
                 }
                 Ok(Err(e)) => {
