@@ -396,3 +396,45 @@ fn update_changes_a_running_containers_limits_and_they_last() {
     ok(r, &["rm", "-f", "up"]);
     assert!(tree(&r.join("containers")).is_empty());
 }
+
+/// A `--rm` container's root is an overlay mounted `volatile` (its writes
+/// never need to reach the disk), and it still restarts: the mark that
+/// overlayfs leaves behind such a mount must not stop the next one. A
+/// kept container's root is mounted as usual.
+#[test]
+fn an_rm_containers_root_is_volatile_and_restarts() {
+    let Some(c) = Ctx::new("volatile_rm", &["busybox"]) else {
+        return;
+    };
+    let r = c.root();
+    let root_opts = "grep '^overlay / ' /proc/mounts";
+    let kept = ok(
+        r,
+        &["run", "--name", "kept", &c.busybox(), "sh", "-c", root_opts],
+    );
+    assert!(!kept.contains("volatile"), "{kept}");
+    ok(r, &["rm", "kept"]);
+    let once = ok(r, &["run", "--rm", &c.busybox(), "sh", "-c", root_opts]);
+    assert!(once.contains("volatile"), "{once}");
+
+    ok(
+        r,
+        &[
+            "run",
+            "-d",
+            "--rm",
+            "--name",
+            "svc",
+            &c.busybox(),
+            "sleep",
+            "1000",
+        ],
+    );
+    ok(r, &["restart", "-t", "1", "svc"]);
+    let again = ok(r, &["exec", "svc", "sh", "-c", root_opts]);
+    assert!(again.contains("volatile"), "{again}");
+    // As in Docker, a restart keeps the container and `--rm` still holds
+    // for its next exit.
+    ok(r, &["stop", "-t", "1", "svc"]);
+    assert!(tree(&r.join("containers")).is_empty());
+}

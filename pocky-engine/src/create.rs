@@ -213,10 +213,13 @@ fn create_inner(
         Ok(overlay) => {
             crate::events::container(store, &record, "create", &[]);
             Ok(Created {
+                overlay: Overlay {
+                    volatile: record.auto_remove,
+                    ..overlay
+                },
                 record,
                 dir,
                 spec,
-                overlay,
             })
         }
         Err(e) => {
@@ -241,7 +244,11 @@ fn reopen_inner(store: &Store, record: ContainerRecord) -> Result<Created> {
         .find_image(&pocky_store::ImageQuery::IdPrefix(record.image_id.clone()))
         .with_context(|| format!("the image of container {}", record.name))?;
     Ok(Created {
-        overlay: overlay_of(store, &dir, &image)?,
+        overlay: Overlay {
+            // `--rm`: the upper layer goes with the container's end.
+            volatile: record.auto_remove,
+            ..overlay_of(store, &dir, &image)?
+        },
         record,
         dir,
         spec,
@@ -255,6 +262,7 @@ pub(crate) fn overlay_of(store: &Store, dir: &Path, image: &ImageRecord) -> Resu
         work: dir.join("work"),
         // Used only by images with too many layers for one mount option.
         links: Some(dir.join("l")),
+        volatile: false,
     })
 }
 

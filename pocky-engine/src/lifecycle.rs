@@ -40,6 +40,7 @@ pub fn start(store: &Store, name: &str) -> Result<crate::monitor::Detached> {
     let rec = store.update_container(&rec.id, &mut |r| {
         r.state.manually_stopped = false;
         r.state.restart_count = 0;
+        r.state.restart_by_hand = false;
     })?;
     crate::fault::point("start:before-monitor");
     let created = crate::create::reopen(store, rec)?;
@@ -53,6 +54,10 @@ pub fn restart(
     timeout: Option<u64>,
     signal: Option<&str>,
 ) -> Result<crate::monitor::Detached> {
+    let rec = state::find(store, name)?;
+    if rec.auto_remove {
+        store.update_container(&rec.id, &mut |r| r.state.restart_by_hand = true)?;
+    }
     stop_one(store, name, timeout, signal)?;
     crate::fault::point("restart:stopped");
     let started = start(store, name)?;

@@ -95,9 +95,14 @@ pub fn finish(store: &Store, created: &Created, launched: &Launched, status: Exi
     if oom {
         crate::events::container(store, &created.record, "oom", &[]);
     }
+    // A `restart` by hand keeps even a `--rm` container.
+    let remove = created.record.auto_remove
+        && !store
+            .find_container(id)
+            .is_ok_and(|r| r.state.restart_by_hand);
     // The exit is recorded before it is announced: a client that waits
     // for `die` then inspects or removes the container finds it exited.
-    if !created.record.auto_remove {
+    if !remove {
         let _ = store.update_container(id, &mut |r| {
             r.state.status = Some(Status::Exited);
             r.state.exit_code = Some(status.code);
@@ -114,7 +119,7 @@ pub fn finish(store: &Store, created: &Created, launched: &Launched, status: Exi
         &[("exitCode", status.code.to_string())],
     );
     crate::netsetup::teardown(store, id);
-    if created.record.auto_remove {
+    if remove {
         // Its record goes now: recording the exit first would be wasted.
         let used = store.container_volumes(id).unwrap_or_default();
         if let Err(e) = store.remove_container(id) {

@@ -72,6 +72,7 @@ pub fn seed(store: &Store, image: &ImageRecord, name: &str, path: &str) -> Resul
         upper: dir.join("upper"),
         work: dir.join("work"),
         links: Some(dir.join("l")),
+        volatile: false,
     };
     let merged = dir.join("merged");
     in_child(|| copy_in_private_namespace(&overlay, &merged, path, dst))

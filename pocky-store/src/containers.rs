@@ -38,6 +38,11 @@ pub struct ContainerState {
     /// container stopped until the next `start`.
     #[serde(default)]
     pub manually_stopped: bool,
+    /// Set by `restart` while it stops a `--rm` container: that exit does
+    /// not remove it (Docker's restart keeps an auto-removed container).
+    /// The next start clears it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restart_by_hand: bool,
     /// The probes' findings, while the container has a healthcheck and
     /// has been started.
     #[serde(default, skip_serializing_if = "Option::is_none")]

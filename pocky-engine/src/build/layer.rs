@@ -41,6 +41,9 @@ impl Workspace {
             upper: dir.join("upper"),
             work: dir.join("work"),
             links: Some(dir.join("l")),
+            // A step's upper layer is packed into a layer or thrown away:
+            // nothing in it needs to reach the disk on its own.
+            volatile: true,
         };
         let root = crate::copy::root::mount_in_child(&overlay, &dir.join("merged"))
             .context("mounting the build step's filesystem")?;

@@ -56,6 +56,12 @@ pub struct Overlay {
     /// A directory of the container's own for short links to the lowers,
     /// made only when the option string would not fit otherwise.
     pub links: Option<PathBuf>,
+    /// Mount with overlayfs's `volatile`: the container's writes are never
+    /// synced to disk (no `syncfs` at unmount, `fsync` a no-op), for a
+    /// container that is not to outlive its run (`--rm`, a build step), as
+    /// podman and buildah do. After a crash such an upper layer is not to
+    /// be trusted; pocky throws those containers away in any case.
+    pub volatile: bool,
 }
 
 /// The overlay's mount data and the directory it must be mounted from.
@@ -87,7 +93,7 @@ fn check_path(path: &Path) -> Result<&str, FsError> {
     Ok(s)
 }
 
-fn render(lowers: &[String], upper: &str, work: &str) -> String {
+fn render(lowers: &[String], upper: &str, work: &str, volatile: bool) -> String {
     // In a user namespace overlayfs may not use trusted.* xattrs; the
     // layers were unpacked there with user.overlay.opaque (whiteout.rs).
     let userxattr = if crate::in_initial_userns() {
@@ -95,8 +101,9 @@ fn render(lowers: &[String], upper: &str, work: &str) -> String {
     } else {
         ",userxattr"
     };
+    let volatile = if volatile { ",volatile" } else { "" };
     format!(
-        "lowerdir={},upperdir={upper},workdir={work}{userxattr}",
+        "lowerdir={},upperdir={upper},workdir={work}{userxattr}{volatile}",
         lowers.join(":")
     )
 }
@@ -145,7 +152,7 @@ pub(crate) fn overlay_options(overlay: &Overlay) -> Result<OverlayOptions, FsErr
     }
     let upper = check_path(&overlay.upper)?;
     let work = check_path(&overlay.work)?;
-    let data = render(&lowers, upper, work);
+    let data = render(&lowers, upper, work, overlay.volatile);
     if data.len() <= SOFT_LIMIT {
         return Ok(OverlayOptions {
             data,
@@ -159,7 +166,7 @@ pub(crate) fn overlay_options(overlay: &Overlay) -> Result<OverlayOptions, FsErr
     let lowers: Vec<String> = paths.iter().map(|l| relative_to(l, &base)).collect();
     // upper and work stay absolute: they are usually elsewhere, and two
     // paths never break the page.
-    let data = render(&lowers, upper, work);
+    let data = render(&lowers, upper, work, overlay.volatile);
     if data.len() <= SOFT_LIMIT {
         return Ok(OverlayOptions {
             data,
@@ -175,7 +182,7 @@ pub(crate) fn overlay_options(overlay: &Overlay) -> Result<OverlayOptions, FsErr
             .map(|(i, l)| (format!("{i:x}"), l.clone()))
             .collect();
         let names: Vec<String> = links.iter().map(|(n, _)| n.clone()).collect();
-        let data = render(&names, upper, work);
+        let data = render(&names, upper, work, overlay.volatile);
         if data.len() <= HARD_LIMIT {
             return Ok(OverlayOptions {
                 data,
@@ -318,13 +325,32 @@ fn mount_with(overlay: &Overlay, target: &Path, read_only: bool) -> Result<(), F
         true => MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
         false => MsFlags::empty(),
     };
-    let result = mount(
+    if overlay.volatile {
+        // overlayfs leaves this mark (a directory holding `dirty`) behind
+        // a volatile mount, even a cleanly unmounted one, and refuses the
+        // next mount while it is there. Only a container that does not
+        // outlive its run is mounted volatile, so a second mount is a
+        // start again of the same run; containers/storage removes it too.
+        let _ = std::fs::remove_dir_all(overlay.work.join("work/incompat/volatile"));
+    }
+    let mut result = mount(
         Some("overlay"),
         target,
         Some("overlay"),
         flags,
         Some(opts.data.as_str()),
     );
+    if overlay.volatile && result == Err(nix::errno::Errno::EINVAL) {
+        // Kernels before 5.10 know no `volatile`: the mount is only slower.
+        let data = opts.data.replace(",volatile", "");
+        result = mount(
+            Some("overlay"),
+            target,
+            Some("overlay"),
+            flags,
+            Some(data.as_str()),
+        );
+    }
     if let Some(saved) = saved_cwd {
         fchdir(saved.as_fd()).map_err(|e| rootfs_error("restore cwd", Path::new("."), e))?;
     }
@@ -346,6 +372,7 @@ mod tests {
             upper: PathBuf::from("/var/lib/pocky/c/1/upper"),
             work: PathBuf::from("/var/lib/pocky/c/1/work"),
             links: None,
+            volatile: false,
         }
     }
 

@@ -136,6 +136,7 @@ fn an_erofs_layer_stacks_like_its_directory() {
             upper: dir(&format!("{name}-upper")),
             work: dir(&format!("{name}-work")),
             links: None,
+            volatile: false,
         };
         let target = dir(&format!("{name}-merged"));
         let dump = t.path().join(format!("{name}.txt"));

@@ -42,6 +42,7 @@ fn two_lowers_and_an_upper_with_a_whiteout() {
         upper: upper.clone(),
         work,
         links: None,
+        volatile: false,
     };
     check(in_private_mount_ns(|| {
         mount_overlay(&overlay, &merged).map_err(|e| e.to_string())?;
@@ -115,6 +116,7 @@ fn sixty_lowers_under_a_long_path_mount() {
         upper,
         work,
         links: None,
+        volatile: false,
     };
     check(in_private_mount_ns(|| {
         let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
@@ -158,6 +160,7 @@ fn three_hundred_lowers_mount_through_short_links() {
         upper: upper.clone(),
         work: work.clone(),
         links: None,
+        volatile: false,
     };
     let overlay = Overlay {
         links: Some(links.clone()),
@@ -185,6 +188,7 @@ fn an_unmountable_overlay_names_its_target() {
         upper: t.path().join("upper"),
         work: t.path().join("work"),
         links: None,
+        volatile: false,
     };
     let target = t.path().join("merged");
     fs::create_dir(&target).unwrap();
@@ -197,4 +201,50 @@ fn an_unmountable_overlay_names_its_target() {
             format!("error names the target: {err}"),
         )
     }));
+}
+
+#[test]
+fn a_volatile_overlay_mounts_again_after_its_mark_and_keeps_its_writes() {
+    if !pocky_testkit::privileged(
+        "a_volatile_overlay_mounts_again_after_its_mark_and_keeps_its_writes",
+    ) {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let [lower, upper, work, merged] =
+        ["lower", "upper", "work", "merged"].map(|d| t.path().join(d));
+    for d in [&lower, &upper, &work, &merged] {
+        fs::create_dir(d).unwrap();
+    }
+    fs::write(lower.join("base"), "image").unwrap();
+    let overlay = Overlay {
+        lowers: vec![Lower::Dir(lower)],
+        upper: upper.clone(),
+        work: work.clone(),
+        links: None,
+        volatile: true,
+    };
+    // Twice, as a restarted `--rm` container is: overlayfs refuses a
+    // second volatile mount while the first one's mark is there.
+    for round in ["first", "second"] {
+        check(in_private_mount_ns(|| {
+            mount_overlay(&overlay, &merged).map_err(|e| e.to_string())?;
+            let mounts = fs::read_to_string("/proc/self/mounts").map_err(|e| e.to_string())?;
+            let line = mounts
+                .lines()
+                .find(|l| l.contains(merged.to_str().unwrap_or("?")))
+                .unwrap_or_default();
+            ensure(
+                line.contains("volatile"),
+                format!("{round}: mounted volatile: {line}"),
+            )?;
+            fs::write(merged.join(round), round).map_err(|e| e.to_string())
+        }));
+        assert!(
+            work.join("work/incompat/volatile").is_dir(),
+            "{round}: the mark"
+        );
+    }
+    assert_eq!(fs::read_to_string(upper.join("first")).unwrap(), "first");
+    assert_eq!(fs::read_to_string(upper.join("second")).unwrap(), "second");
 }

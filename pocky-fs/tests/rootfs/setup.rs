@@ -64,6 +64,7 @@ fn full_setup_pivots_into_an_overlay_busybox_rootfs() {
         upper: upper.clone(),
         work,
         links: None,
+        volatile: false,
     };
     check(in_private_mount_ns(|| {
         setup_rootfs(&spec, &bundle, Some(&overlay)).map_err(|e| e.to_string())?;
