@@ -58,7 +58,13 @@ pub fn restart(
     if rec.auto_remove {
         store.update_container(&rec.id, &mut |r| r.state.restart_by_hand = true)?;
     }
-    stop_one(store, name, timeout, signal)?;
+    if let Err(e) = stop_one(store, name, timeout, signal) {
+        // Still running: its exit is to remove it after all.
+        if rec.auto_remove {
+            let _ = store.update_container(&rec.id, &mut |r| r.state.restart_by_hand = false);
+        }
+        return Err(e);
+    }
     crate::fault::point("restart:stopped");
     let started = start(store, name)?;
     if let Ok(rec) = state::find(store, name) {
