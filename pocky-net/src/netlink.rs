@@ -15,9 +15,7 @@ use netlink_packet_route::link::{
     InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute,
     LinkFlags, LinkInfo, LinkMessage,
 };
-use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
-};
+use netlink_packet_route::route::RouteAddress;
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
@@ -26,6 +24,7 @@ use crate::subnet::Subnet;
 
 mod ipv6;
 mod link_opts;
+mod routes;
 
 /// Settings of a veth pair beyond its names.
 #[derive(Debug, Clone, Copy, Default)]
@@ -411,53 +410,21 @@ impl Netlink {
 
     /// Adds the default route via `gateway`.
     pub fn add_default_route(&mut self, gateway: Ipv4Addr) -> Result<(), NetError> {
-        let mut msg = RouteMessage::default();
-        msg.header.address_family = AddressFamily::Inet;
-        msg.header.table = RouteHeader::RT_TABLE_MAIN;
-        msg.header.protocol = RouteProtocol::Static;
-        msg.header.scope = RouteScope::Universe;
-        msg.header.kind = RouteType::Unicast;
-        msg.attributes
-            .push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
-        self.ack(
-            RouteNetlinkMessage::NewRoute(msg),
-            NLM_F_CREATE | NLM_F_EXCL,
-            "add route",
-            &format!("default via {gateway}"),
-        )
+        self.add_default_route_via(RouteAddress::Inet(gateway), None, &gateway.to_string())
     }
 
     /// The IPv4 destinations of the main table (the default route aside):
     /// what a new network's subnet must not overlap.
     pub fn routed_subnets(&mut self) -> Result<Vec<Subnet>, NetError> {
-        let mut msg = RouteMessage::default();
-        msg.header.address_family = AddressFamily::Inet;
-        let replies = self.request(
-            RouteNetlinkMessage::GetRoute(msg),
-            NLM_F_DUMP,
-            "dump",
-            "routes",
-        )?;
-        let mut out = Vec::new();
-        for m in replies {
-            let RouteNetlinkMessage::NewRoute(r) = m else {
-                continue;
-            };
-            let len = r.header.destination_prefix_length;
-            if r.header.table != RouteHeader::RT_TABLE_MAIN || len == 0 {
-                continue;
-            }
-            for a in &r.attributes {
-                if let RouteAttribute::Destination(RouteAddress::Inet(d)) = a {
-                    // Host routes and very wide ones still block candidates.
-                    let s = Subnet::new(*d, len.clamp(8, 30));
-                    if let Ok(s) = s {
-                        out.push(s);
-                    }
-                }
-            }
-        }
-        Ok(out)
+        let routes = self.main_table_destinations(AddressFamily::Inet, "routes")?;
+        Ok(routes
+            .into_iter()
+            .filter_map(|(d, len)| match d {
+                // Host routes and very wide ones still block candidates.
+                RouteAddress::Inet(d) => Subnet::new(d, len.clamp(8, 30)).ok(),
+                _ => None,
+            })
+            .collect())
     }
 }
 

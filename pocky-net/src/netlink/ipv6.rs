@@ -4,11 +4,9 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use netlink_packet_core::{NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL};
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
-use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
-};
+use netlink_packet_route::route::RouteAddress;
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::Netlink;
@@ -67,53 +65,25 @@ impl Netlink {
 
     /// Adds the IPv6 default route via `gateway` on the link `index`.
     pub fn add_default_route6(&mut self, gateway: Ipv6Addr, index: u32) -> Result<(), NetError> {
-        let mut msg = RouteMessage::default();
-        msg.header.address_family = AddressFamily::Inet6;
-        msg.header.table = RouteHeader::RT_TABLE_MAIN;
-        msg.header.protocol = RouteProtocol::Static;
-        msg.header.scope = RouteScope::Universe;
-        msg.header.kind = RouteType::Unicast;
-        msg.attributes
-            .push(RouteAttribute::Gateway(RouteAddress::Inet6(gateway)));
-        msg.attributes.push(RouteAttribute::Oif(index));
-        self.ack(
-            RouteNetlinkMessage::NewRoute(msg),
-            NLM_F_CREATE | NLM_F_EXCL,
-            "add route",
-            &format!("default via {gateway}"),
+        self.add_default_route_via(
+            RouteAddress::Inet6(gateway),
+            Some(index),
+            &gateway.to_string(),
         )
     }
 
     /// The IPv6 destinations of the main table (default route, link-local
     /// and multicast aside): what a generated subnet must not overlap.
     pub fn routed_subnets6(&mut self) -> Result<Vec<Subnet6>, NetError> {
-        let mut msg = RouteMessage::default();
-        msg.header.address_family = AddressFamily::Inet6;
-        let replies = self.request(
-            RouteNetlinkMessage::GetRoute(msg),
-            NLM_F_DUMP,
-            "dump",
-            "IPv6 routes",
-        )?;
-        let mut out = Vec::new();
-        for m in replies {
-            let RouteNetlinkMessage::NewRoute(r) = m else {
-                continue;
-            };
-            let len = r.header.destination_prefix_length;
-            if r.header.table != RouteHeader::RT_TABLE_MAIN || len == 0 {
-                continue;
-            }
-            for a in &r.attributes {
-                if let RouteAttribute::Destination(RouteAddress::Inet6(d)) = a
-                    && !d.is_unicast_link_local()
-                    && !d.is_multicast()
-                    && let Ok(s) = Subnet6::new(*d, len.clamp(16, 124))
-                {
-                    out.push(s);
+        let routes = self.main_table_destinations(AddressFamily::Inet6, "IPv6 routes")?;
+        Ok(routes
+            .into_iter()
+            .filter_map(|(d, len)| match d {
+                RouteAddress::Inet6(d) if !d.is_unicast_link_local() && !d.is_multicast() => {
+                    Subnet6::new(d, len.clamp(16, 124)).ok()
                 }
-            }
-        }
-        Ok(out)
+                _ => None,
+            })
+            .collect())
     }
 }
