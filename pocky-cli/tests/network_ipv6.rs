@@ -8,24 +8,6 @@ mod common;
 use common::outside::*;
 use common::*;
 
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// The guard comes first: bindings drop in reverse order, so the state
-/// root's reset (the Ctx's drop) ends before the next test may start.
-fn ctx(test: &str) -> Option<(std::sync::MutexGuard<'static, ()>, Ctx, String)> {
-    let c = Ctx::new(test, &["busybox"])?;
-    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    outside();
-    let before = host_state();
-    Some((serial, c, before))
-}
-
-fn network(c: &Ctx, name: &str) -> serde_json::Value {
-    let v: serde_json::Value =
-        serde_json::from_str(&ok(c.root(), &["network", "inspect", name])).unwrap();
-    v[0].clone()
-}
-
 /// `/hostname` of busybox httpd at `[addr]:port`, fetched from the outside
 /// namespace over IPv6.
 fn fetch6_from_outside(addr: &str, port: u16) -> String {

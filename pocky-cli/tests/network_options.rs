@@ -8,27 +8,6 @@ mod common;
 use common::outside::*;
 use common::*;
 
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// The tests share the sandbox's links, firewall and outside namespace,
-/// and compare the host before and after: one at a time.
-/// The guard comes first: bindings drop in reverse order, so the state
-/// root's reset (the Ctx's drop) ends before the next test may start.
-fn ctx(test: &str) -> Option<(std::sync::MutexGuard<'static, ()>, Ctx, String)> {
-    let c = Ctx::new(test, &["busybox"])?;
-    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    outside();
-    let before = host_state();
-    Some((serial, c, before))
-}
-
-/// `pocky network inspect NAME`'s one document.
-fn network(c: &Ctx, name: &str) -> serde_json::Value {
-    let v: serde_json::Value =
-        serde_json::from_str(&ok(c.root(), &["network", "inspect", name])).unwrap();
-    v[0].clone()
-}
-
 fn address_of(c: &Ctx, container: &str, net: &str) -> String {
     one(
         c.root(),

@@ -7,18 +7,6 @@ mod common;
 use common::outside::*;
 use common::*;
 
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// The guard comes first: bindings drop in reverse order, so the state
-/// root's reset (the Ctx's drop) ends before the next test may start.
-fn ctx(test: &str) -> Option<(std::sync::MutexGuard<'static, ()>, Ctx, String)> {
-    let c = Ctx::new(test, &["busybox"])?;
-    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    outside();
-    let before = host_state();
-    Some((serial, c, before))
-}
-
 /// `pocky run` that must fail with 125 and say `why`.
 fn refused(c: &Ctx, args: &[&str], why: &str) {
     let img = c.busybox();

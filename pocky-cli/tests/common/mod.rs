@@ -205,6 +205,13 @@ pub fn container(root: &Path, name: &str) -> serde_json::Value {
     v[0].clone()
 }
 
+/// `pocky network inspect NAME`'s one document.
+pub fn network(c: &Ctx, name: &str) -> serde_json::Value {
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(c.root(), &["network", "inspect", name])).expect("inspect json");
+    v[0].clone()
+}
+
 /// Waits (bounded) until `cond` holds; the bound only stops a hung test.
 pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     for _ in 0..600 {

@@ -19,6 +19,22 @@ pub const OUTSIDE6: &str = "2001:db8::2";
 /// The holder's argv[0], which /proc shows.
 const HOLDER: &str = "pocky-test-outside";
 
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A test of a binary whose tests share the sandbox's links, firewall and
+/// outside namespace, and compare the host before and after: one at a
+/// time. Returns the turn's guard, the test's context and the host's
+/// state before it. The guard comes first: bindings drop in reverse
+/// order, so the state root's reset (the Ctx's drop) ends before the next
+/// test may start.
+pub fn ctx(test: &str) -> Option<(std::sync::MutexGuard<'static, ()>, super::Ctx, String)> {
+    let c = super::Ctx::new(test, &["busybox"])?;
+    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    outside();
+    let before = host_state();
+    Some((serial, c, before))
+}
+
 pub fn sh(script: &str) -> std::process::Output {
     Command::new("sh").args(["-c", script]).output().unwrap()
 }
