@@ -182,6 +182,17 @@ pub fn launch(
     Ok(launched)
 }
 
+/// Whether the child can move itself into its cgroup
+/// ([`Cgroup::self_join`]): it must see the hierarchy where the parent does
+/// and be let in there, so in no user namespace and in neither another
+/// mount namespace nor another cgroup namespace.
+fn can_join_itself(cfg: &NsConfig) -> bool {
+    !cfg.new.contains(&Namespace::User)
+        && !cfg.join.iter().any(|(ns, _)| {
+            matches!(ns, Namespace::User | Namespace::Mount | Namespace::Cgroup)
+        })
+}
+
 fn discard(cgroup: Option<&Cgroup>) {
     if let Some(cg) = cgroup {
         let _ = cg.kill_all();
@@ -219,10 +230,19 @@ pub fn spawn_container(
     // halves of the child hand the prepared rootfs over through this cell.
     let prepared: std::cell::RefCell<Option<pocky_fs::Prepared>> = std::cell::RefCell::new(None);
     let cgroup_dirs = cgroup.as_ref().map(Cgroup::dirs).unwrap_or_default();
+    let self_join = cgroup
+        .as_ref()
+        .and_then(Cgroup::self_join)
+        .filter(|_| can_join_itself(&cfg));
     let result = (|| {
         let mut child = pocky_ns::spawn_prepared(
             &cfg,
             |_chan| {
+                if let Some(join) = &self_join {
+                    join.join().map_err(|e| {
+                        ChildError::setup("cgroup", nix::errno::Errno::EIO, e.to_string())
+                    })?;
+                }
                 let mut p = prepare_child(spec, &bundle, overlay.as_ref(), stdio, new_uts)?;
                 p.set_cgroup_dirs(cgroup_dirs.clone());
                 *prepared.borrow_mut() = Some(p);
@@ -235,9 +255,9 @@ pub fn spawn_container(
             },
         )
         .map_err(RuntimeError::Ns)?;
-        // Moving the child into its cgroup overlaps with the child building
-        // its rootfs: on cgroup v1 the move waits for an RCU grace period.
-        if let Some(cg) = &cgroup {
+        // Where the child cannot join by itself, moving it overlaps with it
+        // building its rootfs.
+        if let Some(cg) = cgroup.as_ref().filter(|_| self_join.is_none()) {
             cg.add_task(child.pid.as_raw())
                 .map_err(RuntimeError::Cgroup)?;
         }

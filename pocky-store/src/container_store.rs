@@ -93,6 +93,7 @@ impl ContainerStore for Store {
         let dir = self.container_dir(&record.id)?;
         fs::create_dir_all(self.layout().containers())
             .map_err(StoreError::io("creating", self.layout().containers()))?;
+        crate::spread::mark_top_dir(&self.layout().containers());
         fs::create_dir(&dir).map_err(StoreError::io("creating", &dir))?;
         self.write_container(record)
     }

@@ -40,6 +40,7 @@ mod images;
 mod layers;
 mod layout;
 mod lock;
+mod spread;
 mod staging;
 mod storage;
 mod store;
