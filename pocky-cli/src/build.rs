@@ -60,7 +60,8 @@ pub struct BuildArgs {
     pub limits: BuildLimits,
 }
 
-/// The RUN containers' limits and settings, and the flags pocky refuses.
+// The RUN containers' limits and settings, and the flags pocky refuses.
+// (Not a doc comment: clap would make it the about of `build`.)
 #[derive(Debug, Args, Default)]
 pub struct BuildLimits {
     /// Memory limit of the RUN containers.
@@ -152,6 +153,7 @@ impl BuildLimits {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum BuilderCommand {
     /// Remove the build cache: the images of build steps nothing uses.
     Prune(BuilderPruneArgs),

@@ -38,6 +38,7 @@ pub enum LogLevel {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Download an image from a registry.
     Pull(PullArgs),
@@ -138,6 +139,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ContainerCommand {
     /// List containers.
     #[command(alias = "ps", alias = "list")]
@@ -193,6 +195,7 @@ pub enum ContainerCommand {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum SystemCommand {
     /// Remove stopped containers, unused data and what crashed commands left.
     Prune(PruneArgs),
@@ -214,6 +217,7 @@ pub enum SystemCommand {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ImageCommand {
     /// Download an image from a registry.
     Pull(PullArgs),

@@ -40,6 +40,16 @@ fn walk(cmd: &Command, path: &mut Vec<String>, out: &mut String) {
     }
 }
 
+/// The `-h`/`--help` and `-V`/`--version` clap gives every command when it
+/// is built: the table does not repeat them for each command. (`run`'s own
+/// `--help`, which leaves `-h` to `--hostname`, is listed.)
+fn generated(a: &Arg) -> bool {
+    matches!(
+        (a.get_id().as_str(), a.get_short()),
+        ("help", Some('h')) | ("version", Some('V'))
+    )
+}
+
 fn section(cmd: &Command, path: &[String], out: &mut String) {
     let about = cmd.get_about().map(ToString::to_string).unwrap_or_default();
     out.push_str(&format!("\n## pocky {}\n\n{about}\n", path.join(" ")));
@@ -49,7 +59,9 @@ fn section(cmd: &Command, path: &[String], out: &mut String) {
     }
     let flags: Vec<&Arg> = cmd
         .get_arguments()
-        .filter(|a| a.get_long().is_some() && !a.is_hide_set() && !a.is_global_set())
+        .filter(|a| {
+            a.get_long().is_some() && !a.is_hide_set() && !a.is_global_set() && !generated(a)
+        })
         .collect();
     if flags.is_empty() {
         return;

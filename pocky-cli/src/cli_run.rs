@@ -370,7 +370,8 @@ pub struct RenameArgs {
     pub new_name: String,
 }
 
-/// Commands that take only container names.
+// Commands that take only container names. (Not a doc comment: clap
+// would make it the about of each such command.)
 #[derive(Debug, Args)]
 pub struct ContainersArgs {
     #[arg(required = true)]

@@ -49,10 +49,11 @@ use pocky_engine::{EXIT_ENGINE, one_line};
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("__cli-doc") {
-        print!(
-            "{}",
-            cli_doc::markdown(&<Cli as clap::CommandFactory>::command())
-        );
+        let mut cli = <Cli as clap::CommandFactory>::command();
+        // Each command defines its flags only when it is the one run
+        // (`defer`, which spares every start building all of them).
+        cli.build();
+        print!("{}", cli_doc::markdown(&cli));
         return ExitCode::SUCCESS;
     }
     let cli = match Cli::try_parse() {

@@ -10,6 +10,7 @@ use pocky_engine::store::Store;
 use pocky_engine::netsetup;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum NetworkCommand {
     /// Create a network: its own bridge and subnet.
     Create(CreateArgs),

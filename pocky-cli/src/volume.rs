@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use pocky_engine::store::Store;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum VolumeCommand {
     /// Create a volume (a random name when none is given).
     Create(CreateArgs),

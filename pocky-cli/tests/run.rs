@@ -272,6 +272,16 @@ fn limits() {
             cgroup_file("memory", id, "memory.limit_in_bytes").as_deref(),
             Some("67108864")
         );
+        // The first process moved itself in (through each `tasks` file),
+        // so it must be in every controller's cgroup, each of its own.
+        let pid = ok(c.root(), &["inspect", "-f", "{{.State.Pid}}", id]);
+        for controller in ["cpu", "cpuacct", "devices", "freezer", "memory", "pids"] {
+            let procs = cgroup_file(controller, id, "cgroup.procs").unwrap_or_default();
+            assert!(
+                procs.lines().any(|l| l == pid.trim()),
+                "{controller}: {pid} not in {procs:?}"
+            );
+        }
     }
     ok(c.root(), &["rm", "-f", id]);
     assert!(

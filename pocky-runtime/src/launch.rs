@@ -188,9 +188,10 @@ pub fn launch(
 /// mount namespace nor another cgroup namespace.
 fn can_join_itself(cfg: &NsConfig) -> bool {
     !cfg.new.contains(&Namespace::User)
-        && !cfg.join.iter().any(|(ns, _)| {
-            matches!(ns, Namespace::User | Namespace::Mount | Namespace::Cgroup)
-        })
+        && !cfg
+            .join
+            .iter()
+            .any(|(ns, _)| matches!(ns, Namespace::User | Namespace::Mount | Namespace::Cgroup))
 }
 
 fn discard(cgroup: Option<&Cgroup>) {
@@ -238,13 +239,17 @@ pub fn spawn_container(
         let mut child = pocky_ns::spawn_prepared(
             &cfg,
             |_chan| {
+                let mut p = prepare_child(spec, &bundle, overlay.as_ref(), stdio, new_uts)?;
+                p.set_cgroup_dirs(cgroup_dirs.clone());
+                // After the rootfs is built: the inodes and dentries made for
+                // it are not charged to the container's memory cgroup, which
+                // they would keep alive (a "dying" memcg, slowing every later
+                // one) long after the container is gone.
                 if let Some(join) = &self_join {
                     join.join().map_err(|e| {
                         ChildError::setup("cgroup", nix::errno::Errno::EIO, e.to_string())
                     })?;
                 }
-                let mut p = prepare_child(spec, &bundle, overlay.as_ref(), stdio, new_uts)?;
-                p.set_cgroup_dirs(cgroup_dirs.clone());
                 *prepared.borrow_mut() = Some(p);
                 Ok(())
             },
