@@ -45,3 +45,14 @@ if baseline in res:
             print(f"{label}: {name}/{baseline} = {r['median'] / res[baseline]['median']:.2f}x")
 PY
 }
+
+# Before timing starts: the setup's writes go to disk (unwritten, they make
+# the first tool timed pay for their writeback: 34 ms against 19 ms for the
+# same pocky command), and the page cache is dropped, which also frees the
+# memory cgroups of containers gone before (earlier tests, other tools):
+# such a cgroup stays "dying" while pages charged to it are cached, and a
+# few hundred of them made every start 3 ms slower, whichever tool ran it.
+bench_settle() {
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+}
