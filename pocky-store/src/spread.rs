@@ -49,12 +49,29 @@ pub(crate) fn mark_top_dir(dir: &Path) {
 mod tests {
     use super::*;
 
+    fn flags(dir: &Path) -> Option<libc::c_int> {
+        let file = File::open(dir).ok()?;
+        let mut flags: libc::c_int = 0;
+        // SAFETY: as in mark_top_dir.
+        let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) };
+        (rc == 0).then_some(flags)
+    }
+
+    fn on_ext4(dir: &Path) -> bool {
+        nix::sys::statfs::statfs(dir)
+            .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::EXT4_SUPER_MAGIC)
+    }
+
     #[test]
-    fn marking_is_harmless_where_the_attribute_is_unknown_or_set() {
+    fn marking_sets_the_attribute_on_ext4_and_is_harmless_elsewhere() {
         let dir = tempfile::tempdir().unwrap();
         mark_top_dir(dir.path());
         mark_top_dir(dir.path());
         mark_top_dir(&dir.path().join("missing"));
+        if on_ext4(dir.path()) {
+            let flags = flags(dir.path()).unwrap();
+            assert_ne!(flags & FS_TOPDIR_FL, 0, "flags {flags:#x}");
+        }
         assert!(dir.path().is_dir());
     }
 }
