@@ -72,7 +72,7 @@ pub use limits::{CPU_PERIOD_US, Limits, cpu_quota_us, nano_cpus_of, shares_to_we
 pub use own::ProcCgroups;
 pub use path::CgroupPath;
 pub use resources::{BlkioDevice, Resources, ThrottleKind};
-pub use self_join::SelfJoin;
+pub use self_join::{OpenedJoin, SelfJoin};
 pub use stats::Stats;
 pub use v1::V1Cgroup;
 pub use v2::V2Cgroup;

@@ -16,10 +16,12 @@
 //! thread-granular move needs threaded cgroups), so [`Cgroup::self_join`]
 //! offers none there and the parent moves the child as before.
 
+use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::path::PathBuf;
 
 use crate::cgroup::Cgroup;
-use crate::error::Result;
+use crate::error::{CgroupError, Result};
 use crate::fsio;
 
 /// The files a single-threaded process writes `0` into to join a cgroup.
@@ -39,6 +41,50 @@ impl SelfJoin {
     /// The `tasks` files, one per controller directory.
     pub fn files(&self) -> &[PathBuf] {
         &self.tasks
+    }
+
+    /// The files opened now, for a process that joins after it has left
+    /// the mount namespace where they are reachable (`exec` enters the
+    /// container's first). v1 checks the opener's credentials, so the
+    /// write works from the container's namespaces.
+    pub fn open(&self) -> Result<OpenedJoin> {
+        let files = self
+            .tasks
+            .iter()
+            .map(|path| {
+                OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map(|file| (path.clone(), file))
+                    .map_err(|source| CgroupError::Write {
+                        path: path.clone(),
+                        value: "0".into(),
+                        source,
+                    })
+            })
+            .collect::<Result<_>>()?;
+        Ok(OpenedJoin { files })
+    }
+}
+
+/// [`SelfJoin`] with its files open.
+#[derive(Debug)]
+pub struct OpenedJoin {
+    files: Vec<(PathBuf, File)>,
+}
+
+impl OpenedJoin {
+    /// Moves the calling thread in, as [`SelfJoin::join`].
+    pub fn join(&self) -> Result<()> {
+        self.files.iter().try_for_each(|(path, file)| {
+            // One write(2) per file, as cgroupfs wants (`&File` writes).
+            let mut file: &File = file;
+            file.write_all(b"0").map_err(|source| CgroupError::Write {
+                path: path.clone(),
+                value: "0".into(),
+                source,
+            })
+        })
     }
 }
 
@@ -81,6 +127,11 @@ mod tests {
             ]
         );
         join.join().unwrap();
+        for f in join.files() {
+            assert_eq!(std::fs::read_to_string(f).unwrap(), "0");
+            std::fs::write(f, "").unwrap();
+        }
+        join.open().unwrap().join().unwrap();
         for f in join.files() {
             assert_eq!(std::fs::read_to_string(f).unwrap(), "0");
         }

@@ -282,6 +282,20 @@ fn limits() {
                 "{controller}: {pid} not in {procs:?}"
             );
         }
+        // So does an exec'd process: at the root of the container's cgroup
+        // namespace in every controller, which is the container's cgroup.
+        let table = ok(c.root(), &["exec", id, "cat", "/proc/self/cgroup"]);
+        for controller in ["cpu", "cpuacct", "devices", "freezer", "memory", "pids"] {
+            let line = table.lines().find(|l| {
+                l.split(':')
+                    .nth(1)
+                    .is_some_and(|c| c.split(',').any(|c| c == controller))
+            });
+            assert!(
+                line.is_some_and(|l| l.ends_with(":/")),
+                "{controller}: {table}"
+            );
+        }
     }
     ok(c.root(), &["rm", "-f", id]);
     assert!(
