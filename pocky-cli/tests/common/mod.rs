@@ -248,3 +248,13 @@ pub fn tree(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// A control file of container `id`'s cgroup in v1 `controller`, trimmed;
+/// `None` once the cgroup is gone (or on v2).
+pub fn v1_cgroup_file(controller: &str, id: &str, file: &str) -> Option<String> {
+    let parent = std::env::var("POCKY_CGROUP_PARENT").unwrap_or_else(|_| "pocky".into());
+    let v1 = format!("/sys/fs/cgroup/{controller}/{parent}/{id}/{file}");
+    std::fs::read_to_string(v1)
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
