@@ -33,6 +33,12 @@ pub fn start(store: &Store, created: &Created, stdio: Stdio) -> Result<Launched,
         code: EXIT_ENGINE,
         message: crate::one_line(&e),
     })?;
+    // Each EROFS layer image is mounted once, here, and its page cache is
+    // shared by every container; where that fails (a caller that may not
+    // mount), the child mounts them for itself as before.
+    if let Err(e) = pocky_fs::rootfs::share_layer_images(&created.overlay) {
+        crate::log::debug!("sharing the layer images: {e}");
+    }
     let launched = launch(
         Launch {
             spec: &spec,

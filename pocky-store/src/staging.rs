@@ -121,10 +121,24 @@ pub(crate) fn clean(tmp: &Path) -> Result<()> {
                 let _ = fs::remove_file(&path);
             }
         } else if name.ends_with(".trash") && !remover_alive(&name) {
+            unmount_layer_image(&path);
             let _ = fs::remove_dir_all(&path);
         }
     }
     Ok(())
+}
+
+/// Where a layer's EROFS image is mounted, once containers have used it
+/// (pocky-fs's `share_layer_images`, which names it the same).
+pub(crate) const LAYER_MOUNT_DIR: &str = "mnt";
+
+/// Detaches the image mounted on a layer directory's `mnt`, so its files can
+/// go; a layer with nothing mounted (or no `mnt`) is left as it is.
+pub(crate) fn unmount_layer_image(layer_dir: &Path) {
+    let _ = nix::mount::umount2(
+        &layer_dir.join(LAYER_MOUNT_DIR),
+        nix::mount::MntFlags::MNT_DETACH,
+    );
 }
 
 /// Deletes a directory tree so that it vanishes from its name at once: it is

@@ -166,7 +166,14 @@ impl Store {
     }
 
     pub(crate) fn remove_layer(&self, chain_id: &str) -> Result<()> {
-        staging::remove_tree(&self.layout.tmp(), &self.layer_dir(chain_id)?)
+        let dir = self.layer_dir(chain_id)?;
+        // The lock pocky-fs takes to mount the image: no start mounts it
+        // again between the unmount and the rename.
+        let _held = fs::File::open(&dir)
+            .ok()
+            .and_then(|d| nix::fcntl::Flock::lock(d, nix::fcntl::FlockArg::LockExclusive).ok());
+        staging::unmount_layer_image(&dir);
+        staging::remove_tree(&self.layout.tmp(), &dir)
     }
 
     pub(crate) fn remove_blob(&self, digest: &str) -> Result<()> {

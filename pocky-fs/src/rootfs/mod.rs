@@ -33,7 +33,7 @@ pub use defaults::default_mounts;
 pub use etc_files::{host_resolv_conf, hosts_file, resolv_conf};
 pub use fsmount::{mount_erofs, probe_erofs};
 pub use masking::{default_masked_paths, default_readonly_paths};
-pub use overlay::{Lower, Overlay, mount_overlay, mount_overlay_ro};
+pub use overlay::{Lower, Overlay, mount_overlay, mount_overlay_ro, share_layer_images};
 pub use pivot::enter_rootfs;
 
 pub use resolve::{CreateKind, create_in_root, open_in_root};
