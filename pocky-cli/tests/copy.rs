@@ -221,7 +221,7 @@ fn into_and_out_of_a_created_container_without_touching_the_callers_mounts() {
         return;
     };
     let r = c.root();
-    let mounts = || std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mounts = caller_mounts;
     ok(
         r,
         &[

@@ -44,16 +44,10 @@ fn cgroup_dirs(cgroup: &str) -> Vec<std::path::PathBuf> {
 /// Mounts under the state root but the layer images, which stay mounted
 /// once a container used them (docs/IMAGES.md) and go with their layer.
 fn mounted_under(root: &Path) -> Vec<String> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let layers = root.join("layers").display().to_string();
     let root = root.display().to_string();
-    let layer_image = |m: &str| m.starts_with(&layers) && m.ends_with("/mnt");
-    info.lines()
-        .filter(|l| {
-            l.split(' ')
-                .nth(4)
-                .is_some_and(|m| m.starts_with(&root) && !layer_image(m))
-        })
+    caller_mounts()
+        .lines()
+        .filter(|l| l.split(' ').nth(4).is_some_and(|m| m.starts_with(&root)))
         .map(str::to_owned)
         .collect()
 }

@@ -30,6 +30,7 @@ impl Store {
         ] {
             fs::create_dir_all(&dir).map_err(StoreError::io("creating", &dir))?;
         }
+        owner_only(layout.root())?;
         let store = Store { layout };
         staging::clean(&store.layout.tmp())?;
         Ok(store)
@@ -185,6 +186,22 @@ impl Store {
             _ => Ok(()),
         }
     }
+}
+
+/// Closes the state root to all but its owner. It holds images' and
+/// containers' files as they are, setuid binaries included (unpacked
+/// layers, mounted layer images, writable layers, volumes): entered by
+/// another user, any of those would run with its owner's ids on the host.
+/// Docker's root is 0710, podman's storage 0700.
+fn owner_only(root: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = fs::metadata(root).map_err(StoreError::io("reading", root))?;
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    fs::set_permissions(root, fs::Permissions::from_mode(mode & 0o700))
+        .map_err(StoreError::io("restricting the permissions of", root))
 }
 
 /// Names in `dir` but hidden ones (temp files); a missing `dir` is empty.

@@ -238,3 +238,20 @@ fn layers_are_read_in_the_form_they_were_written() {
         Some(choice)
     );
 }
+
+#[test]
+fn the_state_root_is_its_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    fs::create_dir(&root).unwrap();
+    fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+    Store::open(&root).unwrap();
+    let mode = fs::metadata(&root).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o700);
+    // A fresh one too.
+    let fresh = dir.path().join("fresh");
+    Store::open(&fresh).unwrap();
+    let mode = fs::metadata(&fresh).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o700);
+}

@@ -258,3 +258,19 @@ pub fn v1_cgroup_file(controller: &str, id: &str, file: &str) -> Option<String> 
         .ok()
         .map(|s| s.trim().to_owned())
 }
+
+/// This process's mount table but the layer images, which a container's
+/// start mounts in its caller's namespace once, to stay (docs/IMAGES.md):
+/// what else a command mounts here is a leak.
+pub fn caller_mounts() -> String {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            l.split(' ')
+                .nth(4)
+                .is_none_or(|m| !(m.contains("/layers/") && m.ends_with("/mnt")))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
