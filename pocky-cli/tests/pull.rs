@@ -386,7 +386,8 @@ fn killed_pull_leaves_nothing_visible_and_next_pull_finishes() {
         }
         assert!(
             tree(&root.path().join("tmp")).is_empty(),
-            "images listing cleaned tmp"
+            "images listing cleaned tmp: {:?}",
+            tree(&root.path().join("tmp"))
         );
     }
     ok(root.path(), &["pull", &image]);

@@ -123,6 +123,12 @@ pub(crate) fn clean(tmp: &Path) -> Result<()> {
         } else if name.ends_with(".trash") && !remover_alive(&name) {
             unmount_layer_image(&path);
             let _ = fs::remove_dir_all(&path);
+        } else if let Some(pid) = name.strip_prefix(".erofs-probe-") {
+            // pocky-fs's one-time check of the kernel's EROFS support,
+            // whose prober was killed before it removed its image.
+            if !pid_alive(pid) {
+                let _ = fs::remove_file(&path);
+            }
         }
     }
     Ok(())
@@ -164,10 +170,14 @@ pub(crate) fn remove_tree(tmp: &Path, path: &Path) -> Result<()> {
 /// so is removing it itself: a second remover racing it would make its
 /// `remove_dir_all` fail on entries that vanish under it.
 fn remover_alive(name: &str) -> bool {
-    name.split('-')
-        .next()
-        .and_then(|p| p.parse::<u32>().ok())
-        .is_some_and(|pid| pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists())
+    name.split('-').next().is_some_and(pid_alive)
+}
+
+/// Whether `pid` names another process that still runs (a pid that does
+/// not parse names none).
+fn pid_alive(pid: &str) -> bool {
+    pid.parse::<u32>()
+        .is_ok_and(|pid| pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists())
 }
 
 #[cfg(test)]
@@ -188,6 +198,18 @@ mod tests {
         fs::create_dir_all(dead.join("x")).unwrap();
         clean(tmp.path()).unwrap();
         assert!(busy.exists());
+        assert!(!dead.exists());
+    }
+
+    #[test]
+    fn a_killed_probers_image_goes_and_a_live_ones_stays() {
+        let tmp = tempfile::tempdir().unwrap();
+        let live = tmp.path().join(".erofs-probe-1");
+        let dead = tmp.path().join(".erofs-probe-4194305");
+        fs::write(&live, b"").unwrap();
+        fs::write(&dead, b"").unwrap();
+        clean(tmp.path()).unwrap();
+        assert!(live.exists());
         assert!(!dead.exists());
     }
 }
