@@ -25,6 +25,27 @@ pub struct Created {
     pub overlay: Overlay,
 }
 
+impl Created {
+    /// A `--rm` container's upper layer goes with its end, so its overlay
+    /// is mounted `volatile`, whether it is made now or started again.
+    fn new(
+        record: ContainerRecord,
+        dir: PathBuf,
+        spec: oci_spec::runtime::Spec,
+        overlay: Overlay,
+    ) -> Created {
+        Created {
+            overlay: Overlay {
+                volatile: record.auto_remove,
+                ..overlay
+            },
+            record,
+            dir,
+            spec,
+        }
+    }
+}
+
 pub fn create(
     store: &Store,
     args: &RunRequest,
@@ -212,15 +233,7 @@ fn create_inner(
     match prepared {
         Ok(overlay) => {
             crate::events::container(store, &record, "create", &[]);
-            Ok(Created {
-                overlay: Overlay {
-                    volatile: record.auto_remove,
-                    ..overlay
-                },
-                record,
-                dir,
-                spec,
-            })
+            Ok(Created::new(record, dir, spec, overlay))
         }
         Err(e) => {
             let used = store.container_volumes(&id).unwrap_or_default();
@@ -243,16 +256,8 @@ fn reopen_inner(store: &Store, record: ContainerRecord) -> Result<Created> {
     let image = store
         .find_image(&pocky_store::ImageQuery::IdPrefix(record.image_id.clone()))
         .with_context(|| format!("the image of container {}", record.name))?;
-    Ok(Created {
-        overlay: Overlay {
-            // `--rm`: the upper layer goes with the container's end.
-            volatile: record.auto_remove,
-            ..overlay_of(store, &dir, &image)?
-        },
-        record,
-        dir,
-        spec,
-    })
+    let overlay = overlay_of(store, &dir, &image)?;
+    Ok(Created::new(record, dir, spec, overlay))
 }
 
 pub(crate) fn overlay_of(store: &Store, dir: &Path, image: &ImageRecord) -> Result<Overlay> {

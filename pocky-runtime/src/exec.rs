@@ -58,39 +58,23 @@ pub fn exec_in(
         .map(|path| crate::launch::open_cgroup(path, cgroup_base))
         .transpose()?;
     // As at a container's start, the process joins the cgroup itself where
-    // that skips the grace period of a move by the parent (v1); its files
-    // are opened here, since the child enters the container's mount
-    // namespace before it writes them.
-    let self_join = cgroup
-        .as_ref()
-        .and_then(pocky_cgroup::Cgroup::self_join)
-        .filter(|_| !namespaces.contains(&Namespace::User))
-        .map(|j| j.open())
-        .transpose()
-        .map_err(RuntimeError::Cgroup)?;
+    // that skips the grace period of a move by the parent (v1).
+    let self_join =
+        crate::launch::open_self_join(cgroup.as_ref(), namespaces.contains(&Namespace::User))?;
     let joins_itself = self_join.is_some();
-    let mut child =
-        pocky_ns::join_and_spawn(
-            Pid::from_raw(target),
-            &namespaces,
-            move |chan| match self_join
-                .as_ref()
-                .map_or(Ok(()), |j| {
-                    j.join().map_err(|e| {
-                        ChildError::setup("cgroup", nix::errno::Errno::EIO, e.to_string())
-                    })
-                })
-                .and_then(|()| setup(chan, process, stdio, &security, new_session))
-            {
-                Ok(env) => pocky_ns::exec_preserving(
-                    &process.args().clone().unwrap_or_default(),
-                    &env,
-                    preserve,
-                ),
-                Err(e) => e,
-            },
-        )
-        .map_err(RuntimeError::Ns)?;
+    let mut child = pocky_ns::join_and_spawn(Pid::from_raw(target), &namespaces, move |chan| {
+        match crate::launch::join_cgroup(self_join.as_ref())
+            .and_then(|()| setup(chan, process, stdio, &security, new_session))
+        {
+            Ok(env) => pocky_ns::exec_preserving(
+                &process.args().clone().unwrap_or_default(),
+                &env,
+                preserve,
+            ),
+            Err(e) => e,
+        }
+    })
+    .map_err(RuntimeError::Ns)?;
     child.wait_ready().map_err(RuntimeError::Ns)?;
     if let Some(cg) = cgroup.as_ref().filter(|_| !joins_itself) {
         cg.add_task(child.pid.as_raw())

@@ -5,7 +5,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use pocky_cgroup::{Cgroup, CgroupManager, Hierarchy};
+use pocky_cgroup::{Cgroup, CgroupManager, Hierarchy, OpenedJoin};
 use pocky_fs::rootfs::Overlay;
 use pocky_ns::{ChildChannel, ChildError, IdMap, IdMaps, Namespace, NsConfig, Pid};
 
@@ -182,16 +182,32 @@ pub fn launch(
     Ok(launched)
 }
 
-/// Whether the child can move itself into its cgroup
-/// ([`Cgroup::self_join`]): it must see the hierarchy where the parent does
-/// and be let in there, so in no user namespace and in neither another
-/// mount namespace nor another cgroup namespace.
-fn can_join_itself(cfg: &NsConfig) -> bool {
-    !cfg.new.contains(&Namespace::User)
-        && !cfg
-            .join
-            .iter()
-            .any(|(ns, _)| matches!(ns, Namespace::User | Namespace::Mount | Namespace::Cgroup))
+/// The cgroup's files for the child to join it by itself
+/// ([`Cgroup::self_join`], v1), opened here: through descriptors the
+/// parent opened, the child's writes work from whatever mount and cgroup
+/// namespaces it has entered. `None` (the parent moves the child) on v2,
+/// and for a child in a user namespace, which is left to the parent's move
+/// as before.
+pub(crate) fn open_self_join(
+    cgroup: Option<&Cgroup>,
+    user_namespace: bool,
+) -> Result<Option<OpenedJoin>, RuntimeError> {
+    if user_namespace {
+        return Ok(None);
+    }
+    cgroup
+        .and_then(Cgroup::self_join)
+        .map(|j| j.open())
+        .transpose()
+        .map_err(RuntimeError::Cgroup)
+}
+
+/// In the child: joins the cgroup through `join`, if there is one.
+pub(crate) fn join_cgroup(join: Option<&OpenedJoin>) -> Result<(), ChildError> {
+    join.map_or(Ok(()), |j| {
+        j.join()
+            .map_err(|e| ChildError::setup("cgroup", nix::errno::Errno::EIO, e.to_string()))
+    })
 }
 
 fn discard(cgroup: Option<&Cgroup>) {
@@ -231,10 +247,9 @@ pub fn spawn_container(
     // halves of the child hand the prepared rootfs over through this cell.
     let prepared: std::cell::RefCell<Option<pocky_fs::Prepared>> = std::cell::RefCell::new(None);
     let cgroup_dirs = cgroup.as_ref().map(Cgroup::dirs).unwrap_or_default();
-    let self_join = cgroup
-        .as_ref()
-        .and_then(Cgroup::self_join)
-        .filter(|_| can_join_itself(&cfg));
+    let user_namespace =
+        cfg.new.contains(&Namespace::User) || cfg.join.iter().any(|(ns, _)| *ns == Namespace::User);
+    let self_join = open_self_join(cgroup.as_ref(), user_namespace)?;
     let result = (|| {
         let mut child = pocky_ns::spawn_prepared(
             &cfg,
@@ -245,11 +260,7 @@ pub fn spawn_container(
                 // it are not charged to the container's memory cgroup, which
                 // they would keep alive (a "dying" memcg, slowing every later
                 // one) long after the container is gone.
-                if let Some(join) = &self_join {
-                    join.join().map_err(|e| {
-                        ChildError::setup("cgroup", nix::errno::Errno::EIO, e.to_string())
-                    })?;
-                }
+                join_cgroup(self_join.as_ref())?;
                 *prepared.borrow_mut() = Some(p);
                 Ok(())
             },
